@@ -1,0 +1,32 @@
+# One target per job. `.ci/run` calls `make ci`, whose test step is `make test`.
+CARGO ?= cargo
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+
+.PHONY: run test lint fmt bench ci tools
+
+## run: start the sandbox (a local Kubernetes API) and print how to point kubectl at it
+run:
+	$(CARGO) run --release -p tether -- sandbox
+
+## test: every test, unit and integration (needs kubectl; `make tools` installs what is missing)
+test: tools
+	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) test --workspace --doc
+
+## lint: formatting and clippy with warnings denied
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## bench: sandbox throughput and memory; figures go to BENCHMARKS.md
+bench:
+	$(CARGO) bench -p tether-sandbox --bench sandbox
+
+## tools: install what the tests need on a fresh machine
+tools:
+	bash scripts/install-tools.sh
+
+ci: lint test

@@ -1,0 +1,365 @@
+//! The HTTP front of the sandbox: one handler that parses the path into a
+//! route, applies injected faults, and dispatches to discovery, OpenAPI, the
+//! resource verbs, watches or the admin endpoints.
+
+pub mod discovery;
+pub mod openapi;
+pub mod request;
+pub mod resources;
+pub mod status;
+pub mod watch;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::catalog::Catalog;
+use crate::faults::{FaultRule, Faults};
+use crate::store::Store;
+use request::{Params, Representation, Route};
+use resources::{Writer, json_response};
+use status::ApiError;
+
+/// Everything the handlers and the simulated controllers share.
+pub struct Shared {
+    pub store: Store,
+    pub catalog: Catalog,
+    pub faults: Faults,
+    /// How long simulated rollouts, jobs, pods and load balancers take, in milliseconds.
+    pub rollout_delay_ms: AtomicU64,
+    /// Bumped to close every open watch (fault injection).
+    pub drop_watches: tokio::sync::watch::Sender<u64>,
+    /// The URL clients reach this server at, for discovery's serverAddressByClientCIDRs.
+    pub server_address: std::sync::OnceLock<String>,
+    next_ip: AtomicU32,
+    next_port: AtomicU32,
+    /// Wakes the garbage collector when something was deleted or started terminating.
+    pub gc_wake: tokio::sync::Notify,
+}
+
+impl Shared {
+    pub fn new(store: Store, rollout_delay: Duration) -> Self {
+        Shared {
+            store,
+            catalog: Catalog::new(),
+            faults: Faults::default(),
+            rollout_delay_ms: AtomicU64::new(rollout_delay.as_millis() as u64),
+            drop_watches: tokio::sync::watch::channel(0).0,
+            server_address: std::sync::OnceLock::new(),
+            next_ip: AtomicU32::new(1),
+            next_port: AtomicU32::new(0),
+            gc_wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    pub fn rollout_delay(&self) -> Duration {
+        Duration::from_millis(self.rollout_delay_ms.load(Ordering::Relaxed))
+    }
+
+    /// The next cluster IP from 10.96.0.0/12.
+    pub fn next_cluster_ip(&self) -> String {
+        let n = self.next_ip.fetch_add(1, Ordering::Relaxed) % (1 << 20);
+        format!(
+            "10.{}.{}.{}",
+            96 + (n >> 16),
+            (n >> 8) & 0xff,
+            (n & 0xff).max(1)
+        )
+    }
+
+    /// The next node port from 30000-32767.
+    pub fn next_node_port(&self) -> u16 {
+        30000 + (self.next_port.fetch_add(1, Ordering::Relaxed) % 2768) as u16
+    }
+}
+
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+pub fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(shared)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_query(q: Option<&str>) -> Params {
+    Params(
+        q.unwrap_or("")
+            .split('&')
+            .filter(|s| !s.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect(),
+    )
+}
+
+async fn handle(
+    State(sh): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let path = uri.path().to_string();
+    let params = parse_query(uri.query());
+    let body = match axum::body::to_bytes(body, crate::MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return ApiError::too_large().into_response(),
+    };
+    let resp = match dispatch(&sh, &method, &path, &params, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");
+    resp
+}
+
+async fn dispatch(
+    sh: &Arc<Shared>,
+    method: &Method,
+    path: &str,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let route = request::parse_route(path).ok_or_else(ApiError::no_route)?;
+    let rep = request::representation(headers);
+    let ok = |v: Value| Ok(json_response(StatusCode::OK, &v, &[]));
+    match route {
+        Route::Version => ok(discovery::version()),
+        Route::Health => Ok((StatusCode::OK, "ok").into_response()),
+        Route::CoreVersions if rep == Representation::AggregatedDiscovery => {
+            Ok(aggregated(discovery::aggregated(&sh.catalog, true)))
+        }
+        Route::CoreVersions => ok(discovery::core_versions(
+            sh.server_address.get().map(String::as_str).unwrap_or(""),
+        )),
+        Route::Groups if rep == Representation::AggregatedDiscovery => {
+            Ok(aggregated(discovery::aggregated(&sh.catalog, false)))
+        }
+        Route::Groups => ok(discovery::groups(&sh.catalog)),
+        Route::Group(g) => discovery::group(&sh.catalog, &g)
+            .map(|d| json_response(StatusCode::OK, &d, &[]))
+            .ok_or_else(ApiError::no_route),
+        Route::GroupVersion(g, v) => {
+            if !sh.catalog.version_exists(&g, &v) {
+                return Err(ApiError::no_route());
+            }
+            ok(discovery::resource_list(&sh.catalog, &g, &v))
+        }
+        Route::OpenApiV2 => ok(openapi::v2(&sh.catalog)),
+        Route::OpenApiV3Root => ok(openapi::v3_root(&sh.catalog)),
+        Route::OpenApiV3(g, v) => openapi::v3_group_version(&sh.catalog, &g, &v)
+            .map(|d| json_response(StatusCode::OK, &d, &[]))
+            .ok_or_else(ApiError::no_route),
+        Route::Admin(what) => admin(sh, method, &what, body),
+        Route::Resource(p) => resource(sh, method, p, params, headers, body, rep).await,
+    }
+}
+
+fn aggregated(doc: Value) -> Response {
+    let mut resp = json_response(StatusCode::OK, &doc, &[]);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
+    );
+    resp
+}
+
+/// The verb a request is, in the API server's terms.
+fn verb_of(method: &Method, p: &request::ResourcePath, params: &Params) -> &'static str {
+    match (method.as_str(), p.name.is_some()) {
+        ("GET", true) => "get",
+        ("GET", false) if params.flag("watch") => "watch",
+        ("GET", false) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", true) => "delete",
+        ("DELETE", false) => "deletecollection",
+        _ => "unknown",
+    }
+}
+
+async fn resource(
+    sh: &Arc<Shared>,
+    method: &Method,
+    p: request::ResourcePath,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &[u8],
+    rep: Representation,
+) -> Result<Response, ApiError> {
+    let Some(r) = sh.catalog.get(&p.group, &p.version, &p.plural) else {
+        return Err(ApiError::no_route());
+    };
+    // A namespaced URL for a cluster-scoped kind is not served.
+    if p.namespace.is_some() && !r.namespaced {
+        return Err(ApiError::no_route());
+    }
+    let verb = verb_of(method, &p, params);
+    let injected = sh.faults.check(verb, &r.plural, &r.kind);
+    if !injected.latency.is_zero() {
+        tokio::time::sleep(injected.latency).await;
+    }
+    if let Some(e) = injected.error {
+        return Err(e);
+    }
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let sub = p.subresource.clone();
+    match (method.as_str(), p.name.clone(), sub.as_deref()) {
+        ("GET", Some(name), None | Some("status")) => resources::get(sh, &r, &p, &name, rep),
+        ("GET", Some(name), Some("scale")) if r.scale.is_some() => {
+            resources::get_scale(sh, &r, &p, &name)
+        }
+        ("GET", None, None) if params.flag("watch") => watch::watch(sh, r.clone(), &p, params, rep),
+        ("GET", None, None) => resources::list(sh, &r, &p, params, rep),
+        ("POST", None, None) => {
+            let obj = request::decode_body(body, &request::content_type(headers))?;
+            let mut w = Writer::new(sh, &r, &p, params, ua)?;
+            resources::create(&mut w, &p, obj)
+        }
+        ("PUT", Some(name), None | Some("status") | Some("finalize")) => {
+            let obj = request::decode_body(body, &request::content_type(headers))?;
+            let mut w = Writer::new(sh, &r, &p, params, ua)?;
+            // finalize writes spec.finalizers of a namespace: an update in all but name.
+            let sub = if sub.as_deref() == Some("status") {
+                Some("status")
+            } else {
+                None
+            };
+            resources::update(&mut w, &name, sub, obj)
+        }
+        ("PUT", Some(name), Some("scale")) if r.scale.is_some() => {
+            let mut w = Writer::new(sh, &r, &p, params, ua)?;
+            resources::write_scale(&mut w, &name, None, body)
+        }
+        ("PATCH", Some(name), None | Some("status")) => {
+            let mut w = Writer::new(sh, &r, &p, params, ua)?;
+            resources::patch(
+                &mut w,
+                &name,
+                sub.as_deref(),
+                &request::content_type(headers),
+                body,
+                params,
+            )
+        }
+        ("PATCH", Some(name), Some("scale")) if r.scale.is_some() => {
+            let mut w = Writer::new(sh, &r, &p, params, ua)?;
+            let ct = request::content_type(headers);
+            resources::write_scale(&mut w, &name, Some(&ct), body)
+        }
+        ("DELETE", Some(name), None) => {
+            let resp = resources::delete(sh, &r, &p, &name, params, body);
+            sh.gc_wake.notify_one();
+            resp
+        }
+        ("DELETE", None, None) => {
+            let resp = resources::delete_collection(sh, &r, &p, params, body);
+            sh.gc_wake.notify_one();
+            resp
+        }
+        (_, _, Some(s)) if !matches!(s, "status" | "scale" | "finalize") => {
+            Err(ApiError::no_route())
+        }
+        (_, _, Some("scale")) if r.scale.is_none() => Err(ApiError::no_route()),
+        _ => Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        )),
+    }
+}
+
+/// `/_sandbox/...`: test controls that a real server does not have.
+fn admin(sh: &Arc<Shared>, method: &Method, what: &str, body: &[u8]) -> Result<Response, ApiError> {
+    let ok = |v: Value| Ok(json_response(StatusCode::OK, &v, &[]));
+    match (method.as_str(), what) {
+        ("GET", "faults") => ok(json!({"rules": sh.faults.rules()})),
+        ("PUT" | "POST", "faults") => {
+            #[derive(serde::Deserialize)]
+            struct Body {
+                rules: Vec<FaultRule>,
+            }
+            let b: Body = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid fault rules: {e}")))?;
+            sh.faults.set(b.rules);
+            ok(json!({"rules": sh.faults.rules()}))
+        }
+        ("DELETE", "faults") => {
+            sh.faults.set(Vec::new());
+            ok(json!({"rules": []}))
+        }
+        ("POST", "watches/drop") => {
+            let open = sh.drop_watches.receiver_count();
+            sh.drop_watches.send_modify(|n| *n += 1);
+            ok(json!({"dropped": open}))
+        }
+        ("GET", "config") => {
+            ok(json!({"rolloutDelayMs": sh.rollout_delay_ms.load(Ordering::Relaxed)}))
+        }
+        ("PUT" | "POST", "config") => {
+            let v: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid config: {e}")))?;
+            if let Some(ms) = v.get("rolloutDelayMs").and_then(Value::as_u64) {
+                sh.rollout_delay_ms.store(ms, Ordering::Relaxed);
+            }
+            ok(json!({"rolloutDelayMs": sh.rollout_delay_ms.load(Ordering::Relaxed)}))
+        }
+        ("GET", "stats") => ok(
+            json!({"objects": sh.store.object_count(), "resourceVersion": sh.store.current_rv().to_string()}),
+        ),
+        _ => Err(ApiError::no_route()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_decoded() {
+        let p = parse_query(Some("labelSelector=app%3Dweb%2Ctier+in+(a)&watch=true&x"));
+        assert_eq!(p.get("labelSelector"), Some("app=web,tier in (a)"));
+        assert!(p.flag("watch"));
+        assert_eq!(p.get("x"), Some(""));
+        assert_eq!(percent_decode("%zz%"), "%zz%");
+    }
+}

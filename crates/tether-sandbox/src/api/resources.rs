@@ -1,0 +1,1402 @@
+//! The verbs on resources: get, list, create, update, patch (JSON, merge,
+//! strategic and apply), delete and deletecollection, and the `status` and
+//! `scale` subresources. Every write goes through [`Writer::finish`], which
+//! holds the rules every write obeys: decoding checks, unknown fields,
+//! defaulting, validation, metadata, generation and managed fields.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::request::{Params, Representation, ResourcePath};
+use super::status::{self, ApiError, Cause};
+use super::{Shared, now};
+use crate::admission;
+use crate::catalog::ResourceInfo;
+use crate::merge::{patch, ssa};
+use crate::selector::{FieldSelector, LabelSelector, supported_fields};
+use crate::store::{ObjKey, WriteOp};
+use crate::table::{self, IncludeObject};
+
+/// A JSON response with a status code and any warnings.
+pub fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
+    let mut resp = (code, axum::Json(body)).into_response();
+    for w in warnings {
+        let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            resp.headers_mut().append("warning", v);
+        }
+    }
+    resp
+}
+
+/// The object as served at this version: all versions share storage, and the
+/// apiVersion is stamped on the way out (CRDs with conversion strategy None do the same).
+pub fn present(r: &ResourceInfo, obj: &Value) -> Value {
+    let mut out = obj.clone();
+    if let Some(o) = out.as_object_mut() {
+        o.insert("apiVersion".into(), json!(r.api_version()));
+    }
+    out
+}
+
+pub fn object_key(r: &ResourceInfo, namespace: Option<&str>, name: &str) -> ObjKey {
+    ObjKey {
+        namespace: if r.namespaced {
+            namespace.unwrap_or("").to_string()
+        } else {
+            String::new()
+        },
+        name: name.to_string(),
+    }
+}
+
+fn meta_str<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get("metadata")?.get(key)?.as_str()
+}
+
+fn meta_mut(v: &mut Value) -> &mut Map<String, Value> {
+    if !v.get("metadata").is_some_and(Value::is_object)
+        && let Some(o) = v.as_object_mut()
+    {
+        o.insert("metadata".into(), json!({}));
+    }
+    // The object was checked to be a JSON object by every caller.
+    match v.get_mut("metadata").and_then(Value::as_object_mut) {
+        Some(m) => m,
+        None => unreachable_meta(),
+    }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_meta() -> ! {
+    panic!("metadata of a non-object")
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads
+
+pub fn get(
+    sh: &Shared,
+    r: &ResourceInfo,
+    p: &ResourcePath,
+    name: &str,
+    rep: Representation,
+) -> Result<Response, ApiError> {
+    let key = object_key(r, p.namespace.as_deref(), name);
+    let obj = sh
+        .store
+        .get(&r.storage_key(), &key)
+        .ok_or_else(|| ApiError::not_found(r, name))?;
+    let out = match rep {
+        Representation::Table => make_table(
+            r,
+            &[present(r, &obj)],
+            IncludeObject::Metadata,
+            json!({"resourceVersion": meta_str(&obj, "resourceVersion")}),
+        ),
+        Representation::PartialMetadata => partial_metadata(&obj),
+        _ => present(r, &obj),
+    };
+    Ok(json_response(StatusCode::OK, &out, &[]))
+}
+
+fn partial_metadata(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
+}
+
+pub fn make_table(
+    r: &ResourceInfo,
+    objects: &[Value],
+    include: IncludeObject,
+    list_meta: Value,
+) -> Value {
+    let custom = r.crd.as_ref().map(|c| c.printer_columns.as_slice());
+    table::to_table(
+        &r.group,
+        &r.kind,
+        objects,
+        include,
+        custom,
+        list_meta,
+        jiff::Timestamp::now().as_second(),
+    )
+}
+
+pub struct Selectors {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Selectors {
+    pub fn from_params(r: &ResourceInfo, params: &Params) -> Result<Self, ApiError> {
+        let labels = LabelSelector::parse(params.get("labelSelector").unwrap_or(""))
+            .map_err(ApiError::bad_request)?;
+        let fields = FieldSelector::parse(
+            params.get("fieldSelector").unwrap_or(""),
+            supported_fields(&r.group, &r.kind),
+        )
+        .map_err(ApiError::bad_request)?;
+        Ok(Selectors { labels, fields })
+    }
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.labels.matches(obj) && self.fields.matches(obj)
+    }
+}
+
+/// A continue token: the key to resume after. Real tokens are opaque too.
+fn encode_continue(rv: u64, key: &ObjKey) -> String {
+    let raw = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{}/{}\u{0}", key.namespace, key.name)}).to_string();
+    base64_encode(raw.as_bytes())
+}
+
+fn decode_continue(token: &str) -> Option<ObjKey> {
+    let raw = base64_decode(token)?;
+    let v: Value = serde_json::from_slice(&raw).ok()?;
+    let start = v.get("start")?.as_str()?.trim_end_matches('\u{0}');
+    let (ns, name) = start.split_once('/')?;
+    Some(ObjKey {
+        namespace: ns.to_string(),
+        name: name.to_string(),
+    })
+}
+
+pub fn list(
+    sh: &Shared,
+    r: &ResourceInfo,
+    p: &ResourcePath,
+    params: &Params,
+    rep: Representation,
+) -> Result<Response, ApiError> {
+    let sel = Selectors::from_params(r, params)?;
+    let ns = if r.namespaced {
+        p.namespace.as_deref()
+    } else {
+        None
+    };
+    let (items, rv) = sh.store.list(&r.storage_key(), ns);
+    let limit = params
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
+    let start = match params.get("continue") {
+        Some(tok) if !tok.is_empty() => Some(decode_continue(tok).ok_or_else(|| {
+            ApiError::bad_request("continue key is not valid: illegal base64 data")
+        })?),
+        _ => None,
+    };
+    let key_of = |o: &Value| ObjKey {
+        namespace: meta_str(o, "namespace").unwrap_or("").to_string(),
+        name: meta_str(o, "name").unwrap_or("").to_string(),
+    };
+    let mut selected: Vec<Arc<Value>> = Vec::new();
+    let mut remaining = 0usize;
+    let mut next: Option<ObjKey> = None;
+    for item in items.iter() {
+        if let Some(s) = &start
+            && key_of(item) <= *s
+        {
+            continue;
+        }
+        if !sel.matches(item) {
+            continue;
+        }
+        if limit.is_some_and(|l| selected.len() >= l) {
+            remaining += 1;
+            continue;
+        }
+        selected.push(item.clone());
+    }
+    if remaining > 0
+        && let Some(last) = selected.last()
+    {
+        next = Some(key_of(last));
+    }
+    let mut list_meta = json!({"resourceVersion": rv.to_string()});
+    if let Some(k) = &next {
+        list_meta["continue"] = json!(encode_continue(rv, k));
+        // The real server reports the remaining count only when no selector filtered the list.
+        if sel.labels.is_empty() && sel.fields.is_empty() {
+            list_meta["remainingItemCount"] = json!(remaining);
+        }
+    }
+    let body = match rep {
+        Representation::Table => {
+            let include = IncludeObject::from_query(params.get("includeObject"))
+                .map_err(ApiError::bad_request)?;
+            let objs: Vec<Value> = selected.iter().map(|o| present(r, o)).collect();
+            make_table(r, &objs, include, list_meta)
+        }
+        Representation::PartialMetadata => json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": list_meta,
+            "items": selected.iter().map(|o| partial_metadata(o)).collect::<Vec<_>>(),
+        }),
+        _ => {
+            // Serialise items without cloning them into a new tree.
+            let items: Vec<&Value> = selected.iter().map(|o| o.as_ref()).collect();
+            let api_version = r.api_version();
+            let same_version = items
+                .iter()
+                .all(|o| o.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()));
+            let items_json = if same_version {
+                serde_json::to_value(&items).unwrap_or_default()
+            } else {
+                Value::Array(items.iter().map(|o| present(r, o)).collect())
+            };
+            json!({"kind": r.list_kind, "apiVersion": api_version, "metadata": list_meta, "items": items_json})
+        }
+    };
+    Ok(json_response(StatusCode::OK, &body, &[]))
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes
+
+/// How a write came in, which decides what it may change and how ownership is recorded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Create,
+    Update,
+    /// Server-side apply: managed fields were already computed by the merge.
+    Apply,
+}
+
+/// The context shared by the steps of one write request.
+pub struct Writer<'a> {
+    pub sh: &'a Shared,
+    pub r: &'a ResourceInfo,
+    pub namespace: Option<String>,
+    pub manager: String,
+    pub dry_run: bool,
+    pub validation: FieldValidation,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FieldValidation {
+    Strict,
+    Warn,
+    Ignore,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(
+        sh: &'a Shared,
+        r: &'a ResourceInfo,
+        p: &ResourcePath,
+        params: &Params,
+        user_agent: &str,
+    ) -> Result<Self, ApiError> {
+        let validation = match params.get("fieldValidation") {
+            None | Some("") | Some("Warn") => FieldValidation::Warn,
+            Some("Strict") => FieldValidation::Strict,
+            Some("Ignore") => FieldValidation::Ignore,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {other:?}"
+                )));
+            }
+        };
+        // As the real server: the explicit fieldManager, else the user agent up to its first '/'.
+        let manager = match params.get("fieldManager") {
+            Some(m) if !m.is_empty() => m.to_string(),
+            _ => {
+                let ua = user_agent.split('/').next().unwrap_or("").trim();
+                if ua.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    ua.to_string()
+                }
+            }
+        };
+        if manager.len() > 128 {
+            return Err(ApiError::bad_request(
+                "fieldManager: Too long: may not be more than 128 bytes",
+            ));
+        }
+        Ok(Writer {
+            sh,
+            r,
+            namespace: if r.namespaced {
+                p.namespace.clone()
+            } else {
+                None
+            },
+            manager,
+            dry_run: params.dry_run(),
+            validation,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Checks that a body names this resource's kind and version and this namespace.
+    pub fn check_body(&self, obj: &Value, url_name: Option<&str>) -> Result<(), ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request must be a JSON or YAML object",
+            ));
+        }
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        if kind.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "Object 'Kind' is missing in '{}'",
+                truncate(&obj.to_string(), 200)
+            )));
+        }
+        if kind != self.r.kind {
+            return Err(ApiError::bad_request(format!(
+                "the kind of the object ({kind}) does not match the kind on the URL ({})",
+                self.r.kind
+            )));
+        }
+        if api_version != self.r.api_version() {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({api_version}) does not match the expected API version ({})",
+                self.r.api_version()
+            )));
+        }
+        if let (Some(url_ns), Some(body_ns)) = (&self.namespace, meta_str(obj, "namespace"))
+            && !body_ns.is_empty()
+            && body_ns != url_ns
+        {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        if let (Some(url_name), Some(body_name)) = (url_name, meta_str(obj, "name"))
+            && body_name != url_name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({url_name})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A namespaced create needs its namespace to exist and not be terminating.
+    pub fn check_namespace(&self) -> Result<(), ApiError> {
+        let Some(ns) = &self.namespace else {
+            return Ok(());
+        };
+        let ns_key = ObjKey {
+            namespace: String::new(),
+            name: ns.clone(),
+        };
+        let ns_gr = crate::catalog::GroupResource {
+            group: String::new(),
+            resource: "namespaces".into(),
+        };
+        let Some(nsobj) = self.sh.store.get(&ns_gr, &ns_key) else {
+            return Err(ApiError::namespace_not_found(ns));
+        };
+        if nsobj
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|v| !v.is_null())
+        {
+            let mut e = ApiError::forbidden(
+                &self.r.plural,
+                &self.r.group,
+                "",
+                format!(
+                    "{} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                    self.r.group_resource()
+                ),
+            );
+            if let Some(d) = e.details.as_mut() {
+                d["causes"] = json!([{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Typed check (built-ins) or schema check (custom resources), plus unknown-field
+    /// handling per `fieldValidation`. Returns the object with unknown fields pruned.
+    fn check_fields(&mut self, obj: Value, name: &str) -> Result<Value, ApiError> {
+        let r = self.r;
+        let (obj, unknown, causes) = if let Some(typed) = r.typed {
+            let mut input = obj;
+            admission::quantities_to_strings(&mut input);
+            let typed_out = typed(&input).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: {e}",
+                    r.kind, r.version, r.kind
+                ))
+            })?;
+            let mut unknown = Vec::new();
+            unknown_fields(&input, &typed_out, "", &mut unknown);
+            (typed_out, unknown, Vec::new())
+        } else if let Some(schema) = r.crd.as_ref().and_then(|c| c.open_api_schema.as_ref()) {
+            let mut obj = obj;
+            let (causes, unknown) = crate::crd::validate_and_prune(&mut obj, schema);
+            (obj, unknown, causes)
+        } else {
+            (obj, Vec::new(), Vec::new())
+        };
+        if !unknown.is_empty() {
+            match self.validation {
+                FieldValidation::Strict => {
+                    let msgs: Vec<String> = unknown
+                        .iter()
+                        .map(|f| format!("unknown field \"{f}\""))
+                        .collect();
+                    return Err(ApiError::bad_request(format!(
+                        "strict decoding error: {}",
+                        msgs.join(", ")
+                    )));
+                }
+                FieldValidation::Warn => {
+                    self.warnings
+                        .extend(unknown.iter().map(|f| format!("unknown field \"{f}\"")));
+                }
+                FieldValidation::Ignore => {}
+            }
+        }
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(r, name, causes));
+        }
+        Ok(obj)
+    }
+
+    /// Everything a write does between "here is the new object" and "store it".
+    /// `old` is the stored object (None on create). `sub` is the subresource written.
+    pub fn finish(
+        &mut self,
+        old: Option<&Value>,
+        mut new: Value,
+        mode: Mode,
+        sub: Option<&str>,
+    ) -> Result<WriteOp, ApiError> {
+        let r = self.r;
+        let name = meta_str(&new, "name")
+            .or_else(|| old.and_then(|o| meta_str(o, "name")))
+            .unwrap_or("")
+            .to_string();
+        // Subresource writes change only their part; the rest comes from the stored object.
+        if let (Some(old), Some("status")) = (old, sub) {
+            let mut merged = old.clone();
+            merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+            if let Some(mf) = new.pointer("/metadata/managedFields").cloned() {
+                meta_mut(&mut merged).insert("managedFields".into(), mf);
+            }
+            new = merged;
+        }
+        new = self.check_fields(new, &name)?;
+        if let Some(o) = new.as_object_mut() {
+            o.insert("apiVersion".into(), json!(r.api_version()));
+            o.insert("kind".into(), json!(r.kind));
+        }
+        // The main resource never writes status when the kind has a status subresource.
+        if r.has_status
+            && sub.is_none()
+            && !(r.group.is_empty() && r.kind == "Namespace" && old.is_none())
+        {
+            match old.and_then(|o| o.get("status")) {
+                Some(st) => new["status"] = st.clone(),
+                None => {
+                    if let Some(o) = new.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+        }
+        admission::apply_defaults(r, &mut new);
+        if r.group.is_empty() && r.kind == "Service" {
+            let sh = self.sh;
+            admission::allocate_service(&mut new, old, &mut || sh.next_cluster_ip(), &mut || {
+                sh.next_node_port()
+            });
+        }
+        let mut causes = admission::validate_name(r, &name);
+        causes.extend(admission::validate(r, &new));
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(r, &name, causes));
+        }
+        // Server-owned metadata.
+        let now = now();
+        {
+            let ns = self.namespace.clone();
+            let meta = meta_mut(&mut new);
+            match old {
+                None => {
+                    meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+                    meta.insert("creationTimestamp".into(), json!(now));
+                    meta.insert("generation".into(), json!(1));
+                    meta.remove("resourceVersion");
+                    meta.remove("deletionTimestamp");
+                    meta.remove("deletionGracePeriodSeconds");
+                    meta.remove("selfLink");
+                }
+                Some(old) => {
+                    for key in [
+                        "uid",
+                        "creationTimestamp",
+                        "deletionTimestamp",
+                        "deletionGracePeriodSeconds",
+                        "generation",
+                    ] {
+                        match old.pointer(&format!("/metadata/{key}")) {
+                            Some(v) => meta.insert(key.into(), v.clone()),
+                            None => meta.remove(key),
+                        };
+                    }
+                }
+            }
+            match ns {
+                Some(ns) => {
+                    meta.insert("namespace".into(), json!(ns));
+                }
+                None => {
+                    meta.remove("namespace");
+                }
+            }
+        }
+        if let Some(old) = old {
+            let old_rv = meta_str(old, "resourceVersion").unwrap_or("");
+            match meta_str(&new, "resourceVersion") {
+                Some(rv) if !rv.is_empty() && rv != old_rv => {
+                    return Err(ApiError::stale(r, &name));
+                }
+                _ => {}
+            }
+            if spec_changed(r, old, &new) {
+                let g = old
+                    .pointer("/metadata/generation")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                meta_mut(&mut new).insert("generation".into(), json!(g + 1));
+            }
+        }
+        if mode != Mode::Apply {
+            ssa::update_managed_fields(
+                old,
+                &mut new,
+                &self.manager,
+                &r.schema,
+                &r.api_version(),
+                sub,
+                &now,
+            );
+        }
+        // Removing the last finalizer of an object being deleted completes the deletion.
+        let deleting = new
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|v| !v.is_null());
+        let finalizers_left = new
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if deleting && !finalizers_left {
+            return Ok(WriteOp::Delete);
+        }
+        // An update that changes nothing keeps the resourceVersion, as the real server does.
+        if let Some(old) = old
+            && same_ignoring_rv(old, &new)
+        {
+            return Ok(WriteOp::Keep);
+        }
+        Ok(WriteOp::Put(new))
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn same_ignoring_rv(old: &Value, new: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+            // Timestamps in managedFields move on every write; compare without them.
+            if let Some(Value::Array(mf)) = m.get_mut("managedFields") {
+                for e in mf.iter_mut().filter_map(Value::as_object_mut) {
+                    e.remove("time");
+                }
+            }
+        }
+        v
+    };
+    strip(old) == strip(new)
+}
+
+/// Generation moves when anything but metadata and status changes (for kinds without
+/// a status subresource, status counts too).
+fn spec_changed(r: &ResourceInfo, old: &Value, new: &Value) -> bool {
+    let (Some(o), Some(n)) = (old.as_object(), new.as_object()) else {
+        return true;
+    };
+    let skip = |k: &str| {
+        k == "metadata"
+            || k == "apiVersion"
+            || k == "kind"
+            || (k == "status" && (r.has_status || !r.is_custom()))
+    };
+    let keys: std::collections::BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+    keys.into_iter().any(|k| !skip(k) && o.get(k) != n.get(k))
+}
+
+/// Fields present (non-null) in `input` but dropped by the typed round trip.
+fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, typed) {
+        (Value::Object(i), Value::Object(t)) => {
+            for (k, v) in i {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match t.get(k) {
+                    None if !v.is_null() => out.push(p),
+                    Some(tv) => unknown_fields(v, tv, &p, out),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(i), Value::Array(t)) => {
+            for (n, (iv, tv)) in i.iter().zip(t).enumerate() {
+                unknown_fields(iv, tv, &format!("{path}[{n}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn generate_name(obj: &mut Value) -> Result<(), ApiError> {
+    let has_name = meta_str(obj, "name").is_some_and(|n| !n.is_empty());
+    if has_name {
+        return Ok(());
+    }
+    if let Some(prefix) = meta_str(obj, "generateName").map(str::to_string) {
+        let suffix: String = uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .chars()
+            .filter(|c| !"aeiou".contains(*c))
+            .take(5)
+            .collect();
+        let base = truncate(&prefix, 58).to_string();
+        meta_mut(obj).insert("name".into(), json!(format!("{base}{suffix}")));
+    }
+    Ok(())
+}
+
+pub fn create(w: &mut Writer, p: &ResourcePath, body: Value) -> Result<Response, ApiError> {
+    let r = w.r;
+    let mut obj = body;
+    w.check_body(&obj, None)?;
+    if p.name.is_some() {
+        return Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource"
+        )));
+    }
+    generate_name(&mut obj)?;
+    let name = meta_str(&obj, "name").unwrap_or("").to_string();
+    w.check_namespace()?;
+    let key = object_key(r, w.namespace.as_deref(), &name);
+    let dry_run = w.dry_run;
+    let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
+        if cur.is_some() {
+            return Err(ApiError::already_exists(r, &name));
+        }
+        w.finish(None, obj, Mode::Create, None)
+    })?;
+    after_write(w.sh, r, &written.object);
+    Ok(json_response(
+        StatusCode::CREATED,
+        &present(r, &written.object),
+        &w.warnings,
+    ))
+}
+
+pub fn update(
+    w: &mut Writer,
+    name: &str,
+    sub: Option<&str>,
+    body: Value,
+) -> Result<Response, ApiError> {
+    let r = w.r;
+    w.check_body(&body, Some(name))?;
+    let key = object_key(r, w.namespace.as_deref(), name);
+    let dry_run = w.dry_run;
+    let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
+        let Some(cur) = cur else {
+            return Err(ApiError::not_found(r, name));
+        };
+        w.finish(Some(cur), body, Mode::Update, sub)
+    })?;
+    after_write(w.sh, r, &written.object);
+    Ok(write_response(
+        r,
+        &written.object,
+        StatusCode::OK,
+        &w.warnings,
+    ))
+}
+
+fn write_response(
+    r: &ResourceInfo,
+    obj: &Value,
+    code: StatusCode,
+    warnings: &[String],
+) -> Response {
+    if obj.is_null() {
+        // The write finished a deletion (last finalizer removed).
+        return json_response(StatusCode::OK, &status::success(r, "", None), warnings);
+    }
+    json_response(code, &present(r, obj), warnings)
+}
+
+/// PATCH in any of the four formats.
+pub fn patch(
+    w: &mut Writer,
+    name: &str,
+    sub: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let r = w.r;
+    let key = object_key(r, w.namespace.as_deref(), name);
+    if content_type == "application/apply-patch+yaml"
+        || content_type == "application/apply-patch+cbor"
+    {
+        return apply(w, name, sub, body, params);
+    }
+    let patch_doc = super::request::decode_body(body, "json")?;
+    let kind = match content_type {
+        "application/json-patch+json" => PatchKind::Json,
+        "application/merge-patch+json" => PatchKind::Merge,
+        "application/strategic-merge-patch+json" if !r.is_custom() => PatchKind::Strategic,
+        "application/strategic-merge-patch+json" => {
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+            ));
+        }
+        other => return Err(ApiError::unsupported_media_type(other)),
+    };
+    let dry_run = w.dry_run;
+    let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
+        let Some(cur) = cur else {
+            return Err(ApiError::not_found(r, name));
+        };
+        let patched = match kind {
+            PatchKind::Json => {
+                patch::json_patch(cur, &patch_doc).map_err(|e| patch_error(r, name, e))?
+            }
+            PatchKind::Merge => patch::merge_patch(cur, &patch_doc),
+            PatchKind::Strategic => patch::strategic_merge_patch(cur, &patch_doc, &r.schema)
+                .map_err(|e| patch_error(r, name, e))?,
+        };
+        if !patched.is_object() {
+            return Err(ApiError::bad_request(
+                "the patched object must be a JSON object",
+            ));
+        }
+        w.finish(Some(cur), patched, Mode::Update, sub)
+    })?;
+    after_write(w.sh, r, &written.object);
+    Ok(write_response(
+        r,
+        &written.object,
+        StatusCode::OK,
+        &w.warnings,
+    ))
+}
+
+#[derive(Clone, Copy)]
+enum PatchKind {
+    Json,
+    Merge,
+    Strategic,
+}
+
+fn patch_error(r: &ResourceInfo, name: &str, e: patch::PatchError) -> ApiError {
+    match e {
+        patch::PatchError::Malformed(m) => ApiError::bad_request(m),
+        patch::PatchError::Conflict(m) => ApiError::new(422, "Invalid", m)
+            .with_details(json!({"name": name, "group": r.group, "kind": r.plural})),
+    }
+}
+
+/// Server-side apply: create or merge, with ownership and conflicts.
+fn apply(
+    w: &mut Writer,
+    name: &str,
+    sub: Option<&str>,
+    body: &[u8],
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let r = w.r;
+    if params.get("fieldManager").is_none_or(str::is_empty) {
+        return Err(ApiError::bad_request(
+            "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests",
+        ));
+    }
+    let force = params.flag("force");
+    let mut config = super::request::decode_body(body, "yaml")?;
+    w.check_body(&config, Some(name))?;
+    default_list_keys(r, &mut config);
+    let key = object_key(r, w.namespace.as_deref(), name);
+    let exists = w.sh.store.get(&r.storage_key(), &key).is_some();
+    if !exists {
+        w.check_namespace()?;
+    }
+    let reset = match sub {
+        Some("status") => ssa::Reset::AllButStatus,
+        _ if r.has_status => ssa::Reset::Status,
+        _ => ssa::Reset::Nothing,
+    };
+    let dry_run = w.dry_run;
+    let api_version = r.api_version();
+    let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
+        if cur.is_none() && sub.is_some() {
+            return Err(ApiError::not_found(r, name));
+        }
+        let merged = ssa::apply(
+            cur.map(|c| c.as_ref()),
+            &config,
+            &w.manager,
+            force,
+            &r.schema,
+            reset,
+            &api_version,
+            sub,
+            &now(),
+        )
+        .map_err(|e| apply_error(r, name, e))?;
+        let mode = if cur.is_some() {
+            Mode::Apply
+        } else {
+            Mode::Apply
+        };
+        w.finish(cur.map(|c| c.as_ref()), merged, mode, sub)
+    })?;
+    after_write(w.sh, r, &written.object);
+    let code = if exists {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(write_response(r, &written.object, code, &w.warnings))
+}
+
+fn apply_error(r: &ResourceInfo, name: &str, e: ssa::ApplyError) -> ApiError {
+    match e {
+        ssa::ApplyError::Conflicts(conflicts) => {
+            let causes: Vec<Cause> = conflicts
+                .iter()
+                .map(|c| Cause {
+                    reason: "FieldManagerConflict",
+                    message: ssa::cause_message(c),
+                    field: c.field.clone(),
+                })
+                .collect();
+            let mut d = json!({"name": name, "group": r.group, "kind": r.plural});
+            if r.group.is_empty() {
+                if let Some(m) = d.as_object_mut() {
+                    m.remove("group");
+                }
+            }
+            d["causes"] = status::causes_json(&causes);
+            ApiError::new(409, "Conflict", ssa::conflict_message(&conflicts)).with_details(d)
+        }
+        ssa::ApplyError::Invalid(m) => ApiError::new(
+            500,
+            "InternalError",
+            format!(
+                "failed to create typed patch object ({}/{}, Kind={}): {m}",
+                r.group, r.version, r.kind
+            ),
+        ),
+    }
+}
+
+/// List-map keys the server defaults must be present before merging (ports' protocol).
+fn default_list_keys(r: &ResourceInfo, config: &mut Value) {
+    let pod_spec = match (r.group.as_str(), r.kind.as_str()) {
+        ("", "Pod") => Some("/spec"),
+        ("apps", _) | ("batch", "Job") | ("", "ReplicationController" | "PodTemplate") => {
+            Some("/spec/template/spec")
+        }
+        ("batch", "CronJob") => Some("/spec/jobTemplate/spec/template/spec"),
+        _ => None,
+    };
+    if let Some(ps) = pod_spec {
+        for list in ["containers", "initContainers"] {
+            if let Some(Value::Array(cs)) = config.pointer_mut(&format!("{ps}/{list}")) {
+                for c in cs.iter_mut() {
+                    admission::default_ports(c.get_mut("ports"));
+                }
+            }
+        }
+    }
+    if (r.group.as_str(), r.kind.as_str()) == ("", "Service") {
+        admission::default_ports(config.pointer_mut("/spec/ports"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Deletion
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    Background,
+    Foreground,
+    Orphan,
+}
+
+pub struct DeleteOptions {
+    pub propagation: Option<Propagation>,
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+    pub dry_run: bool,
+}
+
+impl DeleteOptions {
+    pub fn from_request(params: &Params, body: &[u8]) -> Result<Self, ApiError> {
+        let body_v: Value = if body.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+        };
+        let policy = params
+            .get("propagationPolicy")
+            .map(str::to_string)
+            .or_else(|| {
+                body_v
+                    .get("propagationPolicy")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+        let orphan = params
+            .get("orphanDependents")
+            .map(|v| v == "true")
+            .or_else(|| body_v.get("orphanDependents").and_then(Value::as_bool));
+        let propagation = match (policy.as_deref(), orphan) {
+            (Some("Background"), _) => Some(Propagation::Background),
+            (Some("Foreground"), _) => Some(Propagation::Foreground),
+            (Some("Orphan"), _) => Some(Propagation::Orphan),
+            (Some(other), _) => {
+                return Err(ApiError::new(
+                    422,
+                    "Invalid",
+                    format!(
+                        "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                    ),
+                ));
+            }
+            (None, Some(true)) => Some(Propagation::Orphan),
+            (None, Some(false)) => Some(Propagation::Background),
+            (None, None) => None,
+        };
+        let dry_run = params.dry_run()
+            || body_v
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|v| v == "All"));
+        Ok(DeleteOptions {
+            propagation,
+            uid: body_v
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            resource_version: body_v
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            dry_run,
+        })
+    }
+}
+
+/// The propagation used when a delete names none: jobs orphan their pods, as the
+/// real server keeps for compatibility; everything else goes in the background.
+fn default_propagation(r: &ResourceInfo) -> Propagation {
+    match (r.group.as_str(), r.kind.as_str()) {
+        ("batch", "Job") | ("", "ReplicationController") => Propagation::Orphan,
+        _ => Propagation::Background,
+    }
+}
+
+/// Deletes one object. Returns the response body: the object when it stays behind
+/// (finalizers) or when the kind returns deleted objects, else a Success Status.
+pub fn delete_object(
+    sh: &Shared,
+    r: &ResourceInfo,
+    key: &ObjKey,
+    opts: &DeleteOptions,
+) -> Result<(StatusCode, Value), ApiError> {
+    let name = key.name.clone();
+    let written = sh.store.write(&r.storage_key(), key, opts.dry_run, |cur| {
+        let Some(cur) = cur else { return Err(ApiError::not_found(r, &name)) };
+        let uid = meta_str(cur, "uid").unwrap_or("");
+        if let Some(want) = &opts.uid
+            && want != uid
+        {
+            return Err(ApiError::conflict(r, &name, &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}")));
+        }
+        if let Some(want) = &opts.resource_version {
+            let have = meta_str(cur, "resourceVersion").unwrap_or("");
+            if want != have {
+                return Err(ApiError::conflict(r, &name, &format!("Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {have}")));
+            }
+        }
+        let mut obj = (**cur).clone();
+        let already_deleting = obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
+        let mut finalizers: Vec<Value> = obj.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+        let propagation = opts.propagation.unwrap_or_else(|| default_propagation(r));
+        let add = |f: &mut Vec<Value>, name: &str| {
+            if !f.iter().any(|x| x == name) {
+                f.push(json!(name));
+            }
+        };
+        let remove = |f: &mut Vec<Value>, name: &str| f.retain(|x| x != name);
+        match propagation {
+            Propagation::Foreground => {
+                add(&mut finalizers, "foregroundDeletion");
+                remove(&mut finalizers, "orphan");
+            }
+            Propagation::Orphan => {
+                add(&mut finalizers, "orphan");
+                remove(&mut finalizers, "foregroundDeletion");
+            }
+            Propagation::Background => {}
+        }
+        if r.group.is_empty() && r.kind == "Namespace" {
+            // Namespaces always go through the namespace controller, which empties them first.
+            let st = obj.as_object_mut().map(|o| o.entry("status").or_insert_with(|| json!({})).clone());
+            if st.is_some() {
+                obj["status"]["phase"] = json!("Terminating");
+            }
+        }
+        let ns_finalizers = obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        if finalizers.is_empty() && !ns_finalizers {
+            return Ok(WriteOp::Delete);
+        }
+        let meta = meta_mut(&mut obj);
+        meta.insert("finalizers".into(), Value::Array(finalizers));
+        if !already_deleting {
+            meta.insert("deletionTimestamp".into(), json!(now()));
+            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+            let g = meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
+            meta.insert("generation".into(), json!(g + 1));
+        }
+        Ok(WriteOp::Put(obj))
+    })?;
+    let gone = written.kind == Some(crate::store::EventType::Deleted)
+        || (opts.dry_run
+            && written
+                .object
+                .pointer("/metadata/deletionTimestamp")
+                .is_none());
+    if gone && !returns_deleted_object(r) {
+        let uid = meta_str(&written.object, "uid").map(str::to_string);
+        return Ok((StatusCode::OK, status::success(r, &name, uid.as_deref())));
+    }
+    Ok((StatusCode::OK, present(r, &written.object)))
+}
+
+/// Kinds whose DELETE answers with the object rather than a Status, as in the real registry.
+fn returns_deleted_object(r: &ResourceInfo) -> bool {
+    matches!(
+        (r.group.as_str(), r.kind.as_str()),
+        (
+            "",
+            "Pod"
+                | "Namespace"
+                | "Service"
+                | "PersistentVolumeClaim"
+                | "PersistentVolume"
+                | "Secret"
+                | "ConfigMap"
+                | "ServiceAccount"
+                | "Event"
+                | "Endpoints"
+                | "Node"
+                | "LimitRange"
+                | "ResourceQuota"
+                | "PodTemplate"
+        )
+    )
+}
+
+pub fn delete(
+    sh: &Shared,
+    r: &ResourceInfo,
+    p: &ResourcePath,
+    name: &str,
+    params: &Params,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let opts = DeleteOptions::from_request(params, body)?;
+    let key = object_key(r, p.namespace.as_deref(), name);
+    let (code, body) = delete_object(sh, r, &key, &opts)?;
+    Ok(json_response(code, &body, &[]))
+}
+
+pub fn delete_collection(
+    sh: &Shared,
+    r: &ResourceInfo,
+    p: &ResourcePath,
+    params: &Params,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let opts = DeleteOptions::from_request(params, body)?;
+    let sel = Selectors::from_params(r, params)?;
+    let ns = if r.namespaced {
+        p.namespace.as_deref()
+    } else {
+        None
+    };
+    let (items, _) = sh.store.list(&r.storage_key(), ns);
+    let mut deleted = Vec::new();
+    for item in items.iter().filter(|o| sel.matches(o)) {
+        let key = ObjKey {
+            namespace: meta_str(item, "namespace").unwrap_or("").to_string(),
+            name: meta_str(item, "name").unwrap_or("").to_string(),
+        };
+        match delete_object(sh, r, &key, &opts) {
+            Ok(_) => deleted.push(present(r, item)),
+            // Deleted meanwhile by someone else: not an error for a collection delete.
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let rv = sh.store.current_rv();
+    let body = json!({"kind": r.list_kind, "apiVersion": r.api_version(), "metadata": {"resourceVersion": rv.to_string()}, "items": deleted});
+    Ok(json_response(StatusCode::OK, &body, &[]))
+}
+
+// ---------------------------------------------------------------------------------------
+// The scale subresource
+
+fn scale_of(r: &ResourceInfo, obj: &Value) -> Value {
+    let Some(paths) = &r.scale else {
+        return Value::Null;
+    };
+    let get = |path: &[&str]| {
+        let mut cur = obj;
+        for p in path {
+            cur = cur.get(*p).unwrap_or(&Value::Null);
+        }
+        cur.as_i64().unwrap_or(0)
+    };
+    let meta = obj.get("metadata").cloned().unwrap_or(json!({}));
+    let mut scale_meta = Map::new();
+    for k in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
+        if let Some(v) = meta.get(k) {
+            scale_meta.insert(k.into(), v.clone());
+        }
+    }
+    let selector = match paths.selector {
+        Some(_) => obj
+            .pointer("/spec/selector/matchLabels")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+        None => obj
+            .pointer("/spec/selector")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+    };
+    let mut status = json!({"replicas": get(paths.status_replicas)});
+    if let Some(s) = selector {
+        status["selector"] = json!(s);
+    }
+    json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": scale_meta, "spec": {"replicas": get(paths.spec_replicas)}, "status": status})
+}
+
+pub fn get_scale(
+    sh: &Shared,
+    r: &ResourceInfo,
+    p: &ResourcePath,
+    name: &str,
+) -> Result<Response, ApiError> {
+    let key = object_key(r, p.namespace.as_deref(), name);
+    let obj = sh
+        .store
+        .get(&r.storage_key(), &key)
+        .ok_or_else(|| ApiError::not_found(r, name))?;
+    Ok(json_response(StatusCode::OK, &scale_of(r, &obj), &[]))
+}
+
+/// PUT or PATCH of `/scale`: the new replicas go into the object's spec.
+pub fn write_scale(
+    w: &mut Writer,
+    name: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let r = w.r;
+    let Some(paths) = r.scale.clone() else {
+        return Err(ApiError::no_route());
+    };
+    let key = object_key(r, w.namespace.as_deref(), name);
+    let doc = super::request::decode_body(body, content_type.unwrap_or("json"))?;
+    let dry_run = w.dry_run;
+    let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
+        let Some(cur) = cur else {
+            return Err(ApiError::not_found(r, name));
+        };
+        let scale = scale_of(r, cur);
+        let new_scale = match content_type {
+            None => doc.clone(),
+            Some("application/json-patch+json") => {
+                patch::json_patch(&scale, &doc).map_err(|e| patch_error(r, name, e))?
+            }
+            Some("application/merge-patch+json" | "application/strategic-merge-patch+json") => {
+                patch::merge_patch(&scale, &doc)
+            }
+            Some(other) => return Err(ApiError::unsupported_media_type(other)),
+        };
+        if let Some(rv) = new_scale
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            && Some(rv) != meta_str(cur, "resourceVersion")
+        {
+            return Err(ApiError::stale(r, name));
+        }
+        let replicas = new_scale
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        if replicas < 0 {
+            return Err(ApiError::invalid(
+                r,
+                name,
+                vec![Cause {
+                    reason: "FieldValueInvalid",
+                    message: format!(
+                        "Invalid value: {replicas}: must be greater than or equal to 0"
+                    ),
+                    field: "spec.replicas".into(),
+                }],
+            ));
+        }
+        let mut new = (**cur).clone();
+        let mut target = &mut new;
+        for p in paths.spec_replicas {
+            if !target.get(*p).is_some_and(Value::is_object) && *p != "replicas" {
+                target[*p] = json!({});
+            }
+            target = &mut target[*p];
+        }
+        *target = json!(replicas);
+        w.finish(Some(cur), new, Mode::Update, Some("scale"))
+    })?;
+    after_write(w.sh, r, &written.object);
+    Ok(json_response(
+        StatusCode::OK,
+        &scale_of(r, &written.object),
+        &w.warnings,
+    ))
+}
+
+/// Hooks that must run right after a committed write, before the response: a CRD
+/// is served as soon as its create returns, as clients expect.
+fn after_write(sh: &Shared, r: &ResourceInfo, obj: &Value) {
+    if r.group == "apiextensions.k8s.io" && r.kind == "CustomResourceDefinition" && obj.is_object()
+    {
+        crate::sim::establish_crd(sh, obj);
+    }
+}
+
+fn base64_encode(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|b| *b != b'=').collect();
+    let mut out = Vec::new();
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= val(*c)? << (18 - 6 * i);
+        }
+        let take = chunk.len().saturating_sub(1);
+        for i in 0..take {
+            out.push(((n >> (16 - 8 * i)) & 0xff) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip() {
+        let k = ObjKey {
+            namespace: "ns".into(),
+            name: "cm-0042".into(),
+        };
+        assert_eq!(decode_continue(&encode_continue(7, &k)), Some(k));
+        assert_eq!(base64_decode(&base64_encode(b"ab")).unwrap(), b"ab");
+        assert_eq!(decode_continue("!!"), None);
+    }
+
+    #[test]
+    fn unknown_fields_are_found_by_the_round_trip() {
+        let input =
+            json!({"spec": {"replicas": 1, "bogus": 2, "template": {"x": null}}, "extra": {}});
+        let typed = json!({"spec": {"replicas": 1, "template": {}}});
+        let mut out = Vec::new();
+        unknown_fields(&input, &typed, "", &mut out);
+        assert_eq!(out, vec!["spec.bogus".to_string(), "extra".to_string()]);
+    }
+}

@@ -1,0 +1,147 @@
+//! Command-line parsing and dispatch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// tether: GitOps continuous delivery for Kubernetes.
+///
+/// Git is the source of truth; tether keeps a cluster equal to what Git declares.
+#[derive(Parser, Debug)]
+#[command(name = "tether", version, about, long_about)]
+struct Cli {
+    /// Log filter, e.g. `info`, `debug`, `tether_sandbox=debug`.
+    #[arg(long, global = true, env = "TETHER_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a local Kubernetes-API-compatible server that kubectl and kube-rs accept.
+    ///
+    /// Writes a kubeconfig for it and serves until interrupted (Ctrl-C). State is in
+    /// memory unless --data-dir is given. Exit codes: 0 after a clean stop, 1 when the
+    /// server cannot start (port in use, unusable data directory).
+    Sandbox(SandboxArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SandboxArgs {
+    /// Port to listen on at 127.0.0.1; 0 picks a free port.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Keep state in this directory so it survives restarts.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Where to write the kubeconfig [default: <data-dir>/kubeconfig, or ./tether-sandbox.kubeconfig].
+    #[arg(long)]
+    kubeconfig_out: Option<PathBuf>,
+    /// How long simulated rollouts, pods, jobs, load balancers and volumes take, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    rollout_delay_ms: u64,
+    /// How many past events a watch can resume from before it gets 410 Expired.
+    #[arg(long, default_value_t = 10_000)]
+    watch_window: usize,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Sandbox(args) => sandbox(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
+    let SandboxArgs {
+        port,
+        data_dir,
+        kubeconfig_out,
+        rollout_delay_ms,
+        watch_window,
+    } = args;
+    let kubeconfig = kubeconfig_out.unwrap_or_else(|| match &data_dir {
+        Some(d) => d.join("kubeconfig"),
+        None => PathBuf::from("tether-sandbox.kubeconfig"),
+    });
+    let config = tether_sandbox::Config {
+        port,
+        data_dir,
+        rollout_delay: Duration::from_millis(rollout_delay_ms),
+        watch_window,
+    };
+    let sandbox = tether_sandbox::Sandbox::start(config)
+        .await
+        .context("starting the sandbox")?;
+    sandbox.write_kubeconfig(&kubeconfig)?;
+    let shown = std::path::absolute(&kubeconfig).unwrap_or(kubeconfig.clone());
+    println!(
+        "tether sandbox serving the Kubernetes API at {}",
+        sandbox.url()
+    );
+    println!("kubeconfig: {}", shown.display());
+    println!();
+    println!("Point kubectl at it:");
+    println!("  export KUBECONFIG={}", shown.display());
+    println!("  kubectl get namespaces");
+    println!();
+    println!("Press Ctrl-C to stop.");
+    wait_for_interrupt().await;
+    eprintln!("stopping (press Ctrl-C again to force)");
+    tokio::select! {
+        _ = sandbox.shutdown() => {}
+        _ = wait_for_interrupt() => eprintln!("forced stop"),
+    }
+    Ok(())
+}
+
+async fn wait_for_interrupt() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
