@@ -55,7 +55,7 @@ pub fn resources_from_crd(crd: &Value) -> Result<Vec<ResourceInfo>, String> {
         let schema_json = v.pointer("/schema/openAPIV3Schema").cloned();
         let schema = schema_json
             .as_ref()
-            .map(schema_from_openapi)
+            .map(root_schema)
             .unwrap_or_default();
         let printer_columns = v
             .get("additionalPrinterColumns")
@@ -92,6 +92,24 @@ pub fn resources_from_crd(crd: &Value) -> Result<Vec<ResourceInfo>, String> {
         });
     }
     Ok(out)
+}
+
+/// The schema of a whole custom object: the CRD's schema plus the fields every
+/// object has, which CRD schemas leave out.
+fn root_schema(s: &Value) -> Schema {
+    let mut schema = schema_from_openapi(s);
+    if let Schema::Object(o) = &mut schema {
+        for f in ["apiVersion", "kind"] {
+            o.fields
+                .entry(f.into())
+                .or_insert_with(|| Arc::new(Schema::Scalar));
+        }
+        let meta = crate::builtin_schema::builtin_schema("", "v1", "ConfigMap")
+            .map(|cm| Arc::new(cm.field("metadata").clone()))
+            .unwrap_or_default();
+        o.fields.entry("metadata".into()).or_insert(meta);
+    }
+    schema
 }
 
 /// Converts an OpenAPI v3 schema (structural, as CRDs require) into a merge schema.

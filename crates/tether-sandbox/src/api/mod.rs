@@ -182,6 +182,11 @@ async fn dispatch(
             }
             ok(discovery::resource_list(&sh.catalog, &g, &v))
         }
+        Route::OpenApiV2 if accepts_protobuf_only(headers) => {
+            let mut resp = (StatusCode::OK, openapi::v2_protobuf()).into_response();
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(openapi::V2_PROTOBUF));
+            Ok(resp)
+        }
         Route::OpenApiV2 => ok(openapi::v2(&sh.catalog)),
         Route::OpenApiV3Root => ok(openapi::v3_root(&sh.catalog)),
         Route::OpenApiV3(g, v) => openapi::v3_group_version(&sh.catalog, &g, &v)
@@ -190,6 +195,12 @@ async fn dispatch(
         Route::Admin(what) => admin(sh, method, &what, body),
         Route::Resource(p) => resource(sh, method, p, params, headers, body, rep).await,
     }
+}
+
+/// True when the client takes only protobuf (client-go's OpenAPI v2 request).
+fn accepts_protobuf_only(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.contains("protobuf") && !accept.contains("json") && !accept.contains("*/*")
 }
 
 fn aggregated(doc: Value) -> Response {

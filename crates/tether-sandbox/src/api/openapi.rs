@@ -287,3 +287,31 @@ pub fn v2(catalog: &Catalog) -> Value {
     }
     json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.35.0"}, "paths": paths, "definitions": definitions})
 }
+
+/// The media type kubectl asks `/openapi/v2` for.
+pub const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// `/openapi/v2` in the protobuf form client-go insists on (gnostic's
+/// `openapi.v2.Document`). kubectl reads it only for client-side validation of
+/// kinds the server's OpenAPI v3 does not describe (a custom resource whose CRD
+/// is in the same file); it skips validation of kinds without a definition, so
+/// the document carries `swagger` and `info` and no definitions.
+pub fn v2_protobuf() -> Vec<u8> {
+    fn field(tag: u8, bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![(tag << 3) | 2];
+        let mut len = bytes.len();
+        loop {
+            let b = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+        out.extend_from_slice(bytes);
+        out
+    }
+    let info = [field(1, b"Kubernetes"), field(2, b"v1.35.0")].concat();
+    [field(1, b"2.0"), field(2, &info)].concat()
+}

@@ -1,0 +1,134 @@
+//! The integration-test harness: a sandbox started in-process on a free port,
+//! a kubeconfig for it in a temp dir, and helpers to drive it with real
+//! kubectl binaries and raw HTTP.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::Value;
+use tether_sandbox::{Config, Sandbox};
+
+pub struct TestSandbox {
+    pub sandbox: Sandbox,
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl TestSandbox {
+    /// A sandbox with instant rollouts.
+    pub async fn start() -> Self {
+        Self::with_config(Config { rollout_delay: Duration::ZERO, ..Config::default() }).await
+    }
+
+    pub async fn with_config(config: Config) -> Self {
+        let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        sandbox.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
+        TestSandbox { sandbox, dir, kubeconfig, http: reqwest::Client::new() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.sandbox.url(), path)
+    }
+
+    /// Writes a file into the test's temp dir and returns its path.
+    pub fn file(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, content).expect("write test file");
+        p
+    }
+
+    /// Runs a kubectl binary against this sandbox.
+    pub async fn kubectl_with(&self, bin: &Path, args: &[&str]) -> Output {
+        tokio::process::Command::new(bin)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.dir.path())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()))
+    }
+
+    /// Runs the machine's kubectl; panics with its output if it fails.
+    pub async fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl_with(&kubectl(), args).await;
+        assert!(out.status.success(), "kubectl {args:?} failed: {}\n{}", stdout(&out), stderr(&out));
+        stdout(&out)
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let resp = self.http.get(self.url(path)).send().await.expect("GET");
+        let code = resp.status().as_u16();
+        (code, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn send(&self, method: &str, path: &str, content_type: &str, body: &Value) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let resp = self
+            .http
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        let code = resp.status().as_u16();
+        (code, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls `check` until it returns Some or the timeout passes.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, timeout: Duration, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The machine's kubectl (a dispatcher that picks a version for the server).
+pub fn kubectl() -> PathBuf {
+    which("kubectl").expect("kubectl is on PATH (make tools installs it)")
+}
+
+/// The versioned kubectl binaries beside the machine's kubectl (kubectl.1.27 ... kubectl.1.33).
+pub fn versioned_kubectl(version: &str) -> Option<PathBuf> {
+    let k = std::fs::canonicalize(kubectl()).ok()?;
+    let p = k.parent()?.join(format!("kubectl.{version}"));
+    p.exists().then_some(p)
+}
+
+pub fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(bin)).find(|p| p.is_file()))
+}
+
+/// `../shared/k8s-api`, or None (with a message) when it is not beside the checkout.
+pub fn shared_k8s_api() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/k8s-api");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipping: ../shared/k8s-api not found beside the checkout");
+        None
+    }
+}
