@@ -9,7 +9,9 @@ What it reads
   the tag, the scalar type or `message`, and `optional`/`repeated`/`btree_map`; the Rust type
   names the referenced message (`super::super::...::ObjectMeta`). Only the trees `api/`,
   `apimachinery/` (without the test group), `apiextensions_apiserver/` and `kube_aggregator/` are
-  used; `metrics/` is left out because nobody writes those objects.
+  used (`metrics/` is left out because nobody writes those objects), and of them only the API
+  versions Kubernetes 1.35 serves, i.e. that k8s-openapi's v1_35 tree has, plus
+  apimachinery's runtime and intstr packages (pass --include-removed for all of them).
 * JSON field names: prost snake-cased the proto names (which are the JSON names), so the exact
   spelling ("volumeID", "podIPs", "$ref", "x-kubernetes-list-type") is recovered from the
   `k8s-openapi` crate (0.29), whose Deserialize visitors list every JSON key of every type
@@ -38,9 +40,11 @@ is used.
 """
 
 import argparse
+import atexit
 import glob
 import os
 import re
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -53,6 +57,9 @@ OPENAPI_PREFERRED = "v1_35"
 
 PB_TREES = ["api", "apimachinery", "apiextensions_apiserver", "kube_aggregator"]
 PB_SKIP = ["apimachinery/pkg/apis/testapigroup"]
+# Always kept although k8s-openapi has no such directory: the envelope and the well-known types
+# live here.
+PB_KEEP = ["apimachinery/pkg/runtime", "apimachinery/pkg/util/intstr"]
 
 SCALARS = {
     "string": "Str",
@@ -79,9 +86,13 @@ def find_crate(name, version_prefix):
         sys.exit(f"no {name}-{version_prefix}*.crate in ~/.cargo/registry/cache; pass the unpacked "
                  f"src directory instead")
     crate = found[-1]
-    out = tempfile.mkdtemp(prefix=f"{name}-")
+    out = tempfile.mkdtemp(prefix="gen-protobuf-table-")
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
     with tarfile.open(crate) as tar:
-        tar.extractall(out, filter="data")
+        try:
+            tar.extractall(out, filter="data")
+        except TypeError:  # Python before 3.11.4 has no extraction filters
+            tar.extractall(out)
     (top,) = os.listdir(out)
     return os.path.join(out, top, "src")
 
@@ -109,7 +120,7 @@ ACRONYM_RE = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|s?(?![a-z]))")
 # k8s-pb
 
 
-STRUCT_RE = re.compile(r"^pub struct (\w+) \{\n(.*?)^\}", re.S | re.M)
+STRUCT_RE = re.compile(r"^pub struct (\w+) \{(?:\}|\n(.*?)^\})", re.S | re.M)
 FIELD_RE = re.compile(r"#\[prost\(([^\]]*)\)\]\s*pub ((?:r#)?\w+):\s*(.*?),\n(?=\s*(?:#|///|$))",
                       re.S)
 
@@ -120,7 +131,8 @@ def strip_comments(text):
 
 def innermost_type(ty):
     """The message path inside Option<..>/Vec<..>/Box<..>/BTreeMap<String, ..>."""
-    ty = re.sub(r"\s+", "", ty)
+    # rustfmt leaves a trailing comma in generic arguments it wrapped over several lines.
+    ty = re.sub(r"\s+", "", ty).replace(",>", ">")
     while True:
         m = re.fullmatch(r"::core::option::Option<(.*)>|::prost::alloc::vec::Vec<(.*)>|"
                          r"::prost::alloc::boxed::Box<(.*)>", ty)
@@ -147,17 +159,17 @@ def resolve(module, path):
     return "/".join(base + parts[:-1]), parts[-1]
 
 
-def parse_pb(src):
-    """{(module, prost type name): [field dict]}"""
+def parse_pb(src, served):
+    """{(module, prost type name): [field dict]} for the modules `served` accepts."""
     messages = {}
     for tree in PB_TREES:
         for path in sorted(glob.glob(os.path.join(src, tree, "**", "mod.rs"), recursive=True)):
             module = os.path.relpath(os.path.dirname(path), src).replace(os.sep, "/")
-            if any(module.startswith(s) for s in PB_SKIP):
+            if any(module.startswith(s) for s in PB_SKIP) or not served(module):
                 continue
             text = strip_comments(open(path, encoding="utf-8").read())
             for sm in STRUCT_RE.finditer(text):
-                name, body = sm.group(1), sm.group(2) + "\n"
+                name, body = sm.group(1), (sm.group(2) or "") + "\n"
                 fields = []
                 for fm in FIELD_RE.finditer(body):
                     attr, fname, ty = fm.groups()
@@ -230,8 +242,15 @@ def build(pb, types, spellings, acronyms):
     fallbacks = []
 
     def full_name(key):
+        # Kubernetes' spelling ("CSIDriver"), where prost wrote "CsiDriver": the envelope names
+        # kinds that way and the decoder looks them up exactly. k8s-openapi has no XxxList types,
+        # so a list takes its item type's spelling.
         module, name = key
         openapi = types.get((module, name.lower()))
+        if openapi is None and name.endswith("List"):
+            item = types.get((module, name[:-4].lower()))
+            if item is not None:
+                return module.replace("/", ".") + "." + item[0] + "List"
         return module.replace("/", ".") + "." + (openapi[0] if openapi else name)
 
     def keys_of(key):
@@ -305,8 +324,7 @@ def rust_str(s):
 HEADER = """\
 //! The protobuf message table for [`crate::protobuf`]: for every Kubernetes message, its fields
 //! with tag, JSON name, wire type and cardinality, so that the decoder can turn
-//! `application/vnd.kubernetes.protobuf` request bodies into the JSON the API server would have
-//! received from a JSON client.
+//! `application/vnd.kubernetes.protobuf` request bodies (kubectl 1.33+) into JSON objects.
 //!
 //! GENERATED by `scripts/gen-protobuf-table.py`; do not edit, rerun the script instead. Field
 //! numbers and types come from the `k8s-pb` crate {pb} (prost code generated from Kubernetes'
@@ -315,12 +333,13 @@ HEADER = """\
 //! this file is data derived from them.
 //!
 //! {messages} messages, {fields} fields. Messages are sorted by name so that the decoder can binary
-//! search them; fields are sorted by tag. Names are the k8s-pb module path plus the type name as
-//! Kubernetes spells it (`api.core.v1.AWSElasticBlockStoreVolumeSource`).
+//! search them; fields are sorted by tag, one line each: `f(tag, JSON name, type, cardinality)`.
+//! Names are the k8s-pb module path plus the type name as Kubernetes spells it
+//! (`api.core.v1.AWSElasticBlockStoreVolumeSource`).
 
 use crate::protobuf::Card::*;
 use crate::protobuf::Ty::*;
-use crate::protobuf::{{Field as F, Message as M}};
+use crate::protobuf::{{Message as M, f}};
 
 /// Every message, sorted by name.
 #[rustfmt::skip]
@@ -338,7 +357,7 @@ def emit(out, openapi_version):
             continue
         text += f"M {{ name: {rust_str(name)}, fields: &[\n"
         for tag, json, ty, card in rows:
-            text += f"    F {{ tag: {tag}, json: {rust_str(json)}, ty: {ty}, card: {card} }},\n"
+            text += f"    f({tag}, {rust_str(json)}, {ty}, {card}),\n"
         text += "] },\n"
     return text + "];\n"
 
@@ -349,13 +368,23 @@ def main():
     ap.add_argument("--k8s-pb", help=f"unpacked k8s-pb {K8S_PB_VERSION} src directory")
     ap.add_argument("--k8s-openapi", help=f"unpacked k8s-openapi {K8S_OPENAPI_VERSION} src directory")
     ap.add_argument("--out", default=os.path.join(repo, "crates/tether-sandbox/src/protobuf_table.rs"))
+    ap.add_argument("--include-removed", action="store_true",
+                    help="also API versions Kubernetes no longer serves (extensions/v1beta1, "
+                         "apps/v1beta2, ...), about 360 more messages")
     args = ap.parse_args()
     pb_src = args.k8s_pb or find_crate("k8s-pb", K8S_PB_VERSION)
     openapi_src = args.k8s_openapi or find_crate("k8s-openapi", K8S_OPENAPI_VERSION)
-    m = re.search(r"k8s-openapi-([\d.]+)", os.path.abspath(openapi_src))
+    m = re.search(r"k8s-openapi-(\d+\.\d+\.\d+)", os.path.abspath(openapi_src))
     openapi_version = m.group(1) if m else K8S_OPENAPI_VERSION
 
-    pb = parse_pb(pb_src)
+    def served(module):
+        # An API version is served by the Kubernetes release k8s-openapi's preferred version
+        # models exactly when k8s-openapi has a directory for it; the API versions that were
+        # removed years ago (extensions/v1beta1, ...) are left out to keep the table small.
+        return (args.include_removed or module in PB_KEEP
+                or os.path.isdir(os.path.join(openapi_src, OPENAPI_PREFERRED, module)))
+
+    pb = parse_pb(pb_src, served)
     types, spellings, acronyms = parse_openapi(openapi_src)
     out, stats, fallbacks = build(pb, types, spellings, acronyms)
     text = emit(out, openapi_version)

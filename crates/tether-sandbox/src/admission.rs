@@ -265,6 +265,13 @@ pub fn apply_defaults(r: &ResourceInfo, obj: &mut Value) {
                 set_default(spec, "parallelism", json!(1));
                 set_default(spec, "completionMode", json!("NonIndexed"));
                 set_default(spec, "suspend", json!(false));
+                set_default(spec, "manualSelector", json!(false));
+                let replacement = if spec.get("podFailurePolicy").is_some_and(|p| !p.is_null()) {
+                    "Failed"
+                } else {
+                    "TerminatingOrFailed"
+                };
+                set_default(spec, "podReplacementPolicy", json!(replacement));
             }
             if let Some(ps) = obj_at(obj, &["spec", "template", "spec"]) {
                 default_pod_spec(ps, None);
@@ -334,7 +341,72 @@ pub fn apply_defaults(r: &ResourceInfo, obj: &mut Value) {
                 set_default(o, "type", json!("Opaque"));
             }
         }
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            if let Some(names) = obj_at(obj, &["spec", "names"])
+                && let Some(kind) = names
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            {
+                set_default(names, "singular", json!(kind.to_lowercase()));
+                set_default(names, "listKind", json!(format!("{kind}List")));
+            }
+            if let Some(spec) = obj_at(obj, &["spec"]) {
+                set_default(spec, "conversion", json!({"strategy": "None"}));
+            }
+        }
         _ => {}
+    }
+}
+
+/// What the real server's Job strategy does on create, once the uid is known: unless
+/// the selector is manual, the pod template is labelled with the job's name and uid
+/// and the selector picks the uid. A Job without labels of its own then takes the
+/// template's (the defaulting that runs as the object is read back from storage).
+pub fn generate_job_selector(obj: &mut Value) {
+    let name = obj
+        .pointer("/metadata/name")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
+    let manual = obj.pointer("/spec/manualSelector") == Some(&json!(true));
+    if !manual && let Some(template) = obj_at(obj, &["spec", "template"]) {
+        let meta = template.entry("metadata").or_insert_with(|| json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            let labels = meta.entry("labels").or_insert_with(|| json!({}));
+            if let Some(labels) = labels.as_object_mut() {
+                for (k, v) in [
+                    ("batch.kubernetes.io/controller-uid", &uid),
+                    ("batch.kubernetes.io/job-name", &name),
+                    ("controller-uid", &uid),
+                    ("job-name", &name),
+                ] {
+                    labels.entry(k).or_insert_with(|| v.clone());
+                }
+            }
+        }
+    }
+    if !manual && let Some(spec) = obj_at(obj, &["spec"]) {
+        let selector = spec.entry("selector").or_insert_with(|| json!({}));
+        if let Some(selector) = selector.as_object_mut() {
+            let ml = selector.entry("matchLabels").or_insert_with(|| json!({}));
+            if let Some(ml) = ml.as_object_mut() {
+                ml.entry("batch.kubernetes.io/controller-uid")
+                    .or_insert_with(|| uid.clone());
+            }
+        }
+    }
+    let template_labels = obj
+        .pointer("/spec/template/metadata/labels")
+        .filter(|l| l.as_object().is_some_and(|l| !l.is_empty()))
+        .cloned();
+    if let (Some(labels), Some(meta)) = (template_labels, obj_at(obj, &["metadata"]))
+        && meta
+            .get("labels")
+            .and_then(Value::as_object)
+            .is_none_or(|l| l.is_empty())
+    {
+        meta.insert("labels".into(), labels);
     }
 }
 
@@ -379,8 +451,10 @@ pub fn allocate_service(
         }
         if let Some(Value::Array(ports)) = spec.get_mut("ports") {
             for (i, p) in ports.iter_mut().enumerate() {
+                // 0 is Go's "unset" for nodePort (protobuf bodies carry it).
                 if let Some(p) = p.as_object_mut()
-                    && p.get("nodePort").is_none_or(Value::is_null)
+                    && p.get("nodePort")
+                        .is_none_or(|n| n.is_null() || n.as_i64() == Some(0))
                 {
                     let kept = old_spec
                         .and_then(|s| s.pointer(&format!("/ports/{i}/nodePort")))

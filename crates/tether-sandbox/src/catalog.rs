@@ -21,6 +21,17 @@ use crate::schema::Schema;
 /// which fields were unknown by comparing.
 pub type TypedRoundTrip = fn(&Value) -> Result<Value, String>;
 
+/// Adds a built-in kind's OpenAPI schema (and the schemas it refers to) to a
+/// generator's definitions and returns the reference to it.
+pub type OpenApiSchema =
+    fn(&mut k8s_openapi::schemars::SchemaGenerator) -> k8s_openapi::schemars::Schema;
+
+fn openapi_schema<T: k8s_openapi::schemars::JsonSchema>(
+    generator: &mut k8s_openapi::schemars::SchemaGenerator,
+) -> k8s_openapi::schemars::Schema {
+    generator.subschema_for::<T>()
+}
+
 /// One served resource (a kind at one group/version).
 #[derive(Clone, Debug)]
 pub struct ResourceInfo {
@@ -38,10 +49,12 @@ pub struct ResourceInfo {
     /// For kinds with a scale subresource: the JSON paths of replicas in spec and status
     /// and of the label selector, as `(spec, status, selector)`.
     pub scale: Option<ScalePaths>,
-    /// The verbs served; every kind here serves all eight.
+    /// The verbs served: all eight, except on namespaces (no deletecollection).
     pub verbs: &'static [&'static str],
     /// Built-in kinds: the typed round trip. Custom resources: None.
     pub typed: Option<TypedRoundTrip>,
+    /// Built-in kinds: their full OpenAPI schema. Custom resources: None (see `crd`).
+    pub openapi: Option<OpenApiSchema>,
     /// The merge schema (built-in table or CRD's openAPIV3Schema).
     pub schema: Arc<Schema>,
     /// Custom resources: the CRD's raw openAPIV3Schema, for validation, and its printer columns.
@@ -73,6 +86,11 @@ pub const ALL_VERBS: &[&str] = &[
     "patch",
     "update",
     "watch",
+];
+
+/// Namespaces: deleting the collection is not served (the real server answers 405).
+pub const NAMESPACE_VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
 ];
 
 impl ResourceInfo {
@@ -144,7 +162,11 @@ const REPLICAS_SCALE: Option<ScalePaths> = Some(ScalePaths {
 
 fn builtin<T>(extra: Extra) -> ResourceInfo
 where
-    T: k8s_openapi::Resource + k8s_openapi::ListableResource + DeserializeOwned + Serialize,
+    T: k8s_openapi::Resource
+        + k8s_openapi::ListableResource
+        + DeserializeOwned
+        + Serialize
+        + k8s_openapi::schemars::JsonSchema,
     T::Scope: Scope,
 {
     let kind = T::KIND.to_string();
@@ -161,6 +183,7 @@ where
         scale: extra.scale,
         verbs: ALL_VERBS,
         typed: Some(round_trip::<T>),
+        openapi: Some(openapi_schema::<T>),
         schema: crate::builtin_schema::builtin_schema(T::GROUP, T::VERSION, T::KIND)
             .unwrap_or_default(),
         crd: None,
@@ -180,6 +203,7 @@ macro_rules! extra {
 pub fn builtin_resources() -> Vec<ResourceInfo> {
     use k8s_openapi::api::*;
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
+    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apiregistration;
 
     vec![
         // core/v1
@@ -187,7 +211,10 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
         builtin::<core::v1::Endpoints>(extra!(["ep"], [], false, None)),
         builtin::<core::v1::Event>(extra!(["ev"], [], false, None)),
         builtin::<core::v1::LimitRange>(extra!(["limits"], [], false, None)),
-        builtin::<core::v1::Namespace>(extra!(["ns"], [], true, None)),
+        ResourceInfo {
+            verbs: NAMESPACE_VERBS,
+            ..builtin::<core::v1::Namespace>(extra!(["ns"], [], true, None))
+        },
         builtin::<core::v1::Node>(extra!(["no"], [], true, None)),
         builtin::<core::v1::PersistentVolumeClaim>(extra!(["pvc"], [], true, None)),
         builtin::<core::v1::PersistentVolume>(extra!(["pv"], [], true, None)),
@@ -239,6 +266,8 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
             true,
             None
         )),
+        // apiregistration.k8s.io/v1
+        builtin::<apiregistration::APIService>(extra!([], ["api-extensions"], true, None)),
         // apps/v1
         builtin::<apps::v1::ControllerRevision>(extra!([], [], false, None)),
         builtin::<apps::v1::DaemonSet>(extra!(["ds"], ["all"], true, None)),

@@ -53,10 +53,7 @@ pub fn resources_from_crd(crd: &Value) -> Result<Vec<ResourceInfo>, String> {
             continue;
         };
         let schema_json = v.pointer("/schema/openAPIV3Schema").cloned();
-        let schema = schema_json
-            .as_ref()
-            .map(root_schema)
-            .unwrap_or_default();
+        let schema = schema_json.as_ref().map(root_schema).unwrap_or_default();
         let printer_columns = v
             .get("additionalPrinterColumns")
             .and_then(Value::as_array)
@@ -82,6 +79,7 @@ pub fn resources_from_crd(crd: &Value) -> Result<Vec<ResourceInfo>, String> {
             scale,
             verbs: ALL_VERBS,
             typed: None,
+            openapi: None,
             schema: Arc::new(schema),
             crd: Some(CrdVersionInfo {
                 crd_name: crd_name.clone(),

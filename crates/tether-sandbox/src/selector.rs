@@ -131,7 +131,15 @@ impl FieldSelector {
             if !matches!(field, "metadata.name" | "metadata.namespace")
                 && !supported.contains(&field)
             {
-                return Err(format!("field label not supported: {field}"));
+                // Kinds with a field label conversion of their own say "not supported";
+                // the others fall back to runtime.DefaultMetaV1FieldSelectorConversion.
+                return Err(if supported.is_empty() {
+                    format!(
+                        "{field:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+                    )
+                } else {
+                    format!("field label not supported: {field}")
+                });
             }
             out.push((field.to_string(), eq, value.trim().to_string()));
         }
@@ -223,6 +231,11 @@ mod tests {
     #[test]
     fn field_selector_rejects_unsupported_fields() {
         let err = FieldSelector::parse("spec.foo=x", &[]).unwrap_err();
+        assert_eq!(
+            err,
+            "\"spec.foo\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        );
+        let err = FieldSelector::parse("spec.foo=x", &["status.phase"]).unwrap_err();
         assert_eq!(err, "field label not supported: spec.foo");
         let f = FieldSelector::parse("metadata.name=a,metadata.namespace!=b", &[]).unwrap();
         assert!(f.matches(&json!({"metadata": {"name": "a", "namespace": "c"}})));

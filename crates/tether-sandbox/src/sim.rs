@@ -165,7 +165,10 @@ fn status_matches(have: Option<&Value>, want: &Value) -> bool {
     let Some(have) = have else { return false };
     let (have, want) = (strip(have), strip(want));
     match want.as_object() {
-        Some(w) => w.iter().all(|(k, v)| have.get(k) == Some(v)),
+        // A null in the wanted status stands for an absent key.
+        Some(w) => w
+            .iter()
+            .all(|(k, v)| have.get(k).unwrap_or(&Value::Null) == v),
         None => have == want,
     }
 }
@@ -238,15 +241,20 @@ fn desired_status(gr: &GroupResource, obj: &Value, done: bool) -> Option<Value> 
                     ),
                 ]);
             } else {
-                if replicas > 0 {
-                    for k in [
-                        "replicas",
-                        "updatedReplicas",
-                        "readyReplicas",
-                        "availableReplicas",
-                    ] {
-                        st[k] = json!(replicas);
-                    }
+                // The real controller omits zero counts; a null here removes a stale count
+                // (a deployment scaled down to zero has no ready replicas left).
+                let count = if replicas > 0 {
+                    json!(replicas)
+                } else {
+                    Value::Null
+                };
+                for k in [
+                    "replicas",
+                    "updatedReplicas",
+                    "readyReplicas",
+                    "availableReplicas",
+                ] {
+                    st[k] = count.clone();
                 }
                 st["conditions"] = json!([
                     cond(
@@ -430,7 +438,11 @@ fn write_status(sh: &Shared, gr: &GroupResource, key: &ObjKey, done: bool) {
                     }
                 }
                 for (k, v) in w {
-                    s.insert(k.clone(), v.clone());
+                    if v.is_null() {
+                        s.remove(k);
+                    } else {
+                        s.insert(k.clone(), v.clone());
+                    }
                 }
             }
             new["status"] = status;
@@ -507,22 +519,24 @@ pub fn establish_crd(sh: &Shared, crd: &Value) {
             "acceptedNames": accepted,
             "storedVersions": stored,
         });
-        let mut new = (**cur).clone();
-        let mut changed = !status_matches(cur.get("status"), &want);
-        if changed {
-            new["status"] = want;
-        }
-        // Deleting a CRD first deletes its objects, behind this finalizer.
-        let fins = new.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
-        let fin = json!("customresourcecleanup.apiextensions.k8s.io");
-        if !fins.contains(&fin) {
-            let mut fins = fins;
-            fins.push(fin);
-            new["metadata"]["finalizers"] = Value::Array(fins);
-            changed = true;
-        }
-        if !changed {
+        if status_matches(cur.get("status"), &want) {
             return Ok(WriteOp::Keep);
+        }
+        // The cleanup finalizer is added when the CRD is deleted (api::resources::delete_object),
+        // as the real registry does, not here.
+        let mut new = (**cur).clone();
+        new["status"] = want;
+        // The real server records this write as kube-apiserver's, on the status subresource.
+        if let Some(r) = sh.catalog.get("apiextensions.k8s.io", "v1", "customresourcedefinitions") {
+            ssa::update_managed_fields(
+                Some(cur),
+                &mut new,
+                "kube-apiserver",
+                &r.schema,
+                &r.api_version(),
+                Some("status"),
+                &t,
+            );
         }
         Ok(WriteOp::Put(new))
     });
@@ -656,6 +670,15 @@ pub fn collect_garbage(sh: &Shared) {
                             refs.retain(|r| {
                                 r.get("uid").and_then(Value::as_str) != Some(my_uid.as_str())
                             });
+                        }
+                        // The real server omits an empty list.
+                        if new
+                            .pointer("/metadata/ownerReferences")
+                            .and_then(Value::as_array)
+                            .is_some_and(Vec::is_empty)
+                            && let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut)
+                        {
+                            m.remove("ownerReferences");
                         }
                         Ok(WriteOp::Put(new))
                     });

@@ -52,6 +52,17 @@ pub struct Event {
     /// The object before this change (None for ADDED), so selector-filtered watches
     /// can tell an object that stopped matching.
     pub prev: Option<Arc<Value>>,
+    /// `object` as JSON, serialised once by the first watcher that sends it and
+    /// shared by the others, so many watchers do not starve writers of CPU.
+    pub object_json: std::sync::OnceLock<Vec<u8>>,
+}
+
+impl Event {
+    /// `object` serialised as JSON (computed on first use).
+    pub fn object_json(&self) -> &[u8] {
+        self.object_json
+            .get_or_init(|| serde_json::to_vec(&*self.object).unwrap_or_default())
+    }
 }
 
 /// What a write closure decides to do with the object it was shown.
@@ -92,6 +103,10 @@ pub struct TooOld {
     pub requested: u64,
     pub oldest: u64,
 }
+
+/// Where a watch starts: the logged events to replay, the receiver for what
+/// follows, and the revision the store was at.
+pub type WatchStart = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>, u64);
 
 /// Capacity of the broadcast channel: how far a watcher may fall behind before it is closed.
 const BROADCAST_CAPACITY: usize = 16 * 1024;
@@ -284,6 +299,7 @@ impl Store {
             kind,
             object: object.clone(),
             prev: current,
+            object_json: std::sync::OnceLock::new(),
         });
         inner.push_event(event.clone());
         if let Some(w) = &self.log_writer {
@@ -306,10 +322,7 @@ impl Store {
     /// Starts a watch: the logged events after `from` that `matches` accepts, and a
     /// receiver for everything after them, taken under one lock so nothing is missed
     /// or seen twice. `from == None` means "from now".
-    pub fn watch_from(
-        &self,
-        from: Option<u64>,
-    ) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>, u64), TooOld> {
+    pub fn watch_from(&self, from: Option<u64>) -> Result<WatchStart, TooOld> {
         let inner = self.lock();
         let rx = self.tx.subscribe();
         let backlog = match from {

@@ -136,12 +136,10 @@ fn storage_version_hash(r: &ResourceInfo) -> String {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x100000001b3);
     }
-    let bytes = h.to_be_bytes();
+    // 11 characters of 6 bits each, like the base64 of 8 bytes the real server shows.
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    bytes
-        .iter()
-        .take(11)
-        .map(|b| T[(*b as usize) % 64] as char)
+    (0..11)
+        .map(|i| T[((h >> (58 - 6 * i.min(9))) & 63) as usize] as char)
         .collect()
 }
 

@@ -184,7 +184,10 @@ async fn dispatch(
         }
         Route::OpenApiV2 if accepts_protobuf_only(headers) => {
             let mut resp = (StatusCode::OK, openapi::v2_protobuf()).into_response();
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(openapi::V2_PROTOBUF));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(openapi::V2_PROTOBUF),
+            );
             Ok(resp)
         }
         Route::OpenApiV2 => ok(openapi::v2(&sh.catalog)),
@@ -199,7 +202,10 @@ async fn dispatch(
 
 /// True when the client takes only protobuf (client-go's OpenAPI v2 request).
 fn accepts_protobuf_only(headers: &HeaderMap) -> bool {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     accept.contains("protobuf") && !accept.contains("json") && !accept.contains("*/*")
 }
 
@@ -244,6 +250,12 @@ async fn resource(
         return Err(ApiError::no_route());
     }
     let verb = verb_of(method, &p, params);
+    // A verb discovery does not list (deletecollection on namespaces) is not served.
+    if p.subresource.is_none() && !r.verbs.contains(&verb) && verb != "unknown" {
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ));
+    }
     let injected = sh.faults.check(verb, &r.plural, &r.kind);
     if !injected.latency.is_zero() {
         tokio::time::sleep(injected.latency).await;

@@ -4,8 +4,10 @@
 //! the server validates fields itself (the `fieldValidation` parameter on the
 //! PATCH operation of the kind). The documents carry every served path with
 //! its operations, parameters and `x-kubernetes-group-version-kind`, and a
-//! schema per kind (the CRD's own schema for custom resources; the merge
-//! markers for built-in kinds come from the project's table).
+//! schema per kind: for built-in kinds the full schema from `k8s-openapi`
+//! with the merge markers of the project's table laid over it (kubectl
+//! computes client-side apply patches from them); for custom resources the
+//! CRD's own schema.
 
 use serde_json::{Map, Value, json};
 
@@ -107,12 +109,18 @@ fn operation(r: &ResourceInfo, action: &str, params: &[&str], v3: bool) -> Value
     if v3 && (action == "patch" || action == "put" || action == "post") {
         let ref_ = format!("#/components/schemas/{}", definition_name(r));
         let content = if action == "patch" {
-            json!({
+            let mut c = json!({
                 "application/apply-patch+yaml": {"schema": {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"}},
                 "application/json-patch+json": {"schema": {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"}},
                 "application/merge-patch+json": {"schema": {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"}},
-                "application/strategic-merge-patch+json": {"schema": {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"}},
-            })
+            });
+            // Custom resources take no strategic merge patch (the server answers 415), and
+            // the real server does not list it for them: kubectl reads this list to choose
+            // between a strategic and a JSON merge patch for `kubectl apply`.
+            if !r.is_custom() {
+                c["application/strategic-merge-patch+json"] = json!({"schema": {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"}});
+            }
+            c
         } else {
             json!({"*/*": {"schema": {"$ref": ref_}}})
         };
@@ -252,28 +260,152 @@ pub fn v3_group_version(catalog: &Catalog, group: &str, version: &str) -> Option
     if resources.is_empty() {
         return None;
     }
+    // Built-in group-versions never change, and their documents are large: build once.
+    let cacheable = resources.iter().all(|r| !r.is_custom());
+    let key = format!("{group}/{version}");
+    if cacheable && let Some(doc) = V3_CACHE.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Some(doc.clone());
+    }
     let mut paths = Map::new();
     let mut schemas = Map::new();
+    let mut generator =
+        k8s_openapi::schemars::generate::SchemaSettings::openapi3().into_generator();
+    let mut roots = Vec::new();
     for r in &resources {
         for (p, ops) in paths_for(r, true) {
             paths.insert(p, ops);
         }
-        schemas.insert(definition_name(r), schema_for(r));
+        match r.openapi {
+            Some(add) => {
+                let reference = add(&mut generator);
+                let name = reference
+                    .as_value()
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.rsplit('/').next())
+                    .map(str::to_string);
+                if let Some(name) = name {
+                    roots.push((name, r.clone()));
+                }
+            }
+            None => {
+                schemas.insert(definition_name(r), schema_for(r));
+            }
+        }
     }
-    schemas.insert(
-        "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".into(),
-        json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
-    );
+    let mut defs = generator.take_definitions(true);
+    let mut seen = std::collections::HashSet::new();
+    for (name, r) in &roots {
+        overlay(&mut defs, name, &r.schema, &mut seen);
+        if let Some(def) = defs.get_mut(name.as_str()).and_then(Value::as_object_mut) {
+            // One definition may serve several versions' kinds (HPA v1 and v2 are distinct types).
+            def.insert("x-kubernetes-group-version-kind".into(), gvk(r));
+        }
+    }
+    schemas.extend(defs);
+    schemas
+        .entry("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta".to_string())
+        .or_insert_with(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
     schemas.insert(
         "io.k8s.apimachinery.pkg.apis.meta.v1.Patch".into(),
         json!({"type": "object"}),
     );
-    Some(json!({
+    let doc = json!({
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.35.0"},
         "paths": paths,
         "components": {"schemas": schemas},
-    }))
+    });
+    if cacheable {
+        V3_CACHE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, doc.clone());
+    }
+    Some(doc)
+}
+
+static V3_CACHE: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Value>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The definition a schema node refers to (`$ref`, or the single `allOf` entry
+/// OpenAPI 3.0 uses to put a description beside a reference).
+fn reference(node: &Value) -> Option<String> {
+    let r = node
+        .get("$ref")
+        .or_else(|| node.get("allOf")?.get(0)?.get("$ref"))?;
+    r.as_str()?.rsplit('/').next().map(str::to_string)
+}
+
+/// Writes the merge markers of `schema` into the definition `name` and those it
+/// refers to. Markers belong to types, not paths, so each definition is done once.
+fn overlay(
+    defs: &mut Map<String, Value>,
+    name: &str,
+    schema: &Schema,
+    seen: &mut std::collections::HashSet<String>,
+) {
+    if !seen.insert(name.to_string()) {
+        return;
+    }
+    let Some(mut node) = defs.get(name).cloned() else {
+        return;
+    };
+    overlay_node(defs, &mut node, schema, seen);
+    defs.insert(name.to_string(), node);
+}
+
+fn overlay_node(
+    defs: &mut Map<String, Value>,
+    node: &mut Value,
+    schema: &Schema,
+    seen: &mut std::collections::HashSet<String>,
+) {
+    if matches!(schema, Schema::Deduced | Schema::Scalar) {
+        return;
+    }
+    if let Some(target) = reference(node) {
+        overlay(defs, &target, schema, seen);
+        return;
+    }
+    match schema {
+        Schema::Object(o) => {
+            if o.atomic {
+                node["x-kubernetes-map-type"] = json!("atomic");
+            }
+            if let Some(props) = node.get_mut("properties").and_then(Value::as_object_mut) {
+                for (field, child) in props.iter_mut() {
+                    overlay_node(defs, child, schema.field(field), seen);
+                }
+            }
+            if let (Some(additional), Some(child)) =
+                (&o.additional, node.get_mut("additionalProperties"))
+                && child.is_object()
+            {
+                overlay_node(defs, child, additional, seen);
+            }
+        }
+        Schema::Array(a) => {
+            match &a.list_type {
+                ListType::Atomic => node["x-kubernetes-list-type"] = json!("atomic"),
+                ListType::Set => node["x-kubernetes-list-type"] = json!("set"),
+                ListType::Map(keys) => {
+                    node["x-kubernetes-list-type"] = json!("map");
+                    node["x-kubernetes-list-map-keys"] = json!(keys);
+                }
+            }
+            if let Some(k) = &a.patch_merge_key {
+                node["x-kubernetes-patch-merge-key"] = json!(k);
+            }
+            if let Some(st) = &a.patch_strategy {
+                node["x-kubernetes-patch-strategy"] = json!(st);
+            }
+            if let Some(items) = node.get_mut("items") {
+                overlay_node(defs, items, &a.items, seen);
+            }
+        }
+        _ => {}
+    }
 }
 
 pub fn v2(catalog: &Catalog) -> Value {

@@ -173,6 +173,12 @@ pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the body of the request was empty"));
     }
+    if content_type == "application/vnd.kubernetes.protobuf" {
+        let mut v = crate::protobuf::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("failed to decode protobuf body: {e}")))?;
+        drop_go_empty_strings(&mut v);
+        return Ok(v);
+    }
     let json_first = serde_json::from_slice::<Value>(body);
     match json_first {
         Ok(v) => Ok(v),
@@ -191,6 +197,22 @@ pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
                 )))
             }
         }
+    }
+}
+
+/// Protobuf carries Go's non-pointer fields even when empty; in JSON those are
+/// `omitempty` and absent. An empty string is never a meaningful value for an
+/// optional API field, so it is dropped, as the JSON form would have it.
+/// (Zero numbers and `false` are kept: for pointer fields such as `replicas: 0`
+/// they are meaningful, and the protobuf schema does not say which are pointers.)
+fn drop_go_empty_strings(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, child| child.as_str() != Some(""));
+            m.values_mut().for_each(drop_go_empty_strings);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_go_empty_strings),
+        _ => {}
     }
 }
 
@@ -232,6 +254,16 @@ mod tests {
         let p = res("/apis/apps/v1/deployments");
         assert_eq!((p.namespace, p.name), (None, None));
         assert_eq!(parse_route("/apis/apps/v1/namespaces/a/b/c/d/e"), None);
+    }
+
+    #[test]
+    fn empty_strings_from_protobuf_are_unset() {
+        let mut v = serde_json::json!({"metadata": {"name": "a", "generateName": ""}, "spec": {"replicas": 0, "list": [{"x": ""}]}});
+        drop_go_empty_strings(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"metadata": {"name": "a"}, "spec": {"replicas": 0, "list": [{}]}})
+        );
     }
 
     #[test]

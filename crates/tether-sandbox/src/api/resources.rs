@@ -247,6 +247,10 @@ pub fn list(
             } else {
                 Value::Array(items.iter().map(|o| present(r, o)).collect())
             };
+            // Custom resource lists are unstructured on the real server: "continue" is always there.
+            if r.is_custom() && list_meta.get("continue").is_none() {
+                list_meta["continue"] = json!("");
+            }
             json!({"kind": r.list_kind, "apiVersion": api_version, "metadata": list_meta, "items": items_json})
         }
     };
@@ -379,7 +383,8 @@ impl<'a> Writer<'a> {
     }
 
     /// A namespaced create needs its namespace to exist and not be terminating.
-    pub fn check_namespace(&self) -> Result<(), ApiError> {
+    /// `name` is what admission calls the object: its name, else its generateName.
+    pub fn check_namespace(&self, name: &str) -> Result<(), ApiError> {
         let Some(ns) = &self.namespace else {
             return Ok(());
         };
@@ -398,12 +403,14 @@ impl<'a> Writer<'a> {
             .pointer("/metadata/deletionTimestamp")
             .is_some_and(|v| !v.is_null())
         {
+            // The real admission plugin says "Unknown" when the object has no name yet.
+            let name = if name.is_empty() { "Unknown" } else { name };
             let mut e = ApiError::forbidden(
                 &self.r.plural,
                 &self.r.group,
-                "",
+                name,
                 format!(
-                    "{} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                    "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                     self.r.group_resource()
                 ),
             );
@@ -500,7 +507,13 @@ impl<'a> Writer<'a> {
                 Some(st) => new["status"] = st.clone(),
                 None => {
                     if let Some(o) = new.as_object_mut() {
-                        o.remove("status");
+                        // A built-in type always carries its status struct, which the
+                        // real server writes as {} until a controller fills it in.
+                        if r.typed.is_some() {
+                            o.insert("status".into(), json!({}));
+                        } else {
+                            o.remove("status");
+                        }
                     }
                 }
             }
@@ -555,6 +568,9 @@ impl<'a> Writer<'a> {
                     meta.remove("namespace");
                 }
             }
+        }
+        if old.is_none() && r.group == "batch" && r.kind == "Job" {
+            admission::generate_job_selector(&mut new);
         }
         if let Some(old) = old {
             let old_rv = meta_str(old, "resourceVersion").unwrap_or("");
@@ -694,13 +710,18 @@ pub fn create(w: &mut Writer, p: &ResourcePath, body: Value) -> Result<Response,
     let mut obj = body;
     w.check_body(&obj, None)?;
     if p.name.is_some() {
-        return Err(ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource"
-        )));
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ));
     }
+    let admission_name = meta_str(&obj, "name")
+        .filter(|n| !n.is_empty())
+        .or_else(|| meta_str(&obj, "generateName"))
+        .unwrap_or("")
+        .to_string();
     generate_name(&mut obj)?;
     let name = meta_str(&obj, "name").unwrap_or("").to_string();
-    w.check_namespace()?;
+    w.check_namespace(&admission_name)?;
     let key = object_key(r, w.namespace.as_deref(), &name);
     let dry_run = w.dry_run;
     let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
@@ -708,7 +729,8 @@ pub fn create(w: &mut Writer, p: &ResourcePath, body: Value) -> Result<Response,
             return Err(ApiError::already_exists(r, &name));
         }
         w.finish(None, obj, Mode::Create, None)
-    })?;
+    });
+    let written = written.map_err(|e| strict_as_decode_error(r, e))?;
     after_write(w.sh, r, &written.object);
     Ok(json_response(
         StatusCode::CREATED,
@@ -732,7 +754,8 @@ pub fn update(
             return Err(ApiError::not_found(r, name));
         };
         w.finish(Some(cur), body, Mode::Update, sub)
-    })?;
+    });
+    let written = written.map_err(|e| strict_as_decode_error(r, e))?;
     after_write(w.sh, r, &written.object);
     Ok(write_response(
         r,
@@ -740,6 +763,18 @@ pub fn update(
         StatusCode::OK,
         &w.warnings,
     ))
+}
+
+/// Create and update decode the body into the kind, so the real server words a
+/// strict-decoding failure there as that decode failing (`transformDecodeError`).
+fn strict_as_decode_error(r: &ResourceInfo, mut e: ApiError) -> ApiError {
+    if e.code == 400 && e.message.starts_with("strict decoding error:") {
+        e.message = format!(
+            "{} in version \"{}\" cannot be handled as a {}: {}",
+            r.kind, r.version, r.kind, e.message
+        );
+    }
+    e
 }
 
 fn write_response(
@@ -839,9 +874,17 @@ fn apply(
 ) -> Result<Response, ApiError> {
     let r = w.r;
     if params.get("fieldManager").is_none_or(str::is_empty) {
-        return Err(ApiError::bad_request(
-            "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests",
-        ));
+        let causes = [Cause {
+            reason: "FieldValueRequired",
+            message: "Required value: is required for apply patch".into(),
+            field: "fieldManager".into(),
+        }];
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+        )
+        .with_details(json!({"group": "meta.k8s.io", "kind": "PatchOptions", "causes": status::causes_json(&causes)})));
     }
     let force = params.flag("force");
     let mut config = super::request::decode_body(body, "yaml")?;
@@ -850,7 +893,7 @@ fn apply(
     let key = object_key(r, w.namespace.as_deref(), name);
     let exists = w.sh.store.get(&r.storage_key(), &key).is_some();
     if !exists {
-        w.check_namespace()?;
+        w.check_namespace(name)?;
     }
     let reset = match sub {
         Some("status") => ssa::Reset::AllButStatus,
@@ -875,12 +918,7 @@ fn apply(
             &now(),
         )
         .map_err(|e| apply_error(r, name, e))?;
-        let mode = if cur.is_some() {
-            Mode::Apply
-        } else {
-            Mode::Apply
-        };
-        w.finish(cur.map(|c| c.as_ref()), merged, mode, sub)
+        w.finish(cur.map(|c| c.as_ref()), merged, Mode::Apply, sub)
     })?;
     after_write(w.sh, r, &written.object);
     let code = if exists {
@@ -903,10 +941,10 @@ fn apply_error(r: &ResourceInfo, name: &str, e: ssa::ApplyError) -> ApiError {
                 })
                 .collect();
             let mut d = json!({"name": name, "group": r.group, "kind": r.plural});
-            if r.group.is_empty() {
-                if let Some(m) = d.as_object_mut() {
-                    m.remove("group");
-                }
+            if r.group.is_empty()
+                && let Some(m) = d.as_object_mut()
+            {
+                m.remove("group");
             }
             d["causes"] = status::causes_json(&causes);
             ApiError::new(409, "Conflict", ssa::conflict_message(&conflicts)).with_details(d)
@@ -1045,12 +1083,12 @@ pub fn delete_object(
         if let Some(want) = &opts.uid
             && want != uid
         {
-            return Err(ApiError::conflict(r, &name, &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}")));
+            return Err(precondition_failed(r, &name, &format!("the UID in the precondition ({want}) does not match the UID in record ({uid}). The object might have been deleted and then recreated")));
         }
         if let Some(want) = &opts.resource_version {
             let have = meta_str(cur, "resourceVersion").unwrap_or("");
             if want != have {
-                return Err(ApiError::conflict(r, &name, &format!("Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {have}")));
+                return Err(precondition_failed(r, &name, &format!("the ResourceVersion in the precondition ({want}) does not match the ResourceVersion in record ({have}). The object might have been modified")));
             }
         }
         let mut obj = (**cur).clone();
@@ -1081,17 +1119,37 @@ pub fn delete_object(
                 obj["status"]["phase"] = json!("Terminating");
             }
         }
+        // The CRD registry's own delete: it adds the cleanup finalizer (the objects go
+        // first) and a Terminating condition, and leaves generation and grace period alone.
+        let crd = r.group == "apiextensions.k8s.io" && r.kind == "CustomResourceDefinition";
+        if crd && !already_deleting {
+            add(&mut finalizers, "customresourcecleanup.apiextensions.k8s.io");
+            let terminating = json!({"type": "Terminating", "status": "True", "lastTransitionTime": now(), "reason": "InstanceDeletionPending", "message": "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon"});
+            if let Some(st) = obj.as_object_mut().map(|o| o.entry("status").or_insert_with(|| json!({}))) {
+                match st.get_mut("conditions").and_then(Value::as_array_mut) {
+                    Some(c) => c.push(terminating),
+                    None => st["conditions"] = json!([terminating]),
+                }
+            }
+        }
         let ns_finalizers = obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
         if finalizers.is_empty() && !ns_finalizers {
             return Ok(WriteOp::Delete);
         }
         let meta = meta_mut(&mut obj);
-        meta.insert("finalizers".into(), Value::Array(finalizers));
+        // An empty list is omitted, as the real server's omitempty does.
+        if finalizers.is_empty() {
+            meta.remove("finalizers");
+        } else {
+            meta.insert("finalizers".into(), Value::Array(finalizers));
+        }
         if !already_deleting {
             meta.insert("deletionTimestamp".into(), json!(now()));
-            meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-            let g = meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
-            meta.insert("generation".into(), json!(g + 1));
+            if !crd {
+                meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+                let g = meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
+                meta.insert("generation".into(), json!(g + 1));
+            }
         }
         Ok(WriteOp::Put(obj))
     })?;
@@ -1106,6 +1164,26 @@ pub fn delete_object(
         return Ok((StatusCode::OK, status::success(r, &name, uid.as_deref())));
     }
     Ok((StatusCode::OK, present(r, &written.object)))
+}
+
+/// A failed delete precondition. The real server checks them in `rest.BeforeDelete`,
+/// which names the kind where other conflicts name the resource.
+fn precondition_failed(r: &ResourceInfo, name: &str, why: &str) -> ApiError {
+    let kind = if r.group.is_empty() {
+        r.kind.clone()
+    } else {
+        format!("{}.{}", r.kind, r.group)
+    };
+    let mut details = json!({"name": name, "kind": r.kind});
+    if !r.group.is_empty() {
+        details["group"] = json!(r.group);
+    }
+    ApiError::new(
+        409,
+        "Conflict",
+        format!("Operation cannot be fulfilled on {kind} \"{name}\": {why}"),
+    )
+    .with_details(details)
 }
 
 /// Kinds whose DELETE answers with the object rather than a Status, as in the real registry.

@@ -189,6 +189,7 @@ pub fn watch(
     };
 
     let mut drop_rx = sh.drop_watches.subscribe();
+    let api_version = r.api_version();
     let sh2 = sh.clone();
     tokio::spawn(async move {
         let _ = &sh2;
@@ -212,10 +213,18 @@ pub fn watch(
                     Ok(e) => {
                         if e.rv <= last_rv { continue; }
                         last_rv = e.rv;
-                        if let Some((kind, obj)) = filter.view(&e)
-                            && tx.send(encode(kind.as_str(), &obj)).await.is_err()
-                        {
-                            return;
+                        if let Some((kind, obj)) = filter.view(&e) {
+                            // The object as stored is the object as served: share its encoding.
+                            let as_stored = obj.get("apiVersion").and_then(Value::as_str)
+                                == Some(api_version.as_str());
+                            let line = if !table && as_stored {
+                                event_line(kind.as_str(), e.object_json())
+                            } else {
+                                encode(kind.as_str(), &obj)
+                            };
+                            if tx.send(line).await.is_err() {
+                                return;
+                            }
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -234,6 +243,17 @@ pub fn watch(
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });
     Ok(stream_response(Body::from_stream(stream)))
+}
+
+/// One event line around an already serialised object.
+fn event_line(kind: &str, object_json: &[u8]) -> Bytes {
+    let mut line = Vec::with_capacity(object_json.len() + 32);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    line.extend_from_slice(object_json);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
 }
 
 fn stream_response(body: Body) -> Response {
