@@ -20,15 +20,26 @@ pub struct TestSandbox {
 impl TestSandbox {
     /// A sandbox with instant rollouts.
     pub async fn start() -> Self {
-        Self::with_config(Config { rollout_delay: Duration::ZERO, ..Config::default() }).await
+        Self::with_config(Config {
+            rollout_delay: Duration::ZERO,
+            ..Config::default()
+        })
+        .await
     }
 
     pub async fn with_config(config: Config) -> Self {
         let sandbox = Sandbox::start(config).await.expect("sandbox starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = dir.path().join("kubeconfig");
-        sandbox.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
-        TestSandbox { sandbox, dir, kubeconfig, http: reqwest::Client::new() }
+        sandbox
+            .write_kubeconfig(&kubeconfig)
+            .expect("kubeconfig written");
+        TestSandbox {
+            sandbox,
+            dir,
+            kubeconfig,
+            http: reqwest::Client::new(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -57,7 +68,12 @@ impl TestSandbox {
     /// Runs the machine's kubectl; panics with its output if it fails.
     pub async fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl_with(&kubectl(), args).await;
-        assert!(out.status.success(), "kubectl {args:?} failed: {}\n{}", stdout(&out), stderr(&out));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            stdout(&out),
+            stderr(&out)
+        );
         stdout(&out)
     }
 
@@ -67,7 +83,13 @@ impl TestSandbox {
         (code, resp.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn send(&self, method: &str, path: &str, content_type: &str, body: &Value) -> (u16, Value) {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &Value,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let resp = self
             .http
@@ -92,7 +114,10 @@ impl TestSandbox {
             if let Some(v) = check().await {
                 return v;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -119,7 +144,11 @@ pub fn versioned_kubectl(version: &str) -> Option<PathBuf> {
 }
 
 pub fn which(bin: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(bin)).find(|p| p.is_file()))
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(bin))
+            .find(|p| p.is_file())
+    })
 }
 
 /// `../shared/k8s-api`, or None (with a message) when it is not beside the checkout.
