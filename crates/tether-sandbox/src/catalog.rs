@@ -125,6 +125,90 @@ impl ResourceInfo {
     }
 }
 
+/// A subresource that reads the whole object and writes one part of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartSubresource {
+    pub name: &'static str,
+    pub verbs: &'static [&'static str],
+    /// The part of the object a write through it may change.
+    pub path: &'static [&'static str],
+}
+
+/// Subresources of built-in kinds besides `status` and `scale`, as a default
+/// 1.35 cluster serves them: (group, kind, subresource).
+const PART_SUBRESOURCES: &[(&str, &str, PartSubresource)] = &[
+    (
+        "",
+        "Namespace",
+        PartSubresource {
+            name: "finalize",
+            verbs: &["update"],
+            path: &["spec", "finalizers"],
+        },
+    ),
+    (
+        "",
+        "Pod",
+        PartSubresource {
+            name: "ephemeralcontainers",
+            verbs: &["get", "patch", "update"],
+            path: &["spec", "ephemeralContainers"],
+        },
+    ),
+    (
+        "",
+        "Pod",
+        PartSubresource {
+            name: "resize",
+            verbs: &["get", "patch", "update"],
+            path: &["spec", "containers"],
+        },
+    ),
+    (
+        "certificates.k8s.io",
+        "CertificateSigningRequest",
+        PartSubresource {
+            name: "approval",
+            verbs: &["get", "patch", "update"],
+            path: &["status", "conditions"],
+        },
+    ),
+];
+
+const STATUS: PartSubresource = PartSubresource {
+    name: "status",
+    verbs: &["get", "patch", "update"],
+    path: &["status"],
+};
+
+impl ResourceInfo {
+    /// The part-writing subresources of this kind, `status` first.
+    pub fn part_subresources(&self) -> Vec<PartSubresource> {
+        let mut out = Vec::new();
+        if self.has_status {
+            out.push(STATUS);
+        }
+        out.extend(
+            PART_SUBRESOURCES
+                .iter()
+                .filter(|(g, k, _)| *g == self.group && *k == self.kind && !self.is_custom())
+                .map(|(_, _, p)| *p),
+        );
+        out
+    }
+
+    pub fn part_subresource(&self, name: &str) -> Option<PartSubresource> {
+        self.part_subresources()
+            .into_iter()
+            .find(|p| p.name == name)
+    }
+
+    /// Pods serve their containers' logs at `pods/log`.
+    pub fn has_log(&self) -> bool {
+        self.group.is_empty() && self.kind == "Pod"
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GroupResource {
     pub group: String,

@@ -185,12 +185,15 @@ impl Sandbox {
         std::fs::write(path, self.kubeconfig()).map_err(err)
     }
 
-    /// Stops accepting connections and waits for the server task to end.
+    /// Stops accepting connections, waits for the server task to end and for the
+    /// state written so far to reach the data directory.
     pub async fn shutdown(mut self) {
         self.stop_now();
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        let shared = self.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || shared.store.sync()).await;
     }
 
     fn stop_now(&mut self) {

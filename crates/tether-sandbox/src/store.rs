@@ -84,7 +84,7 @@ pub struct Written {
 pub struct Store {
     inner: Mutex<Inner>,
     tx: broadcast::Sender<Arc<Event>>,
-    log_writer: Option<std::sync::mpsc::Sender<LogRecord>>,
+    log_writer: Option<std::sync::mpsc::Sender<LogMsg>>,
 }
 
 struct Inner {
@@ -308,7 +308,7 @@ impl Store {
                 _ => LogRecord::put(inner.rv, gr, key, object.clone()),
             };
             // The writer thread only stops when the store is dropped.
-            let _ = w.send(rec);
+            let _ = w.send(LogMsg::Record(rec));
         }
         // Sending under the lock keeps the broadcast in revision order.
         let _ = self.tx.send(event);
@@ -362,6 +362,17 @@ impl Store {
     /// A receiver of every future event, for the built-in controllers.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tx.subscribe()
+    }
+
+    /// Waits until every write so far is in the data directory (at once when the
+    /// store is in memory only), so that a store opened next on it sees them.
+    pub fn sync(&self) {
+        if let Some(w) = &self.log_writer {
+            let (tx, rx) = std::sync::mpsc::channel();
+            if w.send(LogMsg::Sync(tx)).is_ok() {
+                let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
+            }
+        }
     }
 
     pub fn object_count(&self) -> usize {
@@ -451,22 +462,36 @@ impl LogRecord {
     }
 }
 
+/// What the log writer thread is sent: a record to append, or a request to be
+/// told once everything sent before it is on disk.
+enum LogMsg {
+    Record(LogRecord),
+    Sync(std::sync::mpsc::Sender<()>),
+}
+
 /// Appends records on a thread of its own, flushing whenever it catches up, so a
 /// write never waits for the disk.
-fn spawn_log_writer(path: PathBuf) -> std::io::Result<std::sync::mpsc::Sender<LogRecord>> {
+fn spawn_log_writer(path: PathBuf) -> std::io::Result<std::sync::mpsc::Sender<LogMsg>> {
     let file = std::fs::OpenOptions::new().append(true).open(&path)?;
-    let (tx, rx) = std::sync::mpsc::channel::<LogRecord>();
+    let (tx, rx) = std::sync::mpsc::channel::<LogMsg>();
     std::thread::Builder::new()
         .name("sandbox-log".into())
         .spawn(move || {
             let mut out = std::io::BufWriter::new(file);
-            while let Ok(rec) = rx.recv() {
-                let mut ok = writeln!(out, "{}", rec.to_line()).is_ok();
-                while let Ok(rec) = rx.try_recv() {
-                    ok &= writeln!(out, "{}", rec.to_line()).is_ok();
+            while let Ok(first) = rx.recv() {
+                let (mut ok, mut synced) = (true, Vec::new());
+                let mut next = Some(first);
+                while let Some(msg) = next.take().or_else(|| rx.try_recv().ok()) {
+                    match msg {
+                        LogMsg::Record(rec) => ok &= writeln!(out, "{}", rec.to_line()).is_ok(),
+                        LogMsg::Sync(done) => synced.push(done),
+                    }
                 }
                 if !ok || out.flush().is_err() {
                     tracing::error!(path = %path.display(), "cannot write the sandbox state log");
+                }
+                for done in synced {
+                    let _ = done.send(());
                 }
             }
         })?;

@@ -66,25 +66,36 @@ pub fn group(catalog: &Catalog, group: &str) -> Option<Value> {
     Some(doc)
 }
 
-fn subresources(r: &ResourceInfo) -> Vec<(&'static str, String, String, String)> {
+/// The subresources of a kind: (name, group, version, kind of the body, verbs).
+fn subresources(
+    r: &ResourceInfo,
+) -> Vec<(&'static str, String, String, String, Vec<&'static str>)> {
     let mut out = Vec::new();
+    if r.has_log() {
+        out.push((
+            "log",
+            r.group.clone(),
+            r.version.clone(),
+            r.kind.clone(),
+            vec!["get"],
+        ));
+    }
     if r.scale.is_some() {
         out.push((
             "scale",
             "autoscaling".to_string(),
             "v1".to_string(),
             "Scale".to_string(),
+            vec!["get", "patch", "update"],
         ));
     }
-    if r.has_status {
-        out.push(("status", r.group.clone(), r.version.clone(), r.kind.clone()));
-    }
-    if r.group.is_empty() && r.kind == "Namespace" {
+    for part in r.part_subresources() {
         out.push((
-            "finalize",
+            part.name,
             r.group.clone(),
             r.version.clone(),
             r.kind.clone(),
+            part.verbs.to_vec(),
         ));
     }
     out
@@ -109,14 +120,11 @@ pub fn resource_list(catalog: &Catalog, group: &str, version: &str) -> Value {
         }
         doc["storageVersionHash"] = json!(storage_version_hash(&r));
         resources.push(doc);
-        for (sub, g, v, k) in subresources(&r) {
-            let mut s = json!({"name": format!("{}/{sub}", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": k, "verbs": ["get", "patch", "update"]});
+        for (sub, g, v, k, verbs) in subresources(&r) {
+            let mut s = json!({"name": format!("{}/{sub}", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": k, "verbs": verbs});
             if g != r.group || v != r.version {
                 s["group"] = json!(g);
                 s["version"] = json!(v);
-            }
-            if sub == "finalize" {
-                s["verbs"] = json!(["update"]);
             }
             resources.push(s);
         }
@@ -172,8 +180,7 @@ pub fn aggregated(catalog: &Catalog, core: bool) -> Value {
                             }
                             let subs: Vec<Value> = subresources(r)
                                 .into_iter()
-                                .map(|(sub, sg, sv, sk)| {
-                                    let verbs = if sub == "finalize" { json!(["update"]) } else { json!(["get", "patch", "update"]) };
+                                .map(|(sub, sg, sv, sk, verbs)| {
                                     json!({"subresource": sub, "responseKind": {"group": sg, "version": sv, "kind": sk}, "verbs": verbs})
                                 })
                                 .collect();

@@ -268,8 +268,16 @@ async fn resource(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let sub = p.subresource.clone();
+    let part = sub.as_deref().and_then(|s| r.part_subresource(s));
+    let part_allows = |verb: &str| part.is_some_and(|p| p.verbs.contains(&verb));
     match (method.as_str(), p.name.clone(), sub.as_deref()) {
-        ("GET", Some(name), None | Some("status")) => resources::get(sh, &r, &p, &name, rep),
+        ("GET", Some(name), None) => resources::get(sh, &r, &p, &name, rep),
+        ("GET", Some(name), Some("log")) if r.has_log() => {
+            resources::pod_log(sh, &r, &p, &name, params)
+        }
+        ("GET", Some(name), Some(_)) if part_allows("get") => {
+            resources::get(sh, &r, &p, &name, rep)
+        }
         ("GET", Some(name), Some("scale")) if r.scale.is_some() => {
             resources::get_scale(sh, &r, &p, &name)
         }
@@ -280,27 +288,28 @@ async fn resource(
             let mut w = Writer::new(sh, &r, &p, params, ua)?;
             resources::create(&mut w, &p, obj)
         }
-        ("PUT", Some(name), None | Some("status") | Some("finalize")) => {
+        ("PUT", Some(name), None) => {
             let obj = request::decode_body(body, &request::content_type(headers))?;
             let mut w = Writer::new(sh, &r, &p, params, ua)?;
-            // finalize writes spec.finalizers of a namespace: an update in all but name.
-            let sub = if sub.as_deref() == Some("status") {
-                Some("status")
-            } else {
-                None
-            };
-            resources::update(&mut w, &name, sub, obj)
+            resources::update(&mut w, &name, None, obj)
+        }
+        ("PUT", Some(name), Some(s)) if part_allows("update") => {
+            let obj = request::decode_body(body, &request::content_type(headers))?;
+            let mut w = Writer::new(sh, &r, &p, params, ua)?;
+            resources::update(&mut w, &name, Some(s), obj)
         }
         ("PUT", Some(name), Some("scale")) if r.scale.is_some() => {
             let mut w = Writer::new(sh, &r, &p, params, ua)?;
             resources::write_scale(&mut w, &name, None, body)
         }
-        ("PATCH", Some(name), None | Some("status")) => {
+        ("PATCH", Some(name), sub @ None) | ("PATCH", Some(name), sub @ Some(_))
+            if sub.is_none() || part_allows("patch") =>
+        {
             let mut w = Writer::new(sh, &r, &p, params, ua)?;
             resources::patch(
                 &mut w,
                 &name,
-                sub.as_deref(),
+                sub,
                 &request::content_type(headers),
                 body,
                 params,
@@ -321,10 +330,14 @@ async fn resource(
             sh.gc_wake.notify_one();
             resp
         }
-        (_, _, Some(s)) if !matches!(s, "status" | "scale" | "finalize") => {
+        // A subresource the kind does not have is not a path the server serves.
+        (_, _, Some(s))
+            if part.is_none()
+                && !(s == "scale" && r.scale.is_some())
+                && !(s == "log" && r.has_log()) =>
+        {
             Err(ApiError::no_route())
         }
-        (_, _, Some("scale")) if r.scale.is_none() => Err(ApiError::no_route()),
         _ => Err(ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource",
         )),

@@ -176,15 +176,17 @@ fn paths_for(r: &ResourceInfo, v3: bool) -> Vec<(String, Value)> {
             }),
         ),
     ];
-    if r.has_status {
-        out.push((
-            format!("{item}/status"),
-            json!({
-                "get": operation(r, "get", &["pretty"], v3),
-                "put": operation(r, "put", WRITE_PARAMS, v3),
-                "patch": operation(r, "patch", &patch_params, v3),
-            }),
-        ));
+    for part in r.part_subresources() {
+        let mut ops = Map::new();
+        for verb in part.verbs {
+            let (method, op) = match *verb {
+                "get" => ("get", operation(r, "get", &["pretty"], v3)),
+                "update" => ("put", operation(r, "put", WRITE_PARAMS, v3)),
+                _ => ("patch", operation(r, "patch", &patch_params, v3)),
+            };
+            ops.insert(method.into(), op);
+        }
+        out.push((format!("{item}/{}", part.name), Value::Object(ops)));
     }
     if r.namespaced {
         let all = format!("{base}/{}", r.plural);

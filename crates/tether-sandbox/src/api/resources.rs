@@ -103,6 +103,53 @@ pub fn get(
     Ok(json_response(StatusCode::OK, &out, &[]))
 }
 
+/// `pods/{name}/log`. Nothing runs in the sandbox, so a running container's log
+/// is empty; a container that has not started answers 400 as the real server does.
+pub fn pod_log(
+    sh: &Shared,
+    r: &ResourceInfo,
+    p: &ResourcePath,
+    name: &str,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    let key = object_key(r, p.namespace.as_deref(), name);
+    let pod = sh
+        .store
+        .get(&r.storage_key(), &key)
+        .ok_or_else(|| ApiError::not_found(r, name))?;
+    let containers: Vec<&str> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|cs| cs.iter().filter_map(|c| c.get("name")?.as_str()).collect())
+        .unwrap_or_default();
+    let container = match params.get("container") {
+        Some(c) if containers.contains(&c) => c.to_string(),
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )));
+        }
+        None if containers.len() == 1 => containers[0].to_string(),
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )));
+        }
+    };
+    if pod.pointer("/status/phase").and_then(Value::as_str) != Some("Running") {
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+        )));
+    }
+    let mut resp = (StatusCode::OK, String::new()).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain"),
+    );
+    Ok(resp)
+}
+
 fn partial_metadata(obj: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
 }
@@ -485,9 +532,18 @@ impl<'a> Writer<'a> {
             .unwrap_or("")
             .to_string();
         // Subresource writes change only their part; the rest comes from the stored object.
-        if let (Some(old), Some("status")) = (old, sub) {
+        if let (Some(old), Some(part)) = (old, sub.and_then(|s| r.part_subresource(s))) {
             let mut merged = old.clone();
-            merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+            let mut from = &new;
+            let mut into = &mut merged;
+            for (i, key) in part.path.iter().enumerate() {
+                from = from.get(*key).unwrap_or(&Value::Null);
+                if i + 1 < part.path.len() && !into.get(*key).is_some_and(Value::is_object) {
+                    into[*key] = json!({});
+                }
+                into = &mut into[*key];
+            }
+            *into = from.clone();
             if let Some(mf) = new.pointer("/metadata/managedFields").cloned() {
                 meta_mut(&mut merged).insert("managedFields".into(), mf);
             }
@@ -507,13 +563,7 @@ impl<'a> Writer<'a> {
                 Some(st) => new["status"] = st.clone(),
                 None => {
                     if let Some(o) = new.as_object_mut() {
-                        // A built-in type always carries its status struct, which the
-                        // real server writes as {} until a controller fills it in.
-                        if r.typed.is_some() {
-                            o.insert("status".into(), json!({}));
-                        } else {
-                            o.remove("status");
-                        }
+                        o.remove("status");
                     }
                 }
             }
@@ -598,6 +648,14 @@ impl<'a> Writer<'a> {
                 sub,
                 &now,
             );
+        }
+        // A built-in type always carries its status struct, which the real server writes
+        // as {} until a controller fills it in. Added after managed fields: no one owns it.
+        if r.has_status
+            && r.typed.is_some()
+            && let Some(o) = new.as_object_mut()
+        {
+            o.entry("status").or_insert_with(|| json!({}));
         }
         // Removing the last finalizer of an object being deleted completes the deletion.
         let deleting = new
