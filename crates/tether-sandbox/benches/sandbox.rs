@@ -20,7 +20,11 @@ const CONCURRENCY: usize = 32;
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -59,17 +63,27 @@ where
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(bench());
 }
 
 async fn bench() {
     let rss_start = rss_kib();
-    let sandbox = Sandbox::start(Config { rollout_delay: Duration::ZERO, watch_window: 10_000, ..Config::default() })
-        .await
-        .expect("sandbox");
+    let sandbox = Sandbox::start(Config {
+        rollout_delay: Duration::ZERO,
+        watch_window: 10_000,
+        ..Config::default()
+    })
+    .await
+    .expect("sandbox");
     let base = sandbox.url();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY * 2).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY * 2)
+        .build()
+        .expect("client");
     let mut rows: Vec<(String, String)> = Vec::new();
 
     // Creates.
@@ -78,20 +92,8 @@ async fn bench() {
     let creates = run(n_create, move |i| {
         let (c, b) = (c.clone(), b.clone());
         async move {
-            c.post(format!("{b}/api/v1/namespaces/default/configmaps")).json(&cm(&format!("cm-{i:06}"), i)).send().await.map(|r| r.status().as_u16()).unwrap_or(599)
-        }
-    })
-    .await;
-    rows.push(("create ConfigMap (POST), 32 concurrent clients".into(), format!("{creates:.0} writes/s")));
-
-    // Updates (merge patch).
-    let (c, b) = (client.clone(), base.clone());
-    let updates = run(n_create, move |i| {
-        let (c, b) = (c.clone(), b.clone());
-        async move {
-            c.patch(format!("{b}/api/v1/namespaces/default/configmaps/cm-{i:06}"))
-                .header("content-type", "application/merge-patch+json")
-                .body(json!({"data": {"index": format!("u{i}")}}).to_string())
+            c.post(format!("{b}/api/v1/namespaces/default/configmaps"))
+                .json(&cm(&format!("cm-{i:06}"), i))
                 .send()
                 .await
                 .map(|r| r.status().as_u16())
@@ -99,7 +101,32 @@ async fn bench() {
         }
     })
     .await;
-    rows.push(("update ConfigMap (merge PATCH), 32 concurrent clients".into(), format!("{updates:.0} writes/s")));
+    rows.push((
+        "create ConfigMap (POST), 32 concurrent clients".into(),
+        format!("{creates:.0} writes/s"),
+    ));
+
+    // Updates (merge patch).
+    let (c, b) = (client.clone(), base.clone());
+    let updates = run(n_create, move |i| {
+        let (c, b) = (c.clone(), b.clone());
+        async move {
+            c.patch(format!(
+                "{b}/api/v1/namespaces/default/configmaps/cm-{i:06}"
+            ))
+            .header("content-type", "application/merge-patch+json")
+            .body(json!({"data": {"index": format!("u{i}")}}).to_string())
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(599)
+        }
+    })
+    .await;
+    rows.push((
+        "update ConfigMap (merge PATCH), 32 concurrent clients".into(),
+        format!("{updates:.0} writes/s"),
+    ));
 
     // Server-side apply.
     let (c, b) = (client.clone(), base.clone());
@@ -108,26 +135,43 @@ async fn bench() {
         async move {
             let mut body = cm(&format!("cm-{i:06}"), i);
             body["data"]["applied"] = json!("yes");
-            c.patch(format!("{b}/api/v1/namespaces/default/configmaps/cm-{i:06}?fieldManager=bench&force=true"))
-                .header("content-type", "application/apply-patch+yaml")
-                .body(body.to_string())
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(599)
+            c.patch(format!(
+                "{b}/api/v1/namespaces/default/configmaps/cm-{i:06}?fieldManager=bench&force=true"
+            ))
+            .header("content-type", "application/apply-patch+yaml")
+            .body(body.to_string())
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(599)
         }
     })
     .await;
-    rows.push(("server-side apply ConfigMap, 32 concurrent clients".into(), format!("{applies:.0} writes/s")));
+    rows.push((
+        "server-side apply ConfigMap, 32 concurrent clients".into(),
+        format!("{applies:.0} writes/s"),
+    ));
 
     // Reads.
     let (c, b) = (client.clone(), base.clone());
     let reads = run(50_000, move |i| {
         let (c, b) = (c.clone(), b.clone());
-        async move { c.get(format!("{b}/api/v1/namespaces/default/configmaps/cm-{:06}", i % n_create)).send().await.map(|r| r.status().as_u16()).unwrap_or(599) }
+        async move {
+            c.get(format!(
+                "{b}/api/v1/namespaces/default/configmaps/cm-{:06}",
+                i % n_create
+            ))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(599)
+        }
     })
     .await;
-    rows.push(("get ConfigMap, 32 concurrent clients".into(), format!("{reads:.0} reads/s")));
+    rows.push((
+        "get ConfigMap, 32 concurrent clients".into(),
+        format!("{reads:.0} reads/s"),
+    ));
 
     // Watch fan-out: 100 watchers on ConfigMaps; 5,000 updates; time until every watcher has every event.
     let watchers = 100;
@@ -136,7 +180,9 @@ async fn bench() {
     let received = Arc::new(AtomicUsize::new(0));
     let mut watch_tasks = Vec::new();
     for _ in 0..watchers {
-        let url = format!("{base}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&labelSelector=watched%3Dyes");
+        let url = format!(
+            "{base}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&labelSelector=watched%3Dyes"
+        );
         let resp = client.get(url).send().await.expect("watch");
         let received = received.clone();
         watch_tasks.push(tokio::spawn(async move {
@@ -161,13 +207,15 @@ async fn bench() {
     let watched_writes = run(n_watch_writes, move |i| {
         let (c, b) = (c.clone(), b.clone());
         async move {
-            c.patch(format!("{b}/api/v1/namespaces/default/configmaps/cm-{i:06}"))
-                .header("content-type", "application/merge-patch+json")
-                .body(json!({"metadata": {"labels": {"watched": "yes"}}}).to_string())
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(599)
+            c.patch(format!(
+                "{b}/api/v1/namespaces/default/configmaps/cm-{i:06}"
+            ))
+            .header("content-type", "application/merge-patch+json")
+            .body(json!({"metadata": {"labels": {"watched": "yes"}}}).to_string())
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(599)
         }
     })
     .await;
@@ -180,7 +228,10 @@ async fn bench() {
     .is_ok();
     let fanout_secs = start.elapsed().as_secs_f64();
     let delivered = received.load(Ordering::Relaxed);
-    rows.push(("update ConfigMap while 100 watchers follow".into(), format!("{watched_writes:.0} writes/s")));
+    rows.push((
+        "update ConfigMap while 100 watchers follow".into(),
+        format!("{watched_writes:.0} writes/s"),
+    ));
     rows.push((
         "watch fan-out: 5,000 events to each of 100 watchers".into(),
         format!(
@@ -198,19 +249,35 @@ async fn bench() {
     run(total - n_create, move |i| {
         let (c, b) = (c.clone(), b.clone());
         let i = i + n_create;
-        async move { c.post(format!("{b}/api/v1/namespaces/default/configmaps")).json(&cm(&format!("cm-{i:06}"), i)).send().await.map(|r| r.status().as_u16()).unwrap_or(599) }
+        async move {
+            c.post(format!("{b}/api/v1/namespaces/default/configmaps"))
+                .json(&cm(&format!("cm-{i:06}"), i))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(599)
+        }
     })
     .await;
     let after = rss_kib();
     let objects = sandbox.shared().store.object_count();
     rows.push((
         format!("process RSS holding {objects} objects (100,000 ConfigMaps)"),
-        format!("{:.0} MiB (started at {:.0} MiB; +{:.0} MiB for the last 80,000)", after as f64 / 1024.0, rss_start as f64 / 1024.0, (after - before) as f64 / 1024.0),
+        format!(
+            "{:.0} MiB (started at {:.0} MiB; +{:.0} MiB for the last 80,000)",
+            after as f64 / 1024.0,
+            rss_start as f64 / 1024.0,
+            (after - before) as f64 / 1024.0
+        ),
     ));
 
     // kubectl apply --server-side of 200 ConfigMaps against the sandbox, versus the
     // same 200 apply requests sent directly: how much of kubectl's time is the server's.
-    if let Some(kubectl) = std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("kubectl")).find(|p| p.is_file())) {
+    if let Some(kubectl) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("kubectl"))
+            .find(|p| p.is_file())
+    }) {
         let dir = tempfile::tempdir().expect("tmp");
         let kc = dir.path().join("kubeconfig");
         sandbox.write_kubeconfig(&kc).expect("kubeconfig");
@@ -228,7 +295,11 @@ async fn bench() {
             .output()
             .expect("kubectl");
         let kubectl_secs = t.elapsed().as_secs_f64();
-        assert!(out.status.success(), "kubectl failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let t = Instant::now();
         for i in 0..200 {
             let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("d-{i}")}, "data": {"a": i.to_string()}});
