@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
+use serde::Deserialize;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -226,7 +227,8 @@ impl Scope for ClusterResourceScope {
 }
 
 fn round_trip<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, String> {
-    let typed: T = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+    // Deserialising from a borrowed value avoids copying the object first.
+    let typed = T::deserialize(v).map_err(|e| e.to_string())?;
     serde_json::to_value(typed).map_err(|e| e.to_string())
 }
 
@@ -425,6 +427,8 @@ pub struct Catalog {
 struct CatalogInner {
     /// (group, version, plural) -> info
     by_path: BTreeMap<(String, String, String), Arc<ResourceInfo>>,
+    /// The same, keyed `group/version/plural`, for the lookup every request makes.
+    by_url: std::collections::HashMap<String, Arc<ResourceInfo>>,
     /// The order groups were first seen in, for discovery (built-ins first, like the real server).
     group_order: Vec<String>,
     /// group -> versions in preference order
@@ -454,8 +458,8 @@ impl Catalog {
 
     pub fn get(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
         self.read()
-            .by_path
-            .get(&(group.to_string(), version.to_string(), plural.to_string()))
+            .by_url
+            .get(&format!("{group}/{version}/{plural}"))
             .cloned()
     }
 
@@ -537,13 +541,16 @@ impl CatalogInner {
                 versions.push(info.version.clone());
             }
         }
+        let url = format!("{}/{}/{}", info.group, info.version, info.plural);
+        let info = Arc::new(info);
+        self.by_url.insert(url, info.clone());
         self.by_path.insert(
             (
                 info.group.clone(),
                 info.version.clone(),
                 info.plural.clone(),
             ),
-            Arc::new(info),
+            info,
         );
     }
 
@@ -553,6 +560,8 @@ impl CatalogInner {
         };
         for key in keys {
             self.by_path.remove(&key);
+            self.by_url
+                .remove(&format!("{}/{}/{}", key.0, key.1, key.2));
             let (group, version, _) = key;
             let still_served = self
                 .by_path

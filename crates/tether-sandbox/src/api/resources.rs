@@ -34,12 +34,17 @@ pub fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Res
 
 /// The object as served at this version: all versions share storage, and the
 /// apiVersion is stamped on the way out (CRDs with conversion strategy None do the same).
-pub fn present(r: &ResourceInfo, obj: &Value) -> Value {
+pub fn present<'a>(r: &ResourceInfo, obj: &'a Value) -> std::borrow::Cow<'a, Value> {
+    let wanted = r.api_version();
+    if obj.get("apiVersion").and_then(Value::as_str) == Some(wanted.as_str()) || !obj.is_object() {
+        // The common case: served at the version it was stored at; no copy.
+        return std::borrow::Cow::Borrowed(obj);
+    }
     let mut out = obj.clone();
     if let Some(o) = out.as_object_mut() {
-        o.insert("apiVersion".into(), json!(r.api_version()));
+        o.insert("apiVersion".into(), json!(wanted));
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 pub fn object_key(r: &ResourceInfo, namespace: Option<&str>, name: &str) -> ObjKey {
@@ -93,12 +98,12 @@ pub fn get(
     let out = match rep {
         Representation::Table => make_table(
             r,
-            &[present(r, &obj)],
+            &[present(r, &obj).into_owned()],
             IncludeObject::Metadata,
             json!({"resourceVersion": meta_str(&obj, "resourceVersion")}),
         ),
         Representation::PartialMetadata => partial_metadata(&obj),
-        _ => present(r, &obj),
+        _ => return Ok(json_response(StatusCode::OK, &present(r, &obj), &[])),
     };
     Ok(json_response(StatusCode::OK, &out, &[]))
 }
@@ -273,7 +278,10 @@ pub fn list(
         Representation::Table => {
             let include = IncludeObject::from_query(params.get("includeObject"))
                 .map_err(ApiError::bad_request)?;
-            let objs: Vec<Value> = selected.iter().map(|o| present(r, o)).collect();
+            let objs: Vec<Value> = selected
+                .iter()
+                .map(|o| present(r, o).into_owned())
+                .collect();
             make_table(r, &objs, include, list_meta)
         }
         Representation::PartialMetadata => json!({
@@ -292,7 +300,7 @@ pub fn list(
             let items_json = if same_version {
                 serde_json::to_value(&items).unwrap_or_default()
             } else {
-                Value::Array(items.iter().map(|o| present(r, o)).collect())
+                Value::Array(items.iter().map(|o| present(r, o).into_owned()).collect())
             };
             // Custom resource lists are unstructured on the real server: "continue" is always there.
             if r.is_custom() && list_meta.get("continue").is_none() {
@@ -686,20 +694,50 @@ fn truncate(s: &str, n: usize) -> &str {
 }
 
 fn same_ignoring_rv(old: &Value, new: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.remove("resourceVersion");
-            // Timestamps in managedFields move on every write; compare without them.
-            if let Some(Value::Array(mf)) = m.get_mut("managedFields") {
-                for e in mf.iter_mut().filter_map(Value::as_object_mut) {
-                    e.remove("time");
-                }
-            }
-        }
-        v
+    let (Some(o), Some(n)) = (old.as_object(), new.as_object()) else {
+        return old == new;
     };
-    strip(old) == strip(new)
+    o.len() == n.len()
+        && o.iter().all(|(k, ov)| match n.get(k) {
+            Some(nv) if k == "metadata" => same_metadata(ov, nv),
+            Some(nv) => ov == nv,
+            None => false,
+        })
+}
+
+/// Metadata equal but for resourceVersion and managedFields times, which move on every write.
+fn same_metadata(old: &Value, new: &Value) -> bool {
+    let (Some(o), Some(n)) = (old.as_object(), new.as_object()) else {
+        return old == new;
+    };
+    let significant = |m: &Map<String, Value>| m.keys().filter(|k| *k != "resourceVersion").count();
+    significant(o) == significant(n)
+        && o.iter()
+            .filter(|(k, _)| *k != "resourceVersion")
+            .all(|(k, ov)| match n.get(k) {
+                Some(nv) if k == "managedFields" => same_entries_but_time(ov, nv),
+                Some(nv) => ov == nv,
+                None => false,
+            })
+}
+
+fn same_entries_but_time(old: &Value, new: &Value) -> bool {
+    let (Some(o), Some(n)) = (old.as_array(), new.as_array()) else {
+        return old == new;
+    };
+    o.len() == n.len()
+        && o.iter()
+            .zip(n)
+            .all(|(a, b)| match (a.as_object(), b.as_object()) {
+                (Some(a), Some(b)) => {
+                    a.iter()
+                        .filter(|(k, _)| *k != "time")
+                        .all(|(k, v)| b.get(k) == Some(v))
+                        && b.keys().filter(|k| *k != "time").count()
+                            == a.keys().filter(|k| *k != "time").count()
+                }
+                _ => a == b,
+            })
 }
 
 /// Generation moves when anything but metadata and status changes (for kinds without
@@ -1221,7 +1259,7 @@ pub fn delete_object(
         let uid = meta_str(&written.object, "uid").map(str::to_string);
         return Ok((StatusCode::OK, status::success(r, &name, uid.as_deref())));
     }
-    Ok((StatusCode::OK, present(r, &written.object)))
+    Ok((StatusCode::OK, present(r, &written.object).into_owned()))
 }
 
 /// A failed delete precondition. The real server checks them in `rest.BeforeDelete`,
@@ -1304,7 +1342,7 @@ pub fn delete_collection(
             name: meta_str(item, "name").unwrap_or("").to_string(),
         };
         match delete_object(sh, r, &key, &opts) {
-            Ok(_) => deleted.push(present(r, item)),
+            Ok(_) => deleted.push(present(r, item).into_owned()),
             // Deleted meanwhile by someone else: not an error for a collection delete.
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),

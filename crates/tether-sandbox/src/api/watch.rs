@@ -123,7 +123,7 @@ pub fn watch(
             } else if kind == "ERROR" {
                 obj.clone()
             } else {
-                present(&r, obj)
+                present(&r, obj).into_owned()
             };
             let mut line =
                 serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
