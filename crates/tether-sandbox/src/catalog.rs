@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
-use serde::Deserialize;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -62,6 +61,8 @@ pub struct ResourceInfo {
     pub crd: Option<CrdVersionInfo>,
     /// Preferred version of the group for discovery ordering.
     pub storage: bool,
+    /// Where objects of every version of this resource are stored (group, plural).
+    pub key: GroupResource,
 }
 
 #[derive(Clone, Debug)]
@@ -114,11 +115,8 @@ impl ResourceInfo {
 
     /// The key under which objects of this resource are stored: all versions of a
     /// resource share one collection, as in etcd.
-    pub fn storage_key(&self) -> GroupResource {
-        GroupResource {
-            group: self.group.clone(),
-            resource: self.plural.clone(),
-        }
+    pub fn storage_key(&self) -> &GroupResource {
+        &self.key
     }
 
     pub fn is_custom(&self) -> bool {
@@ -274,6 +272,10 @@ where
             .unwrap_or_default(),
         crd: None,
         storage: true,
+        key: GroupResource {
+            group: T::GROUP.to_string(),
+            resource: T::URL_PATH_SEGMENT.to_string(),
+        },
         kind,
     }
 }

@@ -87,6 +87,10 @@ pub fn resources_from_crd(crd: &Value) -> Result<Vec<ResourceInfo>, String> {
                 printer_columns,
             }),
             storage: v.get("storage").and_then(Value::as_bool).unwrap_or(false),
+            key: crate::catalog::GroupResource {
+                group: group.clone(),
+                resource: plural.clone(),
+            },
         });
     }
     Ok(out)

@@ -261,7 +261,7 @@ fn bootstrap(sh: &Shared) {
             namespace: String::new(),
             name: ns.to_string(),
         };
-        if sh.store.get(&r.storage_key(), &key).is_some() {
+        if sh.store.get(r.storage_key(), &key).is_some() {
             continue;
         }
         let p = api::request::ResourcePath {

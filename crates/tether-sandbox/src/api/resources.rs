@@ -93,7 +93,7 @@ pub fn get(
     let key = object_key(r, p.namespace.as_deref(), name);
     let obj = sh
         .store
-        .get(&r.storage_key(), &key)
+        .get(r.storage_key(), &key)
         .ok_or_else(|| ApiError::not_found(r, name))?;
     let out = match rep {
         Representation::Table => make_table(
@@ -120,7 +120,7 @@ pub fn pod_log(
     let key = object_key(r, p.namespace.as_deref(), name);
     let pod = sh
         .store
-        .get(&r.storage_key(), &key)
+        .get(r.storage_key(), &key)
         .ok_or_else(|| ApiError::not_found(r, name))?;
     let containers: Vec<&str> = pod
         .pointer("/spec/containers")
@@ -228,7 +228,7 @@ pub fn list(
     } else {
         None
     };
-    let (items, rv) = sh.store.list(&r.storage_key(), ns);
+    let (items, rv) = sh.store.list(r.storage_key(), ns);
     let limit = params
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
@@ -820,7 +820,7 @@ pub fn create(w: &mut Writer, p: &ResourcePath, body: Value) -> Result<Response,
     w.check_namespace(&admission_name)?;
     let key = object_key(r, w.namespace.as_deref(), &name);
     let dry_run = w.dry_run;
-    let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
+    let written = w.sh.store.write(r.storage_key(), &key, dry_run, |cur| {
         if cur.is_some() {
             return Err(ApiError::already_exists(r, &name));
         }
@@ -845,7 +845,7 @@ pub fn update(
     w.check_body(&body, Some(name))?;
     let key = object_key(r, w.namespace.as_deref(), name);
     let dry_run = w.dry_run;
-    let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
+    let written = w.sh.store.write(r.storage_key(), &key, dry_run, |cur| {
         let Some(cur) = cur else {
             return Err(ApiError::not_found(r, name));
         };
@@ -917,7 +917,7 @@ pub fn patch(
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     let dry_run = w.dry_run;
-    let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
+    let written = w.sh.store.write(r.storage_key(), &key, dry_run, |cur| {
         let Some(cur) = cur else {
             return Err(ApiError::not_found(r, name));
         };
@@ -987,7 +987,7 @@ fn apply(
     w.check_body(&config, Some(name))?;
     default_list_keys(r, &mut config);
     let key = object_key(r, w.namespace.as_deref(), name);
-    let exists = w.sh.store.get(&r.storage_key(), &key).is_some();
+    let exists = w.sh.store.get(r.storage_key(), &key).is_some();
     if !exists {
         w.check_namespace(name)?;
     }
@@ -998,7 +998,7 @@ fn apply(
     };
     let dry_run = w.dry_run;
     let api_version = r.api_version();
-    let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
+    let written = w.sh.store.write(r.storage_key(), &key, dry_run, |cur| {
         if cur.is_none() && sub.is_some() {
             return Err(ApiError::not_found(r, name));
         }
@@ -1173,7 +1173,7 @@ pub fn delete_object(
     opts: &DeleteOptions,
 ) -> Result<(StatusCode, Value), ApiError> {
     let name = key.name.clone();
-    let written = sh.store.write(&r.storage_key(), key, opts.dry_run, |cur| {
+    let written = sh.store.write(r.storage_key(), key, opts.dry_run, |cur| {
         let Some(cur) = cur else { return Err(ApiError::not_found(r, &name)) };
         let uid = meta_str(cur, "uid").unwrap_or("");
         if let Some(want) = &opts.uid
@@ -1334,7 +1334,7 @@ pub fn delete_collection(
     } else {
         None
     };
-    let (items, _) = sh.store.list(&r.storage_key(), ns);
+    let (items, _) = sh.store.list(r.storage_key(), ns);
     let mut deleted = Vec::new();
     for item in items.iter().filter(|o| sel.matches(o)) {
         let key = ObjKey {
@@ -1416,7 +1416,7 @@ pub fn get_scale(
     let key = object_key(r, p.namespace.as_deref(), name);
     let obj = sh
         .store
-        .get(&r.storage_key(), &key)
+        .get(r.storage_key(), &key)
         .ok_or_else(|| ApiError::not_found(r, name))?;
     Ok(json_response(StatusCode::OK, &scale_of(r, &obj), &[]))
 }
@@ -1435,7 +1435,7 @@ pub fn write_scale(
     let key = object_key(r, w.namespace.as_deref(), name);
     let doc = super::request::decode_body(body, content_type.unwrap_or("json"))?;
     let dry_run = w.dry_run;
-    let written = w.sh.store.write(&r.storage_key(), &key, dry_run, |cur| {
+    let written = w.sh.store.write(r.storage_key(), &key, dry_run, |cur| {
         let Some(cur) = cur else {
             return Err(ApiError::not_found(r, name));
         };

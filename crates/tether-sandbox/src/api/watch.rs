@@ -34,7 +34,7 @@ struct Filter {
 
 impl Filter {
     fn in_scope(&self, e: &Event) -> bool {
-        e.gr == self.r.storage_key()
+        e.gr == *self.r.storage_key()
             && self
                 .namespace
                 .as_ref()
@@ -151,7 +151,7 @@ pub fn watch(
     let (rx_events, start_rv) = if send_initial || rv_param.is_empty() || rv_param == "0" {
         let (items, rx_events, rv) = sh
             .store
-            .snapshot_and_subscribe(&r.storage_key(), filter.namespace.as_deref());
+            .snapshot_and_subscribe(r.storage_key(), filter.namespace.as_deref());
         for item in items.iter().filter(|o| filter.matches(o)) {
             initial.push(encode("ADDED", item));
         }

@@ -136,11 +136,18 @@ pub fn kubectl() -> PathBuf {
     which("kubectl").expect("kubectl is on PATH (make tools installs it)")
 }
 
-/// The versioned kubectl binaries beside the machine's kubectl (kubectl.1.27 ... kubectl.1.33).
+/// A versioned kubectl (`kubectl.1.28`): beside the machine's kubectl, where
+/// machines of this kind carry 1.27 to 1.33, or in `.tools/bin` where
+/// `scripts/install-tools.sh` puts it otherwise.
 pub fn versioned_kubectl(version: &str) -> Option<PathBuf> {
-    let k = std::fs::canonicalize(kubectl()).ok()?;
-    let p = k.parent()?.join(format!("kubectl.{version}"));
-    p.exists().then_some(p)
+    let name = format!("kubectl.{version}");
+    let beside = std::fs::canonicalize(kubectl())
+        .ok()
+        .and_then(|k| Some(k.parent()?.join(&name)));
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.tools/bin")
+        .join(&name);
+    beside.into_iter().chain([tools]).find(|p| p.is_file())
 }
 
 pub fn which(bin: &str) -> Option<PathBuf> {
