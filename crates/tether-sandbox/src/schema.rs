@@ -126,3 +126,38 @@ impl Schema {
         }
     }
 }
+
+/// Hand-built schemas for the unit tests of the merge modules.
+#[cfg(test)]
+pub mod test_build {
+    use super::*;
+
+    pub fn obj(fields: Vec<(&str, Schema)>) -> Schema {
+        Schema::Object(ObjectSchema {
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Arc::new(v)))
+                .collect(),
+            ..Default::default()
+        })
+    }
+
+    pub fn map_of(values: Schema) -> Schema {
+        Schema::Object(ObjectSchema {
+            additional: Some(Arc::new(values)),
+            ..Default::default()
+        })
+    }
+
+    pub fn list(items: Schema, list_type: ListType) -> Schema {
+        Schema::Array(ArraySchema {
+            items: Arc::new(items),
+            list_type,
+            ..Default::default()
+        })
+    }
+
+    pub fn keys(names: &[&str]) -> ListType {
+        ListType::Map(names.iter().map(|s| s.to_string()).collect())
+    }
+}

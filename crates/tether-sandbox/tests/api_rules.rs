@@ -6,15 +6,12 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::Duration;
 
-use common::TestSandbox;
+use common::{TestSandbox, get, post, send, within};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-/// How long any single request may take before the test fails instead of hanging.
-const REQUEST: Duration = Duration::from_secs(20);
 /// How long background work (garbage collection, controllers) may take.
 const SETTLE: Duration = Duration::from_secs(10);
 
@@ -28,25 +25,6 @@ const CMS: &str = "/api/v1/namespaces/default/configmaps";
 const DEPLOYS: &str = "/apis/apps/v1/namespaces/default/deployments";
 const WIDGETS: &str = "/apis/example.com/v1/namespaces/default/widgets";
 const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
-
-async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(REQUEST, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out: {what}"),
-    }
-}
-
-async fn get(ts: &TestSandbox, path: &str) -> (u16, Value) {
-    within(&format!("GET {path}"), ts.get_json(path)).await
-}
-
-async fn send(ts: &TestSandbox, method: &str, path: &str, ct: &str, body: &Value) -> (u16, Value) {
-    within(&format!("{method} {path}"), ts.send(method, path, ct, body)).await
-}
-
-async fn post(ts: &TestSandbox, path: &str, body: &Value) -> (u16, Value) {
-    send(ts, "POST", path, JSON, body).await
-}
 
 /// Any request, with headers in and out and a raw body.
 async fn raw(

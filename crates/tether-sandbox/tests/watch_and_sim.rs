@@ -4,16 +4,13 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::Duration;
 
-use common::TestSandbox;
+use common::{TestSandbox, get, post, send, within};
 use serde_json::{Value, json};
 use tether_sandbox::Config;
 use tokio::time::Instant;
 
-/// How long any single request may take before the test fails instead of hanging.
-const REQUEST: Duration = Duration::from_secs(20);
 /// How long a watch event may take to arrive.
 const EVENT: Duration = Duration::from_secs(5);
 /// How long simulated controllers may take.
@@ -23,25 +20,6 @@ const JSON: &str = "application/json";
 const MERGE: &str = "application/merge-patch+json";
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
 const DEPLOYS: &str = "/apis/apps/v1/namespaces/default/deployments";
-
-async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    match tokio::time::timeout(REQUEST, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out: {what}"),
-    }
-}
-
-async fn get(ts: &TestSandbox, path: &str) -> (u16, Value) {
-    within(&format!("GET {path}"), ts.get_json(path)).await
-}
-
-async fn send(ts: &TestSandbox, method: &str, path: &str, ct: &str, body: &Value) -> (u16, Value) {
-    within(&format!("{method} {path}"), ts.send(method, path, ct, body)).await
-}
-
-async fn post(ts: &TestSandbox, path: &str, body: &Value) -> (u16, Value) {
-    send(ts, "POST", path, JSON, body).await
-}
 
 fn cm(name: &str, data: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
@@ -197,6 +175,31 @@ async fn watch_from_a_resource_version_gets_only_later_events() {
         first,
         vec![pair("ADDED", "a"), pair("ADDED", "b"), pair("ADDED", "c")]
     );
+}
+
+/// The real server refuses initial events without the options that make them well defined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn initial_events_need_bookmarks_and_not_older_than() {
+    let ts = TestSandbox::start().await;
+    let (code, body) = get(
+        &ts,
+        &format!("{CMS}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true"),
+    )
+    .await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(
+        body["message"],
+        json!(
+            "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+        )
+    );
+    let (code, body) = get(
+        &ts,
+        &format!("{CMS}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"),
+    )
+    .await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["reason"], json!("Invalid"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

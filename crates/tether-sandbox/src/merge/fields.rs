@@ -757,38 +757,11 @@ fn validate_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{ArraySchema, ObjectSchema};
+    use crate::schema::ObjectSchema;
     use serde_json::json;
     use std::sync::Arc;
 
-    fn obj(fields: Vec<(&str, Schema)>) -> Schema {
-        Schema::Object(ObjectSchema {
-            fields: fields
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), Arc::new(v)))
-                .collect(),
-            ..Default::default()
-        })
-    }
-
-    fn map_of(values: Schema) -> Schema {
-        Schema::Object(ObjectSchema {
-            additional: Some(Arc::new(values)),
-            ..Default::default()
-        })
-    }
-
-    fn list(items: Schema, list_type: ListType) -> Schema {
-        Schema::Array(ArraySchema {
-            items: Arc::new(items),
-            list_type,
-            ..Default::default()
-        })
-    }
-
-    fn keys(names: &[&str]) -> ListType {
-        ListType::Map(names.iter().map(|s| s.to_string()).collect())
-    }
+    use crate::schema::test_build::{keys, list, map_of, obj};
 
     fn f(name: &str) -> PathElement {
         PathElement::Field(name.to_string())

@@ -1412,7 +1412,7 @@ fn normalize_time(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{ArraySchema, ListType, ObjectSchema};
+    use crate::schema::{ListType, ObjectSchema};
     use serde_json::json;
     use std::sync::Arc;
 
@@ -1420,34 +1420,7 @@ mod tests {
     const T2: &str = "2024-05-01T11:00:00Z";
     const T3: &str = "2024-05-01T12:00:00Z";
 
-    fn obj(fields: Vec<(&str, Schema)>) -> Schema {
-        Schema::Object(ObjectSchema {
-            fields: fields
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), Arc::new(v)))
-                .collect(),
-            ..Default::default()
-        })
-    }
-
-    fn map_of(values: Schema) -> Schema {
-        Schema::Object(ObjectSchema {
-            additional: Some(Arc::new(values)),
-            ..Default::default()
-        })
-    }
-
-    fn list(items: Schema, list_type: ListType) -> Schema {
-        Schema::Array(ArraySchema {
-            items: Arc::new(items),
-            list_type,
-            ..Default::default()
-        })
-    }
-
-    fn keys(names: &[&str]) -> ListType {
-        ListType::Map(names.iter().map(|s| s.to_string()).collect())
-    }
+    use crate::schema::test_build::{keys, list, map_of, obj};
 
     /// A Deployment-like schema: list-maps for containers, env and ports, a
     /// set for finalizers, an atomic map selector and an atomic args list.

@@ -3,6 +3,7 @@
 //! kubectl binaries and raw HTTP.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -167,4 +168,33 @@ pub fn shared_k8s_api() -> Option<PathBuf> {
         eprintln!("skipping: ../shared/k8s-api not found beside the checkout");
         None
     }
+}
+
+/// How long one request may take before a test fails rather than hangs.
+const REQUEST: Duration = Duration::from_secs(20);
+
+/// Awaits `fut`, failing the test (naming `what`) if it takes longer than a request may.
+pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(REQUEST, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out: {what}"),
+    }
+}
+
+pub async fn get(ts: &TestSandbox, path: &str) -> (u16, Value) {
+    within(&format!("GET {path}"), ts.get_json(path)).await
+}
+
+pub async fn send(
+    ts: &TestSandbox,
+    method: &str,
+    path: &str,
+    ct: &str,
+    body: &Value,
+) -> (u16, Value) {
+    within(&format!("{method} {path}"), ts.send(method, path, ct, body)).await
+}
+
+pub async fn post(ts: &TestSandbox, path: &str, body: &Value) -> (u16, Value) {
+    send(ts, "POST", path, "application/json", body).await
 }
