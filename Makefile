@@ -4,9 +4,10 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
 .PHONY: run test lint fmt bench ci tools
 
-## run: start the sandbox (a local Kubernetes API) and print how to point kubectl at it
+## run: start the sandbox (a local Kubernetes API) and print how to point kubectl at it.
+## The dev profile shares its build with `make test`; `cargo build --release` gives the fast binary.
 run:
-	$(CARGO) run --release -p tether -- sandbox
+	$(CARGO) run -p tether -- sandbox
 
 ## test: every test, unit and integration (needs kubectl; `make tools` installs what is missing)
 test: tools

@@ -138,6 +138,18 @@ fn consider(
     });
 }
 
+/// A short stable hash of a pod template, as the real controller's pod-template-hash.
+fn template_hash(template: Option<&Value>) -> String {
+    let text = template.map(Value::to_string).unwrap_or_default();
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    // The real hash is printed with a reduced alphabet (no vowels); this one is hex.
+    format!("{:010x}", h % 0xff_ffff_ffff)
+}
+
 /// Compares the parts of a status the simulation sets, ignoring condition timestamps.
 fn status_matches(have: Option<&Value>, want: &Value) -> bool {
     fn strip(v: &Value) -> Value {
@@ -194,27 +206,60 @@ fn desired_status(gr: &GroupResource, obj: &Value, done: bool) -> Option<Value> 
         .and_then(Value::as_i64)
         .unwrap_or(1);
     let template_fails = images_fail(obj.pointer("/spec/template/spec"));
-    let rs_name = format!(
-        "{name}-{}",
-        &format!("{:x}", generation.wrapping_mul(0x9e37_79b9))
-            .chars()
-            .take(10)
-            .collect::<String>()
-    );
+    // Like the real controller, name the ReplicaSet after a hash of the pod template,
+    // so a change that leaves the template alone (scaling) keeps the same one.
+    let rs_name = format!("{name}-{}", template_hash(obj.pointer("/spec/template")));
     match (gr.group.as_str(), gr.resource.as_str()) {
         ("apps", "deployments") => {
             let mut st = json!({"observedGeneration": generation});
             if !done {
+                // Rolling out: pods of the last rolled-out template stay available
+                // (capped by the new replica count); they count as updated only when
+                // the template is the one already rolled out (a pure scale).
+                let status = obj.get("status");
+                let count = |k: &str| {
+                    status
+                        .and_then(|s| s.get(k))
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0)
+                };
+                let same_template = status
+                    .and_then(|s| s.get("conditions"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|cs| {
+                        cs.iter().any(|c| {
+                            c.get("type") == Some(&json!("Progressing"))
+                                && c.get("reason") == Some(&json!("NewReplicaSetAvailable"))
+                                && c.get("message")
+                                    .and_then(Value::as_str)
+                                    .is_some_and(|m| m.contains(&format!("\"{rs_name}\"")))
+                        })
+                    });
+                let available = count("availableReplicas").min(replicas);
+                let or_absent = |n: i64| if n > 0 { json!(n) } else { Value::Null };
                 st["replicas"] = json!(replicas);
-                st["updatedReplicas"] = json!(0);
-                st["unavailableReplicas"] = json!(replicas);
+                st["updatedReplicas"] = or_absent(if same_template { available } else { 0 });
+                st["readyReplicas"] = or_absent(available);
+                st["availableReplicas"] = or_absent(available);
+                st["unavailableReplicas"] = or_absent(replicas - available);
+                // maxUnavailable defaults to 25%, rounded down.
+                let enough = available >= replicas - replicas / 4;
                 st["conditions"] = json!([
-                    cond(
-                        "Available",
-                        false,
-                        "MinimumReplicasUnavailable",
-                        "Deployment does not have minimum availability."
-                    ),
+                    if enough {
+                        cond(
+                            "Available",
+                            true,
+                            "MinimumReplicasAvailable",
+                            "Deployment has minimum availability.",
+                        )
+                    } else {
+                        cond(
+                            "Available",
+                            false,
+                            "MinimumReplicasUnavailable",
+                            "Deployment does not have minimum availability.",
+                        )
+                    },
                     cond(
                         "Progressing",
                         true,

@@ -62,22 +62,24 @@ fn meta_str<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get("metadata")?.get(key)?.as_str()
 }
 
+/// The object's metadata map, created if missing. Callers pass objects (bodies are
+/// checked to be objects first); anything else is replaced by an empty object
+/// rather than panicking.
 fn meta_mut(v: &mut Value) -> &mut Map<String, Value> {
-    if !v.get("metadata").is_some_and(Value::is_object)
-        && let Some(o) = v.as_object_mut()
-    {
-        o.insert("metadata".into(), json!({}));
+    if !v.is_object() {
+        *v = json!({});
     }
-    // The object was checked to be a JSON object by every caller.
-    match v.get_mut("metadata").and_then(Value::as_object_mut) {
-        Some(m) => m,
-        None => unreachable_meta(),
+    let Value::Object(obj) = v else {
+        unreachable!("made an object above")
+    };
+    let meta = obj.entry("metadata").or_insert_with(|| json!({}));
+    if !meta.is_object() {
+        *meta = json!({});
     }
-}
-
-#[allow(clippy::panic)]
-fn unreachable_meta() -> ! {
-    panic!("metadata of a non-object")
+    match meta {
+        Value::Object(m) => m,
+        _ => unreachable!("made an object above"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
