@@ -1,4 +1,4 @@
-# One target per job. `.ci/run` calls `make ci`, whose test step is `make test`.
+# One target per job. `.ci/run` runs the lint steps and then `make test`.
 CARGO ?= cargo
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 

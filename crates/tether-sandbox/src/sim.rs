@@ -185,9 +185,23 @@ fn status_matches(have: Option<&Value>, want: &Value) -> bool {
     }
 }
 
+/// A workload condition (Deployment), which carries `lastUpdateTime`.
 fn cond(type_: &str, status: bool, reason: &str, message: &str) -> Value {
     let t = now();
     json!({"type": type_, "status": if status { "True" } else { "False" }, "lastUpdateTime": t, "lastTransitionTime": t, "reason": reason, "message": message})
+}
+
+/// A Pod or Job condition, which carries `lastProbeTime` instead; empty reasons
+/// and messages are left out, as the real controllers leave them.
+fn probe_cond(type_: &str, status: bool, reason: &str, message: &str) -> Value {
+    let mut c = json!({"type": type_, "status": if status { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": now()});
+    if !reason.is_empty() {
+        c["reason"] = json!(reason);
+    }
+    if !message.is_empty() {
+        c["message"] = json!(message);
+    }
+    c
 }
 
 /// The status the simulated controller wants, once settled (`done`) or while rolling out.
@@ -362,10 +376,10 @@ fn desired_status(gr: &GroupResource, obj: &Value, done: bool) -> Option<Value> 
             let mut st = json!({
                 "phase": if running { "Running" } else { "Pending" },
                 "conditions": [
-                    cond("PodScheduled", true, "", ""),
-                    cond("Initialized", true, "", ""),
-                    cond("ContainersReady", running, if running { "" } else { "ContainersNotReady" }, ""),
-                    cond("Ready", running, if running { "" } else { "ContainersNotReady" }, ""),
+                    probe_cond("PodScheduled", true, "", ""),
+                    probe_cond("Initialized", true, "", ""),
+                    probe_cond("ContainersReady", running, if running { "" } else { "ContainersNotReady" }, ""),
+                    probe_cond("Ready", running, if running { "" } else { "ContainersNotReady" }, ""),
                 ],
                 "hostIP": "10.244.0.1",
                 "qosClass": "BestEffort",
@@ -394,15 +408,15 @@ fn desired_status(gr: &GroupResource, obj: &Value, done: bool) -> Option<Value> 
             if template_fails {
                 Some(
                     json!({"failed": backoff + 1, "ready": 0, "startTime": now(), "conditions": [
-                        cond("FailureTarget", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-                        cond("Failed", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+                        probe_cond("FailureTarget", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+                        probe_cond("Failed", true, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
                     ]}),
                 )
             } else {
                 Some(
                     json!({"succeeded": completions, "ready": 0, "startTime": now(), "completionTime": now(), "conditions": [
-                        cond("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods"),
-                        cond("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods"),
+                        probe_cond("SuccessCriteriaMet", true, "CompletionsReached", "Reached expected number of succeeded pods"),
+                        probe_cond("Complete", true, "CompletionsReached", "Reached expected number of succeeded pods"),
                     ]}),
                 )
             }

@@ -1204,3 +1204,111 @@ async fn get_missing_object_is_not_found() {
 async fn get_missing_object_is_not_found_kubectl_1_28() {
     missing_flow(&kubectl_1_28()).await;
 }
+
+/// The pod subresources a user reaches through kubectl: `logs` (pods/log) and
+/// `debug` (pods/ephemeralcontainers), plus `certificate approve` (csr/approval).
+/// None of these may print warnings: the simulated status must be valid too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_debug_and_certificate_approve() {
+    let ts = TestSandbox::start().await;
+    let bin = kubectl();
+    ok(&ts, &bin, &["run", "web", "--image=nginx:1.27"]).await;
+    ok(&ts, &bin, &["run", "bad", "--image=nginx:fail"]).await;
+    ok(
+        &ts,
+        &bin,
+        &["wait", "--for=condition=Ready", "pod/web", "--timeout=10s"],
+    )
+    .await;
+
+    // A running container's log is empty: nothing runs in the sandbox.
+    assert_eq!(ok_quiet(&ts, &bin, &["logs", "web"]).await, "");
+    let out = fails(&ts, &bin, &["logs", "bad"], 1).await;
+    assert_eq!(
+        stderr(&out),
+        "Error from server (BadRequest): container \"bad\" in pod \"bad\" is waiting to start: ImagePullBackOff\n"
+    );
+
+    // `kubectl debug` patches pods/ephemeralcontainers and changes nothing else.
+    let before = ok(
+        &ts,
+        &bin,
+        &[
+            "get",
+            "pod",
+            "web",
+            "-o",
+            "jsonpath={.spec.containers[0].image}",
+        ],
+    )
+    .await;
+    let out = ts
+        .kubectl_with(
+            &bin,
+            &["debug", "web", "--image=busybox:1.36", "--profile=general"],
+        )
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("Warning"),
+        "no warnings expected: {}",
+        stderr(&out)
+    );
+    let image = ok(
+        &ts,
+        &bin,
+        &[
+            "get",
+            "pod",
+            "web",
+            "-o",
+            "jsonpath={.spec.ephemeralContainers[0].image}",
+        ],
+    )
+    .await;
+    assert_eq!(image, "busybox:1.36");
+    let after = ok(
+        &ts,
+        &bin,
+        &[
+            "get",
+            "pod",
+            "web",
+            "-o",
+            "jsonpath={.spec.containers[0].image}",
+        ],
+    )
+    .await;
+    assert_eq!(before, after);
+
+    // `kubectl certificate approve` writes status.conditions through csr/approval.
+    let csr = ts.file(
+        "csr.yaml",
+        "apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata: {name: alice}
+spec:
+  request: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KLS0tLS1FTkQgQ0VSVElGSUNBVEUgUkVRVUVTVC0tLS0tCg==
+  signerName: kubernetes.io/kube-apiserver-client
+  usages: [client auth]
+",
+    );
+    ok(&ts, &bin, &["apply", "-f", csr.to_str().expect("utf8")]).await;
+    assert_eq!(
+        ok_quiet(&ts, &bin, &["certificate", "approve", "alice"]).await,
+        "certificatesigningrequest.certificates.k8s.io/alice approved\n"
+    );
+    let cond = ok(
+        &ts,
+        &bin,
+        &[
+            "get",
+            "csr",
+            "alice",
+            "-o",
+            "jsonpath={.status.conditions[0].type}={.status.conditions[0].status}",
+        ],
+    )
+    .await;
+    assert_eq!(cond, "Approved=True");
+}

@@ -145,8 +145,19 @@ pub fn pod_log(
         }
     };
     if pod.pointer("/status/phase").and_then(Value::as_str) != Some("Running") {
+        let reason = pod
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array)
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.get("name").and_then(Value::as_str) == Some(container.as_str()))
+            })
+            .and_then(|c| c.pointer("/state/waiting/reason"))
+            .and_then(Value::as_str)
+            .unwrap_or("ContainerCreating")
+            .to_string();
         return Err(ApiError::bad_request(format!(
-            "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+            "container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"
         )));
     }
     let mut resp = (StatusCode::OK, String::new()).into_response();
