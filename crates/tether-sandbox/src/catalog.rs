@@ -225,8 +225,16 @@ impl Scope for ClusterResourceScope {
 }
 
 fn round_trip<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, String> {
-    // Deserialising from a borrowed value avoids copying the object first.
-    let typed = T::deserialize(v).map_err(|e| e.to_string())?;
+    // Deserialising from a borrowed value avoids copying the object first; the
+    // path tracker names the field that failed (`spec.replicas: invalid type ...`).
+    let typed: T = serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("{path}: {}", e.into_inner())
+        }
+    })?;
     serde_json::to_value(typed).map_err(|e| e.to_string())
 }
 
