@@ -202,6 +202,36 @@ impl ResourceInfo {
             .find(|p| p.name == name)
     }
 
+    /// Whether objects of this kind carry `metadata.generation`. Custom resources
+    /// and kinds with a spec do; the real registry leaves it off these data and
+    /// bookkeeping kinds.
+    pub fn has_generation(&self) -> bool {
+        const WITHOUT: &[(&str, &str)] = &[
+            ("", "ConfigMap"),
+            ("", "Secret"),
+            ("", "Namespace"),
+            ("", "Service"),
+            ("", "ServiceAccount"),
+            ("", "Endpoints"),
+            ("", "Event"),
+            ("", "Node"),
+            ("", "LimitRange"),
+            ("", "ResourceQuota"),
+            ("", "PersistentVolume"),
+            ("", "PersistentVolumeClaim"),
+            ("", "PodTemplate"),
+            ("rbac.authorization.k8s.io", "Role"),
+            ("rbac.authorization.k8s.io", "ClusterRole"),
+            ("rbac.authorization.k8s.io", "RoleBinding"),
+            ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+            ("coordination.k8s.io", "Lease"),
+            ("events.k8s.io", "Event"),
+            ("scheduling.k8s.io", "PriorityClass"),
+            ("storage.k8s.io", "StorageClass"),
+        ];
+        self.is_custom() || !WITHOUT.contains(&(self.group.as_str(), self.kind.as_str()))
+    }
+
     /// Pods serve their containers' logs at `pods/log`.
     pub fn has_log(&self) -> bool {
         self.group.is_empty() && self.kind == "Pod"

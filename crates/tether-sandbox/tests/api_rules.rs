@@ -247,6 +247,10 @@ async fn generation_follows_spec_only() {
     let (code, d) = post(ts, DEPLOYS, &deployment("gen", 1, &[("app", "nginx:1.0")])).await;
     assert_eq!(code, 201, "{d}");
     assert_eq!(generation(&d), 1);
+    // Data kinds carry no generation at all, as on a real server.
+    let (code, c) = post(ts, CMS, &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "nogen"}, "data": {"a": "1"}})).await;
+    assert_eq!(code, 201, "{c}");
+    assert_eq!(c["metadata"].get("generation"), None, "{c}");
 
     let (_, d) = send(
         ts,

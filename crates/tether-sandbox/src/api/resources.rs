@@ -610,7 +610,11 @@ impl<'a> Writer<'a> {
                 None => {
                     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
                     meta.insert("creationTimestamp".into(), json!(now));
-                    meta.insert("generation".into(), json!(1));
+                    if r.has_generation() {
+                        meta.insert("generation".into(), json!(1));
+                    } else {
+                        meta.remove("generation");
+                    }
                     meta.remove("resourceVersion");
                     meta.remove("deletionTimestamp");
                     meta.remove("deletionGracePeriodSeconds");
@@ -651,7 +655,7 @@ impl<'a> Writer<'a> {
                 }
                 _ => {}
             }
-            if spec_changed(r, old, &new) {
+            if r.has_generation() && spec_changed(r, old, &new) {
                 let g = old
                     .pointer("/metadata/generation")
                     .and_then(Value::as_i64)
@@ -1256,8 +1260,10 @@ pub fn delete_object(
             meta.insert("deletionTimestamp".into(), json!(now()));
             if !crd {
                 meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-                let g = meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
-                meta.insert("generation".into(), json!(g + 1));
+                if r.has_generation() {
+                    let g = meta.get("generation").and_then(Value::as_i64).unwrap_or(1);
+                    meta.insert("generation".into(), json!(g + 1));
+                }
             }
         }
         Ok(WriteOp::Put(obj))
