@@ -88,7 +88,12 @@ pub fn validate(r: &ResourceInfo, obj: &Value) -> Vec<Cause> {
         ("batch", "CronJob") => Some("spec.jobTemplate.spec.template.spec"),
         _ => None,
     };
-    if matches!(r.group.as_str(), "apps") {
+    if r.group == "apps"
+        && matches!(
+            r.kind.as_str(),
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+        )
+    {
         let selector = obj.pointer("/spec/selector");
         match selector {
             None | Some(Value::Null) => causes.push(required("spec.selector")),

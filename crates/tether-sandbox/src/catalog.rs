@@ -503,6 +503,11 @@ impl Catalog {
             .cloned()
     }
 
+    /// Any served version of a group/resource.
+    pub fn any_version(&self, gr: &GroupResource) -> Option<Arc<ResourceInfo>> {
+        self.read().by_path.values().find(|r| r.key == *gr).cloned()
+    }
+
     /// Finds a resource by group, version and kind.
     pub fn by_kind(&self, group: &str, version: &str, kind: &str) -> Option<Arc<ResourceInfo>> {
         self.read()

@@ -40,9 +40,15 @@ async fn run(sh: Arc<Shared>, mut rx: broadcast::Receiver<Arc<Event>>) {
     for (gr, key, obj) in sh.store.all_objects() {
         consider(&sh, &pending, &gr, &key, &obj);
     }
-    collect_garbage(&sh);
+    // While a deletion waits on something (contents, dependents), the collector
+    // comes back on its own, so a create that raced a terminating namespace is
+    // still cleaned up.
+    let mut again = collect_garbage(&sh);
     loop {
         tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)), if again => {
+                again = collect_garbage(&sh);
+            }
             ev = rx.recv() => match ev {
                 Ok(e) => {
                     if e.kind == EventType::Deleted || e.object.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
@@ -64,16 +70,24 @@ async fn run(sh: Arc<Shared>, mut rx: broadcast::Receiver<Arc<Event>>) {
             _ = sh.gc_wake.notified() => {
                 // Let a burst of deletions land before sweeping once.
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                collect_garbage(&sh);
+                again = collect_garbage(&sh);
             }
         }
     }
 }
 
+/// The served resource for a stored object: at its own version when that is
+/// served, else at any served version of the same resource (a CRD may have
+/// stopped serving the version an object was stored at).
 fn resource_of(sh: &Shared, gr: &GroupResource, obj: &Value) -> Option<Arc<ResourceInfo>> {
-    let api_version = obj.get("apiVersion")?.as_str()?;
-    let version = api_version.rsplit('/').next()?;
-    sh.catalog.get(&gr.group, version, &gr.resource)
+    let version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .and_then(|a| a.rsplit('/').next())
+        .unwrap_or("");
+    sh.catalog
+        .get(&gr.group, version, &gr.resource)
+        .or_else(|| sh.catalog.any_version(gr))
 }
 
 fn images_fail(pod_spec: Option<&Value>) -> bool {
@@ -633,8 +647,11 @@ fn remove_finalizer(sh: &Shared, gr: &GroupResource, key: &ObjKey, f: &str, spec
             } else {
                 "/metadata/finalizers"
             };
+            let mut removed = false;
             if let Some(Value::Array(fs)) = new.pointer_mut(ptr) {
+                let before = fs.len();
                 fs.retain(|x| x != f);
+                removed = fs.len() != before;
             }
             let left = |p: &str| {
                 new.pointer(p)
@@ -643,6 +660,10 @@ fn remove_finalizer(sh: &Shared, gr: &GroupResource, key: &ObjKey, f: &str, spec
             };
             if deleting(&new) && !left("/metadata/finalizers") && !left("/spec/finalizers") {
                 return Ok(WriteOp::Delete);
+            }
+            // Nothing to remove: write nothing, so no event wakes the collector again.
+            if !removed {
+                return Ok(WriteOp::Keep);
             }
             Ok(WriteOp::Put(new))
         });
@@ -672,7 +693,10 @@ fn delete_with(
 }
 
 /// One pass of the garbage collector, the namespace controller and CRD cleanup.
-pub fn collect_garbage(sh: &Shared) {
+/// Returns true while some deletion is still waiting (a namespace or CRD with
+/// contents left, an owner waiting for dependents), so the caller comes back.
+pub fn collect_garbage(sh: &Shared) -> bool {
+    let mut pending = false;
     let all = sh.store.all_objects();
     let by_uid: HashMap<&str, &Value> = all.iter().map(|(_, _, o)| (uid(o), o.as_ref())).collect();
     let owners = |o: &Value| -> Vec<String> {
@@ -754,6 +778,8 @@ pub fn collect_garbage(sh: &Shared) {
                 .unwrap_or(0);
             if remaining == 0 {
                 remove_finalizer(sh, gr, key, "foregroundDeletion", false);
+            } else {
+                pending = true;
             }
         }
         if gr.group.is_empty() && gr.resource == "namespaces" {
@@ -767,12 +793,17 @@ pub fn collect_garbage(sh: &Shared) {
             }
             if sh.store.namespaced_keys(&key.name).is_empty() {
                 remove_finalizer(sh, gr, key, "kubernetes", true);
+            } else {
+                pending = true;
             }
         }
         if gr.group == "apiextensions.k8s.io"
             && gr.resource == "customresourcedefinitions"
             && has_finalizer(obj, "customresourcecleanup.apiextensions.k8s.io")
         {
+            // Custom objects are deleted like any others, so their own finalizers
+            // run; the CRD goes once none is left.
+            let mut left = false;
             if let (Some(group), Some(plural)) = (
                 obj.pointer("/spec/group").and_then(Value::as_str),
                 obj.pointer("/spec/names/plural").and_then(Value::as_str),
@@ -782,7 +813,7 @@ pub fn collect_garbage(sh: &Shared) {
                     resource: plural.into(),
                 };
                 let (items, _) = sh.store.list(&cgr, None);
-                for item in items {
+                for item in &items {
                     let ckey = ObjKey {
                         namespace: item
                             .pointer("/metadata/namespace")
@@ -795,12 +826,15 @@ pub fn collect_garbage(sh: &Shared) {
                             .unwrap_or("")
                             .into(),
                     };
-                    let _ = sh
-                        .store
-                        .write(&cgr, &ckey, false, |_| -> Result<WriteOp, ()> {
-                            Ok(WriteOp::Delete)
-                        });
+                    if !deleting(item) {
+                        delete_with(sh, &cgr, &ckey, item, Propagation::Background);
+                    }
                 }
+                left = !sh.store.list(&cgr, None).0.is_empty();
+            }
+            if left {
+                pending = true;
+                continue;
             }
             if let Some(name) = obj.pointer("/metadata/name").and_then(Value::as_str) {
                 sh.catalog.unregister_crd(name);
@@ -814,4 +848,5 @@ pub fn collect_garbage(sh: &Shared) {
             );
         }
     }
+    pending
 }

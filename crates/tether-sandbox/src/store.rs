@@ -174,6 +174,11 @@ impl Store {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Events at or below this revision are no longer kept.
+    pub fn compacted_rv(&self) -> u64 {
+        self.lock().compacted
+    }
+
     pub fn current_rv(&self) -> u64 {
         self.lock().rv
     }

@@ -1495,3 +1495,321 @@ async fn crd_lifecycle() {
     assert_eq!(code, 200, "{ws}");
     assert_eq!(names(&ws), Vec::<String>::new());
 }
+
+// ---------------------------------------------------------------------------------------
+// Regressions found in review
+
+const NAMESPACES: &str = "/api/v1/namespaces";
+
+/// A terminating namespace that waits on someone else's finalizer is left alone,
+/// not rewritten by the collector in a loop; and updating it does not delete it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminating_namespace_is_stable_and_survives_updates() {
+    let ts = TestSandbox::start().await;
+    let ts = &ts;
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "held", "finalizers": ["example.com/hold"]}});
+    assert_eq!(post(ts, NAMESPACES, &ns).await.0, 201);
+    let cms = "/api/v1/namespaces/held/configmaps";
+    assert_eq!(post(ts, cms, &cm("inside", json!({}))).await.0, 201);
+    assert_eq!(
+        send(
+            ts,
+            "DELETE",
+            &format!("{NAMESPACES}/held"),
+            JSON,
+            &json!({})
+        )
+        .await
+        .0,
+        200
+    );
+    gone(ts, &format!("{cms}/inside")).await;
+    let (_, first) = get(ts, &format!("{NAMESPACES}/held")).await;
+    // Long enough for several collector passes (they run every 250 ms while work waits).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (_, later) = get(ts, &format!("{NAMESPACES}/held")).await;
+    assert_eq!(
+        rv(&first),
+        rv(&later),
+        "nothing rewrote the namespace: {later}"
+    );
+    assert_eq!(later["status"]["phase"], json!("Terminating"));
+
+    // A label (or a GitOps re-apply) on the terminating namespace keeps it.
+    let (code, labelled) = send(
+        ts,
+        "PATCH",
+        &format!("{NAMESPACES}/held"),
+        MERGE,
+        &json!({"metadata": {"labels": {"a": "b"}}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{labelled}");
+    let (code, still) = get(ts, &format!("{NAMESPACES}/held")).await;
+    assert_eq!(code, 200, "{still}");
+    assert_eq!(
+        still["spec"]["finalizers"], later["spec"]["finalizers"],
+        "spec.finalizers change only through /finalize"
+    );
+    assert_eq!(still["metadata"]["labels"]["a"], json!("b"));
+
+    // Removing the last finalizer finishes the deletion.
+    assert_eq!(
+        send(
+            ts,
+            "PATCH",
+            &format!("{NAMESPACES}/held"),
+            MERGE,
+            &json!({"metadata": {"finalizers": null}})
+        )
+        .await
+        .0,
+        200
+    );
+    gone(ts, &format!("{NAMESPACES}/held")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_must_keep_the_name_and_status_writes_check_the_resource_version() {
+    let ts = TestSandbox::start().await;
+    let ts = &ts;
+    assert_eq!(post(ts, CMS, &cm("named", json!({"a": "1"}))).await.0, 201);
+    let (code, body) = send(
+        ts,
+        "PUT",
+        &format!("{CMS}/named"),
+        JSON,
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {}}),
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(
+        body["message"],
+        json!("the name of the object () does not match the name on the URL (named)")
+    );
+
+    let (_, d) = post(ts, DEPLOYS, &deployment("st", 1, &[("app", "nginx:1.0")])).await;
+    let stale = rv(&d);
+    assert_eq!(
+        send(
+            ts,
+            "PATCH",
+            &format!("{DEPLOYS}/st"),
+            MERGE,
+            &json!({"metadata": {"labels": {"x": "y"}}})
+        )
+        .await
+        .0,
+        200
+    );
+    let mut status_write = d.clone();
+    status_write["status"] = json!({"replicas": 7});
+    let (code, body) = send(
+        ts,
+        "PUT",
+        &format!("{DEPLOYS}/st/status"),
+        JSON,
+        &status_write,
+    )
+    .await;
+    assert_eq!(code, 409, "a stale status write is a conflict: {body}");
+    status_write["metadata"]["resourceVersion"] = json!((stale + 1000).to_string());
+    assert_eq!(
+        send(
+            ts,
+            "PUT",
+            &format!("{DEPLOYS}/st/status"),
+            JSON,
+            &status_write
+        )
+        .await
+        .0,
+        409
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_crd_serves_nothing_and_only_all_is_a_dry_run() {
+    let ts = TestSandbox::start().await;
+    let ts = &ts;
+    let (code, _) = send(
+        ts,
+        "POST",
+        &format!("{CRDS}?dryRun=All"),
+        JSON,
+        &widget_crd(),
+    )
+    .await;
+    assert_eq!(code, 201);
+    assert_eq!(
+        get(ts, "/apis/example.com/v1").await.0,
+        404,
+        "a dry-run CRD is not served"
+    );
+    let (code, body) = send(
+        ts,
+        "POST",
+        &format!("{CMS}?dryRun=true"),
+        JSON,
+        &cm("dry", json!({})),
+    )
+    .await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(get(ts, &format!("{CMS}/dry")).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_namespaces_urls_only_list_and_watch() {
+    let ts = TestSandbox::start().await;
+    let ts = &ts;
+    assert_eq!(post(ts, CMS, &cm("keep", json!({}))).await.0, 201);
+    let (code, _) = post(ts, "/api/v1/configmaps", &cm("nowhere", json!({}))).await;
+    assert_eq!(code, 405);
+    assert_eq!(
+        send(ts, "DELETE", "/api/v1/configmaps", JSON, &json!({}))
+            .await
+            .0,
+        405
+    );
+    assert_eq!(get(ts, "/api/v1/configmaps/keep").await.0, 404);
+    let (code, list) = get(ts, "/api/v1/configmaps").await;
+    assert_eq!(code, 200);
+    assert!(names(&list).contains(&"keep".to_string()));
+    assert_eq!(
+        get(ts, &format!("{CMS}/keep")).await.0,
+        200,
+        "nothing was deleted"
+    );
+}
+
+/// Every page of a paginated list reports the first page's revision, so a client
+/// that watches from the last page's resourceVersion misses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_pages_report_the_first_pages_revision() {
+    let ts = TestSandbox::start().await;
+    let ts = &ts;
+    for i in 0..4 {
+        assert_eq!(post(ts, CMS, &cm(&format!("p{i}"), json!({}))).await.0, 201);
+    }
+    let (_, page1) = get(ts, &format!("{CMS}?limit=2")).await;
+    let first_rv = page1["metadata"]["resourceVersion"].clone();
+    // A change between pages, to an object the first page already returned.
+    assert_eq!(
+        send(
+            ts,
+            "PATCH",
+            &format!("{CMS}/p0"),
+            MERGE,
+            &json!({"data": {"x": "1"}})
+        )
+        .await
+        .0,
+        200
+    );
+    let token = page1["metadata"]["continue"]
+        .as_str()
+        .expect("continue")
+        .to_string();
+    let (code, page2) = get(ts, &format!("{CMS}?limit=2&continue={token}")).await;
+    assert_eq!(code, 200);
+    assert_eq!(page2["metadata"]["resourceVersion"], first_rv);
+    assert_eq!(names(&page2), vec!["p2", "p3"]);
+}
+
+/// Deleting a CRD deletes its objects the normal way, so their finalizers run first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crd_deletion_waits_for_custom_object_finalizers() {
+    let ts = TestSandbox::start().await;
+    let ts = &ts;
+    create_widget_crd(ts).await;
+    ts.eventually("widgets served", SETTLE, || async move {
+        (get(ts, WIDGETS).await.0 == 200).then_some(())
+    })
+    .await;
+    let mut w = widget("held", json!({"size": 1}));
+    w["metadata"]["finalizers"] = json!(["example.com/cleanup"]);
+    assert_eq!(post(ts, WIDGETS, &w).await.0, 201);
+    let crd_path = format!("{CRDS}/widgets.example.com");
+    assert_eq!(send(ts, "DELETE", &crd_path, JSON, &json!({})).await.0, 200);
+    let path = format!("{WIDGETS}/held");
+    let path = path.as_str();
+    ts.eventually("the widget to start terminating", SETTLE, || async move {
+        let (_, o) = get(ts, path).await;
+        o["metadata"]["deletionTimestamp"].is_string().then_some(())
+    })
+    .await;
+    assert_eq!(
+        get(ts, &crd_path).await.0,
+        200,
+        "the CRD waits for its objects"
+    );
+    assert_eq!(
+        send(
+            ts,
+            "PATCH",
+            path,
+            MERGE,
+            &json!({"metadata": {"finalizers": null}})
+        )
+        .await
+        .0,
+        200
+    );
+    gone(ts, &crd_path).await;
+    assert_eq!(get(ts, "/apis/example.com/v1").await.0, 404);
+}
+
+/// A namespace kept Terminating only by its own `kubernetes` finalizer (its
+/// contents are still finalizing) is not deleted by an ordinary update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updating_a_terminating_namespace_does_not_orphan_its_contents() {
+    let ts = TestSandbox::start().await;
+    let ts = &ts;
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "busy"}});
+    assert_eq!(post(ts, NAMESPACES, &ns).await.0, 201);
+    let cms = "/api/v1/namespaces/busy/configmaps";
+    let mut held = cm("held", json!({}));
+    held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    assert_eq!(post(ts, cms, &held).await.0, 201);
+    assert_eq!(
+        send(
+            ts,
+            "DELETE",
+            &format!("{NAMESPACES}/busy"),
+            JSON,
+            &json!({})
+        )
+        .await
+        .0,
+        200
+    );
+    let (code, body) = send(
+        ts,
+        "PATCH",
+        &format!("{NAMESPACES}/busy"),
+        MERGE,
+        &json!({"metadata": {"labels": {"a": "b"}}}),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let (code, ns_now) = get(ts, &format!("{NAMESPACES}/busy")).await;
+    assert_eq!(
+        code, 200,
+        "the namespace must wait for its contents: {ns_now}"
+    );
+    assert_eq!(ns_now["spec"]["finalizers"], json!(["kubernetes"]));
+    // Releasing the content lets the namespace go.
+    assert_eq!(
+        send(
+            ts,
+            "PATCH",
+            &format!("{cms}/held"),
+            MERGE,
+            &json!({"metadata": {"finalizers": null}})
+        )
+        .await
+        .0,
+        200
+    );
+    gone(ts, &format!("{NAMESPACES}/busy")).await;
+}

@@ -249,6 +249,27 @@ async fn resource(
     if p.namespace.is_some() && !r.namespaced {
         return Err(ApiError::no_route());
     }
+    // The all-namespaces URL of a namespaced kind serves only list and watch.
+    if r.namespaced && p.namespace.is_none() {
+        if p.name.is_some() {
+            return Err(ApiError::no_route());
+        }
+        if method != Method::GET {
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+    }
+    if let Some(dry) = params.0.iter().find(|(k, v)| k == "dryRun" && v != "All") {
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            format!(
+                "dryRun: Unsupported value: \"{}\": supported values: \"All\"",
+                dry.1
+            ),
+        ));
+    }
     let verb = verb_of(method, &p, params);
     // A verb discovery does not list (deletecollection on namespaces) is not served.
     if p.subresource.is_none() && !r.verbs.contains(&verb) && verb != "unknown" {

@@ -211,21 +211,36 @@ impl Selectors {
     }
 }
 
+/// A list response, serialised from borrowed objects.
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    kind: &'a str,
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    metadata: &'a Value,
+    items: Vec<std::borrow::Cow<'a, Value>>,
+}
+
 /// A continue token: the key to resume after. Real tokens are opaque too.
 fn encode_continue(rv: u64, key: &ObjKey) -> String {
     let raw = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{}/{}\u{0}", key.namespace, key.name)}).to_string();
     base64_encode(raw.as_bytes())
 }
 
-fn decode_continue(token: &str) -> Option<ObjKey> {
+/// The key to resume after and the revision the first page was served at.
+fn decode_continue(token: &str) -> Option<(ObjKey, u64)> {
     let raw = base64_decode(token)?;
     let v: Value = serde_json::from_slice(&raw).ok()?;
     let start = v.get("start")?.as_str()?.trim_end_matches('\u{0}');
     let (ns, name) = start.split_once('/')?;
-    Some(ObjKey {
-        namespace: ns.to_string(),
-        name: name.to_string(),
-    })
+    let rv = v.get("rv")?.as_u64()?;
+    Some((
+        ObjKey {
+            namespace: ns.to_string(),
+            name: name.to_string(),
+        },
+        rv,
+    ))
 }
 
 pub fn list(
@@ -241,15 +256,28 @@ pub fn list(
     } else {
         None
     };
-    let (items, rv) = sh.store.list(r.storage_key(), ns);
+    let (items, mut rv) = sh.store.list(r.storage_key(), ns);
     let limit = params
         .get("limit")
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0);
     let start = match params.get("continue") {
-        Some(tok) if !tok.is_empty() => Some(decode_continue(tok).ok_or_else(|| {
-            ApiError::bad_request("continue key is not valid: illegal base64 data")
-        })?),
+        Some(tok) if !tok.is_empty() => {
+            let (key, first_rv) = decode_continue(tok).ok_or_else(|| {
+                ApiError::bad_request("continue key is not valid: illegal base64 data")
+            })?;
+            // Pages are served from live state, but report the first page's revision:
+            // clients (informers) watch from the last page's resourceVersion, and must
+            // not skip changes made while they paged. A token older than the watch
+            // window is expired, as on the real server.
+            if first_rv < sh.store.compacted_rv() {
+                return Err(ApiError::gone(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                ));
+            }
+            rv = first_rv;
+            Some(key)
+        }
         _ => None,
     };
     let key_of = |o: &Value| ObjKey {
@@ -304,22 +332,21 @@ pub fn list(
             "items": selected.iter().map(|o| partial_metadata(o)).collect::<Vec<_>>(),
         }),
         _ => {
-            // Serialise items without cloning them into a new tree.
-            let items: Vec<&Value> = selected.iter().map(|o| o.as_ref()).collect();
-            let api_version = r.api_version();
-            let same_version = items
-                .iter()
-                .all(|o| o.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()));
-            let items_json = if same_version {
-                serde_json::to_value(&items).unwrap_or_default()
-            } else {
-                Value::Array(items.iter().map(|o| present(r, o).into_owned()).collect())
-            };
             // Custom resource lists are unstructured on the real server: "continue" is always there.
             if r.is_custom() && list_meta.get("continue").is_none() {
                 list_meta["continue"] = json!("");
             }
-            json!({"kind": r.list_kind, "apiVersion": api_version, "metadata": list_meta, "items": items_json})
+            let api_version = r.api_version();
+            let items: Vec<std::borrow::Cow<'_, Value>> =
+                selected.iter().map(|o| present(r, o)).collect();
+            // Serialised straight from the stored objects, without building a new tree.
+            let list = ListBody {
+                kind: &r.list_kind,
+                api_version: &api_version,
+                metadata: &list_meta,
+                items,
+            };
+            return Ok((StatusCode::OK, axum::Json(list)).into_response());
         }
     };
     Ok(json_response(StatusCode::OK, &body, &[]))
@@ -440,7 +467,8 @@ impl<'a> Writer<'a> {
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
         }
-        if let (Some(url_name), Some(body_name)) = (url_name, meta_str(obj, "name"))
+        if let Some(url_name) = url_name
+            && let body_name = meta_str(obj, "name").unwrap_or("")
             && body_name != url_name
         {
             return Err(ApiError::bad_request(format!(
@@ -564,11 +592,43 @@ impl<'a> Writer<'a> {
                 }
                 into = &mut into[*key];
             }
-            *into = from.clone();
-            if let Some(mf) = new.pointer("/metadata/managedFields").cloned() {
-                meta_mut(&mut merged).insert("managedFields".into(), mf);
+            *into = if part.name == "resize" {
+                resized_containers(into, from)
+            } else {
+                from.clone()
+            };
+            // The body's resourceVersion is still the client's precondition.
+            for key in ["managedFields", "resourceVersion"] {
+                match new.pointer(&format!("/metadata/{key}")).cloned() {
+                    Some(v) => {
+                        meta_mut(&mut merged).insert(key.into(), v);
+                    }
+                    None if key == "resourceVersion" => {
+                        meta_mut(&mut merged).remove(key);
+                    }
+                    None => {}
+                }
             }
             new = merged;
+        }
+        // A namespace's finalizers change only through /finalize, as on the real server.
+        if let (Some(old), None) = (old, sub)
+            && r.group.is_empty()
+            && r.kind == "Namespace"
+        {
+            match old.pointer("/spec/finalizers") {
+                Some(f) => {
+                    if !new.get("spec").is_some_and(Value::is_object) {
+                        new["spec"] = json!({});
+                    }
+                    new["spec"]["finalizers"] = f.clone();
+                }
+                None => {
+                    if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                        spec.remove("finalizers");
+                    }
+                }
+            }
         }
         new = self.check_fields(new, &name)?;
         if let Some(o) = new.as_object_mut() {
@@ -686,10 +746,14 @@ impl<'a> Writer<'a> {
         let deleting = new
             .pointer("/metadata/deletionTimestamp")
             .is_some_and(|v| !v.is_null());
-        let finalizers_left = new
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty());
+        // A namespace's own finalizers live in spec.finalizers.
+        let finalizers_left = ["/metadata/finalizers", "/spec/finalizers"]
+            .iter()
+            .any(|p| {
+                new.pointer(p)
+                    .and_then(Value::as_array)
+                    .is_some_and(|f| !f.is_empty())
+            });
         if deleting && !finalizers_left {
             return Ok(WriteOp::Delete);
         }
@@ -701,6 +765,30 @@ impl<'a> Writer<'a> {
         }
         Ok(WriteOp::Put(new))
     }
+}
+
+/// `pods/resize` may change only each container's resources and resize policy.
+fn resized_containers(old: &Value, new: &Value) -> Value {
+    let mut out = old.clone();
+    if let (Some(old_list), Some(new_list)) = (out.as_array_mut(), new.as_array()) {
+        for c in old_list.iter_mut().filter_map(Value::as_object_mut) {
+            let name = c.get("name").cloned();
+            let Some(n) = new_list.iter().find(|n| n.get("name") == name.as_ref()) else {
+                continue;
+            };
+            for field in ["resources", "resizePolicy"] {
+                match n.get(field) {
+                    Some(v) => {
+                        c.insert(field.into(), v.clone());
+                    }
+                    None => {
+                        c.remove(field);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn truncate(s: &str, n: usize) -> &str {
@@ -844,7 +932,9 @@ pub fn create(w: &mut Writer, p: &ResourcePath, body: Value) -> Result<Response,
         w.finish(None, obj, Mode::Create, None)
     });
     let written = written.map_err(|e| strict_as_decode_error(r, e))?;
-    after_write(w.sh, r, &written.object);
+    if written.kind.is_some() {
+        after_write(w.sh, r, &written.object);
+    }
     Ok(json_response(
         StatusCode::CREATED,
         &present(r, &written.object),
@@ -869,7 +959,9 @@ pub fn update(
         w.finish(Some(cur), body, Mode::Update, sub)
     });
     let written = written.map_err(|e| strict_as_decode_error(r, e))?;
-    after_write(w.sh, r, &written.object);
+    if written.kind.is_some() {
+        after_write(w.sh, r, &written.object);
+    }
     Ok(write_response(
         r,
         &written.object,
@@ -896,10 +988,8 @@ fn write_response(
     code: StatusCode,
     warnings: &[String],
 ) -> Response {
-    if obj.is_null() {
-        // The write finished a deletion (last finalizer removed).
-        return json_response(StatusCode::OK, &status::success(r, "", None), warnings);
-    }
+    // When the write removed the last finalizer of a deleting object, this is the
+    // object as it was last stored, which is what the real server answers too.
     json_response(code, &present(r, obj), warnings)
 }
 
@@ -953,7 +1043,9 @@ pub fn patch(
         }
         w.finish(Some(cur), patched, Mode::Update, sub)
     })?;
-    after_write(w.sh, r, &written.object);
+    if written.kind.is_some() {
+        after_write(w.sh, r, &written.object);
+    }
     Ok(write_response(
         r,
         &written.object,
@@ -1033,7 +1125,9 @@ fn apply(
         .map_err(|e| apply_error(r, name, e))?;
         w.finish(cur.map(|c| c.as_ref()), merged, Mode::Apply, sub)
     })?;
-    after_write(w.sh, r, &written.object);
+    if written.kind.is_some() {
+        after_write(w.sh, r, &written.object);
+    }
     let code = if exists {
         StatusCode::OK
     } else {
@@ -1256,6 +1350,10 @@ pub fn delete_object(
         } else {
             meta.insert("finalizers".into(), Value::Array(finalizers));
         }
+        if already_deleting && obj == **cur {
+            return Ok(WriteOp::Keep);
+        }
+        let meta = meta_mut(&mut obj);
         if !already_deleting {
             meta.insert("deletionTimestamp".into(), json!(now()));
             if !crd {
@@ -1504,7 +1602,9 @@ pub fn write_scale(
         *target = json!(replicas);
         w.finish(Some(cur), new, Mode::Update, Some("scale"))
     })?;
-    after_write(w.sh, r, &written.object);
+    if written.kind.is_some() {
+        after_write(w.sh, r, &written.object);
+    }
     Ok(json_response(
         StatusCode::OK,
         &scale_of(r, &written.object),
@@ -1578,7 +1678,7 @@ mod tests {
             namespace: "ns".into(),
             name: "cm-0042".into(),
         };
-        assert_eq!(decode_continue(&encode_continue(7, &k)), Some(k));
+        assert_eq!(decode_continue(&encode_continue(7, &k)), Some((k, 7)));
         assert_eq!(base64_decode(&base64_encode(b"ab")).unwrap(), b"ab");
         assert_eq!(decode_continue("!!"), None);
     }

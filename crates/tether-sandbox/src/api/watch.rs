@@ -20,8 +20,11 @@ use crate::catalog::ResourceInfo;
 use crate::store::{Event, EventType};
 use crate::table::{self, IncludeObject};
 
-/// How often an idle watch with bookmarks allowed gets one.
+/// How often a watch with bookmarks allowed gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+
+/// The longest watch a client may ask for (a week).
+const MAX_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
 
 /// The most bytes of events a watch gathers into one write.
 const MAX_CHUNK: usize = 256 * 1024;
@@ -100,10 +103,13 @@ pub fn watch(
             "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
         ));
     }
+    // 0 or a missing value means the server's default; anything huge is capped so
+    // the deadline cannot overflow.
     let timeout = params
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
-        .map(Duration::from_secs)
+        .filter(|t| *t > 0)
+        .map(|t| Duration::from_secs(t.min(MAX_TIMEOUT_SECS)))
         .unwrap_or(Duration::from_secs(1800));
     let table = rep == Representation::Table;
 
@@ -200,9 +206,7 @@ pub fn watch(
 
     let mut drop_rx = sh.drop_watches.subscribe();
     let api_version = r.api_version();
-    let sh2 = sh.clone();
     tokio::spawn(async move {
-        let _ = &sh2;
         for line in initial {
             if tx.send(line).await.is_err() {
                 return;
@@ -211,12 +215,18 @@ pub fn watch(
         let deadline = tokio::time::Instant::now() + timeout;
         let mut rx_events = rx_events;
         let mut last_rv = start_rv;
+        // One timer for the whole watch: events of other resources wake this loop
+        // too, and must not keep pushing the next bookmark back.
+        let mut bookmark_every =
+            tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
+        bookmark_every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let tick = tokio::time::sleep(BOOKMARK_EVERY);
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
                 _ = drop_rx.changed() => return,
-                _ = tick, if bookmarks => {
+                // The client went away: stop now rather than at the next event for it.
+                _ = tx.closed() => return,
+                _ = bookmark_every.tick(), if bookmarks => {
                     if tx.send(bookmark(last_rv, false)).await.is_err() { return; }
                 }
                 ev = rx_events.recv() => match ev {
