@@ -305,11 +305,16 @@ async fn leaving_a_label_selector_is_a_delete() {
         (json!("DELETED"), "s"),
         "{left}"
     );
+    // As the real cacher sends it: the previous content (still matching), at the
+    // revision of the change that made it leave.
     assert_eq!(
         left["object"]["metadata"]["labels"],
-        json!({"app": "other"}),
-        "the object as it now is"
+        json!({"app": "sel"}),
+        "the object as the watcher last saw it"
     );
+    let (_, now) = get(ts, &format!("{CMS}/s")).await;
+    assert!(rv(&left["object"]) > rv(&added["object"]), "{left}");
+    assert!(rv(&left["object"]) <= rv(&now));
     let back = w.event().await;
     assert_eq!(
         (back["type"].clone(), name(&back["object"])),

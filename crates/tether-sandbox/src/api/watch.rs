@@ -60,12 +60,26 @@ impl Filter {
             EventType::Modified => match (before, now) {
                 (true, true) => Some((EventType::Modified, e.object.clone())),
                 (false, true) => Some((EventType::Added, e.object.clone())),
-                (true, false) => Some((EventType::Deleted, e.object.clone())),
+                // As the real server: the object as the client last saw it, at
+                // this event's revision.
+                (true, false) => Some((EventType::Deleted, previous_at(e))),
                 (false, false) => None,
             },
             _ => None,
         }
     }
+}
+
+/// The previous state of an object, stamped with the event's resourceVersion.
+fn previous_at(e: &Event) -> Arc<Value> {
+    let Some(prev) = &e.prev else {
+        return e.object.clone();
+    };
+    let mut obj = (**prev).clone();
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), Value::String(e.rv.to_string()));
+    }
+    Arc::new(obj)
 }
 
 pub fn watch(
@@ -240,8 +254,9 @@ pub fn watch(
                                 last_rv = e.rv;
                                 if let Some((kind, obj)) = filter.view(&e) {
                                     // The object as stored is the object as served: share its encoding.
-                                    let as_stored = obj.get("apiVersion").and_then(Value::as_str)
-                                        == Some(api_version.as_str());
+                                    let as_stored = Arc::ptr_eq(&obj, &e.object)
+                                        && obj.get("apiVersion").and_then(Value::as_str)
+                                            == Some(api_version.as_str());
                                     if !table && as_stored {
                                         push_event_line(&mut chunk, kind.as_str(), e.object_json());
                                     } else {
