@@ -925,13 +925,17 @@ pub fn create(w: &mut Writer, p: &ResourcePath, body: Value) -> Result<Response,
     w.check_namespace(&admission_name)?;
     let key = object_key(r, w.namespace.as_deref(), &name);
     let dry_run = w.dry_run;
+    // A create's admission (decoding checks, defaults, validation, managed fields)
+    // does not depend on what is stored, so it runs before taking the store's lock.
+    let prepared = w
+        .finish(None, obj, Mode::Create, None)
+        .map_err(|e| strict_as_decode_error(r, e))?;
     let written = w.sh.store.write(r.storage_key(), &key, dry_run, |cur| {
         if cur.is_some() {
             return Err(ApiError::already_exists(r, &name));
         }
-        w.finish(None, obj, Mode::Create, None)
-    });
-    let written = written.map_err(|e| strict_as_decode_error(r, e))?;
+        Ok(prepared)
+    })?;
     if written.kind.is_some() {
         after_write(w.sh, r, &written.object);
     }
