@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestSandbox, get, post, send, within};
+use common::{TestSandbox, get, post, send, widget_crd, within};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -90,33 +90,6 @@ fn deployment(name: &str, replicas: i64, containers: &[(&str, &str)]) -> Value {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
             "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": containers}},
-        },
-    })
-}
-
-fn widget_crd() -> Value {
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-            "versions": [{
-                "name": "v1", "served": true, "storage": true,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "properties": {
-                        "spec": {"type": "object", "properties": {
-                            "size": {"type": "integer"},
-                            "color": {"type": "string"},
-                        }},
-                        "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}},
-                    },
-                }},
-            }],
         },
     })
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestSandbox, get, post, send, within};
+use common::{TestSandbox, get, post, send, widget_crd, within};
 use serde_json::{Value, json};
 use tether_sandbox::Config;
 use tokio::time::Instant;
@@ -795,22 +795,6 @@ async fn pods_services_and_volumes_come_up() {
 
 // ---------------------------------------------------------------------------------------
 // Persistence
-
-fn widget_crd() -> Value {
-    json!({
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": "widgets.example.com"},
-        "spec": {
-            "group": "example.com",
-            "scope": "Namespaced",
-            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [{"name": "v1", "served": true, "storage": true,
-                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                    "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}],
-        },
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_survives_a_restart() {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tether_sandbox::{Config, Sandbox};
 
 pub struct TestSandbox {
@@ -197,4 +197,33 @@ pub async fn send(
 
 pub async fn post(ts: &TestSandbox, path: &str, body: &Value) -> (u16, Value) {
     send(ts, "POST", path, "application/json", body).await
+}
+
+/// A namespaced CRD `widgets.example.com` (kind Widget) with a status subresource and a
+/// schema of `spec.size` (integer), `spec.color` (string) and `status.ready` (boolean).
+pub fn widget_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {
+                        "spec": {"type": "object", "properties": {
+                            "size": {"type": "integer"},
+                            "color": {"type": "string"},
+                        }},
+                        "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}},
+                    },
+                }},
+            }],
+        },
+    })
 }
