@@ -2,11 +2,16 @@
 CARGO ?= cargo
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: run test lint fmt bench ci tools
+.PHONY: run sandbox test lint fmt bench ci tools
 
-## run: start the sandbox (a local Kubernetes API) and print how to point kubectl at it.
+## run: `tether up`: a sandbox cluster, the agent, and a demo Git repository whose three
+## Applications (plain YAML, Kustomize, Helm) sync; state lives in .tether/.
 ## The dev profile shares its build with `make test`; `cargo build --release` gives the fast binary.
-run:
+run: tools
+	$(CARGO) run -p tether -- up
+
+## sandbox: only the sandbox (a local Kubernetes API), printing how to point kubectl at it.
+sandbox:
 	$(CARGO) run -p tether -- sandbox
 
 ## test: every test, unit and integration (needs kubectl; `make tools` installs what is missing)

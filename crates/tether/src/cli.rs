@@ -22,12 +22,57 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Start everything on this machine: a sandbox cluster, the agent, and a demo Git
+    /// repository with three Applications (plain YAML, Kustomize, Helm).
+    ///
+    /// State (the demo repo, the sandbox's data, the kubeconfig) lives in --state-dir, so
+    /// a second run picks up where the first left off. Use --kubeconfig to run against an
+    /// existing cluster instead of the sandbox. Stops on Ctrl-C.
+    Up(crate::up::UpArgs),
+    /// Reconcile every Application on one cluster: fetch from Git, render, plan,
+    /// apply, assess, and record the result in each Application's status.
+    ///
+    /// Installs the Application CRD when it is missing. Stops on SIGTERM or Ctrl-C after
+    /// running syncs finish; a second signal forces the stop.
+    Agent(crate::agent_cmd::AgentArgs),
+    /// Create, inspect, diff, sync, wait for and delete Applications.
+    #[command(subcommand)]
+    App(crate::app::AppCommand),
+    /// Render a local directory the way the agent would (like `flux build`), and print
+    /// the objects as YAML or JSON.
+    Render(crate::render_cmd::RenderArgs),
+    /// Print the Application CRD (generated from tether's types) as YAML.
+    Crd,
     /// Run a local Kubernetes-API-compatible server that kubectl and kube-rs accept.
     ///
     /// Writes a kubeconfig for it and serves until interrupted (Ctrl-C). State is in
     /// memory unless --data-dir is given. Exit codes: 0 after a clean stop, 1 when the
     /// server cannot start (port in use, unusable data directory).
     Sandbox(SandboxArgs),
+}
+
+/// How to reach the cluster: shared by every command that talks to one.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ClusterArgs {
+    /// Kubeconfig file [default: $KUBECONFIG, then ~/.kube/config, then in-cluster].
+    #[arg(long, global = true, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context [default: the current context].
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+}
+
+impl ClusterArgs {
+    pub async fn connect(&self) -> anyhow::Result<tether_kube::Cluster> {
+        // KUBECONFIG may list several files; kube-rs reads the first here.
+        let path = self
+            .kubeconfig
+            .as_ref()
+            .and_then(|p| std::env::split_paths(p).next());
+        tether_kube::Cluster::connect(path.as_deref(), self.context.as_deref())
+            .await
+            .context("connecting to the cluster")
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -72,11 +117,21 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Sandbox(args) => sandbox(args).await,
+            Command::Sandbox(args) => sandbox(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Up(args) => crate::up::run(args).await,
+            Command::Agent(args) => crate::agent_cmd::run(args).await,
+            Command::App(cmd) => crate::app::run(cmd).await,
+            Command::Render(args) => crate::render_cmd::run(args).await,
+            Command::Crd => {
+                print!("{}", tether_model::crd_yaml());
+                Ok(ExitCode::SUCCESS)
+            }
         }
     });
+    // Leave running background work behind (a forced stop) instead of waiting.
+    runtime.shutdown_timeout(Duration::from_millis(100));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -127,7 +182,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_interrupt() {
+pub async fn wait_for_interrupt() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

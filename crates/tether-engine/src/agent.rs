@@ -1,0 +1,233 @@
+//! The agent: watches Applications on one cluster and schedules reconciles.
+//!
+//! Scheduling rules:
+//! - one reconcile per app at a time; a request that arrives while one runs
+//!   marks the app dirty and it runs again right after;
+//! - at most `concurrency` reconciles at once;
+//! - a watch event schedules an app only when its spec (generation), its
+//!   refresh annotation or its deletion changed: the agent's own status writes
+//!   never wake it, so it cannot loop;
+//! - after each reconcile the app is due again after the poll interval (sooner
+//!   while it progresses, with exponential backoff while it fails).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, Event};
+use tether_kube::Cluster;
+use tether_model::Application;
+use tether_render::{Renderer, RendererConfig};
+use tether_source::Sources;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
+
+use crate::pipeline::{Engine, Outcome};
+
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// Git cache: bare repositories and checkouts.
+    pub state_dir: PathBuf,
+    /// How often each repo is polled (and each app re-planned).
+    pub poll_interval: Duration,
+    /// Reconciles at once.
+    pub concurrency: usize,
+    /// Watch Applications in this namespace only.
+    pub namespace: Option<String>,
+    pub history_limit: usize,
+    /// How soon to look again while an app is progressing.
+    pub progress_recheck: Duration,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            state_dir: PathBuf::from(".tether"),
+            poll_interval: Duration::from_secs(30),
+            concurrency: 4,
+            namespace: None,
+            history_limit: 10,
+            progress_recheck: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct Agent {
+    pub engine: Arc<Engine>,
+    config: AgentConfig,
+}
+
+/// What the scheduler remembers of an app between watch events.
+#[derive(PartialEq, Eq, Clone, Debug)]
+struct Seen {
+    generation: Option<i64>,
+    refresh: Option<String>,
+    deleting: bool,
+}
+
+impl Agent {
+    /// Install the Application CRD when missing and set up the pipeline.
+    pub async fn new(cluster: Arc<Cluster>, config: AgentConfig) -> Result<Agent, AgentError> {
+        use kube::CustomResourceExt;
+        cluster
+            .ensure_crd(&Application::crd(), Duration::from_secs(30))
+            .await
+            .map_err(AgentError::Crd)?;
+        std::fs::create_dir_all(&config.state_dir).map_err(|source| AgentError::StateDir {
+            path: config.state_dir.display().to_string(),
+            source,
+        })?;
+        let engine = Engine {
+            cluster,
+            sources: Sources::new(config.state_dir.join("git")),
+            renderer: Renderer::new(RendererConfig::default()),
+            poll_interval: config.poll_interval,
+            history_limit: config.history_limit,
+            progress_recheck: config.progress_recheck,
+        };
+        Ok(Agent {
+            engine: Arc::new(engine),
+            config,
+        })
+    }
+
+    /// Run until `shutdown` resolves; then let running reconciles finish.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let client = self.engine.cluster.client().clone();
+        let api: Api<Application> = match &self.config.namespace {
+            Some(ns) => Api::namespaced(client, ns),
+            None => Api::all(client),
+        };
+        let (store, writer) = reflector::store::<Application>();
+        let mut events = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
+            .boxed();
+
+        let (due_tx, mut due_rx) = mpsc::unbounded_channel::<(String, Option<Instant>)>();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, Outcome)>();
+        let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut seen: HashMap<String, Seen> = HashMap::new();
+        let mut running: HashSet<String> = HashSet::new();
+        let mut dirty: HashSet<String> = HashSet::new();
+        let mut next_due: HashMap<String, Instant> = HashMap::new();
+        let mut failures: HashMap<String, u32> = HashMap::new();
+        tokio::pin!(shutdown);
+        tracing::info!(
+            poll_interval = ?self.config.poll_interval,
+            concurrency = self.config.concurrency,
+            "agent started; watching Applications"
+        );
+
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                ev = events.next() => {
+                    match ev {
+                        Some(Ok(ev)) => {
+                            for app in touched(ev) {
+                                let key = Engine::app_key(&app);
+                                let now = Seen {
+                                    generation: app.metadata.generation,
+                                    refresh: app.annotations().get(tether_model::REFRESH_ANNOTATION).cloned(),
+                                    deleting: app.metadata.deletion_timestamp.is_some(),
+                                };
+                                if seen.get(&key) != Some(&now) {
+                                    seen.insert(key.clone(), now);
+                                    let _ = due_tx.send((key, None));
+                                }
+                            }
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!("watching Applications: {e}; retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                        None => break,
+                    }
+                }
+                Some((key, at)) = due_rx.recv() => {
+                    // A timer that was superseded by a newer schedule is ignored.
+                    if let Some(at) = at {
+                        if next_due.get(&key) != Some(&at) {
+                            continue;
+                        }
+                    }
+                    if running.contains(&key) {
+                        dirty.insert(key);
+                        continue;
+                    }
+                    let Some(app) = find(&store, &key) else {
+                        seen.remove(&key);
+                        next_due.remove(&key);
+                        continue;
+                    };
+                    running.insert(key.clone());
+                    let engine = self.engine.clone();
+                    let slots = slots.clone();
+                    let done = done_tx.clone();
+                    tokio::spawn(async move {
+                        let Ok(_permit) = slots.acquire_owned().await else { return };
+                        let outcome = engine.handle(&app).await;
+                        let _ = done.send((key, outcome));
+                    });
+                }
+                Some((key, outcome)) = done_rx.recv() => {
+                    running.remove(&key);
+                    let delay = if outcome.failed {
+                        let n = failures.entry(key.clone()).or_insert(0);
+                        *n = (*n + 1).min(16);
+                        backoff(*n).min(outcome.requeue_after)
+                    } else {
+                        failures.remove(&key);
+                        outcome.requeue_after
+                    };
+                    if dirty.remove(&key) {
+                        let _ = due_tx.send((key.clone(), None));
+                    }
+                    let at = Instant::now() + delay;
+                    next_due.insert(key.clone(), at);
+                    let tx = due_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep_until(at).await;
+                        let _ = tx.send((key, Some(at)));
+                    });
+                }
+            }
+        }
+
+        // Graceful stop: wait for the reconciles that are running.
+        if !running.is_empty() {
+            tracing::info!(running = running.len(), "stopping: waiting for running syncs to finish");
+        }
+        let _ = slots.acquire_many(self.config.concurrency.max(1) as u32).await;
+        tracing::info!("agent stopped");
+    }
+}
+
+/// 1 s, 2 s, 4 s … for repeated failures of the same app.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.saturating_sub(1).min(8))
+}
+
+fn touched(ev: Event<Application>) -> Vec<Application> {
+    match ev {
+        Event::Apply(a) | Event::InitApply(a) => vec![a],
+        Event::Delete(_) | Event::Init | Event::InitDone => Vec::new(),
+    }
+}
+
+fn find(store: &Store<Application>, key: &str) -> Option<Arc<Application>> {
+    let (ns, name) = key.split_once('/')?;
+    store.get(&reflector::ObjectRef::new(name).within(ns))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("installing the Application CRD: {0}")]
+    Crd(tether_kube::KubeError),
+    #[error("creating the state dir {path}: {source}")]
+    StateDir { path: String, source: std::io::Error },
+}

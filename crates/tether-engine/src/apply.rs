@@ -1,0 +1,163 @@
+//! Apply: run a plan against the cluster. Waves go in order; objects within a
+//! wave are applied concurrently. CRDs and Namespaces come first and are waited
+//! for. A failed object is reported and the rest of its wave still goes on, but
+//! later waves do not start (they may depend on it), and nothing is pruned.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use kube::ResourceExt;
+use serde_json::Value;
+use tether_kube::Cluster;
+use tether_model::{Application, FIELD_MANAGER, ObjectRef, OperationPhase};
+use tether_plan::order::Stage;
+use tether_plan::plan::{Action, Plan, Step};
+
+use crate::pipeline::Desired;
+
+/// Objects applied at once within a wave.
+const APPLY_CONCURRENCY: usize = 8;
+const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What one sync did.
+#[derive(Debug, Default)]
+pub struct ApplyOutcome {
+    pub phase: OperationPhase,
+    pub message: String,
+    /// The server's copy of every object applied.
+    pub applied: BTreeMap<ObjectRef, Value>,
+    pub pruned: BTreeSet<ObjectRef>,
+    /// Per-object errors.
+    pub errors: BTreeMap<ObjectRef, String>,
+    /// Objects not attempted because an earlier wave failed.
+    pub skipped: BTreeSet<ObjectRef>,
+}
+
+pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan, desired: &Desired) -> ApplyOutcome {
+    let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
+    let force = app.spec.force_conflicts();
+    let mut out = ApplyOutcome {
+        phase: OperationPhase::Succeeded,
+        ..Default::default()
+    };
+    let _ = desired;
+
+    if app.spec.sync_option("CreateNamespace") {
+        if let Some(ns) = app.spec.destination.namespace.as_deref().filter(|n| !n.is_empty()) {
+            match cluster.ensure_namespace(ns, FIELD_MANAGER).await {
+                Ok(true) => tracing::info!(app = %key, object = %format!("Namespace {ns}"), "created (CreateNamespace)"),
+                Ok(false) => {}
+                Err(e) => {
+                    out.phase = OperationPhase::Failed;
+                    out.message = format!("creating namespace {ns}: {e}");
+                    return out;
+                }
+            }
+        }
+    }
+
+    let mut failed_wave: Option<String> = None;
+    for (stage, wave, steps) in plan.waves() {
+        let todo: Vec<&Step> = steps
+            .into_iter()
+            .filter(|s| matches!(s.action, Action::Create | Action::Update))
+            .collect();
+        if todo.is_empty() {
+            continue;
+        }
+        if failed_wave.is_some() {
+            out.skipped.extend(todo.iter().map(|s| s.object.clone()));
+            continue;
+        }
+        // Owned values in the closures: borrowed ones trip the compiler's
+        // higher-ranked lifetime check once this future is spawned.
+        let work: Vec<(ObjectRef, Action, Value)> = todo
+            .iter()
+            .map(|s| (s.object.clone(), s.action.clone(), s.desired.clone().unwrap_or(Value::Null)))
+            .collect();
+        let shared = cluster.clone();
+        let results: Vec<(ObjectRef, Action, Result<Value, String>)> = stream::iter(work)
+            .map(move |(r, action, obj)| {
+                let cluster = shared.clone();
+                async move {
+                    let res = cluster
+                        .apply(&obj, FIELD_MANAGER, force, false)
+                        .await
+                        .map_err(|e| e.to_string());
+                    (r, action, res)
+                }
+            })
+            .buffer_unordered(APPLY_CONCURRENCY)
+            .collect()
+            .await;
+        let mut wave_failed = false;
+        for (r, action, res) in results {
+            match res {
+                Ok(obj) => {
+                    let verb = if action == Action::Create { "created" } else { "configured" };
+                    tracing::info!(app = %key, object = %r, wave, "{verb}");
+                    out.applied.insert(r, obj);
+                }
+                Err(e) => {
+                    tracing::warn!(app = %key, object = %r, wave, "apply failed: {e}");
+                    out.errors.insert(r, e);
+                    wave_failed = true;
+                }
+            }
+        }
+        // CRDs must be Established before objects of their kinds are applied.
+        if stage == Stage::Foundation {
+            for (r, _) in out.applied.iter().filter(|(r, _)| r.kind == "CustomResourceDefinition") {
+                if let Err(e) = cluster.wait_established(&r.name, ESTABLISH_TIMEOUT).await {
+                    out.errors.insert(r.clone(), e.to_string());
+                    wave_failed = true;
+                }
+            }
+            let _ = cluster.refresh_discovery().await;
+        }
+        if wave_failed {
+            failed_wave = Some(format!("{stage:?} wave {wave}"));
+        }
+    }
+
+    // Prune only when every apply succeeded: a half-applied app must not lose
+    // objects on top of it.
+    let prunes: Vec<&Step> = plan.steps.iter().filter(|s| s.action == Action::Prune).collect();
+    if failed_wave.is_none() {
+        for step in prunes {
+            match cluster.delete(&step.object).await {
+                Ok(()) => {
+                    tracing::info!(app = %key, object = %step.object, "pruned");
+                    out.pruned.insert(step.object.clone());
+                }
+                Err(e) => {
+                    tracing::warn!(app = %key, object = %step.object, "prune failed: {e}");
+                    out.errors.insert(step.object.clone(), format!("prune failed: {e}"));
+                }
+            }
+        }
+    } else {
+        out.skipped.extend(prunes.iter().map(|s| s.object.clone()));
+    }
+
+    if !out.errors.is_empty() {
+        out.phase = OperationPhase::Failed;
+        let first = out.errors.iter().next().map(|(r, e)| format!("{r}: {e}")).unwrap_or_default();
+        out.message = match &failed_wave {
+            Some(w) => format!(
+                "{} object(s) failed in {w}; later waves and prunes were not run. First: {first}",
+                out.errors.len()
+            ),
+            None => format!("{} object(s) failed. First: {first}", out.errors.len()),
+        };
+    } else {
+        out.message = format!(
+            "{} applied, {} pruned",
+            out.applied.len(),
+            out.pruned.len()
+        );
+    }
+    out
+}

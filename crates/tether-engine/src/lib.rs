@@ -1,0 +1,17 @@
+//! The engine: runs the pipeline Source → Render → Plan → Apply → Assess →
+//! Record for every Application on one cluster.
+//!
+//! - [`agent`] watches Applications and schedules reconciles (concurrency,
+//!   poll interval, graceful shutdown).
+//! - [`pipeline`] is one reconcile of one app, stage by stage.
+//! - [`apply`] runs a plan against the cluster, wave by wave.
+//! - [`record`] turns what happened into the Application's status.
+
+pub mod agent;
+pub mod apply;
+pub mod pipeline;
+pub mod record;
+pub mod time;
+
+pub use agent::{Agent, AgentConfig};
+pub use pipeline::{Engine, Preview};

@@ -1,0 +1,563 @@
+//! One reconcile of one Application: Source → Render → Plan → Apply → Assess →
+//! Record. Each stage is a method named after it. A failure in Source, Render
+//! or Plan stops the run before anything touches the cluster, so a bad commit
+//! never prunes or breaks what is already deployed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::ResourceExt;
+use serde_json::Value;
+use tether_kube::{Cluster, KubeError};
+use tether_model::{
+    Application, ApplicationStatus, HealthCode, HealthStatus, ObjectRef, OperationPhase, ResourceStatus,
+    SyncCode, Tool,
+};
+use tether_plan::plan::{Action, Plan, PlanInput};
+use tether_render::{RenderRequest, Renderer};
+use tether_source::{Auth, Resolved, Sources};
+
+use crate::apply::{self, ApplyOutcome};
+use crate::record::{self, Failure};
+
+/// Everything one cluster's reconciles share: the cluster, the Git fetchers
+/// (one per repo URL) and the render cache.
+pub struct Engine {
+    pub cluster: Arc<Cluster>,
+    pub sources: Sources,
+    pub renderer: Renderer,
+    pub poll_interval: Duration,
+    pub history_limit: usize,
+    /// How soon to look again while objects are still progressing.
+    pub progress_recheck: Duration,
+}
+
+/// Where Source and Render ended: the commit and the desired objects.
+pub struct Desired {
+    pub resolved: Resolved,
+    pub tool: Tool,
+    /// Rendered objects with namespace defaulted and tracking metadata added,
+    /// each with where it came from.
+    pub objects: Vec<(Value, String)>,
+}
+
+/// What `tether app diff` shows: the plan, without applying it.
+pub struct Preview {
+    pub revision: String,
+    pub plan: Plan,
+}
+
+/// What a reconcile asks of the scheduler: look again after this long.
+pub struct Outcome {
+    pub requeue_after: Duration,
+    /// Source, Render or Plan failed: the scheduler backs off exponentially
+    /// (capped by `requeue_after`) while failures repeat.
+    pub failed: bool,
+}
+
+impl Engine {
+    pub fn app_key(app: &Application) -> String {
+        format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any())
+    }
+
+    /// Entry point from the scheduler: finalise a deleted app, else reconcile.
+    pub async fn handle(&self, app: &Application) -> Outcome {
+        if app.metadata.deletion_timestamp.is_some() {
+            self.finalize(app).await;
+            return Outcome {
+                requeue_after: self.poll_interval,
+                failed: false,
+            };
+        }
+        self.reconcile(app).await
+    }
+
+    /// An app deleted with the cascade finalizer (`tether app delete`, the
+    /// default) takes its objects with it: the inventory is pruned, still
+    /// only objects carrying this app's tracking label.
+    async fn finalize(&self, app: &Application) {
+        let key = Self::app_key(app);
+        if !app.finalizers().iter().any(|f| f == tether_model::CASCADE_FINALIZER) {
+            return;
+        }
+        let tracking = tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
+        let inventory: Vec<ObjectRef> = app
+            .status
+            .as_ref()
+            .map(|s| s.resources.iter().map(record::resource_ref).collect())
+            .unwrap_or_default();
+        let mut failed = false;
+        for r in inventory.iter().rev() {
+            match self.cluster.get(r).await {
+                Ok(Some(live)) => {
+                    let ours = live["metadata"]["labels"][tether_model::TRACKING_LABEL].as_str() == Some(tracking.as_str());
+                    let keep = live["metadata"]["annotations"][tether_model::PRUNE_ANNOTATION].as_str() == Some("disabled");
+                    if ours && !keep {
+                        match self.cluster.delete(r).await {
+                            Ok(()) => tracing::info!(app = %key, object = %r, "deleted with the app"),
+                            Err(e) => {
+                                tracing::warn!(app = %key, object = %r, "cannot delete with the app: {e}");
+                                failed = true;
+                            }
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(app = %key, object = %r, "cannot read: {e}");
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            return; // the finalizer stays; the next attempt tries again
+        }
+        let api: Api<Application> = Api::namespaced(self.cluster.client().clone(), &app.namespace().unwrap_or_default());
+        let rest: Vec<String> = app
+            .finalizers()
+            .iter()
+            .filter(|f| *f != tether_model::CASCADE_FINALIZER)
+            .cloned()
+            .collect();
+        let patch = serde_json::json!({"metadata": {"finalizers": rest, "resourceVersion": app.resource_version()}});
+        match api
+            .patch(&app.name_any(), &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => tracing::info!(app = %key, "deleted; {} object(s) removed with it", inventory.len()),
+            Err(e) => tracing::warn!(app = %key, "cannot remove the finalizer: {e}"),
+        }
+    }
+
+    /// The full pipeline for one app. Never panics on bad input; every error
+    /// ends up on the app's status.
+    pub async fn reconcile(&self, app: &Application) -> Outcome {
+        let key = Self::app_key(app);
+        let mut status = app.status.clone().unwrap_or_default();
+        let refresh = app.annotations().get(tether_model::REFRESH_ANNOTATION).cloned();
+        let requested = refresh.is_some() && refresh != status.last_handled_refresh;
+        let initiator = if requested {
+            app.annotations()
+                .get(tether_model::REFRESH_BY_ANNOTATION)
+                .cloned()
+                .unwrap_or_else(|| "user".into())
+        } else {
+            "auto".to_string()
+        };
+
+        if app.spec.suspend && !requested {
+            record::suspended(&mut status, app);
+            self.write_status(app, status).await;
+            return Outcome {
+                requeue_after: self.poll_interval,
+                failed: false,
+            };
+        }
+
+        // Source and Render. Max age zero forces a poll of the repo.
+        let max_age = if requested { Duration::ZERO } else { self.poll_interval };
+        let desired = match self.source_and_render(app, max_age).await {
+            Ok(d) => d,
+            Err(failure) => {
+                tracing::warn!(app = %key, reason = failure.reason, "{}", failure.message);
+                record::failed_before_sync(&mut status, app, &failure);
+                if requested {
+                    status.last_handled_refresh = refresh;
+                }
+                self.write_status(app, status).await;
+                return Outcome {
+                    requeue_after: self.poll_interval,
+                    failed: true,
+                };
+            }
+        };
+        let revision = desired.resolved.commit.clone();
+
+        // Plan against what is live now.
+        let inventory: Vec<ObjectRef> = status.resources.iter().map(record::resource_ref).collect();
+        let live = match self.live(&desired, &inventory).await {
+            Ok(l) => l,
+            Err(e) => {
+                let failure = Failure::new("ClusterUnavailable", format!("reading live objects: {e}"));
+                record::failed_before_sync(&mut status, app, &failure);
+                self.write_status(app, status).await;
+                return Outcome {
+                    requeue_after: self.poll_interval,
+                    failed: true,
+                };
+            }
+        };
+        let plan = match self.plan(app, &desired, &live, &inventory, true) {
+            Ok(p) => p,
+            Err(failure) => {
+                record::failed_before_sync(&mut status, app, &failure);
+                self.write_status(app, status).await;
+                return Outcome {
+                    requeue_after: self.poll_interval,
+                    failed: true,
+                };
+            }
+        };
+
+        // Decide whether to sync: on request, or automatically when Git moved,
+        // the spec changed, or a failed sync is due for a retry.
+        let sync_reason = record::sync_reason(app, &status, &revision, &plan, requested);
+        let mut synced = None;
+        if let Some(reason) = sync_reason {
+            tracing::info!(app = %key, revision = %short(&revision), initiator = %initiator, "sync: {reason}");
+            record::operation_started(&mut status, &revision, &initiator);
+            self.write_status(app, status.clone()).await;
+            let outcome = apply::run(&self.cluster, app, &plan, &desired).await;
+            synced = Some(outcome);
+        }
+
+        // Assess: health of every managed object as it is now.
+        let (resources, health) = self.assess(&plan, &live, synced.as_ref()).await;
+        record::finish(
+            &mut status,
+            app,
+            &desired,
+            &plan,
+            resources,
+            health.clone(),
+            synced.as_ref(),
+            &initiator,
+            self.history_limit,
+        );
+        if requested {
+            status.last_handled_refresh = refresh;
+        }
+        let progressing = health.status == HealthCode::Progressing
+            || synced
+                .as_ref()
+                .is_some_and(|s| s.phase != OperationPhase::Succeeded);
+        let requeue_after = match synced.as_ref() {
+            Some(s) if s.phase != OperationPhase::Succeeded => {
+                let attempt = status.operation_state.as_ref().map(|o| o.retry_count).unwrap_or(0);
+                record::retry_delay(app, attempt).unwrap_or(self.poll_interval)
+            }
+            _ if progressing => self.progress_recheck,
+            _ => self.poll_interval,
+        };
+        self.write_status(app, status).await;
+        Outcome {
+            requeue_after,
+            failed: false,
+        }
+    }
+
+    /// Source → Render, without touching the cluster: used by `tether app diff`.
+    pub async fn preview(&self, app: &Application) -> Result<Preview, String> {
+        let desired = self
+            .source_and_render(app, Duration::ZERO)
+            .await
+            .map_err(|f| f.message)?;
+        let status = app.status.clone().unwrap_or_default();
+        let inventory: Vec<ObjectRef> = status.resources.iter().map(record::resource_ref).collect();
+        let live = self.live(&desired, &inventory).await.map_err(|e| e.to_string())?;
+        let plan = self.plan(app, &desired, &live, &inventory, true).map_err(|f| f.message)?;
+        Ok(Preview {
+            revision: desired.resolved.commit,
+            plan,
+        })
+    }
+
+    async fn source_and_render(&self, app: &Application, max_age: Duration) -> Result<Desired, Failure> {
+        let (resolved, root) = self.source(app, max_age).await?;
+        self.render(app, resolved, root).await
+    }
+
+    /// Source: resolve the revision (one shared fetcher per repo URL) and check
+    /// out its tree.
+    async fn source(&self, app: &Application, max_age: Duration) -> Result<(Resolved, PathBuf), Failure> {
+        let src = &app.spec.source;
+        let auth = match &src.secret_ref {
+            Some(name) => Some(self.credentials(app, name).await?),
+            None => None,
+        };
+        let fetcher = self.sources.fetcher(&src.repo_url, auth);
+        let revision = src.revision.as_deref().filter(|r| !r.is_empty());
+        let resolved = fetcher
+            .resolve(revision, max_age)
+            .await
+            .map_err(|e| Failure::from_source(&e))?;
+        let root = fetcher
+            .checkout(&resolved.commit)
+            .await
+            .map_err(|e| Failure::from_source(&e))?;
+        Ok((resolved, root))
+    }
+
+    /// Credentials from a Secret in the app's namespace.
+    async fn credentials(&self, app: &Application, name: &str) -> Result<Auth, Failure> {
+        let ns = app.namespace().unwrap_or_default();
+        let api: Api<Secret> = Api::namespaced(self.cluster.client().clone(), &ns);
+        let secret = api
+            .get_opt(name)
+            .await
+            .map_err(|e| Failure::new("CredentialsFailed", format!("reading Secret {ns}/{name}: {e}")))?
+            .ok_or_else(|| Failure::new("CredentialsFailed", format!("Secret {ns}/{name} does not exist")))?;
+        let field = |k: &str| {
+            secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(k))
+                .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                .or_else(|| secret.string_data.as_ref().and_then(|d| d.get(k)).cloned())
+        };
+        if let Some(key) = field("sshPrivateKey") {
+            return Ok(Auth::SshKey {
+                private_key: key,
+                known_hosts: field("knownHosts"),
+            });
+        }
+        match (field("username"), field("password").or_else(|| field("token"))) {
+            (user, Some(password)) => Ok(Auth::Basic {
+                username: user.unwrap_or_else(|| "git".into()),
+                password,
+            }),
+            _ => Err(Failure::new(
+                "CredentialsFailed",
+                format!("Secret {ns}/{name} has neither password/token nor sshPrivateKey"),
+            )),
+        }
+    }
+
+    /// Render the app's path, then give every object its namespace and
+    /// tether's tracking label and annotation.
+    async fn render(&self, app: &Application, resolved: Resolved, root: PathBuf) -> Result<Desired, Failure> {
+        let src = &app.spec.source;
+        let path = src.path.as_deref().unwrap_or("");
+        let kube_version = self.cluster.server_version().await;
+        let api_versions = self.cluster.api_versions().await;
+        let app_name = app.name_any();
+        let namespace = self.default_namespace(app);
+        let req = RenderRequest {
+            root: &root,
+            path,
+            source: src,
+            app_name: &app_name,
+            namespace: Some(&namespace),
+            kube_version: Some(&kube_version),
+            api_versions: &api_versions,
+        };
+        let rendered = self
+            .renderer
+            .render(&req)
+            .await
+            .map_err(|e| Failure::new("RenderFailed", format!("{} at {}: {e}", short(&resolved.commit), display_path(path))))?;
+        let tracking = tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app_name);
+        let annotation = format!(
+            "{}/{}:{}@{}",
+            app.namespace().unwrap_or_default(),
+            app_name,
+            src.repo_url,
+            display_path(path)
+        );
+        // Kinds defined by CRDs in this same render are not served yet: take
+        // their scope from the CRD itself.
+        let crd_scopes = crd_scopes(rendered.manifests.iter().map(|m| &m.object));
+        let mut objects = Vec::with_capacity(rendered.manifests.len());
+        for m in rendered.manifests.iter() {
+            let mut obj = m.object.clone();
+            let api_version = obj["apiVersion"].as_str().unwrap_or("").to_string();
+            let kind = obj["kind"].as_str().unwrap_or("").to_string();
+            let namespaced = match self.cluster.resolve(&api_version, &kind).await {
+                Ok(info) => info.namespaced,
+                Err(KubeError::UnknownKind { .. }) => {
+                    let (group, _) = tether_model::object::split_api_version(&api_version);
+                    match crd_scopes.get(&(group.to_string(), kind.clone())) {
+                        Some(n) => *n,
+                        None => {
+                            return Err(Failure::new(
+                                "UnknownKind",
+                                format!(
+                                    "{}: kind {kind} ({api_version}) is not served by the cluster and no CRD in the app defines it",
+                                    m.origin
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Err(e) => return Err(Failure::new("ClusterUnavailable", format!("discovery: {e}"))),
+            };
+            if namespaced {
+                if obj["metadata"]["namespace"].as_str().unwrap_or("").is_empty() {
+                    obj["metadata"]["namespace"] = Value::String(namespace.clone());
+                }
+            } else if let Some(meta) = obj["metadata"].as_object_mut() {
+                meta.remove("namespace");
+            }
+            tether_plan::plan::decorate(&mut obj, &tracking, &annotation);
+            objects.push((obj, m.origin.clone()));
+        }
+        Ok(Desired {
+            resolved,
+            tool: rendered.tool,
+            objects,
+        })
+    }
+
+    fn default_namespace(&self, app: &Application) -> String {
+        app.spec
+            .destination
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| app.namespace())
+            .unwrap_or_else(|| "default".into())
+    }
+
+    /// Live state of every desired and inventory object, fetched concurrently.
+    async fn live(&self, desired: &Desired, inventory: &[ObjectRef]) -> Result<BTreeMap<ObjectRef, Value>, KubeError> {
+        let mut refs: Vec<ObjectRef> = desired.objects.iter().filter_map(|(o, _)| ObjectRef::of(o)).collect();
+        refs.extend(inventory.iter().cloned());
+        refs.sort();
+        refs.dedup();
+        // Owned values in the closures: borrowed ones trip the compiler's
+        // higher-ranked lifetime check once this future is spawned.
+        let cluster = self.cluster.clone();
+        let results: Vec<(ObjectRef, Result<Option<Value>, KubeError>)> = stream::iter(refs)
+            .map(move |r| {
+                let cluster = cluster.clone();
+                async move {
+                    let got = cluster.get(&r).await;
+                    (r, got)
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut live = BTreeMap::new();
+        for (r, got) in results {
+            if let Some(obj) = got? {
+                live.insert(r, obj);
+            }
+        }
+        Ok(live)
+    }
+
+    /// Plan: pure; decides per object.
+    fn plan(
+        &self,
+        app: &Application,
+        desired: &Desired,
+        live: &BTreeMap<ObjectRef, Value>,
+        inventory: &[ObjectRef],
+        allow_prune: bool,
+    ) -> Result<Plan, Failure> {
+        let objects: Vec<Value> = desired.objects.iter().map(|(o, _)| o.clone()).collect();
+        let automated = app.spec.automated();
+        let tracking = tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
+        let input = PlanInput {
+            desired: &objects,
+            live,
+            inventory,
+            tracking: &tracking,
+            prune: allow_prune && automated.is_some_and(|a| a.prune),
+            allow_empty: automated.is_some_and(|a| a.allow_empty),
+            prune_last: app.spec.sync_option("PruneLast"),
+            ignore: &app.spec.ignore_differences,
+        };
+        tether_plan::plan::plan(&input).map_err(|e| Failure::new("PlanFailed", e.to_string()))
+    }
+
+    /// Assess: per-object health (from what the apply returned, else what was
+    /// live) and the app's health, the worst of them.
+    async fn assess(
+        &self,
+        plan: &Plan,
+        live: &BTreeMap<ObjectRef, Value>,
+        synced: Option<&ApplyOutcome>,
+    ) -> (Vec<ResourceStatus>, HealthStatus) {
+        let mut now: HashMap<ObjectRef, Value> = HashMap::new();
+        if let Some(s) = synced {
+            for (r, obj) in &s.applied {
+                now.insert(r.clone(), obj.clone());
+            }
+        }
+        let mut resources = Vec::new();
+        let mut healths: Vec<(ObjectRef, HealthStatus)> = Vec::new();
+        for step in &plan.steps {
+            let r = &step.object;
+            let pruned = synced.is_some_and(|s| s.pruned.contains(r));
+            if pruned {
+                continue;
+            }
+            let current = now.get(r).or_else(|| live.get(r));
+            let is_extra = matches!(step.action, Action::Prune | Action::PruneSkipped);
+            // Objects present but not declared keep their health out of the app's.
+            let health = tether_plan::health::assess(current);
+            let version = current
+                .or(step.desired.as_ref())
+                .and_then(|o| o["apiVersion"].as_str())
+                .map(|v| tether_model::object::split_api_version(v).1.to_string())
+                .unwrap_or_default();
+            let (sync, message) = record::resource_sync(step, synced);
+            if !is_extra {
+                healths.push((r.clone(), health.clone()));
+            }
+            resources.push(ResourceStatus {
+                group: r.group.clone(),
+                version,
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+                status: if is_extra { SyncCode::OutOfSync } else { sync },
+                health: Some(health),
+                message,
+                requires_pruning: is_extra,
+            });
+        }
+        let app_health = tether_plan::health::app_health(healths.iter().map(|(r, h)| (r, h)));
+        (resources, app_health)
+    }
+
+    /// Record: write the status (server-side apply on the status subresource,
+    /// so fields that are gone are removed).
+    async fn write_status(&self, app: &Application, status: ApplicationStatus) {
+        let key = Self::app_key(app);
+        if let Err(e) = record::write_status(&self.cluster, app, status).await {
+            tracing::warn!(app = %key, "cannot write status: {e}");
+        }
+    }
+}
+
+fn crd_scopes<'a>(objects: impl Iterator<Item = &'a Value>) -> HashMap<(String, String), bool> {
+    objects
+        .filter(|o| o["kind"] == "CustomResourceDefinition")
+        .filter_map(|o| {
+            let spec = &o["spec"];
+            Some((
+                (spec["group"].as_str()?.to_string(), spec["names"]["kind"].as_str()?.to_string()),
+                spec["scope"].as_str() != Some("Cluster"),
+            ))
+        })
+        .collect()
+}
+
+pub fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(8)]
+}
+
+fn display_path(path: &str) -> &str {
+    if path.is_empty() { "." } else { path }
+}
+
+impl Failure {
+    fn from_source(e: &tether_source::SourceError) -> Failure {
+        use tether_source::SourceError::*;
+        let reason = match e {
+            Unreachable { .. } => "SourceUnreachable",
+            Auth { .. } => "SourceAuthFailed",
+            RevisionNotFound { .. } => "RevisionNotFound",
+            _ => "SourceFailed",
+        };
+        Failure::new(reason, e.to_string())
+    }
+}

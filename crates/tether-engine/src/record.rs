@@ -1,0 +1,407 @@
+//! Record: turn a reconcile into the Application's status: conditions
+//! (kstatus Ready / Reconciling / Stalled), sync, health, the inventory, the
+//! operation and its history entry. Pure except for `write_status`.
+
+use std::time::Duration;
+
+use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
+use serde_json::json;
+use tether_kube::Cluster;
+use tether_model::{
+    Application, ApplicationStatus, CommitInfo, Condition, HealthCode, HealthStatus, HistoryEntry, ObjectRef,
+    OperationPhase, OperationState, ResourceResult, ResourceStatus, SyncCode, SyncStatus,
+};
+use tether_plan::plan::{Action, Plan, Step};
+
+use crate::apply::ApplyOutcome;
+use crate::pipeline::{Desired, short};
+use crate::time;
+
+/// Field manager for status writes: separate from `tether`, which owns the
+/// applied objects.
+pub const STATUS_MANAGER: &str = "tether-agent";
+
+/// A reconcile that stopped before syncing, with a kstatus reason.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Failure {
+        Failure {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+pub fn resource_ref(r: &ResourceStatus) -> ObjectRef {
+    ObjectRef::new(&r.group, &r.kind, &r.namespace, &r.name)
+}
+
+fn cond(type_: &str, status: bool, reason: &str, message: &str, generation: Option<i64>) -> Condition {
+    Condition {
+        type_: type_.into(),
+        status: if status { "True" } else { "False" }.into(),
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: None,
+        observed_generation: generation,
+    }
+}
+
+/// Source, Render or Plan failed: nothing was applied or pruned. The inventory
+/// and health stay as they were; sync becomes Unknown.
+pub fn failed_before_sync(status: &mut ApplicationStatus, app: &Application, failure: &Failure) {
+    let now = time::now();
+    let generation = app.metadata.generation;
+    let message = format!("{}; nothing was applied or pruned", failure.message);
+    status.set_condition(cond("Ready", false, failure.reason, &message, generation), &now);
+    status.set_condition(cond("Stalled", true, failure.reason, &message, generation), &now);
+    status.set_condition(cond("Reconciling", false, failure.reason, "", generation), &now);
+    let revision = status.sync.as_ref().and_then(|s| s.revision.clone());
+    status.sync = Some(SyncStatus {
+        status: SyncCode::Unknown,
+        revision,
+    });
+    status.observed_generation = generation;
+    status.reconciled_at = Some(now);
+}
+
+pub fn suspended(status: &mut ApplicationStatus, app: &Application) {
+    let now = time::now();
+    let generation = app.metadata.generation;
+    let msg = "spec.suspend is true: not refreshed or synced";
+    status.set_condition(cond("Ready", false, "Suspended", msg, generation), &now);
+    status.set_condition(cond("Reconciling", false, "Suspended", "", generation), &now);
+    status.remove_condition("Stalled");
+    status.observed_generation = generation;
+}
+
+/// Why to sync now, or None. Follows Argo CD's automated policy: sync when Git
+/// moved or the spec changed, not merely because live drifted (unless
+/// selfHeal), and retry a failed sync only as `retry` allows.
+pub fn sync_reason(
+    app: &Application,
+    status: &ApplicationStatus,
+    revision: &str,
+    plan: &Plan,
+    requested: bool,
+) -> Option<String> {
+    if requested {
+        return Some("requested".into());
+    }
+    let automated = app.spec.automated()?;
+    let Some(op) = status.operation_state.as_ref() else {
+        return Some("first sync".into());
+    };
+    if op.revision.as_deref() != Some(revision) {
+        return Some(format!("new revision {}", short(revision)));
+    }
+    if status.observed_generation != app.metadata.generation {
+        return Some("the Application spec changed".into());
+    }
+    if op.phase == OperationPhase::Running {
+        // The agent stopped mid-sync: finish the job.
+        return Some("the last sync was interrupted".into());
+    }
+    if op.phase != OperationPhase::Succeeded && !plan.in_sync() {
+        let limit = app
+            .spec
+            .sync_policy
+            .as_ref()
+            .and_then(|p| p.retry.as_ref())
+            .map(|r| r.limit)
+            .unwrap_or(0);
+        if limit < 0 || op.retry_count < limit {
+            return Some(format!("retry {} of the failed sync", op.retry_count + 1));
+        }
+        return None;
+    }
+    if automated.self_heal && !plan.in_sync() {
+        return Some(format!("self-heal: {}", plan.summary()));
+    }
+    None
+}
+
+/// The retry policy's wait before attempt `n` (0-based).
+pub fn retry_delay(app: &Application, n: i64) -> Option<Duration> {
+    let retry = app.spec.sync_policy.as_ref()?.retry.as_ref()?;
+    let backoff = retry.backoff.clone().unwrap_or(tether_model::Backoff {
+        duration: None,
+        factor: None,
+        max_duration: None,
+    });
+    let base = backoff
+        .duration
+        .as_deref()
+        .and_then(time::parse_duration)
+        .unwrap_or(Duration::from_secs(5));
+    let factor = backoff.factor.unwrap_or(2).max(1) as f64;
+    let max = backoff
+        .max_duration
+        .as_deref()
+        .and_then(time::parse_duration)
+        .unwrap_or(Duration::from_secs(180));
+    let secs = base.as_secs_f64() * factor.powi(n.clamp(0, 30) as i32);
+    Some(Duration::from_secs_f64(secs).min(max))
+}
+
+pub fn operation_started(status: &mut ApplicationStatus, revision: &str, initiator: &str) {
+    let retry_count = match &status.operation_state {
+        Some(op) if op.revision.as_deref() == Some(revision) && op.phase != OperationPhase::Succeeded => {
+            op.retry_count + 1
+        }
+        _ => 0,
+    };
+    status.operation_state = Some(OperationState {
+        phase: OperationPhase::Running,
+        message: "syncing".into(),
+        revision: Some(revision.to_string()),
+        initiator: initiator.to_string(),
+        started_at: time::now(),
+        finished_at: None,
+        results: Vec::new(),
+        retry_count,
+    });
+    let now = time::now();
+    status.set_condition(cond("Reconciling", true, "Syncing", &format!("syncing {}", short(revision)), None), &now);
+}
+
+/// Sync status and message of one object after this reconcile.
+pub fn resource_sync(step: &Step, synced: Option<&ApplyOutcome>) -> (SyncCode, String) {
+    if let Some(s) = synced {
+        if let Some(e) = s.errors.get(&step.object) {
+            return (SyncCode::OutOfSync, e.clone());
+        }
+        if s.skipped.contains(&step.object) {
+            return (SyncCode::OutOfSync, "not applied: an earlier wave failed".into());
+        }
+        if s.applied.contains_key(&step.object) {
+            return (SyncCode::Synced, String::new());
+        }
+    }
+    match step.action {
+        Action::Unchanged => (SyncCode::Synced, String::new()),
+        Action::Create => (SyncCode::OutOfSync, "missing from the cluster".into()),
+        Action::Update => (SyncCode::OutOfSync, step.reason.clone()),
+        Action::Prune | Action::PruneSkipped => (SyncCode::OutOfSync, step.reason.clone()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn finish(
+    status: &mut ApplicationStatus,
+    app: &Application,
+    desired: &Desired,
+    plan: &Plan,
+    resources: Vec<ResourceStatus>,
+    health: HealthStatus,
+    synced: Option<&ApplyOutcome>,
+    initiator: &str,
+    history_limit: usize,
+) {
+    let now = time::now();
+    let generation = app.metadata.generation;
+    let revision = desired.resolved.commit.clone();
+    let out_of_sync = resources.iter().any(|r| r.status != SyncCode::Synced);
+    let sync_code = if out_of_sync { SyncCode::OutOfSync } else { SyncCode::Synced };
+    status.sync = Some(SyncStatus {
+        status: sync_code,
+        revision: Some(revision.clone()),
+    });
+    status.health = Some(health.clone());
+    status.resources = resources;
+    status.observed_generation = generation;
+    status.reconciled_at = Some(now.clone());
+
+    if let Some(outcome) = synced {
+        let started_at = status
+            .operation_state
+            .as_ref()
+            .map(|o| o.started_at.clone())
+            .unwrap_or_else(|| now.clone());
+        let retry_count = status.operation_state.as_ref().map(|o| o.retry_count).unwrap_or(0);
+        let results = results(plan, outcome);
+        let summary = summarise(&results);
+        let op = OperationState {
+            phase: outcome.phase,
+            message: outcome.message.clone(),
+            revision: Some(revision.clone()),
+            initiator: initiator.to_string(),
+            started_at: started_at.clone(),
+            finished_at: Some(now.clone()),
+            results,
+            retry_count,
+        };
+        let meta = &desired.resolved.meta;
+        let id = status.history.last().map(|h| h.id + 1).unwrap_or(1);
+        status.history.push(HistoryEntry {
+            id,
+            revision: revision.clone(),
+            commit: Some(CommitInfo {
+                author: meta.author.clone(),
+                message: meta.message.trim_end().to_string(),
+                time: time::from_unix(meta.time),
+            }),
+            started_at,
+            finished_at: Some(now.clone()),
+            result: outcome.phase,
+            initiator: initiator.to_string(),
+            message: outcome.message.clone(),
+            summary,
+        });
+        let excess = status.history.len().saturating_sub(history_limit.max(1));
+        status.history.drain(..excess);
+        status.operation_state = Some(op);
+    }
+
+    // kstatus conditions.
+    let sync_failed = status
+        .operation_state
+        .as_ref()
+        .is_some_and(|o| matches!(o.phase, OperationPhase::Failed | OperationPhase::Error))
+        && status.operation_state.as_ref().and_then(|o| o.revision.as_deref()) == Some(revision.as_str());
+    let (ready, reason, message) = if sync_failed {
+        let msg = status.operation_state.as_ref().map(|o| o.message.clone()).unwrap_or_default();
+        (false, "SyncFailed", msg)
+    } else if let Some(blocked) = &plan.prune_blocked {
+        (false, "PruneBlocked", blocked.clone())
+    } else if sync_code == SyncCode::OutOfSync {
+        (false, "OutOfSync", out_of_sync_message(&status.resources))
+    } else {
+        match health.status {
+            HealthCode::Healthy => (true, "Succeeded", format!("synced to {} and healthy", short(&revision))),
+            HealthCode::Progressing => (false, "Progressing", health.message.clone()),
+            HealthCode::Degraded => (false, "Degraded", health.message.clone()),
+            HealthCode::Missing => (false, "Missing", health.message.clone()),
+            HealthCode::Suspended => (true, "Suspended", health.message.clone()),
+            HealthCode::Unknown => (false, "HealthUnknown", health.message.clone()),
+        }
+    };
+    status.set_condition(cond("Ready", ready, reason, &message, generation), &now);
+    let reconciling = health.status == HealthCode::Progressing && !sync_failed;
+    status.set_condition(
+        cond(
+            "Reconciling",
+            reconciling,
+            if reconciling { "Progressing" } else { "Idle" },
+            if reconciling { &health.message } else { "" },
+            generation,
+        ),
+        &now,
+    );
+    let stalled = sync_failed || health.status == HealthCode::Degraded;
+    status.set_condition(
+        cond(
+            "Stalled",
+            stalled,
+            if sync_failed {
+                "SyncFailed"
+            } else if stalled {
+                "Degraded"
+            } else {
+                "Idle"
+            },
+            if stalled { &message } else { "" },
+            generation,
+        ),
+        &now,
+    );
+}
+
+fn out_of_sync_message(resources: &[ResourceStatus]) -> String {
+    let odd: Vec<String> = resources
+        .iter()
+        .filter(|r| r.status != SyncCode::Synced)
+        .map(|r| {
+            let what = ObjectRef::new(&r.group, &r.kind, &r.namespace, &r.name);
+            if r.requires_pruning {
+                format!("{what} (not in Git{})", if r.message.is_empty() { String::new() } else { format!(": {}", r.message) })
+            } else if r.message.is_empty() {
+                what.to_string()
+            } else {
+                format!("{what} ({})", r.message)
+            }
+        })
+        .collect();
+    let shown: Vec<String> = odd.iter().take(5).cloned().collect();
+    let more = if odd.len() > 5 { format!(" and {} more", odd.len() - 5) } else { String::new() };
+    format!("{} object(s) differ from Git: {}{more}", odd.len(), shown.join(", "))
+}
+
+fn results(plan: &Plan, outcome: &ApplyOutcome) -> Vec<ResourceResult> {
+    plan.steps
+        .iter()
+        .map(|step| {
+            let r = &step.object;
+            let (action, status, message) = if let Some(e) = outcome.errors.get(r) {
+                let action = if step.action == Action::Prune { "prune" } else { action_name(step) };
+                (action, "SyncFailed", e.clone())
+            } else if outcome.pruned.contains(r) {
+                ("pruned", "Pruned", String::new())
+            } else if outcome.skipped.contains(r) {
+                (action_name(step), "Skipped", "an earlier wave failed".to_string())
+            } else if step.action == Action::PruneSkipped {
+                ("prune-skipped", "PruneSkipped", step.reason.clone())
+            } else {
+                (action_name(step), "Synced", String::new())
+            };
+            ResourceResult {
+                group: r.group.clone(),
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+                action: action.into(),
+                status: status.into(),
+                message,
+                wave: Some(step.wave),
+            }
+        })
+        .collect()
+}
+
+fn action_name(step: &Step) -> &'static str {
+    match step.action {
+        Action::Create => "created",
+        Action::Update => "configured",
+        Action::Unchanged => "unchanged",
+        Action::Prune => "pruned",
+        Action::PruneSkipped => "prune-skipped",
+    }
+}
+
+fn summarise(results: &[ResourceResult]) -> String {
+    let count = |a: &str| results.iter().filter(|r| r.action == a && r.status != "SyncFailed").count();
+    let failed = results.iter().filter(|r| r.status == "SyncFailed").count();
+    let mut parts = Vec::new();
+    for (n, label) in [
+        (count("created"), "created"),
+        (count("configured"), "configured"),
+        (count("pruned"), "pruned"),
+        (count("unchanged"), "unchanged"),
+        (failed, "failed"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {label}"));
+        }
+    }
+    if parts.is_empty() { "nothing to do".into() } else { parts.join(", ") }
+}
+
+/// Server-side apply of the whole status on the status subresource.
+pub async fn write_status(cluster: &Cluster, app: &Application, status: ApplicationStatus) -> Result<(), kube::Error> {
+    let api: Api<Application> = Api::namespaced(cluster.client().clone(), &app.namespace().unwrap_or_default());
+    let body = json!({
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": app.name_any()},
+        "status": status,
+    });
+    api.patch_status(&app.name_any(), &PatchParams::apply(STATUS_MANAGER).force(), &Patch::Apply(&body))
+        .await?;
+    Ok(())
+}

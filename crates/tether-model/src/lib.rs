@@ -1,0 +1,111 @@
+//! tether's shared vocabulary: the `Application` CRD types, its status, object
+//! identity and the labels and annotations tether reads and writes. No I/O.
+
+pub mod application;
+pub mod object;
+pub mod status;
+
+pub use application::*;
+pub use object::ObjectRef;
+pub use status::*;
+
+/// Field manager for every server-side apply tether makes.
+pub const FIELD_MANAGER: &str = "tether";
+/// Label on every applied object: `<app-namespace>.<app-name>`. Prune and drift use it.
+pub const TRACKING_LABEL: &str = "tether.dev/app";
+/// Annotation on every applied object naming its app and source: `<app-ns>/<app-name>:<repo>@<path>`.
+pub const TRACKING_ANNOTATION: &str = "tether.dev/tracking";
+/// Integer; lower waves apply first.
+pub const SYNC_WAVE_ANNOTATION: &str = "tether.dev/sync-wave";
+/// `disabled` keeps an object from being pruned.
+pub const PRUNE_ANNOTATION: &str = "tether.dev/prune";
+/// `ignore` leaves an object out of the diff.
+pub const COMPARE_ANNOTATION: &str = "tether.dev/compare";
+/// On an Application: any new value asks the agent to refresh from Git and sync now.
+pub const REFRESH_ANNOTATION: &str = "tether.dev/refresh";
+/// On an Application: who asked for the refresh (`user:<name>`), recorded as the initiator.
+pub const REFRESH_BY_ANNOTATION: &str = "tether.dev/refresh-by";
+
+/// On an Application: deleting it deletes its objects first (the CLI's default, as in Argo CD).
+pub const CASCADE_FINALIZER: &str = "tether.dev/resources-finalizer";
+
+/// The tracking label's value for an app.
+pub fn tracking_value(app_namespace: &str, app_name: &str) -> String {
+    format!("{app_namespace}.{app_name}")
+}
+
+/// The CRD as YAML, generated from the Rust types.
+pub fn crd_yaml() -> String {
+    use kube::CustomResourceExt;
+    let crd = Application::crd();
+    let value = serde_json::to_value(&crd).expect("the CRD serialises");
+    let mut out = String::new();
+    out.push_str("# Generated from crates/tether-model (Application::crd()); `tether crd` prints it.\n");
+    out.push_str(&to_yaml(&value));
+    out
+}
+
+/// YAML for a JSON value, keeping key order. Shared by the CLI and the diff printer.
+pub fn to_yaml(value: &serde_json::Value) -> String {
+    serde_saphyr::to_string(value).unwrap_or_else(|e| format!("# cannot print as YAML: {e}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crd_has_the_names_and_schema() {
+        use kube::CustomResourceExt;
+        let crd = Application::crd();
+        assert_eq!(crd.metadata.name.as_deref(), Some("applications.tether.dev"));
+        assert_eq!(crd.spec.names.short_names, Some(vec!["app".to_string()]));
+        let v = &crd.spec.versions[0];
+        assert_eq!(v.name, "v1alpha1");
+        assert!(v.subresources.as_ref().unwrap().status.is_some());
+        let schema = serde_json::to_value(&v.schema).unwrap();
+        let spec = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"];
+        assert!(spec["source"]["properties"]["repoURL"].is_object(), "{spec}");
+        assert!(spec["syncPolicy"].is_object());
+    }
+
+    #[test]
+    fn crd_yaml_parses_back_to_the_same_value() {
+        use kube::CustomResourceExt;
+        let yaml = crd_yaml();
+        let back: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+        assert_eq!(back, serde_json::to_value(Application::crd()).unwrap());
+    }
+
+    #[test]
+    fn yaml_quotes_what_would_be_misread() {
+        let v = serde_json::json!({"a": "true", "b": "1.0", "c": "plain", "d": "", "e": "x: y",
+            "f": ["- dash", {"k": "v", "k2": [1, 2]}], "g": "line1\nline2\n", "h": {}, "i": []});
+        let yaml = to_yaml(&v);
+        let back: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+        assert_eq!(back, v, "{yaml}");
+    }
+
+    #[test]
+    fn sync_options_parse() {
+        let mut spec = ApplicationSpec::default();
+        spec.sync_policy = Some(SyncPolicy {
+            sync_options: vec![
+                "CreateNamespace=true".into(),
+                "PruneLast=false".into(),
+                "ServerSideApply=force-conflicts".into(),
+            ],
+            ..Default::default()
+        });
+        assert!(spec.sync_option("CreateNamespace"));
+        assert!(!spec.sync_option("PruneLast"));
+        assert!(spec.force_conflicts());
+    }
+
+    #[test]
+    fn health_orders_worst_last() {
+        assert!(HealthCode::Degraded > HealthCode::Missing);
+        assert!(HealthCode::Missing > HealthCode::Progressing);
+        assert!(HealthCode::Progressing > HealthCode::Healthy);
+    }
+}

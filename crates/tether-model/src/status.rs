@@ -1,0 +1,264 @@
+//! Application status: what the agent last saw and did. Authoritative; the CLI reads it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationStatus {
+    /// kstatus conditions: `Ready`, `Reconciling`, `Stalled`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
+    /// The inventory: every object the app manages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_state: Option<OperationState>,
+    /// The last syncs, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When the source was last checked (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_at: Option<String>,
+    /// The last refresh request (`tether.dev/refresh` annotation value) the agent handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_refresh: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum SyncCode {
+    Synced,
+    OutOfSync,
+    #[default]
+    Unknown,
+}
+
+impl SyncCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncCode::Synced => "Synced",
+            SyncCode::OutOfSync => "OutOfSync",
+            SyncCode::Unknown => "Unknown",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    pub status: SyncCode,
+    /// The commit Git points at (the one compared against).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+/// Health, ordered from best to worst so that `max` gives an app's health.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+pub enum HealthCode {
+    Healthy,
+    Suspended,
+    Progressing,
+    #[default]
+    Unknown,
+    Missing,
+    Degraded,
+}
+
+impl HealthCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthCode::Healthy => "Healthy",
+            HealthCode::Suspended => "Suspended",
+            HealthCode::Progressing => "Progressing",
+            HealthCode::Unknown => "Unknown",
+            HealthCode::Missing => "Missing",
+            HealthCode::Degraded => "Degraded",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthStatus {
+    pub status: HealthCode,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+impl HealthStatus {
+    pub fn new(status: HealthCode, message: impl Into<String>) -> Self {
+        HealthStatus {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// One managed object in the inventory.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    #[serde(default)]
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+    pub status: SyncCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
+    /// Why it is OutOfSync or failed, when it is.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// Present in the cluster but no longer declared by Git (and not pruned).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_pruning: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum OperationPhase {
+    #[default]
+    Running,
+    Succeeded,
+    Failed,
+    Error,
+}
+
+impl OperationPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationPhase::Running => "Running",
+            OperationPhase::Succeeded => "Succeeded",
+            OperationPhase::Failed => "Failed",
+            OperationPhase::Error => "Error",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationState {
+    pub phase: OperationPhase,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// `auto`, `user:<name>`, `webhook`, `self-heal`.
+    #[serde(default)]
+    pub initiator: String,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<ResourceResult>,
+    /// How many times this revision was retried after failing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry_count: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// What one sync did to one object.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceResult {
+    #[serde(default)]
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+    /// `created`, `configured`, `unchanged`, `pruned`, `prune-skipped`.
+    pub action: String,
+    /// `Synced`, `SyncFailed`, `Pruned`, `PruneSkipped`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wave: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitInfo {
+    pub author: String,
+    pub message: String,
+    /// Author time, RFC 3339.
+    pub time: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// Increases by one per sync; `tether app history` shows it.
+    pub id: i64,
+    pub revision: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitInfo>,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The operation phase it ended in.
+    pub result: OperationPhase,
+    pub initiator: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// e.g. `2 created, 1 configured, 1 pruned`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
+}
+
+impl ApplicationStatus {
+    pub fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// Set a condition, keeping lastTransitionTime when the status did not change.
+    pub fn set_condition(&mut self, mut new: Condition, now: &str) {
+        match self.conditions.iter_mut().find(|c| c.type_ == new.type_) {
+            Some(old) => {
+                new.last_transition_time = if old.status == new.status {
+                    old.last_transition_time.clone()
+                } else {
+                    Some(now.to_string())
+                };
+                *old = new;
+            }
+            None => {
+                new.last_transition_time = Some(now.to_string());
+                self.conditions.push(new);
+            }
+        }
+    }
+
+    pub fn remove_condition(&mut self, type_: &str) {
+        self.conditions.retain(|c| c.type_ != type_);
+    }
+}

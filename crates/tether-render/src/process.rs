@@ -1,0 +1,186 @@
+//! Running `kustomize`, `kubectl kustomize` and `helm` with a deadline and an
+//! output cap. The child is killed when either is hit (and when the render is
+//! dropped), so a hung or runaway tool cannot pin the agent.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tether_model::Tool;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+use crate::RenderError;
+
+/// The tail of stderr shown to users: the real error is nearly always last.
+const STDERR_SHOWN: usize = 4096;
+
+pub(crate) struct Invocation<'a> {
+    pub tool: Tool,
+    pub program: &'a Path,
+    pub args: Vec<OsString>,
+    /// How the command is shown to users (repository-relative paths).
+    pub shown: String,
+    pub cwd: &'a Path,
+    pub env: Vec<(&'static str, PathBuf)>,
+    /// Environment variables starting with this are removed first, so a user's
+    /// `HELM_REPOSITORY_CONFIG` cannot point the agent's helm at their files.
+    pub env_clear_prefix: Option<&'static str>,
+    /// Replaced by nothing in stderr: temp paths mean nothing to users.
+    pub scrub: Vec<String>,
+    pub timeout: Duration,
+    pub max_output: u64,
+}
+
+pub(crate) async fn run(inv: Invocation<'_>) -> Result<String, RenderError> {
+    let mut cmd = Command::new(inv.program);
+    cmd.args(&inv.args)
+        .current_dir(inv.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(prefix) = inv.env_clear_prefix {
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with(prefix) {
+                cmd.env_remove(k);
+            }
+        }
+    }
+    for (k, v) in &inv.env {
+        cmd.env(k, v);
+    }
+    tracing::debug!(command = %inv.shown, "running render tool");
+    let mut child = cmd.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            RenderError::ToolMissing {
+                tool: inv.tool,
+                detail: format!("{} not found: {e}", inv.program.display()),
+            }
+        } else {
+            RenderError::ToolMissing {
+                tool: inv.tool,
+                detail: format!("cannot start {}: {e}", inv.program.display()),
+            }
+        }
+    })?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(RenderError::ToolMissing {
+            tool: inv.tool,
+            detail: "the child process has no output pipes".into(),
+        });
+    };
+    let work = async {
+        let (out, err) = tokio::try_join!(
+            read_capped(stdout, inv.max_output),
+            read_tail(stderr)
+        )?;
+        let status = child.wait().await.map_err(Capped::Io)?;
+        Ok::<_, Capped>((out, err, status))
+    };
+    let (out, err, status) = match tokio::time::timeout(inv.timeout, work).await {
+        Err(_) => {
+            return Err(RenderError::Timeout {
+                tool: inv.tool,
+                secs: inv.timeout.as_secs(),
+            });
+        }
+        Ok(Err(Capped::TooLarge(size))) => {
+            return Err(RenderError::FileTooLarge {
+                file: format!("output of `{}`", inv.shown),
+                size,
+                limit: inv.max_output,
+            });
+        }
+        Ok(Err(Capped::Io(e))) => return Err(RenderError::io(inv.shown.clone(), e)),
+        Ok(Ok(v)) => v,
+    };
+    if !status.success() {
+        let mut stderr = String::from_utf8_lossy(&err).into_owned();
+        for s in &inv.scrub {
+            stderr = stderr.replace(s.as_str(), "");
+        }
+        let stderr = tail(stderr.trim(), STDERR_SHOWN);
+        return Err(RenderError::Tool {
+            tool: inv.tool,
+            command: inv.shown,
+            status: status.to_string(),
+            stderr,
+        });
+    }
+    String::from_utf8(out).map_err(|_| RenderError::Tool {
+        tool: inv.tool,
+        command: inv.shown,
+        status: "succeeded".into(),
+        stderr: "its output is not UTF-8".into(),
+    })
+}
+
+enum Capped {
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+async fn read_capped(mut r: impl AsyncRead + Unpin, max: u64) -> Result<Vec<u8>, Capped> {
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut chunk).await.map_err(Capped::Io)?;
+        if n == 0 {
+            return Ok(buf);
+        }
+        if (buf.len() + n) as u64 > max {
+            return Err(Capped::TooLarge((buf.len() + n) as u64));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Read everything, keep the last 64 KiB (trimmed further for display).
+async fn read_tail(mut r: impl AsyncRead + Unpin) -> Result<Vec<u8>, Capped> {
+    const KEEP: usize = 64 * 1024;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let n = r.read(&mut chunk).await.map_err(Capped::Io)?;
+        if n == 0 {
+            return Ok(buf);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > 2 * KEEP {
+            buf.drain(..buf.len() - KEEP);
+        }
+    }
+}
+
+/// The last `max` bytes of `s`, cut at a character boundary.
+pub(crate) fn tail(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &s[start..])
+}
+
+/// `name` on a PATH-style search list, if it is there and is a file.
+pub(crate) fn find_on_path(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    let path = path?;
+    std::env::split_paths(path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
+}

@@ -1,0 +1,152 @@
+//! Source: the first stage of tether's pipeline.
+//!
+//! It turns a repository URL and a revision (branch, tag or commit) into a commit id, its
+//! metadata, and its tree on disk. One [`Fetcher`] exists per repository URL and is shared by every
+//! Application reading that repository, so N apps on one repo cost one poll, not N.
+//!
+//! Layout of the cache directory:
+//! - `repos/<readable-name>-<hash>/`: one bare repository per URL, fetched shallowly (depth 1);
+//! - `checkouts/<commit>/`: materialised trees, written once and then only read;
+//! - `ssh/known_hosts`: host keys learnt for ssh remotes that came without `known_hosts`.
+//!
+//! All gix work is blocking and runs on tokio's blocking pool.
+
+mod auth;
+mod checkout;
+mod error;
+mod fetcher;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub use auth::Auth;
+pub use error::SourceError;
+pub use fetcher::Fetcher;
+
+/// A commit that a revision resolved to.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Resolved {
+    /// Full hex object id of the commit.
+    pub commit: String,
+    pub meta: CommitMeta,
+}
+
+/// Who made a commit, when and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CommitMeta {
+    /// `Name <email>`.
+    pub author: String,
+    /// `Name <email>`.
+    pub committer: String,
+    /// The full message, without trailing newlines.
+    pub message: String,
+    /// The first line of the message.
+    pub summary: String,
+    /// Author time, unix seconds.
+    pub time: i64,
+}
+
+/// The registry of fetchers: one per normalised repository URL, shared by every app.
+pub struct Sources {
+    cache_dir: PathBuf,
+    fetchers: Mutex<HashMap<String, Arc<Fetcher>>>,
+}
+
+impl Sources {
+    /// A registry keeping its repositories and checkouts under `cache_dir` (created on first use).
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        Self { cache_dir: cache_dir.into(), fetchers: Mutex::new(HashMap::new()) }
+    }
+
+    /// The fetcher for `url`: the same `Arc` for the same repository, whether or not the URL ends
+    /// in `/` or `.git`. `auth` replaces the fetcher's credentials, so a rotated Secret takes
+    /// effect on the next poll.
+    pub fn fetcher(&self, url: &str, auth: Option<Auth>) -> Arc<Fetcher> {
+        let key = normalise_url(url);
+        // A poisoned map still holds valid fetchers; a panic elsewhere must not stop every app.
+        let mut fetchers = self.fetchers.lock().unwrap_or_else(|e| e.into_inner());
+        let fetcher = fetchers
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(Fetcher::new(url.trim().trim_end_matches('/'), &key, &self.cache_dir)))
+            .clone();
+        drop(fetchers);
+        fetcher.set_auth(auth);
+        fetcher
+    }
+}
+
+/// The identity of a repository URL: trailing `/` and, for remote URLs, `.git` do not make a
+/// different repository; `file://` and a plain path to the same directory are the same.
+///
+/// `.git` is kept for local paths because `/srv/app` and `/srv/app.git` can be two repositories.
+fn normalise_url(url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    if let Some(path) = url.strip_prefix("file://") {
+        return path.trim_end_matches('/').to_owned();
+    }
+    if url.starts_with('/') || url.starts_with('.') {
+        return url.to_owned();
+    }
+    let url = url.strip_suffix(".git").unwrap_or(url).trim_end_matches('/');
+    // Scheme and host are case-insensitive; the path is not.
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            format!("{}://{}/{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase(), path)
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Remove a password from `scheme://user:password@host/...` so it never reaches messages or logs.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_that_name_one_repository_normalise_alike() {
+        let a = normalise_url("https://GitHub.com/org/Repo.git/");
+        assert_eq!(a, "https://github.com/org/Repo");
+        assert_eq!(normalise_url("https://github.com/org/Repo"), a);
+        assert_ne!(normalise_url("https://github.com/org/repo"), a, "paths are case-sensitive");
+        assert_eq!(normalise_url("file:///srv/x/"), normalise_url("/srv/x"));
+        assert_ne!(normalise_url("/srv/x.git"), normalise_url("/srv/x"));
+        assert_eq!(normalise_url("git@github.com:org/repo.git"), "git@github.com:org/repo");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("https://bot:tok@h.io/r.git"), "https://bot@h.io/r.git");
+        assert_eq!(redact_url("https://h.io/a@b"), "https://h.io/a@b");
+        assert_eq!(redact_url("/srv/r"), "/srv/r");
+    }
+
+    #[test]
+    fn one_fetcher_per_repository_and_latest_auth_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = Sources::new(dir.path());
+        let a = sources.fetcher("https://example.invalid/r.git", None);
+        let basic = Auth::Basic { username: "u".into(), password: "p".into() };
+        let b = sources.fetcher("https://example.invalid/r/", Some(basic.clone()));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.auth(), Some(basic));
+        let c = sources.fetcher("https://example.invalid/other", None);
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+}

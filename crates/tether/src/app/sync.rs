@@ -1,0 +1,377 @@
+//! `tether app sync` and `tether app wait`: ask the agent to act, then follow
+//! the Application's status until it is done.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kube::ResourceExt;
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+use tether_model::{
+    Application, HealthCode, OperationPhase, OperationState, REFRESH_ANNOTATION, REFRESH_BY_ANNOTATION,
+    SyncCode,
+};
+
+use super::{Ctx, Target, parse_timeout, show_duration};
+use crate::output::{self, Format, short, truncate};
+
+/// How often the status is read while waiting.
+const POLL: Duration = Duration::from_millis(300);
+/// How long an app must stay Degraded (for its current spec) before `wait --health` gives up early.
+const DEGRADED_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(clap::Args, Debug)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The Application (`NAME` in -n, or `NAMESPACE/NAME`).
+    name: String,
+    /// How long to wait for the agent to finish the sync, e.g. 30s, 5m.
+    #[arg(long, default_value = "120s", value_parser = parse_timeout, value_name = "DURATION")]
+    timeout: Duration,
+    /// Only request the sync; do not wait for it (follow with `tether app wait`).
+    #[arg(long = "async")]
+    no_wait: bool,
+    /// Who asks, recorded as the sync's initiator `user:<name>` [default: $USER].
+    #[arg(long = "as", value_name = "USER")]
+    as_user: Option<String>,
+    /// Output format of the result: table (the operation and its per-object results),
+    /// wide (nothing truncated), json or yaml (the operation state).
+    #[arg(short = 'o', long, value_parser = output::formats(&["table", "wide", "json", "yaml"]), default_value = "table")]
+    output: Format,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The Application (`NAME` in -n, or `NAMESPACE/NAME`).
+    name: String,
+    /// Wait until the app is Synced (its current spec reconciled, no sync running).
+    #[arg(long)]
+    sync: bool,
+    /// Wait until the app is Healthy; give up early if it stays Degraded.
+    #[arg(long)]
+    health: bool,
+    /// How long to wait, e.g. 30s, 5m.
+    #[arg(long, default_value = "300s", value_parser = parse_timeout, value_name = "DURATION")]
+    timeout: Duration,
+}
+
+/// A spinner on a terminal; otherwise one plain line on stderr per change.
+pub(crate) struct Progress {
+    bar: Option<ProgressBar>,
+    last: String,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        let bar = output::stderr_is_tty().then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress {
+            bar,
+            last: String::new(),
+        }
+    }
+
+    pub fn update(&mut self, message: &str) {
+        if message == self.last {
+            return;
+        }
+        self.last = message.to_string();
+        match &self.bar {
+            Some(bar) => bar.set_message(message.to_string()),
+            None => eprintln!("{message}"),
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// `user:<name>` for the refresh-by annotation.
+fn initiator(as_user: Option<&str>) -> String {
+    let name = as_user
+        .map(str::to_string)
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| std::env::var("USERNAME").ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    format!("user:{}", name.trim())
+}
+
+fn op_running(app: &Application) -> bool {
+    app.status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .is_some_and(|o| o.phase == OperationPhase::Running)
+}
+
+fn last_history_id(app: &Application) -> i64 {
+    app.status
+        .as_ref()
+        .and_then(|s| s.history.last())
+        .map(|h| h.id)
+        .unwrap_or(0)
+}
+
+/// `Synced/Healthy: message` for progress lines and timeouts.
+fn state_line(app: &Application) -> String {
+    let Some(status) = app.status.as_ref() else {
+        return "no status yet (is `tether agent` running?)".into();
+    };
+    let sync = status.sync.as_ref().map(|s| s.status).unwrap_or_default();
+    let health = status.health.as_ref().map(|h| h.status).unwrap_or_default();
+    let mut line = format!("{}/{}", sync.as_str(), health.as_str());
+    if let Some(op) = status.operation_state.as_ref().filter(|o| o.phase == OperationPhase::Running) {
+        line.push_str(&format!(", sync running ({})", op.message));
+    }
+    let message = super::show::ready_message(app);
+    if !message.is_empty() {
+        line.push_str(": ");
+        line.push_str(&truncate(&message, 100));
+    }
+    line
+}
+
+pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx::connect(&args.target).await?;
+    let app = ctx.get(&args.name).await?;
+    let (ns, name) = (app.namespace().unwrap_or_default(), app.name_any());
+    let key = format!("{ns}/{name}");
+    if app.metadata.deletion_timestamp.is_some() {
+        bail!("application {key} is being deleted");
+    }
+    let before_id = last_history_id(&app);
+    let by = initiator(args.as_user.as_deref());
+    let value = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.9fZ").to_string();
+    let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: value, REFRESH_BY_ANNOTATION: by}}});
+    ctx.api(&ns)
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| anyhow!("requesting a sync of {key}: {e}"))?;
+    if args.no_wait {
+        println!("sync of {key} requested ({REFRESH_ANNOTATION}={value}); follow it with `tether app wait {name} -n {ns}`");
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let deadline = Instant::now() + args.timeout;
+    let mut progress = Progress::new();
+    progress.update(&format!("{key}: waiting for the agent to pick up the sync request"));
+    let app = loop {
+        let Some(app) = ctx.get_opt(&ns, &name).await? else {
+            bail!("application {key} was deleted while waiting for the sync");
+        };
+        let handled = app
+            .status
+            .as_ref()
+            .and_then(|s| s.last_handled_refresh.as_deref())
+            == Some(value.as_str());
+        if handled && !op_running(&app) {
+            break app;
+        }
+        if handled || op_running(&app) {
+            progress.update(&format!("{key}: syncing; {}", state_line(&app)));
+        }
+        if Instant::now() >= deadline {
+            progress.finish();
+            if handled || op_running(&app) {
+                bail!(
+                    "timed out after {}: the sync of {key} is still running ({})",
+                    show_duration(args.timeout),
+                    state_line(&app)
+                );
+            }
+            bail!(
+                "timed out after {}: the agent has not handled the sync request for {key} \
+                 (is `tether agent` running and watching namespace {ns}?)",
+                show_duration(args.timeout)
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    progress.finish();
+
+    let status = app.status.clone().unwrap_or_default();
+    // A sync of ours added a history entry; without one, the reconcile stopped
+    // before syncing (Source, Render or Plan failed).
+    let ours = last_history_id(&app) > before_id;
+    let op = status.operation_state.as_ref().filter(|_| ours);
+    if matches!(args.output, Format::Json | Format::Yaml) {
+        output::print_structured(args.output, &json!({"application": key, "operationState": op, "sync": status.sync, "health": status.health}))?;
+    } else if let Some(op) = op {
+        print!("{}", operation_report(&key, &app, op, args.output == Format::Wide));
+    }
+    match op {
+        Some(op) if op.phase == OperationPhase::Succeeded => Ok(ExitCode::SUCCESS),
+        Some(op) => bail!("sync of {key} {}: {}", op.phase.as_str().to_lowercase(), op.message),
+        None => {
+            let synced = status.sync.as_ref().is_some_and(|s| s.status == SyncCode::Synced);
+            let message = super::show::ready_message(&app);
+            if synced {
+                println!("{key}: nothing to sync; {}", state_line(&app));
+                Ok(ExitCode::SUCCESS)
+            } else {
+                bail!("sync of {key} did not run: {message}")
+            }
+        }
+    }
+}
+
+fn operation_report(key: &str, app: &Application, op: &OperationState, wide: bool) -> String {
+    let mut out = String::new();
+    let status = app.status.as_ref();
+    let mut field = |label: &str, value: &str| {
+        let _ = writeln!(out, "{:<16}{value}", format!("{label}:"));
+    };
+    field("Application", key);
+    let revision = op.revision.as_deref().unwrap_or("");
+    let commit = status
+        .and_then(|s| s.history.iter().rev().find(|h| h.revision == revision))
+        .and_then(|h| h.commit.as_ref());
+    match commit {
+        Some(c) => field(
+            "Revision",
+            &format!(
+                "{} {:?} by {}",
+                short(revision),
+                c.message.lines().next().unwrap_or(""),
+                c.author
+            ),
+        ),
+        None => field("Revision", short(revision)),
+    }
+    field("Initiator", &op.initiator);
+    field("Phase", op.phase.as_str());
+    if !op.message.is_empty() {
+        field("Message", &op.message);
+    }
+    if let (Some(end), Ok(start)) = (&op.finished_at, op.started_at.parse::<jiff::Timestamp>()) {
+        if let Ok(end) = end.parse::<jiff::Timestamp>() {
+            let secs = (end.as_second() - start.as_second()).max(0) as u64;
+            field("Duration", &output::duration(secs));
+        }
+    }
+    let sync = status.and_then(|s| s.sync.as_ref()).map(|s| s.status).unwrap_or_default();
+    let health = status.and_then(|s| s.health.as_ref()).map(|h| h.status).unwrap_or_default();
+    field("Status", &format!("{}/{}", sync.as_str(), health.as_str()));
+    if !op.results.is_empty() {
+        out.push('\n');
+        out.push_str(&super::show::results_table(&op.results, wide));
+    }
+    out
+}
+
+/// What `wait` is waiting for, given the app as it is now.
+struct Reached {
+    synced: bool,
+    healthy: bool,
+    degraded: bool,
+}
+
+fn assess(app: &Application) -> Reached {
+    let Some(status) = app.status.as_ref() else {
+        return Reached {
+            synced: false,
+            healthy: false,
+            degraded: false,
+        };
+    };
+    // The status must describe the current spec.
+    let current = status.observed_generation == app.metadata.generation && app.metadata.deletion_timestamp.is_none();
+    let running = op_running(app);
+    let sync = status.sync.as_ref().map(|s| s.status).unwrap_or_default();
+    let health = status.health.as_ref().map(|h| h.status).unwrap_or_default();
+    Reached {
+        synced: current && !running && sync == SyncCode::Synced,
+        healthy: current && health == HealthCode::Healthy,
+        degraded: current && !running && health == HealthCode::Degraded,
+    }
+}
+
+pub async fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx::connect(&args.target).await?;
+    let first = ctx.get(&args.name).await?;
+    let (ns, name) = (first.namespace().unwrap_or_default(), first.name_any());
+    let key = format!("{ns}/{name}");
+    let (want_sync, want_health) = match (args.sync, args.health) {
+        (false, false) => (true, true),
+        other => other,
+    };
+    let goal = match (want_sync, want_health) {
+        (true, true) => "synced and healthy",
+        (true, false) => "synced",
+        _ => "healthy",
+    };
+    let deadline = Instant::now() + args.timeout;
+    let mut degraded_since: Option<Instant> = None;
+    let mut progress = Progress::new();
+    loop {
+        let Some(app) = ctx.get_opt(&ns, &name).await? else {
+            progress.finish();
+            bail!("application {key} not found (deleted?)");
+        };
+        let r = assess(&app);
+        if (!want_sync || r.synced) && (!want_health || r.healthy) {
+            progress.finish();
+            let rev = app
+                .status
+                .as_ref()
+                .and_then(|s| s.sync.as_ref())
+                .and_then(|s| s.revision.as_deref())
+                .map(short)
+                .unwrap_or("-");
+            println!("{key} is {goal} (revision {rev}): {}", state_line(&app));
+            return Ok(ExitCode::SUCCESS);
+        }
+        if want_health && r.degraded {
+            let since = *degraded_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= DEGRADED_GRACE {
+                progress.finish();
+                bail!("{key} is Degraded: {}", state_line(&app));
+            }
+        } else {
+            degraded_since = None;
+        }
+        progress.update(&format!("waiting for {key} to be {goal}: {}", state_line(&app)));
+        if Instant::now() >= deadline {
+            progress.finish();
+            bail!(
+                "timed out after {} waiting for {key} to be {goal}; it is {}",
+                show_duration(args.timeout),
+                state_line(&app)
+            );
+        }
+        tokio::time::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())).max(Duration::from_millis(50)))
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initiator_names_the_user() {
+        assert_eq!(initiator(Some("alice")), "user:alice");
+        assert!(initiator(None).starts_with("user:"));
+    }
+}

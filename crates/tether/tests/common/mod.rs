@@ -1,0 +1,304 @@
+//! Harness for end-to-end tests: the real `tether` binary as a sandbox and as
+//! an agent, real `kubectl`, and real Git repositories in temp dirs.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tether");
+
+/// A sandbox, optionally an agent, and a scratch dir; all stopped on drop.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    sandbox: Child,
+    agent: Option<Child>,
+}
+
+impl Env {
+    /// A sandbox with instant rollouts.
+    pub fn start() -> Env {
+        Env::start_with(&["--rollout-delay-ms", "0"])
+    }
+
+    pub fn start_with(sandbox_args: &[&str]) -> Env {
+        let dir = tempfile::tempdir().expect("tmp");
+        let kubeconfig = dir.path().join("kubeconfig");
+        let mut sandbox = Command::new(BIN)
+            .args(["sandbox", "--port", "0", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .args(sandbox_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tether sandbox starts");
+        let stdout = sandbox.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            if line.expect("line").starts_with("kubeconfig: ") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Env {
+            dir,
+            kubeconfig,
+            sandbox,
+            agent: None,
+        }
+    }
+
+    /// Start `tether agent` with a fast poll; its log goes to `agent.log`.
+    pub fn agent(&mut self, extra: &[&str]) {
+        let log = std::fs::File::create(self.dir.path().join("agent.log")).expect("log");
+        let child = Command::new(BIN)
+            .args(["agent", "--kubeconfig"])
+            .arg(&self.kubeconfig)
+            .arg("--state-dir")
+            .arg(self.dir.path().join("agent-state"))
+            .args(["--poll-interval", "1", "--progress-interval", "0.3"])
+            .args(extra)
+            .env("TETHER_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("tether agent starts");
+        self.agent = Some(child);
+        // The agent installs the Application CRD; Applications go in `tether`.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.kubectl(&["get", "crd", "applications.tether.dev"]).status.success() {
+            assert!(Instant::now() < deadline, "the agent did not install the CRD:\n{}", self.agent_log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.kubectl(&["create", "namespace", "tether"]);
+    }
+
+    pub fn stop_agent(&mut self) {
+        if let Some(mut a) = self.agent.take() {
+            let _ = a.kill();
+            let _ = a.wait();
+        }
+    }
+
+    pub fn agent_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .expect("kubectl runs")
+    }
+
+    /// kubectl that must succeed; returns stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `kubectl apply -f -` of a YAML text.
+    pub fn apply_yaml(&self, yaml: &str) {
+        let mut child = Command::new("kubectl")
+            .args(["apply", "--server-side", "-f", "-"])
+            .env("KUBECONFIG", &self.kubeconfig)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl");
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(yaml.as_bytes()).expect("write");
+        let out = child.wait_with_output().expect("kubectl");
+        assert!(out.status.success(), "apply failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The live object as JSON, or None.
+    pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        let mut args = vec!["get", kind, name, "-o", "json"];
+        if !namespace.is_empty() {
+            args.extend(["-n", namespace]);
+        }
+        let out = self.kubectl(&args);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    pub fn app(&self, name: &str) -> Value {
+        self.get("applications.tether.dev", "tether", name)
+            .unwrap_or_else(|| panic!("Application {name} missing"))
+    }
+
+    /// `tether …` with this env's kubeconfig.
+    pub fn tether(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("TETHER_STATE_DIR", self.dir.path().join("cli-state"))
+            .output()
+            .expect("tether runs")
+    }
+
+    /// Poll an Application until `done` holds; panics with the last status and
+    /// the agent's log on timeout.
+    pub fn wait_app(&self, name: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            if let Some(app) = self.get("applications.tether.dev", "tether", name) {
+                if done(&app) {
+                    return app;
+                }
+                last = app;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "timed out waiting for {name}: {what}\nstatus: {}\nagent log:\n{}",
+            serde_json::to_string_pretty(&last["status"]).unwrap_or_default(),
+            tail(&self.agent_log(), 40)
+        );
+    }
+
+    pub fn wait_synced_healthy(&self, name: &str) -> Value {
+        self.wait_app(name, "Synced and Healthy", Duration::from_secs(30), |a| {
+            sync(a) == "Synced" && health(a) == "Healthy"
+        })
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.stop_agent();
+        let _ = self.sandbox.kill();
+        let _ = self.sandbox.wait();
+    }
+}
+
+pub fn sync(app: &Value) -> &str {
+    app["status"]["sync"]["status"].as_str().unwrap_or("")
+}
+
+pub fn health(app: &Value) -> &str {
+    app["status"]["health"]["status"].as_str().unwrap_or("")
+}
+
+pub fn condition<'a>(app: &'a Value, type_: &str) -> &'a Value {
+    app["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == type_))
+        .unwrap_or(&Value::Null)
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A Git repository in a temp dir, written to with the real `git`.
+pub struct Repo {
+    pub path: PathBuf,
+}
+
+impl Repo {
+    pub fn init(path: &Path) -> Repo {
+        std::fs::create_dir_all(path).expect("mkdir");
+        let repo = Repo { path: path.to_path_buf() };
+        repo.git(&["init", "--quiet", "--initial-branch=main"]);
+        repo
+    }
+
+    pub fn url(&self) -> String {
+        format!("file://{}", self.path.display())
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com"])
+            .args(args)
+            .current_dir(&self.path)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn write(&self, file: &str, text: &str) {
+        let p = self.path.join(file);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
+    pub fn remove(&self, file: &str) {
+        std::fs::remove_file(self.path.join(file)).expect("rm");
+    }
+
+    /// Stage everything and commit; returns the commit id.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "--all"]);
+        self.git(&["commit", "--quiet", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+/// An Application manifest for `kubectl apply`.
+pub fn app_yaml(name: &str, repo_url: &str, path: &str, dest: &str, policy: &str, extra_source: &str) -> String {
+    format!(
+        r#"apiVersion: tether.dev/v1alpha1
+kind: Application
+metadata:
+  name: {name}
+  namespace: tether
+spec:
+  source:
+    repoURL: {repo_url}
+    path: "{path}"
+{extra_source}
+  destination:
+    namespace: {dest}
+  syncPolicy:
+{policy}
+    syncOptions: ["CreateNamespace=true"]
+"#
+    )
+}
+
+pub const AUTO_PRUNE: &str = "    automated: {prune: true}";
+pub const AUTO_NO_PRUNE: &str = "    automated: {}";
+
+pub fn deployment(name: &str, image: &str, replicas: u32) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+        - name: main
+          image: {image}
+"#
+    )
+}
+
+pub fn configmap(name: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n")
+}

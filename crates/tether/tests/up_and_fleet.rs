@@ -1,0 +1,144 @@
+//! `tether up` from a clean state dir, and many apps on one repository
+//! sharing one fetcher (counted at a real `git http-backend`).
+
+mod common;
+#[path = "../../tether-source/tests/support/git_http.rs"]
+mod git_http;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// Proof 10: `tether up` from a clean state dir brings all three demo apps
+/// (plain YAML, Kustomize, Helm) to Synced/Healthy, `tether app list` shows
+/// them, and SIGTERM stops it cleanly.
+#[test]
+fn tether_up_from_a_clean_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut child = Command::new(BIN)
+        .args(["up", "--state-dir"])
+        .arg(&state)
+        .args(["--rollout-delay-ms", "0", "--poll-interval", "1", "--wait-timeout", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tether up starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let text = seen.join("\n");
+    assert!(text.contains("All demo applications are Synced and Healthy."), "{text}");
+    assert!(text.contains("tether app list"), "prints what to do next: {text}");
+    assert!(state.join("demo-repo/.git").is_dir(), "demo repo created");
+
+    let out = Command::new(BIN)
+        .args(["app", "list", "-o", "json"])
+        .env("KUBECONFIG", state.join("kubeconfig"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let items = list.as_array().or(list["items"].as_array()).expect("a list").clone();
+    let mut names: Vec<String> = items
+        .iter()
+        .map(|a| {
+            assert_eq!(sync(a), "Synced", "{a}");
+            assert_eq!(health(a), "Healthy", "{a}");
+            a["metadata"]["name"].as_str().unwrap().to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["demo-helm", "demo-kustomize", "demo-plain"]);
+
+    // The demo deployed real objects from each tool.
+    let kubectl = |args: &[&str]| {
+        Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", state.join("kubeconfig"))
+            .output()
+            .unwrap()
+    };
+    for (ns, deploy) in [("demo-plain", "hello"), ("demo-kustomize", "dev-guestbook"), ("demo-helm", "demo-helm")] {
+        assert!(kubectl(&["get", "deployment", deploy, "-n", ns]).status.success(), "{ns}/{deploy}");
+    }
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0));
+            break;
+        }
+        assert!(Instant::now() < deadline, "tether up did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Proof 9: 50 apps on one repository cost one fetch per poll, not 50: the
+/// agent shares one fetcher per repo URL. Counted at `git http-backend`.
+#[test]
+fn fifty_apps_on_one_repo_share_one_fetch_per_poll() {
+    let mut env = Env::start();
+    let root = env.dir.path().join("served");
+    let repo = Repo::init(&root.join("fleet"));
+    for i in 0..50 {
+        repo.write(&format!("apps/app{i}/cm.yaml"), &configmap(&format!("cm{i}"), "v1"));
+    }
+    repo.commit("fifty apps");
+    let server = git_http::GitHttpServer::start(&root, None);
+    let url = server.url("fleet");
+    let poll = 2u64;
+    env.agent(&["--poll-interval", &poll.to_string(), "--concurrency", "8"]);
+    let mut all = String::new();
+    for i in 0..50 {
+        all.push_str(&app_yaml(&format!("app{i}"), &url, &format!("apps/app{i}"), "fleet", AUTO_PRUNE, ""));
+        all.push_str("---\n");
+    }
+    env.apply_yaml(&all);
+    for i in 0..50 {
+        env.wait_synced_healthy(&format!("app{i}"));
+    }
+
+    // Steady state: over a window of several poll intervals, the ref
+    // advertisements are about one per interval, and no pack is fetched.
+    let before = server.counts();
+    let window = Duration::from_secs(poll * 4);
+    std::thread::sleep(window);
+    let d = server.counts().since(&before);
+    let intervals = window.as_secs() / poll;
+    assert!(
+        d.info_refs <= intervals + 1,
+        "{} ref advertisements in {} poll intervals for 50 apps: {d:?}",
+        d.info_refs,
+        intervals
+    );
+    assert!(d.info_refs >= 1, "the repo is still polled: {d:?}");
+    assert_eq!(d.packfiles_sent, 0, "nothing changed, nothing fetched: {d:?}");
+
+    // A new commit reaches all 50 apps with one pack fetch.
+    for i in 0..50 {
+        repo.write(&format!("apps/app{i}/cm.yaml"), &configmap(&format!("cm{i}"), "v2"));
+    }
+    let rev = repo.commit("v2 everywhere");
+    let before = server.counts();
+    for i in 0..50 {
+        env.wait_app(&format!("app{i}"), "v2 synced", Duration::from_secs(60), |a| {
+            a["status"]["sync"]["revision"] == rev && sync(a) == "Synced"
+        });
+    }
+    let d = server.counts().since(&before);
+    assert_eq!(d.packfiles_sent, 1, "one fetch served 50 apps: {d:?}");
+    assert_eq!(env.get("configmap", "fleet", "cm49").unwrap()["data"]["value"], "v2");
+}
