@@ -486,7 +486,10 @@ impl Engine {
         for step in &plan.steps {
             let r = &step.object;
             let pruned = synced.is_some_and(|s| s.pruned.contains(r));
-            if pruned {
+            // Pruned, or an extra that another app took over or that lost our
+            // label: no longer this app's, so out of the inventory.
+            let disowned = step.action == Action::PruneSkipped && !step.requires_pruning;
+            if pruned || disowned {
                 continue;
             }
             let current = now.get(r).or_else(|| live.get(r));

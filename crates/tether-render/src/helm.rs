@@ -52,9 +52,9 @@ pub(crate) fn chart_info(dir: &Path) -> ChartInfo {
         if repo.starts_with("file://") {
             info.file_deps = true;
         }
-        let present = vendored.iter().any(|f| {
-            f == name || (f.starts_with(&format!("{name}-")) && f.ends_with(".tgz"))
-        });
+        let present = vendored
+            .iter()
+            .any(|f| f == name || (f.starts_with(&format!("{name}-")) && f.ends_with(".tgz")));
         if !present {
             info.missing_deps = true;
         }
@@ -98,9 +98,9 @@ pub(crate) fn value_files(
 /// checkout is hashed, so editing it is noticed).
 pub(crate) fn values_outside_chart(rel: &str, opts: Option<&HelmOptions>) -> bool {
     opts.is_some_and(|o| {
-        o.value_files.iter().any(|vf| {
-            paths::join_inside(rel, vf).is_none_or(|j| !paths::is_under(&j, rel))
-        })
+        o.value_files
+            .iter()
+            .any(|vf| paths::join_inside(rel, vf).is_none_or(|j| !paths::is_under(&j, rel)))
     })
 }
 
@@ -158,7 +158,11 @@ pub(crate) async fn render(
         process::run(Invocation {
             tool: Tool::Helm,
             program: helm,
-            args: vec!["dependency".into(), "build".into(), chart_dir.clone().into()],
+            args: vec![
+                "dependency".into(),
+                "build".into(),
+                chart_dir.clone().into(),
+            ],
             shown: format!("helm dependency build {}", shown(req.rel)),
             cwd: &work,
             env: env.clone(),

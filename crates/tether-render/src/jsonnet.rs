@@ -21,7 +21,6 @@ use serde_json::Value;
 use tether_model::JsonnetOptions;
 
 use crate::paths;
-use crate::process::tail;
 use crate::{Ctx, RenderError};
 
 /// go-jsonnet's default; jrsonnet's own (200) is low for real libraries.
@@ -34,7 +33,10 @@ pub(crate) struct Setup {
 }
 
 /// Libs are relative to the repository root and must stay inside it.
-pub(crate) fn setup(root_canon: &Path, opts: Option<&JsonnetOptions>) -> Result<Setup, RenderError> {
+pub(crate) fn setup(
+    root_canon: &Path,
+    opts: Option<&JsonnetOptions>,
+) -> Result<Setup, RenderError> {
     let opts = opts.cloned().unwrap_or_default();
     let mut libs = Vec::with_capacity(opts.libs.len());
     for lib in &opts.libs {
@@ -73,7 +75,7 @@ pub(crate) fn evaluate(
     state.set_manifest_format(ManifestFormat::Json(0));
     let fail = |message: String| RenderError::Jsonnet {
         file: rel.to_string(),
-        message: tail(message.trim(), MESSAGE_SHOWN),
+        message: head(message.trim(), MESSAGE_SHOWN),
     };
 
     for var in &setup.opts.ext_vars {
@@ -114,6 +116,42 @@ pub(crate) fn evaluate(
         });
     }
     serde_json::from_str(&json).map_err(|e| fail(format!("output is not JSON: {e}")))
+}
+
+/// The first `max` bytes: jsonnet puts the error first and the stack trace
+/// (innermost frame first) after it, so the start is what matters.
+fn head(s: &str, max: usize) -> String {
+    let s = &collapse_repeats(s);
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = s[..end].rfind('\n').unwrap_or(end);
+    let rest = s[cut..].lines().count();
+    format!("{}\n… ({rest} more lines)", &s[..cut])
+}
+
+/// A deep recursion prints the same frame hundreds of times; say it once.
+fn collapse_repeats(s: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut lines = s.lines().peekable();
+    while let Some(line) = lines.next() {
+        let mut n = 1;
+        while lines.peek() == Some(&line) {
+            lines.next();
+            n += 1;
+        }
+        out.push(line.to_string());
+        if n > 2 {
+            out.push(format!("    … the frame above {} more times", n - 1));
+        } else if n == 2 {
+            out.push(line.to_string());
+        }
+    }
+    out.join("\n")
 }
 
 struct ImportChecker<'a> {
@@ -362,7 +400,13 @@ fn comp_specs(specs: &[CompSpec], out: &mut Vec<Import>) {
 
 /// Turn a file's result into objects: an object, or (nested) arrays of them.
 pub(crate) fn flatten(value: Value, origin: &str, out: &mut Vec<(String, Value)>) {
-    fn go(value: Value, origin: &str, counter: &mut usize, top: bool, out: &mut Vec<(String, Value)>) {
+    fn go(
+        value: Value,
+        origin: &str,
+        counter: &mut usize,
+        top: bool,
+        out: &mut Vec<(String, Value)>,
+    ) {
         match value {
             Value::Array(items) => {
                 for item in items {

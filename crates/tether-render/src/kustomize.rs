@@ -2,12 +2,12 @@
 //!
 //! The whole checkout is copied, because overlays reach `../base`. Options from
 //! the Application (images, namePrefix, namespace) go into a wrapper
-//! kustomization in a fresh directory of that copy whose only resource is the
-//! app path: the user's files are never edited, and kustomize applies the
+//! kustomization in a fresh directory beside that copy whose only resource is
+//! the app path: the user's files are never edited, and kustomize applies the
 //! options with its own semantics (name references, image matching).
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 use tether_model::{KustomizeOptions, Tool};
@@ -52,17 +52,15 @@ pub(crate) async fn render(
     let build_dir = match wrapper {
         None => target,
         Some(mut k) => {
-            // A new directory, so it cannot clash with anything in the repository.
-            let dir = tempfile::Builder::new()
-                .prefix(".tether-options-")
-                .tempdir_in(&repo)
-                .map_err(|e| RenderError::io("a temporary directory", e))?
-                .keep();
-            let up = relative_up(&dir, &repo);
+            // Beside the copy rather than inside it: a wrapper inside would make
+            // an app at the repository root include its own directory, which
+            // kustomize rejects as a cycle.
+            let dir = tmp.path().join("options");
+            std::fs::create_dir(&dir).map_err(|e| RenderError::io("a temporary directory", e))?;
             let resource = if rel.is_empty() {
-                up.trim_end_matches('/').to_string()
+                "../repo".to_string()
             } else {
-                format!("{up}{rel}")
+                format!("../repo/{rel}")
             };
             k.insert("resources".into(), json!([resource]));
             let text = serde_json::to_string_pretty(&Value::Object(k))
@@ -87,7 +85,11 @@ pub(crate) async fn render(
         ),
     };
     args.push(build_dir.into_os_string());
-    let scrub = vec![format!("{}/", repo.display()), repo.display().to_string()];
+    let scrub = vec![
+        format!("{}/", repo.display()),
+        repo.display().to_string(),
+        format!("{}/", tmp.path().display()),
+    ];
     let out = process::run(Invocation {
         tool: Tool::Kustomize,
         program,
@@ -115,15 +117,6 @@ pub(crate) async fn render(
         )?;
     }
     Ok(manifests)
-}
-
-/// `../` for each level between `dir` and `repo`.
-fn relative_up(dir: &Path, repo: &Path) -> String {
-    let depth = dir
-        .strip_prefix(repo)
-        .map(|p| p.components().count())
-        .unwrap_or(1);
-    "../".repeat(depth)
 }
 
 /// The wrapper's fields, or None when no option is set.
@@ -244,7 +237,12 @@ fn split_ref(s: &str) -> (&str, Option<&str>, Option<&str>) {
 mod tests {
     use super::*;
 
-    fn img(name: &str, new_name: Option<&str>, tag: Option<&str>, digest: Option<&str>) -> ImageOverride {
+    fn img(
+        name: &str,
+        new_name: Option<&str>,
+        tag: Option<&str>,
+        digest: Option<&str>,
+    ) -> ImageOverride {
         ImageOverride {
             name: name.into(),
             new_name: new_name.map(Into::into),
@@ -255,7 +253,10 @@ mod tests {
 
     #[test]
     fn image_forms() {
-        assert_eq!(parse_image("nginx:1.27").unwrap(), img("nginx", None, Some("1.27"), None));
+        assert_eq!(
+            parse_image("nginx:1.27").unwrap(),
+            img("nginx", None, Some("1.27"), None)
+        );
         assert_eq!(
             parse_image("nginx=reg.io:5000/web/nginx:1.27").unwrap(),
             img("nginx", Some("reg.io:5000/web/nginx"), Some("1.27"), None)
@@ -268,7 +269,10 @@ mod tests {
             parse_image("nginx=other@sha256:abc").unwrap(),
             img("nginx", Some("other"), None, Some("sha256:abc"))
         );
-        assert_eq!(parse_image("nginx=other").unwrap(), img("nginx", Some("other"), None, None));
+        assert_eq!(
+            parse_image("nginx=other").unwrap(),
+            img("nginx", Some("other"), None, None)
+        );
         assert_eq!(
             parse_image("reg:5000/app:2").unwrap(),
             img("reg:5000/app", None, Some("2"), None)

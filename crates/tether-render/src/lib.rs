@@ -161,7 +161,11 @@ impl State {
 /// Drop least recently used entries until `map` holds at most `cap`.
 fn trim<K: Clone + Eq + std::hash::Hash, V>(map: &mut HashMap<K, Entry<V>>, cap: usize) {
     while map.len() > cap {
-        let Some(oldest) = map.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone()) else {
+        let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, e)| e.used)
+            .map(|(k, _)| k.clone())
+        else {
             return;
         };
         map.remove(&oldest);
@@ -240,7 +244,10 @@ impl Renderer {
         };
         let tree = self.tree_info(req.root, &info, &scope).await?;
         if matches!(tool, Tool::Helm | Tool::Kustomize)
-            && let Some((file, size)) = tree.oversized.iter().find(|(f, _)| paths::is_under(f, &rel))
+            && let Some((file, size)) = tree
+                .oversized
+                .iter()
+                .find(|(f, _)| paths::is_under(f, &rel))
         {
             return Err(RenderError::FileTooLarge {
                 file: file.clone(),
@@ -368,7 +375,8 @@ impl Renderer {
         };
         let scope_owned = scope.to_string();
         let max = self.config.max_file_size;
-        let tree = blocking(move || paths::hash_tree(&root_canon, &start, &scope_owned, max)).await?;
+        let tree =
+            blocking(move || paths::hash_tree(&root_canon, &start, &scope_owned, max)).await?;
         let tree = Arc::new(tree);
         let mut st = self.state();
         let used = st.next();
@@ -465,17 +473,18 @@ impl Renderer {
             .name("tether-jsonnet".into())
             .stack_size(JSONNET_THREAD_STACK)
             .spawn(move || {
-                let result = jsonnet::setup(&ctx.root_canon, jsonnet_opts.as_ref()).and_then(|setup| {
-                    directory::render(
-                        &ctx,
-                        &directory::DirRequest {
-                            rel: &rel_owned,
-                            dir: &dir,
-                            opts: dir_opts.as_ref(),
-                            jsonnet: Some(&setup),
-                        },
-                    )
-                });
+                let result =
+                    jsonnet::setup(&ctx.root_canon, jsonnet_opts.as_ref()).and_then(|setup| {
+                        directory::render(
+                            &ctx,
+                            &directory::DirRequest {
+                                rel: &rel_owned,
+                                dir: &dir,
+                                opts: dir_opts.as_ref(),
+                                jsonnet: Some(&setup),
+                            },
+                        )
+                    });
                 // The receiver is gone only if the render timed out or was dropped.
                 let _ = tx.send(result);
             });

@@ -136,7 +136,9 @@ pub(crate) fn resolve_inside(root_canon: &Path, rel: &str) -> Result<PathBuf, Re
 
 /// What the walker reports, in sorted (byte-wise name) order, depth first.
 pub(crate) enum Event<'a> {
-    EnterDir { rel: &'a str },
+    EnterDir {
+        rel: &'a str,
+    },
     LeaveDir,
     /// A regular file, or a symlink to one; `path` is where to read it.
     File {
@@ -146,7 +148,10 @@ pub(crate) enum Event<'a> {
     },
     /// A symlink that leads nowhere (dangling) or back up its own path (a loop).
     /// Kept in the hash so retargeting it changes the key; never followed.
-    Link { rel: &'a str, target: &'a Path },
+    Link {
+        rel: &'a str,
+        target: &'a Path,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -214,8 +219,7 @@ where
             }
             let child_rel = join_rel(rel, name_str);
             let path = dir.join(&name);
-            let lmeta =
-                fs::symlink_metadata(&path).map_err(|e| RenderError::io(&child_rel, e))?;
+            let lmeta = fs::symlink_metadata(&path).map_err(|e| RenderError::io(&child_rel, e))?;
             if lmeta.file_type().is_symlink() {
                 self.symlink(&path, &child_rel)?;
             } else if lmeta.is_dir() {
@@ -445,8 +449,14 @@ mod tests {
 
     #[test]
     fn join_inside_stays_in_root() {
-        assert_eq!(join_inside("charts/web", "values.yaml").unwrap(), "charts/web/values.yaml");
-        assert_eq!(join_inside("charts/web", "../../env/prod.yaml").unwrap(), "env/prod.yaml");
+        assert_eq!(
+            join_inside("charts/web", "values.yaml").unwrap(),
+            "charts/web/values.yaml"
+        );
+        assert_eq!(
+            join_inside("charts/web", "../../env/prod.yaml").unwrap(),
+            "env/prod.yaml"
+        );
         assert!(join_inside("charts/web", "../../../etc/passwd").is_none());
         assert!(join_inside("charts/web", "/etc/passwd").is_none());
     }

@@ -72,10 +72,7 @@ pub(crate) async fn run(inv: Invocation<'_>) -> Result<String, RenderError> {
         });
     };
     let work = async {
-        let (out, err) = tokio::try_join!(
-            read_capped(stdout, inv.max_output),
-            read_tail(stderr)
-        )?;
+        let (out, err) = tokio::try_join!(read_capped(stdout, inv.max_output), read_tail(stderr))?;
         let status = child.wait().await.map_err(Capped::Io)?;
         Ok::<_, Capped>((out, err, status))
     };
@@ -101,7 +98,8 @@ pub(crate) async fn run(inv: Invocation<'_>) -> Result<String, RenderError> {
         for s in &inv.scrub {
             stderr = stderr.replace(s.as_str(), "");
         }
-        let stderr = tail(stderr.trim(), STDERR_SHOWN);
+        let stderr: Vec<&str> = stderr.lines().map(strip_klog).collect();
+        let stderr = tail(stderr.join("\n").trim(), STDERR_SHOWN);
         return Err(RenderError::Tool {
             tool: inv.tool,
             command: inv.shown,
@@ -154,6 +152,23 @@ async fn read_tail(mut r: impl AsyncRead + Unpin) -> Result<Vec<u8>, Capped> {
     }
 }
 
+/// kubectl logs through klog: `E1122 04:23:13.375428    4808 run.go:72] msg`.
+/// The header is noise to a user reading the Application's status.
+fn strip_klog(line: &str) -> &str {
+    let b = line.as_bytes();
+    let looks_like = b.len() > 22
+        && matches!(b[0], b'I' | b'W' | b'E' | b'F')
+        && b[1..5].iter().all(u8::is_ascii_digit)
+        && b[5] == b' ';
+    if !looks_like {
+        return line;
+    }
+    match line.find("] ") {
+        Some(i) => &line[i + 2..],
+        None => line,
+    }
+}
+
 /// The last `max` bytes of `s`, cut at a character boundary.
 pub(crate) fn tail(s: &str, max: usize) -> String {
     if s.len() <= max {
@@ -183,4 +198,24 @@ fn is_executable(p: &Path) -> bool {
 #[cfg(not(unix))]
 fn is_executable(p: &Path) -> bool {
     p.is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn klog_header_is_stripped() {
+        assert_eq!(
+            strip_klog("E1122 04:23:13.375428    4808 run.go:72] \"command failed\" err=x"),
+            "\"command failed\" err=x"
+        );
+        assert_eq!(strip_klog("Error: plain"), "Error: plain");
+    }
+
+    #[test]
+    fn tail_keeps_the_end() {
+        assert_eq!(tail("abcdef", 3), "…def");
+        assert_eq!(tail("abc", 3), "abc");
+    }
 }

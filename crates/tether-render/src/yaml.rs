@@ -40,8 +40,9 @@ pub(crate) fn parse_yaml_stream(
     text: &str,
     file_for_line: &dyn Fn(u64) -> String,
 ) -> Result<Vec<(u64, Value)>, RenderError> {
-    let docs: Vec<Spanned<Value>> = serde_saphyr::from_multiple_with_options(text, options(text.len()))
-        .map_err(|e| yaml_error(file_for_line, &e))?;
+    let docs: Vec<Spanned<Value>> =
+        serde_saphyr::from_multiple_with_options(text, options(text.len()))
+            .map_err(|e| yaml_error(file_for_line, &e))?;
     Ok(docs
         .into_iter()
         .filter(|d| !d.value.is_null())
@@ -238,7 +239,9 @@ mod tests {
 
     #[test]
     fn sources() {
-        let s = helm_sources("---\n# Source: web/templates/a.yaml\nx: 1\n---\n# Source: web/crds/c.yaml\n");
+        let s = helm_sources(
+            "---\n# Source: web/templates/a.yaml\nx: 1\n---\n# Source: web/crds/c.yaml\n",
+        );
         assert_eq!(source_at(&s, 3), Some("templates/a.yaml"));
         assert_eq!(source_at(&s, 6), Some("crds/c.yaml"));
         assert_eq!(source_at(&s, 1), None);

@@ -36,8 +36,14 @@ async fn helm_second_render_is_a_hit_and_runs_no_tool() {
     // A changed file in a new checkout is a miss.
     let changed = tempfile::tempdir().unwrap();
     copy_dir(t.path(), changed.path());
-    write(changed.path(), "charts/web/values.yaml", "replicas: 7\nimage: nginx:1.25\nport: 80\ngreeting: hi\nfailOnPurpose: false\n");
-    let fourth = render(&r, changed.path(), "charts/web", &src).await.unwrap();
+    write(
+        changed.path(),
+        "charts/web/values.yaml",
+        "replicas: 7\nimage: nginx:1.25\nport: 80\ngreeting: hi\nfailOnPurpose: false\n",
+    );
+    let fourth = render(&r, changed.path(), "charts/web", &src)
+        .await
+        .unwrap();
     assert!(!fourth.cache_hit);
     assert_ne!(fourth.key, first.key);
     assert_eq!(tools.runs(), 2);
@@ -52,9 +58,17 @@ async fn helm_second_render_is_a_hit_and_runs_no_tool() {
     assert!(!fifth.cache_hit);
     assert_eq!(tools.runs(), 3);
     // So is the cluster's version, for Helm.
-    let sixth = render_with(&r, t.path(), "charts/web", &src, Some("demo"), Some("v1.30.0"), &[])
-        .await
-        .unwrap();
+    let sixth = render_with(
+        &r,
+        t.path(),
+        "charts/web",
+        &src,
+        Some("demo"),
+        Some("v1.30.0"),
+        &[],
+    )
+    .await
+    .unwrap();
     assert!(!sixth.cache_hit);
     assert_eq!(tools.runs(), 4);
     assert_eq!(r.cache_stats(), (2, 4));
@@ -80,7 +94,9 @@ async fn kustomize_hit_runs_no_tool_and_a_change_outside_the_path_is_seen() {
         "base/service.yaml",
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 81\n",
     );
-    let third = render(&r, changed.path(), "overlays/prod", &src).await.unwrap();
+    let third = render(&r, changed.path(), "overlays/prod", &src)
+        .await
+        .unwrap();
     assert!(!third.cache_hit);
     assert_eq!(tools.runs(), 2);
     let svc = third
@@ -114,7 +130,11 @@ async fn concurrent_renders_of_one_input_run_the_tool_once() {
 #[tokio::test]
 async fn directory_and_jsonnet_hits() {
     let t = tempfile::tempdir().unwrap();
-    write(t.path(), "d/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n");
+    write(
+        t.path(),
+        "d/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
     write(
         t.path(),
         "j/main.jsonnet",

@@ -19,11 +19,18 @@ async fn paths_outside_the_repository_are_refused() {
     let r = renderer();
     for path in ["../x", "apps/../../x", "/etc", "apps/web/../../.."] {
         let err = render(&r, t.path(), path, &source(None)).await.unwrap_err();
-        assert!(matches!(err, RenderError::PathEscapes { .. }), "{path}: {err}");
+        assert!(
+            matches!(err, RenderError::PathEscapes { .. }),
+            "{path}: {err}"
+        );
     }
-    let err = render(&r, t.path(), "apps/nope", &source(None)).await.unwrap_err();
+    let err = render(&r, t.path(), "apps/nope", &source(None))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RenderError::PathNotFound { .. }), "{err}");
-    let err = render(&r, t.path(), "apps/web/cm.yaml", &source(None)).await.unwrap_err();
+    let err = render(&r, t.path(), "apps/web/cm.yaml", &source(None))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RenderError::PathNotFound { .. }), "{err}");
 }
 
@@ -32,7 +39,9 @@ async fn a_symlinked_app_directory_leading_out_is_refused() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "apps/web/cm.yaml", CM);
     symlink("/etc", t.path().join("apps/etc")).unwrap();
-    let err = render(&renderer(), t.path(), "apps/etc", &source(None)).await.unwrap_err();
+    let err = render(&renderer(), t.path(), "apps/etc", &source(None))
+        .await
+        .unwrap_err();
     match err {
         RenderError::PathEscapes { path, .. } => assert_eq!(path, "apps/etc"),
         other => panic!("{other}"),
@@ -44,7 +53,9 @@ async fn symlinks_inside_the_tree_leading_out_are_refused_and_named() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "apps/web/cm.yaml", CM);
     symlink("/etc/passwd", t.path().join("apps/web/passwd.yaml")).unwrap();
-    let err = render(&renderer(), t.path(), "apps/web", &source(None)).await.unwrap_err();
+    let err = render(&renderer(), t.path(), "apps/web", &source(None))
+        .await
+        .unwrap_err();
     match &err {
         RenderError::PathEscapes { path, detail } => {
             assert_eq!(path, "apps/web/passwd.yaml");
@@ -58,7 +69,9 @@ async fn symlinks_inside_the_tree_leading_out_are_refused_and_named() {
     let k = tempfile::tempdir().unwrap();
     kustomize_repo(k.path());
     symlink("/nonexistent/secret", k.path().join("docs-link")).unwrap();
-    let err = render(&renderer(), k.path(), "overlays/dev", &source(None)).await.unwrap_err();
+    let err = render(&renderer(), k.path(), "overlays/dev", &source(None))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, RenderError::PathEscapes { path, .. } if path == "docs-link"),
         "{err}"
@@ -69,7 +82,11 @@ async fn symlinks_inside_the_tree_leading_out_are_refused_and_named() {
 async fn symlinks_inside_the_repository_are_followed() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "shared/cm.yaml", CM);
-    write(t.path(), "apps/web/sa.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: s\n");
+    write(
+        t.path(),
+        "apps/web/sa.yaml",
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: s\n",
+    );
     symlink("../../shared/cm.yaml", t.path().join("apps/web/cm.yaml")).unwrap();
     // A loop back up the tree is not walked forever.
     symlink("..", t.path().join("apps/web/loop")).unwrap();
@@ -78,7 +95,9 @@ async fn symlinks_inside_the_repository_are_followed() {
         recurse: true,
         ..Default::default()
     });
-    let out = render(&renderer(), t.path(), "apps/web", &src).await.unwrap();
+    let out = render(&renderer(), t.path(), "apps/web", &src)
+        .await
+        .unwrap();
     assert_eq!(names(&out), ["ConfigMap/c", "ServiceAccount/s"]);
 }
 
@@ -92,7 +111,9 @@ async fn files_over_the_limit_are_refused() {
         max_file_size: 4096,
         ..Default::default()
     });
-    let err = render(&r, t.path(), "apps/web", &source(None)).await.unwrap_err();
+    let err = render(&r, t.path(), "apps/web", &source(None))
+        .await
+        .unwrap_err();
     match &err {
         RenderError::FileTooLarge { file, size, limit } => {
             assert_eq!(file, "apps/web/big.yaml");
@@ -106,7 +127,9 @@ async fn files_over_the_limit_are_refused() {
     let h = tempfile::tempdir().unwrap();
     helm_repo(h.path());
     write(h.path(), "charts/web/files/blob.txt", &"y".repeat(5000));
-    let err = render(&r, h.path(), "charts/web", &source(None)).await.unwrap_err();
+    let err = render(&r, h.path(), "charts/web", &source(None))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, RenderError::FileTooLarge { file, .. } if file == "charts/web/files/blob.txt"),
         "{err}"
@@ -121,7 +144,9 @@ async fn tool_output_over_the_limit_is_refused() {
         max_output_size: 512,
         ..Default::default()
     });
-    let err = render(&r, t.path(), "charts/web", &source(None)).await.unwrap_err();
+    let err = render(&r, t.path(), "charts/web", &source(None))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, RenderError::FileTooLarge { file, limit: 512, .. } if file.contains("helm template")),
         "{err}"
@@ -131,7 +156,9 @@ async fn tool_output_over_the_limit_is_refused() {
 /// The classic billion laughs: 9 levels of 9 aliases, 9^9 strings if expanded.
 fn billion_laughs() -> String {
     let mut s = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\ndata:\n");
-    s.push_str("  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    s.push_str(
+        "  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     let levels = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
     for w in levels.windows(2) {
         let (prev, cur) = (w[0], w[1]);
@@ -146,7 +173,9 @@ async fn billion_laughs_fails_fast() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "apps/lol/bomb.yaml", &billion_laughs());
     let started = Instant::now();
-    let err = render(&renderer(), t.path(), "apps/lol", &source(None)).await.unwrap_err();
+    let err = render(&renderer(), t.path(), "apps/lol", &source(None))
+        .await
+        .unwrap_err();
     let took = started.elapsed();
     match &err {
         RenderError::Yaml { file, message, .. } => {
@@ -163,9 +192,15 @@ async fn billion_laughs_in_tool_output_fails_too() {
     // Helm refuses aliasing in templates but copies crds/ verbatim; the same
     // budget applies to tool output.
     let t = tempfile::tempdir().unwrap();
-    write(t.path(), "c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 0.1.0\n");
+    write(
+        t.path(),
+        "c/Chart.yaml",
+        "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    );
     write(t.path(), "c/crds/bomb.yaml", &billion_laughs());
-    let err = render(&renderer(), t.path(), "c", &source(None)).await.unwrap_err();
+    let err = render(&renderer(), t.path(), "c", &source(None))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, RenderError::Yaml { file, .. } if file.starts_with("helm template c: crds/bomb.yaml")),
         "{err}"
@@ -188,9 +223,23 @@ async fn tool_override_wins_over_detection() {
 async fn missing_tool_is_reported() {
     let t = tempfile::tempdir().unwrap();
     helm_repo(t.path());
-    let r = Renderer::with_search_path(RendererConfig::default(), std::ffi::OsStr::new("/nonexistent"));
-    let err = render(&r, t.path(), "charts/web", &source(None)).await.unwrap_err();
-    assert!(matches!(err, RenderError::ToolMissing { tool: Tool::Helm, .. }), "{err}");
+    let r = Renderer::with_search_path(
+        RendererConfig::default(),
+        std::ffi::OsStr::new("/nonexistent"),
+    );
+    let err = render(&r, t.path(), "charts/web", &source(None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RenderError::ToolMissing {
+                tool: Tool::Helm,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -210,7 +259,18 @@ async fn slow_tool_times_out() {
         bin.path().as_os_str(),
     );
     let started = Instant::now();
-    let err = render(&r, t.path(), "charts/web", &source(None)).await.unwrap_err();
-    assert!(matches!(err, RenderError::Timeout { tool: Tool::Helm, .. }), "{err}");
+    let err = render(&r, t.path(), "charts/web", &source(None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RenderError::Timeout {
+                tool: Tool::Helm,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
 }

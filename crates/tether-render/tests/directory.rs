@@ -52,11 +52,19 @@ fn dir_source(opts: DirectoryOptions) -> tether_model::Source {
 async fn multi_document_list_and_json_in_name_order() {
     let t = repo();
     let r = renderer();
-    let out = render(&r, t.path(), "apps/web", &source(None)).await.unwrap();
+    let out = render(&r, t.path(), "apps/web", &source(None))
+        .await
+        .unwrap();
     assert_eq!(out.tool, Tool::Directory);
     assert_eq!(
         names(&out),
-        ["ConfigMap/one", "ConfigMap/two", "Deployment/web", "Service/web", "Secret/s"]
+        [
+            "ConfigMap/one",
+            "ConfigMap/two",
+            "Deployment/web",
+            "Service/web",
+            "Secret/s"
+        ]
     );
     let origins: Vec<&str> = out.manifests.iter().map(|m| m.origin.as_str()).collect();
     assert_eq!(
@@ -78,9 +86,14 @@ async fn multi_document_list_and_json_in_name_order() {
 async fn recurse_includes_subdirectories_only_when_asked() {
     let t = repo();
     let r = renderer();
-    let flat = render(&r, t.path(), "apps/web", &dir_source(DirectoryOptions::default()))
-        .await
-        .unwrap();
+    let flat = render(
+        &r,
+        t.path(),
+        "apps/web",
+        &dir_source(DirectoryOptions::default()),
+    )
+    .await
+    .unwrap();
     assert!(!names(&flat).contains(&"ServiceAccount/deep".to_string()));
     let deep = render(
         &r,
@@ -118,7 +131,12 @@ async fn include_and_exclude_globs_are_relative_to_the_path() {
     .unwrap();
     assert_eq!(
         names(&out),
-        ["Deployment/web", "Service/web", "Secret/s", "ServiceAccount/deep"]
+        [
+            "Deployment/web",
+            "Service/web",
+            "Secret/s",
+            "ServiceAccount/deep"
+        ]
     );
 }
 
@@ -131,7 +149,9 @@ async fn invalid_yaml_names_file_and_line() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\ndata: [unclosed\n",
     );
     let r = renderer();
-    let err = render(&r, t.path(), "apps/web", &source(None)).await.unwrap_err();
+    let err = render(&r, t.path(), "apps/web", &source(None))
+        .await
+        .unwrap_err();
     match &err {
         RenderError::Yaml { file, line, .. } => {
             assert_eq!(file, "apps/web/e-bad.yaml");
@@ -140,14 +160,23 @@ async fn invalid_yaml_names_file_and_line() {
         other => panic!("expected a YAML error, got {other}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("apps/web/e-bad.yaml") && msg.contains("line 10"), "{msg}");
+    assert!(
+        msg.contains("apps/web/e-bad.yaml") && msg.contains("line 10"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn invalid_json_names_file_and_line() {
     let t = tempfile::tempdir().unwrap();
-    write(t.path(), "x.json", "{\n  \"apiVersion\": \"v1\",\n  \"kind\": }\n");
-    let err = render(&renderer(), t.path(), "", &source(None)).await.unwrap_err();
+    write(
+        t.path(),
+        "x.json",
+        "{\n  \"apiVersion\": \"v1\",\n  \"kind\": }\n",
+    );
+    let err = render(&renderer(), t.path(), "", &source(None))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, RenderError::Yaml { file, line: 3, .. } if file == "x.json"),
         "{err}"
@@ -162,7 +191,9 @@ async fn a_document_that_is_not_an_object_is_refused_with_its_position() {
         "a.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {}\n",
     );
-    let err = render(&renderer(), t.path(), ".", &source(None)).await.unwrap_err();
+    let err = render(&renderer(), t.path(), ".", &source(None))
+        .await
+        .unwrap_err();
     match &err {
         RenderError::NotAnObject { origin, detail } => {
             assert_eq!(origin, "a.yaml:6");
@@ -172,7 +203,9 @@ async fn a_document_that_is_not_an_object_is_refused_with_its_position() {
     }
     let t2 = tempfile::tempdir().unwrap();
     write(t2.path(), "a.yaml", "- 1\n- 2\n");
-    let err = render(&renderer(), t2.path(), "", &source(None)).await.unwrap_err();
+    let err = render(&renderer(), t2.path(), "", &source(None))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, RenderError::NotAnObject { origin, detail } if origin == "a.yaml:1" && detail.contains("list")),
         "{err}"
@@ -192,7 +225,9 @@ async fn duplicate_across_files_names_both_origins() {
         "b.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n---\napiVersion: apps/v1beta1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: demo\n",
     );
-    let err = render(&renderer(), t.path(), "", &source(None)).await.unwrap_err();
+    let err = render(&renderer(), t.path(), "", &source(None))
+        .await
+        .unwrap_err();
     match &err {
         RenderError::Duplicate {
             object,
@@ -215,7 +250,9 @@ async fn duplicate_across_files_names_both_origins() {
 async fn empty_directory_renders_nothing() {
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "apps/empty/notes.txt", "nothing here\n");
-    let out = render(&renderer(), t.path(), "apps/empty", &source(None)).await.unwrap();
+    let out = render(&renderer(), t.path(), "apps/empty", &source(None))
+        .await
+        .unwrap();
     assert!(out.manifests.is_empty());
 }
 

@@ -89,7 +89,10 @@ async fn values_files_and_inline_values_equal_helm_template() {
     let cm = by_kind("ConfigMap");
     assert_eq!(cm.object["data"]["greeting"], json!("inline wins"));
     assert_eq!(cm.object["data"]["hasTether"], json!("yes"));
-    assert_eq!(deploy.origin, "helm template charts/web: templates/deployment.yaml");
+    assert_eq!(
+        deploy.origin,
+        "helm template charts/web: templates/deployment.yaml"
+    );
     assert_eq!(
         by_kind("CustomResourceDefinition").origin,
         "helm template charts/web: crds/widget.yaml"
@@ -101,9 +104,14 @@ async fn skip_crds_on_and_off() {
     let t = tempfile::tempdir().unwrap();
     helm_repo(t.path());
     let r = renderer();
-    let with = render(&r, t.path(), "charts/web", &helm_source(HelmOptions::default()))
-        .await
-        .unwrap();
+    let with = render(
+        &r,
+        t.path(),
+        "charts/web",
+        &helm_source(HelmOptions::default()),
+    )
+    .await
+    .unwrap();
     assert!(names(&with).contains(&"CustomResourceDefinition/widgets.example.com".to_string()));
     let without = render(
         &r,
@@ -117,7 +125,10 @@ async fn skip_crds_on_and_off() {
     .await
     .unwrap();
     let n = names(&without);
-    assert!(!n.iter().any(|n| n.starts_with("CustomResourceDefinition")), "{n:?}");
+    assert!(
+        !n.iter().any(|n| n.starts_with("CustomResourceDefinition")),
+        "{n:?}"
+    );
     assert_eq!(n.len(), with.manifests.len() - 1);
 }
 
@@ -169,7 +180,10 @@ async fn values_files_must_stay_inside_the_repository() {
         )
         .await
         .unwrap_err();
-        assert!(matches!(err, RenderError::PathEscapes { .. }), "{vf}: {err}");
+        assert!(
+            matches!(err, RenderError::PathEscapes { .. }),
+            "{vf}: {err}"
+        );
     }
     // A symlinked values file that leads out is caught too.
     std::os::unix::fs::symlink("/etc/hostname", t.path().join("charts/web/host.yaml")).unwrap();
@@ -220,7 +234,11 @@ async fn file_dependency_is_built_from_the_repository() {
         "charts/umbrella/Chart.yaml",
         "apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n- name: web\n  version: 0.1.0\n  repository: file://../web\n",
     );
-    write(t.path(), "charts/umbrella/values.yaml", "web:\n  replicas: 5\n");
+    write(
+        t.path(),
+        "charts/umbrella/values.yaml",
+        "web:\n  replicas: 5\n",
+    );
     let out = render(&renderer(), t.path(), "charts/umbrella", &source(None))
         .await
         .unwrap();

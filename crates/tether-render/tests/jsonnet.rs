@@ -64,7 +64,10 @@ fn js_source(opts: JsonnetOptions) -> tether_model::Source {
 fn full_opts() -> JsonnetOptions {
     JsonnetOptions {
         tlas: vec![var("name", "web", false), var("replicas", "1 + 2", true)],
-        ext_vars: vec![var("env", "prod", false), var("extra", "{ n: 40 + 2 }", true)],
+        ext_vars: vec![
+            var("env", "prod", false),
+            var("extra", "{ n: 40 + 2 }", true),
+        ],
         libs: vec!["lib".into()],
     }
 }
@@ -78,7 +81,12 @@ async fn tlas_ext_vars_and_libs() {
     assert_eq!(out.tool, Tool::Jsonnet);
     assert_eq!(
         names(&out),
-        ["ConfigMap/web-env", "Deployment/web", "ServiceAccount/web", "Namespace/js"]
+        [
+            "ConfigMap/web-env",
+            "Deployment/web",
+            "ServiceAccount/web",
+            "Namespace/js"
+        ]
     );
     let m = &out.manifests;
     assert_eq!(m[0].object["data"], json!({"env": "prod", "extra": "42"}));
@@ -127,7 +135,10 @@ async fn missing_tla_and_runtime_errors_name_file_and_location() {
     let err = render(&renderer(), t.path(), "apps/js", &js_source(no_tlas))
         .await
         .unwrap_err();
-    assert!(matches!(&err, RenderError::Jsonnet { file, .. } if file == "apps/js/main.jsonnet"), "{err}");
+    assert!(
+        matches!(&err, RenderError::Jsonnet { file, .. } if file == "apps/js/main.jsonnet"),
+        "{err}"
+    );
 
     write(
         t.path(),
@@ -160,8 +171,14 @@ async fn missing_tla_and_runtime_errors_name_file_and_location() {
 #[tokio::test]
 async fn result_that_is_not_an_object_is_refused() {
     let t = tempfile::tempdir().unwrap();
-    write(t.path(), "a/main.jsonnet", "[{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' } }, 'oops']\n");
-    let err = render(&renderer(), t.path(), "a", &source(None)).await.unwrap_err();
+    write(
+        t.path(),
+        "a/main.jsonnet",
+        "[{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' } }, 'oops']\n",
+    );
+    let err = render(&renderer(), t.path(), "a", &source(None))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, RenderError::NotAnObject { origin, .. } if origin == "a/main.jsonnet (item 2)"),
         "{err}"
@@ -182,10 +199,17 @@ async fn imports_cannot_leave_the_repository() {
         write(t.path(), "a/main.jsonnet", &format!("{{ x: {code} }}\n"));
         let r = renderer();
         let err = render(&r, t.path(), "a", &source(None)).await.unwrap_err();
-        assert!(matches!(err, RenderError::PathEscapes { .. }), "case {i}: {err}");
+        assert!(
+            matches!(err, RenderError::PathEscapes { .. }),
+            "case {i}: {err}"
+        );
     }
     // Code given as a TLA cannot import from outside either.
-    write(t.path(), "a/main.jsonnet", "function(x) { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { x: x } }\n");
+    write(
+        t.path(),
+        "a/main.jsonnet",
+        "function(x) { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { x: x } }\n",
+    );
     let src = js_source(JsonnetOptions {
         tlas: vec![var("x", "importstr '/etc/hostname'", true)],
         ..Default::default()
@@ -209,7 +233,9 @@ async fn deep_recursion_is_an_error_not_a_crash() {
         "a/main.jsonnet",
         "local f(n) = if n == 0 then 0 else 1 + f(n - 1);\n{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { n: std.toString(f(100000)) } }\n",
     );
-    let err = render(&renderer(), t.path(), "a", &source(None)).await.unwrap_err();
+    let err = render(&renderer(), t.path(), "a", &source(None))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, RenderError::Jsonnet { message, .. } if message.contains("stack overflow")),
         "{err}"

@@ -29,9 +29,17 @@ async fn base_and_overlays_equal_kubectl_kustomize() {
         );
     }
     // The overlays really differ (so equality above is not vacuous).
-    let dev = render(&r, t.path(), "overlays/dev", &source(None)).await.unwrap();
-    let prod = render(&r, t.path(), "overlays/prod", &source(None)).await.unwrap();
-    assert!(names(&dev).contains(&"Deployment/dev-web".to_string()), "{:?}", names(&dev));
+    let dev = render(&r, t.path(), "overlays/dev", &source(None))
+        .await
+        .unwrap();
+    let prod = render(&r, t.path(), "overlays/prod", &source(None))
+        .await
+        .unwrap();
+    assert!(
+        names(&dev).contains(&"Deployment/dev-web".to_string()),
+        "{:?}",
+        names(&dev)
+    );
     assert!(names(&prod).contains(&"PodDisruptionBudget/web".to_string()));
     let deploy = prod
         .manifests
@@ -57,7 +65,9 @@ async fn options_images_prefix_and_namespace_are_applied() {
         name_prefix: Some("opt-".into()),
         namespace: Some("opts".into()),
     });
-    let out = render(&renderer(), t.path(), "overlays/dev", &src).await.unwrap();
+    let out = render(&renderer(), t.path(), "overlays/dev", &src)
+        .await
+        .unwrap();
     let n = names(&out);
     assert!(n.contains(&"Deployment/opt-dev-web".to_string()), "{n:?}");
     for m in out.manifests.iter() {
@@ -85,7 +95,9 @@ async fn options_images_prefix_and_namespace_are_applied() {
 
     // Tag-only and digest forms.
     src.kustomize = Some(KustomizeOptions {
-        images: vec!["nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000".into()],
+        images: vec![
+            "nginx@sha256:0000000000000000000000000000000000000000000000000000000000000000".into(),
+        ],
         ..Default::default()
     });
     let out = render(&renderer(), t.path(), "base", &src).await.unwrap();
@@ -156,6 +168,8 @@ async fn bad_image_option_is_refused() {
         images: vec!["=nothing:1".into()],
         ..Default::default()
     });
-    let err = render(&renderer(), t.path(), "base", &src).await.unwrap_err();
+    let err = render(&renderer(), t.path(), "base", &src)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no image name"), "{err}");
 }

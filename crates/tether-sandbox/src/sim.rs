@@ -3,7 +3,8 @@
 //!
 //! - Deployments, StatefulSets, DaemonSets and ReplicaSets roll out: their
 //!   status reaches ready after the rollout delay.
-//! - Pods run, Jobs complete, LoadBalancer Services get an ingress IP, PVCs bind.
+//! - Pods run, Jobs complete, LoadBalancer Services and Ingresses get an
+//!   address, PVCs bind.
 //! - CRDs become Established; deleting one deletes its objects.
 //! - Garbage collection by ownerReferences (background, foreground, orphan),
 //!   and namespace deletion.
@@ -124,6 +125,7 @@ fn consider(
             "deployments" | "statefulsets" | "daemonsets" | "replicasets"
         ) | ("", "pods" | "services" | "persistentvolumeclaims")
             | ("batch", "jobs")
+            | ("networking.k8s.io", "ingresses")
     );
     if !simulated
         || desired_status(gr, obj, true).is_none_or(|want| status_matches(obj.get("status"), &want))
@@ -454,6 +456,13 @@ fn desired_status(gr: &GroupResource, obj: &Value, done: bool) -> Option<Value> 
             Some(
                 json!({"loadBalancer": {"ingress": [{"ip": format!("172.18.255.{n}"), "ipMode": "VIP"}]}}),
             )
+        }
+        // An ingress controller publishes the address it serves the Ingress on.
+        ("networking.k8s.io", "ingresses") => {
+            if !done {
+                return None;
+            }
+            Some(json!({"loadBalancer": {"ingress": [{"ip": "172.18.255.200"}]}}))
         }
         ("", "persistentvolumeclaims") => {
             if !done {

@@ -768,6 +768,16 @@ async fn pods_services_and_volumes_come_up() {
         .unwrap_or("");
     assert!(lb_ip.parse::<std::net::Ipv4Addr>().is_ok(), "{lb_ip}");
 
+    let ing = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web"},
+        "spec": {"rules": [{"host": "web.example", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "web-svc", "port": {"number": 80}}}}]}}]}});
+    let ings = "/apis/networking.k8s.io/v1/namespaces/default/ingresses";
+    assert_eq!(post(ts, ings, &ing).await.0, 201);
+    wait_for(ts, "the ingress to get an address", &format!("{ings}/web"), |i| {
+        i["status"]["loadBalancer"]["ingress"][0]["ip"].is_string()
+    })
+    .await;
+
     let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
     let pvcs = "/api/v1/namespaces/default/persistentvolumeclaims";

@@ -23,7 +23,10 @@ pub enum Auth {
     /// them (`StrictHostKeyChecking=yes`). Without, the first key seen for a host is accepted and
     /// remembered in `<cache_dir>/ssh/known_hosts`; a later different key is refused
     /// (`StrictHostKeyChecking=accept-new`).
-    SshKey { private_key: String, known_hosts: Option<String> },
+    SshKey {
+        private_key: String,
+        known_hosts: Option<String>,
+    },
 }
 
 /// Redacts secrets: `Auth` ends up in debug logs of callers.
@@ -38,7 +41,10 @@ impl fmt::Debug for Auth {
             Auth::SshKey { known_hosts, .. } => f
                 .debug_struct("SshKey")
                 .field("private_key", &"<redacted>")
-                .field("known_hosts", &known_hosts.as_ref().map(|k| k.lines().count()))
+                .field(
+                    "known_hosts",
+                    &known_hosts.as_ref().map(|k| k.lines().count()),
+                )
                 .finish(),
         }
     }
@@ -50,7 +56,9 @@ impl fmt::Debug for Auth {
 /// of falling back to credential helpers or a terminal prompt, which an agent must never do.
 pub(crate) fn credentials(
     auth: Option<Auth>,
-) -> impl FnMut(gix::credentials::helper::Action) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
+) -> impl FnMut(
+    gix::credentials::helper::Action,
+) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
     move |action| match (action, &auth) {
         (gix::credentials::helper::Action::Get(ctx), Some(Auth::Basic { username, password })) => {
             Ok(Some(gix::credentials::protocol::Outcome {
@@ -62,10 +70,16 @@ pub(crate) fn credentials(
                 next: ctx.into(),
             }))
         }
-        (gix::credentials::helper::Action::Get(_), Some(Auth::SshKey { .. })) => Err(gix::error::message(
-            "the server asks for HTTP credentials, but the credentials configured are an ssh key",
-        )
-        .unauthenticated_error()),
+        (gix::credentials::helper::Action::Get(ctx), Some(Auth::SshKey { .. })) => {
+            // gix asks here after an HTTP 401 and after ssh reports "Permission denied".
+            let http = ctx.url.as_ref().is_some_and(|u| u.starts_with(b"http"));
+            Err(gix::error::message(if http {
+                "the server asks for HTTP credentials, but the credentials configured are an ssh key"
+            } else {
+                "the server refused the configured ssh key"
+            })
+            .unauthenticated_error())
+        }
         (gix::credentials::helper::Action::Get(_), None) => Err(gix::error::message(
             "the server requires credentials and none are configured for this repository",
         )
@@ -144,10 +158,19 @@ mod tests {
 
     #[test]
     fn debug_never_prints_secrets() {
-        let basic = Auth::Basic { username: "bot".into(), password: "s3cret".into() };
-        let ssh = Auth::SshKey { private_key: "KEYDATA".into(), known_hosts: None };
+        let basic = Auth::Basic {
+            username: "bot".into(),
+            password: "s3cret".into(),
+        };
+        let ssh = Auth::SshKey {
+            private_key: "KEYDATA".into(),
+            known_hosts: None,
+        };
         let text = format!("{basic:?} {ssh:?}");
-        assert!(!text.contains("s3cret") && !text.contains("KEYDATA"), "{text}");
+        assert!(
+            !text.contains("s3cret") && !text.contains("KEYDATA"),
+            "{text}"
+        );
         assert!(text.contains("bot"));
     }
 
@@ -157,9 +180,16 @@ mod tests {
         let remembered = cache.path().join("ssh/known_hosts");
         let files = ssh_files("KEY", Some("host ssh-ed25519 AAAA"), &remembered).unwrap();
         let key = files._dir.path().join("id");
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(std::fs::read_to_string(&key).unwrap(), "KEY\n");
-        assert!(files.command.contains("StrictHostKeyChecking=yes"), "{}", files.command);
+        assert!(
+            files.command.contains("StrictHostKeyChecking=yes"),
+            "{}",
+            files.command
+        );
         assert!(files.command.contains("IdentitiesOnly=yes"));
         assert!(files.command.contains(&format!("-i '{}'", key.display())));
 

@@ -16,10 +16,17 @@ use crate::fetcher::{Paths, open};
 pub(crate) fn materialise(paths: &Paths, commit: ObjectId, dest: &Path) -> Result<(), SourceError> {
     let repo = open(paths, Vec::new())?;
     let git_err = |e: gix::Error| error::from_gix(&paths.display_url, Phase::Transfer, &e);
-    let tree = repo.find_commit(commit).map_err(git_err)?.tree_id().map_err(git_err)?.detach();
+    let tree = repo
+        .find_commit(commit)
+        .map_err(git_err)?
+        .tree_id()
+        .map_err(git_err)?
+        .detach();
 
     std::fs::create_dir_all(&paths.checkouts_dir)?;
-    let tmp = tempfile::Builder::new().prefix(".tmp-").tempdir_in(&paths.checkouts_dir)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempdir_in(&paths.checkouts_dir)?;
 
     // An explicit stack rather than recursion: tree depth comes from the repository.
     let mut pending = vec![(tree, tmp.path().to_path_buf())];
@@ -54,7 +61,10 @@ pub(crate) fn materialise(paths: &Paths, commit: ObjectId, dest: &Path) -> Resul
                     let blob = repo.find_blob(oid).map_err(git_err)?;
                     let target = blob.data.to_os_str().map_err(|_| SourceError::Git {
                         url: paths.display_url.clone(),
-                        detail: format!("symlink {} has a target that is not a path", path.display()),
+                        detail: format!(
+                            "symlink {} has a target that is not a path",
+                            path.display()
+                        ),
                     })?;
                     std::os::unix::fs::symlink(target, &path)?;
                 }
@@ -89,10 +99,18 @@ fn safe_name(name: &[u8]) -> Option<&std::ffi::OsStr> {
 }
 
 /// The id of whatever is at `path` in `commit`'s tree; see [`crate::Fetcher::tree_id`].
-pub(crate) fn tree_id(paths: &Paths, commit: ObjectId, path: &str) -> Result<Option<String>, SourceError> {
+pub(crate) fn tree_id(
+    paths: &Paths,
+    commit: ObjectId,
+    path: &str,
+) -> Result<Option<String>, SourceError> {
     let repo = open(paths, Vec::new())?;
     let git_err = |e: gix::Error| error::from_gix(&paths.display_url, Phase::Transfer, &e);
-    let tree = repo.find_commit(commit).map_err(git_err)?.tree().map_err(git_err)?;
+    let tree = repo
+        .find_commit(commit)
+        .map_err(git_err)?
+        .tree()
+        .map_err(git_err)?;
     let mut components = Vec::new();
     for part in path.split('/') {
         match part {
@@ -105,6 +123,8 @@ pub(crate) fn tree_id(paths: &Paths, commit: ObjectId, path: &str) -> Result<Opt
     if components.is_empty() {
         return Ok(Some(tree.id.to_string()));
     }
-    let entry = tree.lookup_entry_by_path(components.join("/")).map_err(git_err)?;
+    let entry = tree
+        .lookup_entry_by_path(components.join("/"))
+        .map_err(git_err)?;
     Ok(entry.map(|e| e.object_id().to_string()))
 }

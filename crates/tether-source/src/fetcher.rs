@@ -22,7 +22,11 @@ use crate::{CommitMeta, Resolved, SourceError, checkout};
 
 /// What a poll asks for: branches and tags mirrored under their own names, and HEAD listed (no
 /// destination: it is only read, to answer "the remote's default branch").
-const REFSPECS: [&str; 3] = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", "HEAD"];
+const REFSPECS: [&str; 3] = [
+    "+refs/heads/*:refs/heads/*",
+    "+refs/tags/*:refs/tags/*",
+    "HEAD",
+];
 
 /// Fetches one repository and answers questions about its commits. Shared by every app that
 /// reads the repository; see [`crate::Sources::fetcher`].
@@ -82,7 +86,10 @@ impl FailureCopy {
         match self.kind {
             0 => SourceError::Unreachable { url, detail },
             1 => SourceError::Auth { url, detail },
-            2 => SourceError::RevisionNotFound { url, revision: detail },
+            2 => SourceError::RevisionNotFound {
+                url,
+                revision: detail,
+            },
             3 => SourceError::Git { url, detail },
             _ => SourceError::Io(std::io::Error::other(url)),
         }
@@ -102,7 +109,9 @@ enum History {
 enum Lookup {
     Found(Resolved),
     /// Not known locally; `shallow` tells whether fetching the full history could still find it.
-    Missing { shallow: bool },
+    Missing {
+        shallow: bool,
+    },
 }
 
 /// Everything the blocking side needs, cloned out of the fetcher so it can move to a thread.
@@ -164,8 +173,15 @@ impl Fetcher {
     /// `Duration::ZERO` always polls. Callers arriving while a poll is under way wait for it; if
     /// it started after they asked they use its result, so N concurrent callers cost one poll.
     /// A revision that appeared on the remote after the last poll is not found until the next.
-    pub async fn resolve(&self, revision: Option<&str>, max_age: Duration) -> Result<Resolved, SourceError> {
-        let revision = revision.map(str::trim).filter(|r| !r.is_empty() && *r != "HEAD").map(str::to_owned);
+    pub async fn resolve(
+        &self,
+        revision: Option<&str>,
+        max_age: Duration,
+    ) -> Result<Resolved, SourceError> {
+        let revision = revision
+            .map(str::trim)
+            .filter(|r| !r.is_empty() && *r != "HEAD")
+            .map(str::to_owned);
         let asked = Instant::now();
         let refs = {
             let mut state = self.state.lock().await;
@@ -174,7 +190,9 @@ impl Fetcher {
             {
                 return Err(failure.to_error());
             }
-            let fresh = state.last_success.is_some_and(|t| t >= asked || t.elapsed() < max_age);
+            let fresh = state
+                .last_success
+                .is_some_and(|t| t >= asked || t.elapsed() < max_age);
             if !fresh {
                 self.poll(&mut state, History::Shallow).await?;
             }
@@ -193,7 +211,8 @@ impl Fetcher {
                 let refs = {
                     let mut state = self.state.lock().await;
                     let paths = self.paths();
-                    let still_shallow = blocking(move || is_shallow(&open(&paths, Vec::new())?, &paths)).await?;
+                    let still_shallow =
+                        blocking(move || is_shallow(&open(&paths, Vec::new())?, &paths)).await?;
                     if still_shallow {
                         self.poll(&mut state, History::Full).await?;
                     }
@@ -242,7 +261,10 @@ impl Fetcher {
 
     /// Make sure `commit` is in the local copy, fetching (and deepening) if needed, and return its id.
     async fn local_commit(&self, commit: &str) -> Result<ObjectId, SourceError> {
-        let not_found = || SourceError::RevisionNotFound { url: self.display_url.clone(), revision: commit.to_owned() };
+        let not_found = || SourceError::RevisionNotFound {
+            url: self.display_url.clone(),
+            revision: commit.to_owned(),
+        };
         let id = ObjectId::from_hex(commit.trim().as_bytes()).map_err(|_| not_found())?;
         let paths = self.paths();
         let present = blocking(move || Ok(open(&paths, Vec::new())?.has_object(id))).await?;
@@ -289,10 +311,23 @@ fn repo_dir_name(key: &str) -> String {
     let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
     let mut readable: String = rest
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let trimmed = readable.trim_matches(|c| c == '-' || c == '.').to_owned();
-    readable = trimmed.chars().rev().take(48).collect::<Vec<_>>().into_iter().rev().collect();
+    readable = trimmed
+        .chars()
+        .rev()
+        .take(48)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("{readable}-{hex}")
 }
 
@@ -313,7 +348,11 @@ async fn blocking<T: Send + 'static>(
 pub(crate) fn open(paths: &Paths, overrides: Vec<String>) -> Result<gix::Repository, SourceError> {
     let git_err = |e: gix::Error| SourceError::Git {
         url: paths.display_url.clone(),
-        detail: format!("local cache {}: {}", paths.repo_dir.display(), error::describe(&e)),
+        detail: format!(
+            "local cache {}: {}",
+            paths.repo_dir.display(),
+            error::describe(&e)
+        ),
     };
     if !paths.repo_dir.join("HEAD").is_file() {
         // A directory without HEAD is a creation interrupted by a crash: start over.
@@ -328,14 +367,22 @@ pub(crate) fn open(paths: &Paths, overrides: Vec<String>) -> Result<gix::Reposit
 }
 
 /// Connect, list refs, fetch what is missing. Returns what the remote advertised.
-fn poll_blocking(paths: &Paths, auth: Option<Auth>, history: History) -> Result<RemoteRefs, SourceError> {
+fn poll_blocking(
+    paths: &Paths,
+    auth: Option<Auth>,
+    history: History,
+) -> Result<RemoteRefs, SourceError> {
     let connect_err = |e: gix::Error| error::from_gix(&paths.display_url, Phase::Connect, &e);
 
     // Keep the ssh key files alive until the connection is done.
     let mut overrides = Vec::new();
     let _ssh = match &auth {
-        Some(Auth::SshKey { private_key, known_hosts }) => {
-            let files = auth::ssh_files(private_key, known_hosts.as_deref(), &paths.remembered_hosts)?;
+        Some(Auth::SshKey {
+            private_key,
+            known_hosts,
+        }) => {
+            let files =
+                auth::ssh_files(private_key, known_hosts.as_deref(), &paths.remembered_hosts)?;
             overrides.push(format!("core.sshCommand={}", files.command));
             // Known variant: skips gix's `ssh -G` probe and passes `-p`/`-o SendEnv` the OpenSSH way.
             overrides.push("ssh.variant=ssh".to_owned());
@@ -370,12 +417,16 @@ fn poll_blocking(paths: &Paths, auth: Option<Auth>, history: History) -> Result<
 
     let missing = refs.by_name.values().any(|id| !repo.has_object(id));
     let is_shallow = is_shallow(&repo, paths)?;
-    let never_fetched = repo.references().ok().and_then(|r| r.all().ok().map(|mut all| all.next().is_none())).unwrap_or(true);
+    let never_fetched = repo
+        .references()
+        .ok()
+        .and_then(|r| r.all().ok().map(|mut all| all.next().is_none()))
+        .unwrap_or(true);
     // gix asks the server for a pack whenever a shallow setting is given, so give one only when
     // there is something to fetch; otherwise it just updates local refs, without a round trip.
     let shallow = match history {
         History::Full if is_shallow => Shallow::undo(),
-        _ if false => Shallow::NoChange,
+        _ if missing && (never_fetched || is_shallow) => Shallow::DepthAtRemote(NonZeroU32::MIN),
         _ => Shallow::NoChange,
     };
     let anything_to_map = ref_map.mappings.iter().any(|m| m.remote.as_id().is_some());
@@ -412,17 +463,27 @@ fn lookup(paths: &Paths, refs: &RemoteRefs, revision: Option<&str>) -> Result<Lo
     };
     let Some(object) = repo.try_find_object(id).map_err(git_err)? else {
         // Advertised but not fetched cannot happen after a successful poll; treat as unknown.
-        return Ok(Lookup::Missing { shallow: is_shallow(&repo, paths)? });
+        return Ok(Lookup::Missing {
+            shallow: is_shallow(&repo, paths)?,
+        });
     };
     let commit = object.peel_to_commit().map_err(|e| SourceError::Git {
         url: paths.display_url.clone(),
-        detail: format!("revision {:?} is not a commit: {}", revision.unwrap_or("HEAD"), error::describe(&e)),
+        detail: format!(
+            "revision {:?} is not a commit: {}",
+            revision.unwrap_or("HEAD"),
+            error::describe(&e)
+        ),
     })?;
-    Ok(Lookup::Found(Resolved { commit: commit.id.to_string(), meta: meta(&commit).map_err(git_err)? }))
+    Ok(Lookup::Found(Resolved {
+        commit: commit.id.to_string(),
+        meta: meta(&commit).map_err(git_err)?,
+    }))
 }
 
 fn is_shallow(repo: &gix::Repository, paths: &Paths) -> Result<bool, SourceError> {
-    repo.is_shallow().map_err(|e| error::from_gix(&paths.display_url, Phase::Transfer, &e))
+    repo.is_shallow()
+        .map_err(|e| error::from_gix(&paths.display_url, Phase::Transfer, &e))
 }
 
 fn is_commit_id_like(rev: &str) -> bool {
@@ -430,12 +491,22 @@ fn is_commit_id_like(rev: &str) -> bool {
 }
 
 /// A full or abbreviated object id, if exactly one local object has it.
-fn find_by_hex(repo: &gix::Repository, hex: &str, url: &str) -> Result<Option<ObjectId>, SourceError> {
+fn find_by_hex(
+    repo: &gix::Repository,
+    hex: &str,
+    url: &str,
+) -> Result<Option<ObjectId>, SourceError> {
     if hex.len() == 40 {
-        let id = ObjectId::from_hex(hex.as_bytes()).map_err(|e| SourceError::Git { url: url.to_owned(), detail: e.to_string() })?;
+        let id = ObjectId::from_hex(hex.as_bytes()).map_err(|e| SourceError::Git {
+            url: url.to_owned(),
+            detail: e.to_string(),
+        })?;
         return Ok(repo.has_object(id).then_some(id));
     }
-    let prefix = gix::hash::Prefix::from_hex(hex).map_err(|e| SourceError::Git { url: url.to_owned(), detail: e.to_string() })?;
+    let prefix = gix::hash::Prefix::from_hex(hex).map_err(|e| SourceError::Git {
+        url: url.to_owned(),
+        detail: e.to_string(),
+    })?;
     match repo.objects.lookup_prefix(prefix, None) {
         Ok(Some(Ok(id))) => Ok(Some(id)),
         Ok(Some(Err(()))) => Err(SourceError::Git {
@@ -443,7 +514,10 @@ fn find_by_hex(repo: &gix::Repository, hex: &str, url: &str) -> Result<Option<Ob
             detail: format!("abbreviated commit id {hex} is ambiguous; use more digits"),
         }),
         Ok(None) => Ok(None),
-        Err(e) => Err(SourceError::Git { url: url.to_owned(), detail: e.to_string() }),
+        Err(e) => Err(SourceError::Git {
+            url: url.to_owned(),
+            detail: e.to_string(),
+        }),
     }
 }
 
@@ -456,5 +530,11 @@ fn meta(commit: &gix::Commit<'_>) -> gix::Result<CommitMeta> {
     let time = author.seconds();
     let message = commit.message_raw()?.to_string().trim_end().to_owned();
     let summary = message.lines().next().unwrap_or_default().trim().to_owned();
-    Ok(CommitMeta { author: person(author), committer: person(commit.committer()?), message, summary, time })
+    Ok(CommitMeta {
+        author: person(author),
+        committer: person(commit.committer()?),
+        message,
+        summary,
+        time,
+    })
 }

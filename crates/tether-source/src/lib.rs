@@ -56,7 +56,10 @@ pub struct Sources {
 impl Sources {
     /// A registry keeping its repositories and checkouts under `cache_dir` (created on first use).
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
-        Self { cache_dir: cache_dir.into(), fetchers: Mutex::new(HashMap::new()) }
+        Self {
+            cache_dir: cache_dir.into(),
+            fetchers: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The fetcher for `url`: the same `Arc` for the same repository, whether or not the URL ends
@@ -68,7 +71,13 @@ impl Sources {
         let mut fetchers = self.fetchers.lock().unwrap_or_else(|e| e.into_inner());
         let fetcher = fetchers
             .entry(key.clone())
-            .or_insert_with(|| Arc::new(Fetcher::new(url.trim().trim_end_matches('/'), &key, &self.cache_dir)))
+            .or_insert_with(|| {
+                Arc::new(Fetcher::new(
+                    url.trim().trim_end_matches('/'),
+                    &key,
+                    &self.cache_dir,
+                ))
+            })
             .clone();
         drop(fetchers);
         fetcher.set_auth(auth);
@@ -88,12 +97,20 @@ fn normalise_url(url: &str) -> String {
     if url.starts_with('/') || url.starts_with('.') {
         return url.to_owned();
     }
-    let url = url.strip_suffix(".git").unwrap_or(url).trim_end_matches('/');
+    let url = url
+        .strip_suffix(".git")
+        .unwrap_or(url)
+        .trim_end_matches('/');
     // Scheme and host are case-insensitive; the path is not.
     match url.split_once("://") {
         Some((scheme, rest)) => {
             let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-            format!("{}://{}/{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase(), path)
+            format!(
+                "{}://{}/{}",
+                scheme.to_ascii_lowercase(),
+                authority.to_ascii_lowercase(),
+                path
+            )
         }
         None => url.to_owned(),
     }
@@ -124,15 +141,25 @@ mod tests {
         let a = normalise_url("https://GitHub.com/org/Repo.git/");
         assert_eq!(a, "https://github.com/org/Repo");
         assert_eq!(normalise_url("https://github.com/org/Repo"), a);
-        assert_ne!(normalise_url("https://github.com/org/repo"), a, "paths are case-sensitive");
+        assert_ne!(
+            normalise_url("https://github.com/org/repo"),
+            a,
+            "paths are case-sensitive"
+        );
         assert_eq!(normalise_url("file:///srv/x/"), normalise_url("/srv/x"));
         assert_ne!(normalise_url("/srv/x.git"), normalise_url("/srv/x"));
-        assert_eq!(normalise_url("git@github.com:org/repo.git"), "git@github.com:org/repo");
+        assert_eq!(
+            normalise_url("git@github.com:org/repo.git"),
+            "git@github.com:org/repo"
+        );
     }
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("https://bot:tok@h.io/r.git"), "https://bot@h.io/r.git");
+        assert_eq!(
+            redact_url("https://bot:tok@h.io/r.git"),
+            "https://bot@h.io/r.git"
+        );
         assert_eq!(redact_url("https://h.io/a@b"), "https://h.io/a@b");
         assert_eq!(redact_url("/srv/r"), "/srv/r");
     }
@@ -142,7 +169,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sources = Sources::new(dir.path());
         let a = sources.fetcher("https://example.invalid/r.git", None);
-        let basic = Auth::Basic { username: "u".into(), password: "p".into() };
+        let basic = Auth::Basic {
+            username: "u".into(),
+            password: "p".into(),
+        };
         let b = sources.fetcher("https://example.invalid/r/", Some(basic.clone()));
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(a.auth(), Some(basic));

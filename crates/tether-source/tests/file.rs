@@ -38,7 +38,11 @@ fn fixture() -> Fixture {
     repo.write("README.md", "two\n");
     let c2 = repo.commit("c2");
     repo.git(&["tag", "-a", "v2", "-m", "release two"]);
-    Fixture { _dir: dir, repo, c: [c0, c1, c2, c3] }
+    Fixture {
+        _dir: dir,
+        repo,
+        c: [c0, c1, c2, c3],
+    }
 }
 
 /// Proves every revision form resolves to the right commit from one poll: HEAD (default and
@@ -71,8 +75,15 @@ async fn resolves_every_revision_form() {
 
     // c0 is behind the shallow boundary: one full fetch finds it.
     assert_eq!(fetcher.resolve(Some(c0), LONG).await.unwrap().commit, *c0);
-    assert_eq!(fetcher.polls(), 2, "the full-history fallback is one more poll");
-    assert_eq!(fetcher.resolve(Some(&c0[..10]), LONG).await.unwrap().commit, *c0);
+    assert_eq!(
+        fetcher.polls(),
+        2,
+        "the full-history fallback is one more poll"
+    );
+    assert_eq!(
+        fetcher.resolve(Some(&c0[..10]), LONG).await.unwrap().commit,
+        *c0
+    );
     assert_eq!(fetcher.polls(), 2, "now local: no more polls");
 }
 
@@ -84,7 +95,11 @@ async fn missing_revision_is_reported_by_name() {
     let cache = tempfile::tempdir().unwrap();
     let url = f.repo.file_url();
     let fetcher = Sources::new(cache.path()).fetcher(&url, None);
-    for revision in ["no-such-branch", "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef", "deadbee"] {
+    for revision in [
+        "no-such-branch",
+        "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef",
+        "deadbee",
+    ] {
         let err = fetcher.resolve(Some(revision), LONG).await.unwrap_err();
         assert!(
             matches!(&err, SourceError::RevisionNotFound { revision: r, .. } if r == revision),
@@ -93,8 +108,14 @@ async fn missing_revision_is_reported_by_name() {
         let text = err.to_string();
         assert!(text.contains(revision) && text.contains(&url), "{text}");
     }
-    let err = fetcher.checkout("0123456789012345678901234567890123456789").await.unwrap_err();
-    assert!(matches!(err, SourceError::RevisionNotFound { .. }), "{err:?}");
+    let err = fetcher
+        .checkout("0123456789012345678901234567890123456789")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SourceError::RevisionNotFound { .. }),
+        "{err:?}"
+    );
 }
 
 /// Proves max_age: a commit pushed after a poll is invisible to resolve with a large max_age
@@ -104,18 +125,34 @@ async fn new_commits_appear_only_after_a_forced_poll() {
     let f = fixture();
     let cache = tempfile::tempdir().unwrap();
     let fetcher = Sources::new(cache.path()).fetcher(&f.repo.file_url(), None);
-    assert_eq!(fetcher.resolve(Some("main"), LONG).await.unwrap().commit, f.c[2]);
+    assert_eq!(
+        fetcher.resolve(Some("main"), LONG).await.unwrap().commit,
+        f.c[2]
+    );
 
     f.repo.write("README.md", "three\n");
     let c4 = f.repo.commit("c4");
 
-    assert_eq!(fetcher.resolve(Some("main"), LONG).await.unwrap().commit, f.c[2]);
+    assert_eq!(
+        fetcher.resolve(Some("main"), LONG).await.unwrap().commit,
+        f.c[2]
+    );
     assert_eq!(fetcher.polls(), 1);
-    assert_eq!(fetcher.resolve(Some("main"), Duration::ZERO).await.unwrap().commit, c4);
+    assert_eq!(
+        fetcher
+            .resolve(Some("main"), Duration::ZERO)
+            .await
+            .unwrap()
+            .commit,
+        c4
+    );
     assert_eq!(fetcher.polls(), 2);
     // Its tree is usable straight away.
     let dir = fetcher.checkout(&c4).await.unwrap();
-    assert_eq!(std::fs::read_to_string(dir.join("README.md")).unwrap(), "three\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("README.md")).unwrap(),
+        "three\n"
+    );
 }
 
 /// Proves commit metadata: author and committer as "Name <email>", the full message and its
@@ -125,7 +162,11 @@ async fn commit_metadata_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let repo = TestRepo::init(dir.path(), "origin");
     repo.write("a.yaml", "a: 1\n");
-    let id = repo.commit_at("Scale web to 3\n\nBecause traffic doubled.\nSigned-off-by: Ada", 1_700_000_000, 1_700_000_500);
+    let id = repo.commit_at(
+        "Scale web to 3\n\nBecause traffic doubled.\nSigned-off-by: Ada",
+        1_700_000_000,
+        1_700_000_500,
+    );
     let cache = tempfile::tempdir().unwrap();
     let fetcher = Sources::new(cache.path()).fetcher(&repo.file_url(), None);
     let resolved = fetcher.resolve(None, LONG).await.unwrap();
@@ -134,7 +175,10 @@ async fn commit_metadata_is_read() {
     assert_eq!(meta.author, format!("{} <{}>", AUTHOR.0, AUTHOR.1));
     assert_eq!(meta.committer, format!("{} <{}>", COMMITTER.0, COMMITTER.1));
     assert_eq!(meta.summary, "Scale web to 3");
-    assert_eq!(meta.message, "Scale web to 3\n\nBecause traffic doubled.\nSigned-off-by: Ada");
+    assert_eq!(
+        meta.message,
+        "Scale web to 3\n\nBecause traffic doubled.\nSigned-off-by: Ada"
+    );
     assert_eq!(meta.time, 1_700_000_000);
 }
 
@@ -147,7 +191,11 @@ async fn checkout_materialises_files_modes_and_symlinks() {
     let repo = TestRepo::init(dir.path(), "origin");
     repo.write("apps/web/deploy.yaml", "kind: Deployment\n");
     repo.write("bin/run.sh", "#!/bin/sh\necho hi\n");
-    std::fs::set_permissions(repo.path.join("bin/run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        repo.path.join("bin/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("deploy.yaml", repo.path.join("apps/web/link.yaml")).unwrap();
     std::os::unix::fs::symlink("../../../etc/passwd", repo.path.join("apps/web/escape")).unwrap();
     let id = repo.commit("tree");
@@ -156,21 +204,40 @@ async fn checkout_materialises_files_modes_and_symlinks() {
     let fetcher = Sources::new(cache.path()).fetcher(&repo.file_url(), None);
     let out = fetcher.checkout(&id).await.unwrap();
     assert_eq!(out, cache.path().join("checkouts").join(&id));
-    assert_eq!(std::fs::read_to_string(out.join("apps/web/deploy.yaml")).unwrap(), "kind: Deployment\n");
+    assert_eq!(
+        std::fs::read_to_string(out.join("apps/web/deploy.yaml")).unwrap(),
+        "kind: Deployment\n"
+    );
     let mode = |p: &str| std::fs::metadata(out.join(p)).unwrap().permissions().mode();
     assert_ne!(mode("bin/run.sh") & 0o111, 0, "executable bit kept");
-    assert_eq!(mode("apps/web/deploy.yaml") & 0o111, 0, "plain files not executable");
-    for (link, target) in [("apps/web/link.yaml", "deploy.yaml"), ("apps/web/escape", "../../../etc/passwd")] {
+    assert_eq!(
+        mode("apps/web/deploy.yaml") & 0o111,
+        0,
+        "plain files not executable"
+    );
+    for (link, target) in [
+        ("apps/web/link.yaml", "deploy.yaml"),
+        ("apps/web/escape", "../../../etc/passwd"),
+    ] {
         let meta = std::fs::symlink_metadata(out.join(link)).unwrap();
         assert!(meta.file_type().is_symlink(), "{link} must stay a symlink");
-        assert_eq!(std::fs::read_link(out.join(link)).unwrap().to_str().unwrap(), target);
+        assert_eq!(
+            std::fs::read_link(out.join(link))
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            target
+        );
     }
     assert!(!out.join(".git").exists());
 
     // Cached: a marker written into the checkout survives a second call.
     std::fs::write(out.join("marker"), "x").unwrap();
     assert_eq!(fetcher.checkout(&id).await.unwrap(), out);
-    assert!(out.join("marker").exists(), "second checkout must not rewrite the directory");
+    assert!(
+        out.join("marker").exists(),
+        "second checkout must not rewrite the directory"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(cache.path().join("checkouts"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -196,17 +263,31 @@ async fn tree_id_follows_directory_content() {
     let fetcher = Sources::new(cache.path()).fetcher(&repo.file_url(), None);
     fetcher.resolve(None, LONG).await.unwrap();
 
-    let web1 = fetcher.tree_id(&first, "apps/web").await.unwrap().expect("apps/web exists");
+    let web1 = fetcher
+        .tree_id(&first, "apps/web")
+        .await
+        .unwrap()
+        .expect("apps/web exists");
     assert_eq!(web1, repo.rev_parse(&format!("{first}:apps/web")));
-    assert_eq!(fetcher.tree_id(&second, "apps/web/").await.unwrap(), Some(web1), "unchanged dir, same id");
+    assert_eq!(
+        fetcher.tree_id(&second, "apps/web/").await.unwrap(),
+        Some(web1),
+        "unchanged dir, same id"
+    );
     let db1 = fetcher.tree_id(&first, "apps/db").await.unwrap();
     let db2 = fetcher.tree_id(&second, "./apps/db").await.unwrap();
     assert!(db1.is_some() && db1 != db2, "changed dir, new id");
-    assert_eq!(fetcher.tree_id(&second, "apps/missing").await.unwrap(), None);
+    assert_eq!(
+        fetcher.tree_id(&second, "apps/missing").await.unwrap(),
+        None
+    );
     assert_eq!(fetcher.tree_id(&second, "../apps").await.unwrap(), None);
     let root = repo.rev_parse(&format!("{second}^{{tree}}"));
     for spelling in ["", ".", "/"] {
-        assert_eq!(fetcher.tree_id(&second, spelling).await.unwrap().as_deref(), Some(root.as_str()));
+        assert_eq!(
+            fetcher.tree_id(&second, spelling).await.unwrap().as_deref(),
+            Some(root.as_str())
+        );
     }
 }
 
@@ -219,7 +300,10 @@ async fn unreachable_remotes_name_the_url() {
     for url in ["file:///nonexistent/repo", "http://127.0.0.1:1/x"] {
         let fetcher = sources.fetcher(url, None);
         let err = fetcher.resolve(None, LONG).await.unwrap_err();
-        assert!(matches!(err, SourceError::Unreachable { .. }), "{url}: {err:?}");
+        assert!(
+            matches!(err, SourceError::Unreachable { .. }),
+            "{url}: {err:?}"
+        );
         assert!(err.to_string().contains(url), "{err}");
         assert_eq!(fetcher.polls(), 1);
     }
@@ -238,9 +322,16 @@ async fn concurrent_callers_share_a_failed_poll() {
         tasks.spawn(async move { fetcher.resolve(None, LONG).await });
     }
     while let Some(result) = tasks.join_next().await {
-        assert!(matches!(result.unwrap(), Err(SourceError::Unreachable { .. })));
+        assert!(matches!(
+            result.unwrap(),
+            Err(SourceError::Unreachable { .. })
+        ));
     }
-    assert!(fetcher.polls() <= 2, "20 callers made {} attempts", fetcher.polls());
+    assert!(
+        fetcher.polls() <= 2,
+        "20 callers made {} attempts",
+        fetcher.polls()
+    );
     let before = fetcher.polls();
     assert!(fetcher.resolve(None, LONG).await.is_err());
     assert_eq!(fetcher.polls(), before + 1, "a new call retries");

@@ -30,11 +30,23 @@ async fn resolve_and_checkout_over_http() {
     let resolved = fetcher.resolve(None, MINUTE).await.unwrap();
     assert_eq!(resolved.commit, repo.head());
     let dir = fetcher.checkout(&resolved.commit).await.unwrap();
-    assert_eq!(std::fs::read_to_string(dir.join("deploy/web.yaml")).unwrap(), "kind: Deployment\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("deploy/web.yaml")).unwrap(),
+        "kind: Deployment\n"
+    );
 
     let c = server.counts();
     eprintln!("first poll: {c:?}");
-    assert_eq!((c.info_refs, c.ls_refs_commands, c.fetch_commands, c.packfiles_sent), (1, 1, 1, 1), "{c:?}");
+    assert_eq!(
+        (
+            c.info_refs,
+            c.ls_refs_commands,
+            c.fetch_commands,
+            c.packfiles_sent
+        ),
+        (1, 1, 1, 1),
+        "{c:?}"
+    );
 }
 
 /// Proves HTTP basic auth: the right credentials work (supplied through gix's credential hook,
@@ -48,20 +60,49 @@ async fn basic_auth_is_required_and_classified() {
     let url = server.url("app.git");
     let cache = tempfile::tempdir().unwrap();
     let sources = Sources::new(cache.path());
-    let basic = |password: &str| Some(Auth::Basic { username: "bot".into(), password: password.into() });
+    let basic = |password: &str| {
+        Some(Auth::Basic {
+            username: "bot".into(),
+            password: password.into(),
+        })
+    };
 
-    let err = sources.fetcher(&url, None).resolve(None, Duration::ZERO).await.unwrap_err();
-    assert!(matches!(err, SourceError::Auth { .. }), "missing creds: {err:?}");
+    let err = sources
+        .fetcher(&url, None)
+        .resolve(None, Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SourceError::Auth { .. }),
+        "missing creds: {err:?}"
+    );
     assert!(err.to_string().contains(&url), "{err}");
 
-    let err = sources.fetcher(&url, basic("wrong")).resolve(None, Duration::ZERO).await.unwrap_err();
-    assert!(matches!(err, SourceError::Auth { .. }), "wrong creds: {err:?}");
-    assert!(!err.to_string().contains("wrong"), "the password must not appear: {err}");
+    let err = sources
+        .fetcher(&url, basic("wrong"))
+        .resolve(None, Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, SourceError::Auth { .. }),
+        "wrong creds: {err:?}"
+    );
+    assert!(
+        !err.to_string().contains("wrong"),
+        "the password must not appear: {err}"
+    );
 
     let fetcher = sources.fetcher(&url, basic("s3cret"));
     let resolved = fetcher.resolve(None, Duration::ZERO).await.unwrap();
     assert_eq!(resolved.commit, repo.head());
-    assert!(fetcher.checkout(&resolved.commit).await.unwrap().join("deploy/web.yaml").is_file());
+    assert!(
+        fetcher
+            .checkout(&resolved.commit)
+            .await
+            .unwrap()
+            .join("deploy/web.yaml")
+            .is_file()
+    );
     assert!(server.counts().unauthorized >= 2, "{:?}", server.counts());
 }
 
@@ -92,7 +133,10 @@ async fn fifty_apps_cost_one_poll_and_unchanged_polls_fetch_nothing() {
     assert_eq!(fetcher.polls(), 1);
     assert_eq!(after_first.info_refs, 1, "{after_first:?}");
     assert_eq!(after_first.ls_refs_commands, 1, "{after_first:?}");
-    assert_eq!(after_first.fetch_commands, 1, "the first poll fetches the tip: {after_first:?}");
+    assert_eq!(
+        after_first.fetch_commands, 1,
+        "the first poll fetches the tip: {after_first:?}"
+    );
 
     // Nothing changed on the remote: listing refs only.
     fetcher.resolve(None, Duration::ZERO).await.unwrap();
@@ -101,7 +145,13 @@ async fn fifty_apps_cost_one_poll_and_unchanged_polls_fetch_nothing() {
     assert_eq!(fetcher.polls(), 2);
     assert_eq!(
         unchanged,
-        Counts { requests: 2, info_refs: 1, upload_pack_posts: 1, ls_refs_commands: 1, ..Counts::default() },
+        Counts {
+            requests: 2,
+            info_refs: 1,
+            upload_pack_posts: 1,
+            ls_refs_commands: 1,
+            ..Counts::default()
+        },
         "a no-change poll must not ask for objects"
     );
 
@@ -109,7 +159,10 @@ async fn fifty_apps_cost_one_poll_and_unchanged_polls_fetch_nothing() {
     repo.write("deploy/web.yaml", "kind: Deployment\nreplicas: 2\n");
     let new = repo.commit("scale");
     let before = server.counts();
-    assert_eq!(fetcher.resolve(None, Duration::ZERO).await.unwrap().commit, new);
+    assert_eq!(
+        fetcher.resolve(None, Duration::ZERO).await.unwrap().commit,
+        new
+    );
     let changed = server.counts().since(&before);
     eprintln!("change poll: {changed:?}");
     assert_eq!(
@@ -144,7 +197,11 @@ async fn concurrent_forced_polls_coalesce() {
     while let Some(result) = tasks.join_next().await {
         result.unwrap().unwrap();
     }
-    assert!(fetcher.polls() <= 2, "20 forced resolves made {} polls", fetcher.polls());
+    assert!(
+        fetcher.polls() <= 2,
+        "20 forced resolves made {} polls",
+        fetcher.polls()
+    );
     assert_eq!(server.counts().info_refs, fetcher.polls());
 }
 
@@ -155,7 +212,11 @@ async fn missing_repository_is_unreachable() {
     let server = GitHttpServer::start(root.path(), None);
     let cache = tempfile::tempdir().unwrap();
     let url = server.url("nope.git");
-    let err = Sources::new(cache.path()).fetcher(&url, None).resolve(None, MINUTE).await.unwrap_err();
+    let err = Sources::new(cache.path())
+        .fetcher(&url, None)
+        .resolve(None, MINUTE)
+        .await
+        .unwrap_err();
     assert!(matches!(err, SourceError::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains(&url), "{err}");
 }

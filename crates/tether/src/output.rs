@@ -36,7 +36,9 @@ pub fn yaml<T: Serialize>(value: &T) -> anyhow::Result<String> {
 }
 
 /// A `-o` parser that accepts only `allowed` (for commands where some formats mean nothing).
-pub fn formats(allowed: &'static [&'static str]) -> impl clap::builder::TypedValueParser<Value = Format> {
+pub fn formats(
+    allowed: &'static [&'static str],
+) -> impl clap::builder::TypedValueParser<Value = Format> {
     use clap::ValueEnum;
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(allowed)
@@ -99,17 +101,29 @@ pub fn duration(secs: u64) -> String {
         format!("{secs}s")
     } else if m < 10 {
         let s = secs % 60;
-        if s == 0 { format!("{m}m") } else { format!("{m}m{s}s") }
+        if s == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{s}s")
+        }
     } else if h < 3 {
         format!("{m}m")
     } else if h < 8 {
         let rest = m % 60;
-        if rest == 0 { format!("{h}h") } else { format!("{h}h{rest}m") }
+        if rest == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{rest}m")
+        }
     } else if d < 2 {
         format!("{h}h")
     } else if d < 8 {
         let rest = h % 24;
-        if rest == 0 { format!("{d}d") } else { format!("{d}d{rest}h") }
+        if rest == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{rest}h")
+        }
     } else if d < 365 * 2 {
         format!("{d}d")
     } else {
@@ -139,7 +153,11 @@ pub fn short(commit: &str) -> &str {
 
 /// `text`, or `-` when it is empty (a table cell must not look missing).
 pub fn or_dash(text: &str) -> String {
-    if text.is_empty() { "-".into() } else { text.into() }
+    if text.is_empty() {
+        "-".into()
+    } else {
+        text.into()
+    }
 }
 
 /// Whether stderr is a terminal (spinners only then).

@@ -27,7 +27,7 @@ pub struct RenderArgs {
     /// resolve within the enclosing Git repository, as they would in the agent.
     pub path: PathBuf,
     #[command(flatten)]
-    pub tool: ToolArgs,
+    pub tool: Box<ToolArgs>,
     /// Namespace passed to the tool (Helm's `.Release.Namespace`, Kustomize's default)
     /// [default: none; the agent uses the Application's destination namespace].
     #[arg(long, value_name = "NS")]
@@ -104,7 +104,7 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
 
-    let mut tool = args.tool.clone();
+    let mut tool = (*args.tool).clone();
     tool.helm_values_file = tool
         .helm_values_file
         .iter()
@@ -158,7 +158,11 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         }
     }
     print!("{out}");
-    tracing::debug!(tool = rendered.tool.as_str(), objects = rendered.manifests.len(), "rendered");
+    tracing::debug!(
+        tool = rendered.tool.as_str(),
+        objects = rendered.manifests.len(),
+        "rendered"
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -168,7 +172,13 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative(Path::new("/r/chart"), Path::new("/r/chart/v.yaml")), PathBuf::from("v.yaml"));
-        assert_eq!(relative(Path::new("/r/chart"), Path::new("/r/env/v.yaml")), PathBuf::from("../env/v.yaml"));
+        assert_eq!(
+            relative(Path::new("/r/chart"), Path::new("/r/chart/v.yaml")),
+            PathBuf::from("v.yaml")
+        );
+        assert_eq!(
+            relative(Path::new("/r/chart"), Path::new("/r/env/v.yaml")),
+            PathBuf::from("../env/v.yaml")
+        );
     }
 }

@@ -15,12 +15,30 @@ use tether_model::{Application, HealthCode, SyncCode};
 /// The demo repository, embedded in the binary.
 const DEMO_FILES: &[(&str, &str)] = &[
     ("README.md", include_str!("../demo/README.md")),
-    ("plain/configmap.yaml", include_str!("../demo/plain/configmap.yaml")),
-    ("plain/deployment.yaml", include_str!("../demo/plain/deployment.yaml")),
-    ("plain/service.yaml", include_str!("../demo/plain/service.yaml")),
-    ("kustomize/base/kustomization.yaml", include_str!("../demo/kustomize/base/kustomization.yaml")),
-    ("kustomize/base/deployment.yaml", include_str!("../demo/kustomize/base/deployment.yaml")),
-    ("kustomize/base/service.yaml", include_str!("../demo/kustomize/base/service.yaml")),
+    (
+        "plain/configmap.yaml",
+        include_str!("../demo/plain/configmap.yaml"),
+    ),
+    (
+        "plain/deployment.yaml",
+        include_str!("../demo/plain/deployment.yaml"),
+    ),
+    (
+        "plain/service.yaml",
+        include_str!("../demo/plain/service.yaml"),
+    ),
+    (
+        "kustomize/base/kustomization.yaml",
+        include_str!("../demo/kustomize/base/kustomization.yaml"),
+    ),
+    (
+        "kustomize/base/deployment.yaml",
+        include_str!("../demo/kustomize/base/deployment.yaml"),
+    ),
+    (
+        "kustomize/base/service.yaml",
+        include_str!("../demo/kustomize/base/service.yaml"),
+    ),
     (
         "kustomize/overlays/dev/kustomization.yaml",
         include_str!("../demo/kustomize/overlays/dev/kustomization.yaml"),
@@ -29,11 +47,26 @@ const DEMO_FILES: &[(&str, &str)] = &[
         "kustomize/overlays/prod/kustomization.yaml",
         include_str!("../demo/kustomize/overlays/prod/kustomization.yaml"),
     ),
-    ("helm/web/Chart.yaml", include_str!("../demo/helm/web/Chart.yaml")),
-    ("helm/web/values.yaml", include_str!("../demo/helm/web/values.yaml")),
-    ("helm/web/values-dev.yaml", include_str!("../demo/helm/web/values-dev.yaml")),
-    ("helm/web/templates/deployment.yaml", include_str!("../demo/helm/web/templates/deployment.yaml")),
-    ("helm/web/templates/service.yaml", include_str!("../demo/helm/web/templates/service.yaml")),
+    (
+        "helm/web/Chart.yaml",
+        include_str!("../demo/helm/web/Chart.yaml"),
+    ),
+    (
+        "helm/web/values.yaml",
+        include_str!("../demo/helm/web/values.yaml"),
+    ),
+    (
+        "helm/web/values-dev.yaml",
+        include_str!("../demo/helm/web/values-dev.yaml"),
+    ),
+    (
+        "helm/web/templates/deployment.yaml",
+        include_str!("../demo/helm/web/templates/deployment.yaml"),
+    ),
+    (
+        "helm/web/templates/service.yaml",
+        include_str!("../demo/helm/web/templates/service.yaml"),
+    ),
 ];
 
 /// Namespace the demo Applications live in (the CLI's default).
@@ -99,7 +132,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     println!(
         "demo Git repository: {} ({})",
         repo.display(),
-        if created { "created" } else { "kept from an earlier run" }
+        if created {
+            "created"
+        } else {
+            "kept from an earlier run"
+        }
     );
 
     let config = AgentConfig {
@@ -125,7 +162,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     if converged {
         println!("All demo applications are Synced and Healthy.");
     } else {
-        println!("Not every demo application converged yet; `tether app list` shows where they are.");
+        println!(
+            "Not every demo application converged yet; `tether app list` shows where they are."
+        );
     }
     println!();
     println!("Next:");
@@ -138,10 +177,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     println!("  cd {}", repo.display());
     println!("  sed -i 's/replicas: 2/replicas: 3/' plain/deployment.yaml");
     println!("  git commit -am 'Scale hello to 3'");
-    println!("  tether app sync demo-plain      # or wait up to {}s for the next poll", args.poll_interval);
+    println!(
+        "  tether app sync demo-plain      # or wait up to {}s for the next poll",
+        args.poll_interval
+    );
     println!("  tether app history demo-plain");
     println!();
-    println!("Press Ctrl-C to stop (state stays in {}).", state_dir.display());
+    println!(
+        "Press Ctrl-C to stop (state stays in {}).",
+        state_dir.display()
+    );
 
     crate::cli::wait_for_interrupt().await;
     eprintln!("stopping: letting running syncs finish (press Ctrl-C again to force)");
@@ -168,20 +213,37 @@ fn ensure_demo_repo(repo: &Path) -> anyhow::Result<bool> {
     }
     git(repo, &["init", "--quiet", "--initial-branch=main"])?;
     git(repo, &["add", "--all"])?;
-    git(repo, &["commit", "--quiet", "-m", "Demo apps: plain YAML, Kustomize and Helm"])?;
+    git(
+        repo,
+        &[
+            "commit",
+            "--quiet",
+            "-m",
+            "Demo apps: plain YAML, Kustomize and Helm",
+        ],
+    )?;
     Ok(true)
 }
 
 fn git(repo: &Path, args: &[&str]) -> anyhow::Result<()> {
     // Commits are made by `tether up` unless the user's git config says who they are.
     let out = Command::new("git")
-        .args(["-c", "user.name=tether up", "-c", "user.email=up@tether.invalid"])
+        .args([
+            "-c",
+            "user.name=tether up",
+            "-c",
+            "user.email=up@tether.invalid",
+        ])
         .args(args)
         .current_dir(repo)
         .output()
         .context("running git (is it installed?)")?;
     if !out.status.success() {
-        bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -194,7 +256,11 @@ async fn create_demo_apps(cluster: &tether_kube::Cluster, repo: &Path) -> anyhow
     let url = format!("file://{}", repo.display());
     let apps = [
         ("demo-plain", "plain", serde_json::json!({})),
-        ("demo-kustomize", "kustomize/overlays/dev", serde_json::json!({})),
+        (
+            "demo-kustomize",
+            "kustomize/overlays/dev",
+            serde_json::json!({}),
+        ),
         (
             "demo-helm",
             "helm/web",
@@ -218,9 +284,13 @@ async fn create_demo_apps(cluster: &tether_kube::Cluster, repo: &Path) -> anyhow
                 "syncPolicy": {"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]},
             }
         });
-        api.patch(name, &PatchParams::apply("tether-up").force(), &Patch::Apply(&app))
-            .await
-            .with_context(|| format!("creating Application {name}"))?;
+        api.patch(
+            name,
+            &PatchParams::apply("tether-up").force(),
+            &Patch::Apply(&app),
+        )
+        .await
+        .with_context(|| format!("creating Application {name}"))?;
     }
     Ok(())
 }

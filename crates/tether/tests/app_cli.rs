@@ -6,7 +6,7 @@
 //! own namespaces and names, and polls with deadlines instead of sleeping.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -142,28 +142,41 @@ impl Env {
 
     /// The Application as kubectl sees it, or None when it does not exist.
     fn app(&self, ns: &str, name: &str) -> Option<Value> {
-        let o = self.kubectl(&["get", "applications.tether.dev", name, "-n", ns, "-o", "json"]);
+        let o = self.kubectl(&[
+            "get",
+            "applications.tether.dev",
+            name,
+            "-n",
+            ns,
+            "-o",
+            "json",
+        ]);
         if o.code != 0 {
-            assert!(o.stderr.contains("NotFound") || o.stderr.contains("not found"), "{o:?}");
+            assert!(
+                o.stderr.contains("NotFound") || o.stderr.contains("not found"),
+                "{o:?}"
+            );
             return None;
         }
         Some(serde_json::from_str(&o.stdout).expect("json"))
     }
 
     fn exists(&self, kind: &str, ns: &str, name: &str) -> bool {
-        self.kubectl(&["get", kind, name, "-n", ns, "-o", "name"]).code == 0
+        self.kubectl(&["get", kind, name, "-n", ns, "-o", "name"])
+            .code
+            == 0
     }
 }
 
 impl Drop for Env {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Ok(log) = std::fs::read_to_string(self.path("agent.log")) {
-                let tail: Vec<&str> = log.lines().rev().take(60).collect();
-                eprintln!("--- agent log (last lines)");
-                for line in tail.iter().rev() {
-                    eprintln!("{line}");
-                }
+        if std::thread::panicking()
+            && let Ok(log) = std::fs::read_to_string(self.path("agent.log"))
+        {
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("--- agent log (last lines)");
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
             }
         }
         // The agent goes before the sandbox it talks to.
@@ -178,7 +191,10 @@ fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Optio
         if let Some(v) = check() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -200,14 +216,23 @@ impl Repo {
         let o = Command::new("git")
             .arg("-C")
             .arg(&self.path)
-            .args(["-c", "user.name=Ada Author", "-c", "user.email=ada@example.com"])
+            .args([
+                "-c",
+                "user.name=Ada Author",
+                "-c",
+                "user.email=ada@example.com",
+            ])
             .args(["-c", "commit.gpgsign=false"])
             .args(args)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .output()
             .expect("git runs");
-        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
 
@@ -252,7 +277,9 @@ spec:
 }
 
 fn configmap(name: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  greeting: hello\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  greeting: hello\n"
+    )
 }
 
 fn yaml_docs(text: &str) -> Vec<Value> {
@@ -261,7 +288,12 @@ fn yaml_docs(text: &str) -> Vec<Value> {
 }
 
 fn by_kind_and_name(mut v: Vec<Value>) -> Vec<Value> {
-    v.sort_by_key(|o| (o["kind"].as_str().unwrap_or("").to_string(), o["metadata"]["name"].as_str().unwrap_or("").to_string()));
+    v.sort_by_key(|o| {
+        (
+            o["kind"].as_str().unwrap_or("").to_string(),
+            o["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        )
+    });
     v
 }
 
@@ -270,8 +302,21 @@ fn create_list_get_and_delete_without_an_agent() {
     let env = Env::new();
     let url = "https://example.invalid/deploy.git";
     let create = [
-        "app", "create", "web", "-n", "team-a", "--repo", url, "--path", "apps/web",
-        "--dest-namespace", "web", "--auto", "--prune", "--sync-option", "CreateNamespace=true",
+        "app",
+        "create",
+        "web",
+        "-n",
+        "team-a",
+        "--repo",
+        url,
+        "--path",
+        "apps/web",
+        "--dest-namespace",
+        "web",
+        "--auto",
+        "--prune",
+        "--sync-option",
+        "CreateNamespace=true",
     ];
     let o = env.tether(&create);
     assert_eq!(o.code, 0, "{o:?}");
@@ -279,7 +324,10 @@ fn create_list_get_and_delete_without_an_agent() {
 
     let o = env.tether(&create);
     assert_eq!(o.code, 1, "a duplicate is an error: {o:?}");
-    assert!(o.stderr.starts_with("error: ") && o.stderr.contains("already exists"), "{o:?}");
+    assert!(
+        o.stderr.starts_with("error: ") && o.stderr.contains("already exists"),
+        "{o:?}"
+    );
 
     let mut upsert = create.to_vec();
     upsert.extend(["--revision", "v2", "--upsert"]);
@@ -289,16 +337,26 @@ fn create_list_get_and_delete_without_an_agent() {
 
     let app = env.app("team-a", "web").expect("created");
     assert!(
-        app["metadata"]["finalizers"].as_array().expect("finalizers").iter().any(|f| f == FINALIZER),
+        app["metadata"]["finalizers"]
+            .as_array()
+            .expect("finalizers")
+            .iter()
+            .any(|f| f == FINALIZER),
         "{app}"
     );
     let spec = &app["spec"];
     assert_eq!(spec["source"]["repoURL"], url);
     assert_eq!(spec["source"]["path"], "apps/web");
-    assert_eq!(spec["source"]["revision"], "v2", "--upsert changed the spec");
+    assert_eq!(
+        spec["source"]["revision"], "v2",
+        "--upsert changed the spec"
+    );
     assert_eq!(spec["destination"]["namespace"], "web");
     assert_eq!(spec["syncPolicy"]["automated"]["prune"], true);
-    assert_eq!(spec["syncPolicy"]["syncOptions"], json!(["CreateNamespace=true"]));
+    assert_eq!(
+        spec["syncPolicy"]["syncOptions"],
+        json!(["CreateNamespace=true"])
+    );
 
     // From a manifest, with tool options.
     let file = env.path("api.yaml");
@@ -309,16 +367,32 @@ fn create_list_get_and_delete_without_an_agent() {
         ),
     )
     .expect("write");
-    let o = env.tether(&["app", "create", "-n", "team-a", "-f", file.to_str().expect("utf8")]);
+    let o = env.tether(&[
+        "app",
+        "create",
+        "-n",
+        "team-a",
+        "-f",
+        file.to_str().expect("utf8"),
+    ]);
     assert_eq!(o.code, 0, "{o:?}");
     let api = env.app("team-a", "api").expect("created from the file");
     assert_eq!(api["spec"]["source"]["helm"]["releaseName"], "api-prod");
-    assert!(api["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|f| f == FINALIZER)));
+    assert!(
+        api["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f == FINALIZER))
+    );
 
     let o = env.tether(&["app", "list", "-n", "team-a", "-o", "json"]);
     assert_eq!(o.code, 0, "{o:?}");
     let list: Value = serde_json::from_str(&o.stdout).expect("json");
-    let names: Vec<&str> = list["items"].as_array().expect("items").iter().filter_map(|a| a["metadata"]["name"].as_str()).collect();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|a| a["metadata"]["name"].as_str())
+        .collect();
     assert_eq!(names, ["api", "web"]);
 
     let o = env.tether(&["app", "list", "-n", "team-a"]);
@@ -327,8 +401,14 @@ fn create_list_get_and_delete_without_an_agent() {
     for column in ["NAME", "SYNC", "HEALTH", "REVISION", "AGE", "MESSAGE"] {
         assert!(lines[0].contains(column), "{o:?}");
     }
-    let web = lines.iter().find(|l| l.starts_with("web ")).expect("a row for web");
-    assert!(web.contains("Unknown") && web.contains("agent"), "no status yet: {web}");
+    let web = lines
+        .iter()
+        .find(|l| l.starts_with("web "))
+        .expect("a row for web");
+    assert!(
+        web.contains("Unknown") && web.contains("agent"),
+        "no status yet: {web}"
+    );
 
     let o = env.tether(&["app", "list", "-A", "-o", "name"]);
     assert_eq!(o.stdout, "team-a/api\nteam-a/web\n", "{o:?}");
@@ -341,11 +421,23 @@ fn create_list_get_and_delete_without_an_agent() {
     assert_eq!(got["kind"], "Application");
     assert_eq!(got["metadata"]["name"], "web");
     assert_eq!(got["spec"]["source"]["repoURL"], url);
-    assert!(got["metadata"].get("managedFields").is_none(), "managedFields are left out");
+    assert!(
+        got["metadata"].get("managedFields").is_none(),
+        "managedFields are left out"
+    );
 
     let o = env.tether(&["app", "get", "team-a/web"]);
     assert_eq!(o.code, 0, "{o:?}");
-    for text in ["Name:", "team-a/web", url, "apps/web", "Auto (Prune)", "CreateNamespace=true", "Sync Status:", "No status yet"] {
+    for text in [
+        "Name:",
+        "team-a/web",
+        url,
+        "apps/web",
+        "Auto (Prune)",
+        "CreateNamespace=true",
+        "Sync Status:",
+        "No status yet",
+    ] {
         assert!(o.stdout.contains(text), "`app get` lacks {text:?}: {o:?}");
     }
 
@@ -360,13 +452,33 @@ fn create_list_get_and_delete_without_an_agent() {
     // Nobody handles a sync request without an agent: a timeout that says so.
     let o = env.tether(&["app", "sync", "web", "-n", "team-a", "--timeout", "1s"]);
     assert_eq!(o.code, 1, "{o:?}");
-    assert!(o.stderr.contains("timed out") && o.stderr.contains("agent"), "{o:?}");
+    assert!(
+        o.stderr.contains("timed out") && o.stderr.contains("agent"),
+        "{o:?}"
+    );
     let app = env.app("team-a", "web").expect("still there");
-    assert_eq!(app["metadata"]["annotations"]["tether.dev/refresh-by"], "user:tester");
-    assert!(app["metadata"]["annotations"]["tether.dev/refresh"].as_str().is_some_and(|v| v.contains('T')));
+    assert_eq!(
+        app["metadata"]["annotations"]["tether.dev/refresh-by"],
+        "user:tester"
+    );
+    assert!(
+        app["metadata"]["annotations"]["tether.dev/refresh"]
+            .as_str()
+            .is_some_and(|v| v.contains('T'))
+    );
 
     // Without cascade no agent is needed: the finalizer goes first.
-    let o = env.tether(&["app", "delete", "api", "-n", "team-a", "--cascade=false", "--wait", "--timeout", "20s"]);
+    let o = env.tether(&[
+        "app",
+        "delete",
+        "api",
+        "-n",
+        "team-a",
+        "--cascade=false",
+        "--wait",
+        "--timeout",
+        "20s",
+    ]);
     assert_eq!(o.code, 0, "{o:?}");
     assert!(env.app("team-a", "api").is_none(), "deleted");
 }
@@ -382,7 +494,10 @@ fn render_prints_plain_and_kustomize_directories() {
         "resources:\n- config.yaml\nnamePrefix: prod-\nlabels:\n- pairs:\n    env: prod\n",
     );
     repo.write("overlay/config.yaml", &configmap("settings"));
-    repo.write("broken/bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n");
+    repo.write(
+        "broken/bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: [unclosed\n",
+    );
     repo.commit("manifests");
     let render = |args: &[&str]| {
         out(Command::new(BIN)
@@ -401,7 +516,10 @@ fn render_prints_plain_and_kustomize_directories() {
     ]);
     let o = render(&[plain]);
     assert_eq!(o.code, 0, "{o:?}");
-    assert!(o.stdout.contains("\n---\n"), "documents are separated by ---: {o:?}");
+    assert!(
+        o.stdout.contains("\n---\n"),
+        "documents are separated by ---: {o:?}"
+    );
     assert_eq!(by_kind_and_name(yaml_docs(&o.stdout)), expected, "{o:?}");
 
     let o = render(&[plain, "-o", "json"]);
@@ -427,7 +545,10 @@ fn render_prints_plain_and_kustomize_directories() {
     let broken = repo.path.join("broken");
     let o = render(&[broken.to_str().expect("utf8")]);
     assert_eq!(o.code, 1, "{o:?}");
-    assert!(o.stderr.starts_with("error: ") && o.stderr.contains("bad.yaml"), "{o:?}");
+    assert!(
+        o.stderr.starts_with("error: ") && o.stderr.contains("bad.yaml"),
+        "{o:?}"
+    );
 
     let o = render(&[dir.path().join("missing").to_str().expect("utf8")]);
     assert_eq!(o.code, 1, "{o:?}");
@@ -442,35 +563,80 @@ fn auto_sync_reaches_healthy_records_history_and_diff_shows_drift() {
     repo.write("web/config.yaml", &configmap("web-config"));
     let commit = repo.commit("Add the web app\n\nWith a config map.");
     let o = env.tether(&[
-        "app", "create", "shop", "-n", "t-auto", "--repo", &repo.url(), "--path", "web",
-        "--dest-namespace", "shop", "--auto", "--sync-option", "CreateNamespace=true",
+        "app",
+        "create",
+        "shop",
+        "-n",
+        "t-auto",
+        "--repo",
+        &repo.url(),
+        "--path",
+        "web",
+        "--dest-namespace",
+        "shop",
+        "--auto",
+        "--sync-option",
+        "CreateNamespace=true",
     ]);
     assert_eq!(o.code, 0, "{o:?}");
 
     let o = env.tether(&["app", "wait", "shop", "-n", "t-auto", "--timeout", "90s"]);
     assert_eq!(o.code, 0, "{o:?}");
-    assert!(o.stdout.contains("synced and healthy") && o.stdout.contains(&commit[..8]), "{o:?}");
+    assert!(
+        o.stdout.contains("synced and healthy") && o.stdout.contains(&commit[..8]),
+        "{o:?}"
+    );
     assert!(env.exists("deployment", "shop", "web"));
 
     let o = env.tether(&["app", "history", "shop", "-n", "t-auto", "-o", "json"]);
     assert_eq!(o.code, 0, "{o:?}");
     let history: Vec<Value> = serde_json::from_str(&o.stdout).expect("json");
-    let entry = history.iter().find(|h| h["revision"] == commit.as_str()).expect("an entry for the commit");
-    assert!(entry["commit"]["author"].as_str().is_some_and(|a| a.contains("Ada Author")), "{entry}");
-    assert!(entry["commit"]["message"].as_str().is_some_and(|m| m.starts_with("Add the web app")), "{entry}");
+    let entry = history
+        .iter()
+        .find(|h| h["revision"] == commit.as_str())
+        .expect("an entry for the commit");
+    assert!(
+        entry["commit"]["author"]
+            .as_str()
+            .is_some_and(|a| a.contains("Ada Author")),
+        "{entry}"
+    );
+    assert!(
+        entry["commit"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Add the web app")),
+        "{entry}"
+    );
     assert_eq!(entry["result"], "Succeeded");
     assert_eq!(entry["initiator"], "auto");
 
     let o = env.tether(&["app", "history", "shop", "-n", "t-auto"]);
     assert_eq!(o.code, 0, "{o:?}");
-    for text in ["ID", "REVISION", "INITIATOR", &commit[..8], "Ada Author", "Add the web app", "Succeeded"] {
+    for text in [
+        "ID",
+        "REVISION",
+        "INITIATOR",
+        &commit[..8],
+        "Ada Author",
+        "Add the web app",
+        "Succeeded",
+    ] {
         assert!(o.stdout.contains(text), "history lacks {text:?}: {o:?}");
     }
-    assert!(!o.stdout.contains("With a config map"), "only the first line: {o:?}");
+    assert!(
+        !o.stdout.contains("With a config map"),
+        "only the first line: {o:?}"
+    );
 
     let o = env.tether(&["app", "get", "shop", "-n", "t-auto"]);
     assert_eq!(o.code, 0, "{o:?}");
-    for text in ["Synced to", "Healthy", "Deployment", "web-config", "Succeeded"] {
+    for text in [
+        "Synced to",
+        "Healthy",
+        "Deployment",
+        "web-config",
+        "Succeeded",
+    ] {
         assert!(o.stdout.contains(text), "`app get` lacks {text:?}: {o:?}");
     }
 
@@ -483,7 +649,10 @@ fn auto_sync_reaches_healthy_records_history_and_diff_shows_drift() {
     assert_eq!(o.code, 0, "{o:?}");
     let o = env.tether(&["app", "diff", "shop", "-n", "t-auto"]);
     assert_eq!(o.code, 3, "a diff exits 3: {o:?}");
-    assert!(o.stdout.contains("===== apps/Deployment shop/web ======"), "{o:?}");
+    assert!(
+        o.stdout.contains("===== apps/Deployment shop/web ======"),
+        "{o:?}"
+    );
     assert!(o.stdout.contains("replicas"), "{o:?}");
     assert!(!o.stdout.contains("web-config"), "only what differs: {o:?}");
 
@@ -495,7 +664,12 @@ fn auto_sync_reaches_healthy_records_history_and_diff_shows_drift() {
     assert_eq!(changes.len(), 1, "{doc}");
     assert_eq!(changes[0]["kind"], "Deployment");
     assert_eq!(changes[0]["action"], "update");
-    assert!(changes[0]["fields"].as_array().is_some_and(|f| f.iter().any(|c| c["path"] == "spec.replicas")), "{doc}");
+    assert!(
+        changes[0]["fields"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|c| c["path"] == "spec.replicas")),
+        "{doc}"
+    );
 
     let o = env.tether(&["app", "diff", "shop", "-n", "t-auto", "--exit-code=false"]);
     assert_eq!(o.code, 0, "{o:?}");
@@ -510,42 +684,110 @@ fn manual_app_syncs_on_request() {
     repo.write("web/config.yaml", &configmap("web-config"));
     repo.commit("Add web");
     let o = env.tether(&[
-        "app", "create", "manual", "-n", "t-manual", "--repo", &repo.url(), "--path", "web",
-        "--dest-namespace", "manual", "--sync-option", "CreateNamespace=true",
+        "app",
+        "create",
+        "manual",
+        "-n",
+        "t-manual",
+        "--repo",
+        &repo.url(),
+        "--path",
+        "web",
+        "--dest-namespace",
+        "manual",
+        "--sync-option",
+        "CreateNamespace=true",
     ]);
     assert_eq!(o.code, 0, "{o:?}");
-    eventually("the agent to report OutOfSync", Duration::from_secs(60), || {
-        let app = env.app("t-manual", "manual")?;
-        (app["status"]["sync"]["status"] == "OutOfSync").then_some(())
-    });
-    assert!(!env.exists("deployment", "manual", "web"), "a manual app is not synced on its own");
+    eventually(
+        "the agent to report OutOfSync",
+        Duration::from_secs(60),
+        || {
+            let app = env.app("t-manual", "manual")?;
+            (app["status"]["sync"]["status"] == "OutOfSync").then_some(())
+        },
+    );
+    assert!(
+        !env.exists("deployment", "manual", "web"),
+        "a manual app is not synced on its own"
+    );
 
     let o = env.tether(&["app", "diff", "manual", "-n", "t-manual"]);
     assert_eq!(o.code, 3, "{o:?}");
-    assert!(o.stdout.contains("# to create") && o.stdout.contains("apps/Deployment manual/web"), "{o:?}");
+    assert!(
+        o.stdout.contains("# to create") && o.stdout.contains("apps/Deployment manual/web"),
+        "{o:?}"
+    );
 
-    let o = env.tether(&["app", "sync", "manual", "-n", "t-manual", "--as", "alice", "--timeout", "90s"]);
+    let o = env.tether(&[
+        "app",
+        "sync",
+        "manual",
+        "-n",
+        "t-manual",
+        "--as",
+        "alice",
+        "--timeout",
+        "90s",
+    ]);
     assert_eq!(o.code, 0, "{o:?}");
-    for text in ["Succeeded", "user:alice", "created", "Deployment", "web-config"] {
+    for text in [
+        "Succeeded",
+        "user:alice",
+        "created",
+        "Deployment",
+        "web-config",
+    ] {
         assert!(o.stdout.contains(text), "sync output lacks {text:?}: {o:?}");
     }
     assert!(env.exists("deployment", "manual", "web"));
     assert!(env.exists("configmap", "manual", "web-config"));
     let o = env.tether(&["app", "history", "manual", "-n", "t-manual", "-o", "json"]);
     let history: Vec<Value> = serde_json::from_str(&o.stdout).expect("json");
-    assert_eq!(history.last().expect("an entry")["initiator"], "user:alice", "{o:?}");
+    assert_eq!(
+        history.last().expect("an entry")["initiator"],
+        "user:alice",
+        "{o:?}"
+    );
 
-    let o = env.tether(&["app", "wait", "manual", "-n", "t-manual", "--timeout", "60s"]);
+    let o = env.tether(&[
+        "app",
+        "wait",
+        "manual",
+        "-n",
+        "t-manual",
+        "--timeout",
+        "60s",
+    ]);
     assert_eq!(o.code, 0, "{o:?}");
 
     // A sync that cannot run (the path is not in the repo) fails with exit 1.
     let o = env.tether(&[
-        "app", "create", "broken", "-n", "t-manual", "--repo", &repo.url(), "--path", "nowhere",
+        "app",
+        "create",
+        "broken",
+        "-n",
+        "t-manual",
+        "--repo",
+        &repo.url(),
+        "--path",
+        "nowhere",
     ]);
     assert_eq!(o.code, 0, "{o:?}");
-    let o = env.tether(&["app", "sync", "broken", "-n", "t-manual", "--timeout", "60s"]);
+    let o = env.tether(&[
+        "app",
+        "sync",
+        "broken",
+        "-n",
+        "t-manual",
+        "--timeout",
+        "60s",
+    ]);
     assert_eq!(o.code, 1, "{o:?}");
-    assert!(o.stderr.contains("error: sync of t-manual/broken") && o.stderr.contains("nowhere"), "{o:?}");
+    assert!(
+        o.stderr.contains("error: sync of t-manual/broken") && o.stderr.contains("nowhere"),
+        "{o:?}"
+    );
 }
 
 #[test]
@@ -556,8 +798,20 @@ fn wait_reports_a_degraded_app() {
     repo.write("bad/deployment.yaml", &deployment("bad", "nginx:fail"));
     repo.commit("A deployment that never becomes ready");
     let o = env.tether(&[
-        "app", "create", "bad", "-n", "t-degraded", "--repo", &repo.url(), "--path", "bad",
-        "--dest-namespace", "bad", "--auto", "--sync-option", "CreateNamespace=true",
+        "app",
+        "create",
+        "bad",
+        "-n",
+        "t-degraded",
+        "--repo",
+        &repo.url(),
+        "--path",
+        "bad",
+        "--dest-namespace",
+        "bad",
+        "--auto",
+        "--sync-option",
+        "CreateNamespace=true",
     ]);
     assert_eq!(o.code, 0, "{o:?}");
     eventually("the app to be Degraded", Duration::from_secs(60), || {
@@ -567,17 +821,45 @@ fn wait_reports_a_degraded_app() {
 
     let o = env.tether(&["app", "wait", "bad", "-n", "t-degraded", "--timeout", "2s"]);
     assert_eq!(o.code, 1, "{o:?}");
-    assert!(o.stderr.contains("timed out after 2s") && o.stderr.contains("Degraded"), "{o:?}");
+    assert!(
+        o.stderr.contains("timed out after 2s") && o.stderr.contains("Degraded"),
+        "{o:?}"
+    );
 
     // --health gives up early on an app that stays Degraded.
     let started = Instant::now();
-    let o = env.tether(&["app", "wait", "bad", "-n", "t-degraded", "--health", "--timeout", "120s"]);
+    let o = env.tether(&[
+        "app",
+        "wait",
+        "bad",
+        "-n",
+        "t-degraded",
+        "--health",
+        "--timeout",
+        "120s",
+    ]);
     assert_eq!(o.code, 1, "{o:?}");
-    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
-    assert!(o.stderr.contains("is Degraded") && !o.stderr.contains("timed out"), "{o:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        o.stderr.contains("is Degraded") && !o.stderr.contains("timed out after"),
+        "{o:?}"
+    );
 
     // It is synced, though.
-    let o = env.tether(&["app", "wait", "bad", "-n", "t-degraded", "--sync", "--timeout", "60s"]);
+    let o = env.tether(&[
+        "app",
+        "wait",
+        "bad",
+        "-n",
+        "t-degraded",
+        "--sync",
+        "--timeout",
+        "60s",
+    ]);
     assert_eq!(o.code, 0, "{o:?}");
 }
 
@@ -592,8 +874,20 @@ fn delete_cascades_unless_told_not_to() {
     for app in ["a", "b"] {
         let dest = format!("dest-{app}");
         let o = env.tether(&[
-            "app", "create", app, "-n", "t-delete", "--repo", &repo.url(), "--path", app,
-            "--dest-namespace", &dest, "--auto", "--sync-option", "CreateNamespace=true",
+            "app",
+            "create",
+            app,
+            "-n",
+            "t-delete",
+            "--repo",
+            &repo.url(),
+            "--path",
+            app,
+            "--dest-namespace",
+            &dest,
+            "--auto",
+            "--sync-option",
+            "CreateNamespace=true",
         ]);
         assert_eq!(o.code, 0, "{o:?}");
         let o = env.tether(&["app", "wait", app, "-n", "t-delete", "--timeout", "90s"]);
@@ -602,17 +896,42 @@ fn delete_cascades_unless_told_not_to() {
     assert!(env.exists("configmap", "dest-a", "config-a"));
     assert!(env.exists("configmap", "dest-b", "config-b"));
 
-    let o = env.tether(&["app", "delete", "a", "-n", "t-delete", "--wait", "--timeout", "60s"]);
+    let o = env.tether(&[
+        "app",
+        "delete",
+        "a",
+        "-n",
+        "t-delete",
+        "--wait",
+        "--timeout",
+        "60s",
+    ]);
     assert_eq!(o.code, 0, "{o:?}");
     assert!(env.app("t-delete", "a").is_none(), "the app is gone");
-    assert!(!env.exists("configmap", "dest-a", "config-a"), "its objects went with it");
+    assert!(
+        !env.exists("configmap", "dest-a", "config-a"),
+        "its objects went with it"
+    );
 
-    let o = env.tether(&["app", "delete", "b", "-n", "t-delete", "--cascade=false", "--wait", "--timeout", "60s"]);
+    let o = env.tether(&[
+        "app",
+        "delete",
+        "b",
+        "-n",
+        "t-delete",
+        "--cascade=false",
+        "--wait",
+        "--timeout",
+        "60s",
+    ]);
     assert_eq!(o.code, 0, "{o:?}");
     assert!(env.app("t-delete", "b").is_none(), "the app is gone");
     // Give the agent a few polls to (wrongly) prune before checking the object stayed.
     std::thread::sleep(Duration::from_secs(3));
-    assert!(env.exists("configmap", "dest-b", "config-b"), "--cascade=false keeps the objects");
+    assert!(
+        env.exists("configmap", "dest-b", "config-b"),
+        "--cascade=false keeps the objects"
+    );
 
     let o = env.tether(&["app", "delete", "a", "-n", "t-delete"]);
     assert_eq!(o.code, 1, "{o:?}");

@@ -11,14 +11,18 @@ use common::*;
 use serde_json::Value;
 
 fn image_of(env: &Env, ns: &str, name: &str) -> String {
-    env.get("deployment", ns, name).expect("deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    env.get("deployment", ns, name).expect("deployment")["spec"]["template"]["spec"]["containers"]
+        [0]["image"]
         .as_str()
         .unwrap_or("")
         .to_string()
 }
 
 fn history(app: &Value) -> Vec<Value> {
-    app["status"]["history"].as_array().cloned().unwrap_or_default()
+    app["status"]["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// Proof 1 and 2: a plain directory syncs and is healthy, its history names the
@@ -40,13 +44,35 @@ fn plain_directory_syncs_then_follows_new_commits() {
     assert_eq!(h.len(), 1, "{h:?}");
     assert_eq!(h[0]["revision"], first);
     assert_eq!(h[0]["commit"]["author"], "Ada Lovelace <ada@example.com>");
-    assert!(h[0]["commit"]["message"].as_str().unwrap().starts_with("Add web"), "{h:?}");
+    assert!(
+        h[0]["commit"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Add web"),
+        "{h:?}"
+    );
     assert_eq!(h[0]["initiator"], "auto");
     assert_eq!(h[0]["result"], "Succeeded");
     assert_eq!(image_of(&env, "web", "web"), "nginx:1.0");
-    let cm = env.get("configmap", "web", "settings").expect("configmap applied");
+    let cm = env
+        .get("configmap", "web", "settings")
+        .expect("configmap applied");
     assert_eq!(cm["metadata"]["labels"]["tether.dev/app"], "tether.web");
-    assert_eq!(cm["metadata"]["managedFields"][0]["manager"], "tether");
+    let fields = env.kubectl_ok(&[
+        "get",
+        "configmap",
+        "settings",
+        "-n",
+        "web",
+        "--show-managed-fields",
+        "-o",
+        "json",
+    ]);
+    let fields: Value = serde_json::from_str(&fields).unwrap();
+    assert_eq!(
+        fields["metadata"]["managedFields"][0]["manager"], "tether",
+        "server-side applied by tether"
+    );
     let ready = condition(&app, "Ready");
     assert_eq!(ready["status"], "True", "{ready}");
     let resources = app["status"]["resources"].as_array().expect("inventory");
@@ -55,14 +81,24 @@ fn plain_directory_syncs_then_follows_new_commits() {
     // A new image reaches the cluster within a poll interval (1 s here).
     repo.write("app/web.yaml", &deployment("web", "nginx:1.1", 2));
     let second = repo.commit("Bump web to 1.1");
-    let app = env.wait_app("web", "second revision synced", Duration::from_secs(15), |a| {
-        a["status"]["sync"]["revision"] == second && sync(a) == "Synced" && health(a) == "Healthy"
-    });
+    let app = env.wait_app(
+        "web",
+        "second revision synced",
+        Duration::from_secs(15),
+        |a| {
+            a["status"]["sync"]["revision"] == second
+                && sync(a) == "Synced"
+                && health(a) == "Healthy"
+        },
+    );
     assert_eq!(image_of(&env, "web", "web"), "nginx:1.1");
     let h = history(&app);
     assert_eq!(h.len(), 2, "{h:?}");
     assert_eq!(h[1]["revision"], second);
-    assert!(h[1]["summary"].as_str().unwrap().contains("1 configured"), "{h:?}");
+    assert!(
+        h[1]["summary"].as_str().unwrap().contains("1 configured"),
+        "{h:?}"
+    );
 
     // An explicit refresh applies a commit at once, well before a slow poll.
     env.stop_agent();
@@ -71,13 +107,23 @@ fn plain_directory_syncs_then_follows_new_commits() {
     let third = repo.commit("Bump web to 1.2");
     let started = Instant::now();
     let out = env.tether(&["app", "sync", "web", "--timeout", "30s"]);
-    assert!(out.status.success(), "app sync: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "app sync: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(started.elapsed() < Duration::from_secs(20));
     assert_eq!(image_of(&env, "web", "web"), "nginx:1.2");
     let app = env.app("web");
     let h = history(&app);
     assert_eq!(h.last().unwrap()["revision"], third);
-    assert!(h.last().unwrap()["initiator"].as_str().unwrap().starts_with("user:"), "{h:?}");
+    assert!(
+        h.last().unwrap()["initiator"]
+            .as_str()
+            .unwrap()
+            .starts_with("user:"),
+        "{h:?}"
+    );
 }
 
 /// Proof 3: a Kustomize overlay (a base with two overlays) and a Helm chart
@@ -92,8 +138,14 @@ fn kustomize_and_helm_apps_match_their_tools() {
         "kustomize/base/kustomization.yaml",
         "resources: [deployment.yaml, configmap.yaml]\nlabels:\n  - pairs: {tier: web}\n",
     );
-    repo.write("kustomize/base/deployment.yaml", &deployment("guestbook", "guestbook:1.0", 1));
-    repo.write("kustomize/base/configmap.yaml", &configmap("guestbook-config", "base"));
+    repo.write(
+        "kustomize/base/deployment.yaml",
+        &deployment("guestbook", "guestbook:1.0", 1),
+    );
+    repo.write(
+        "kustomize/base/configmap.yaml",
+        &configmap("guestbook-config", "base"),
+    );
     repo.write(
         "kustomize/overlays/dev/kustomization.yaml",
         "namePrefix: dev-\nresources: [../../base]\nimages:\n  - name: guestbook\n    newTag: \"2.0\"\n",
@@ -102,16 +154,36 @@ fn kustomize_and_helm_apps_match_their_tools() {
         "kustomize/overlays/prod/kustomization.yaml",
         "namePrefix: prod-\nresources: [../../base]\nreplicas:\n  - name: guestbook\n    count: 4\n",
     );
-    repo.write("chart/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n");
-    repo.write("chart/values.yaml", "replicas: 1\nimage: nginx:1.0\ncolour: blue\n");
+    repo.write(
+        "chart/Chart.yaml",
+        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    );
+    repo.write(
+        "chart/values.yaml",
+        "replicas: 1\nimage: nginx:1.0\ncolour: blue\n",
+    );
     repo.write("chart/values-prod.yaml", "replicas: 3\n");
     repo.write(
         "chart/templates/deploy.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n  labels: {colour: {{ .Values.colour }}}\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels: {app: {{ .Release.Name }}}\n  template:\n    metadata:\n      labels: {app: {{ .Release.Name }}}\n    spec:\n      containers:\n        - name: web\n          image: {{ .Values.image }}\n",
     );
     repo.commit("Kustomize and Helm");
-    env.apply_yaml(&app_yaml("kdev", &repo.url(), "kustomize/overlays/dev", "kdev", AUTO_PRUNE, ""));
-    env.apply_yaml(&app_yaml("kprod", &repo.url(), "kustomize/overlays/prod", "kprod", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "kdev",
+        &repo.url(),
+        "kustomize/overlays/dev",
+        "kdev",
+        AUTO_PRUNE,
+        "",
+    ));
+    env.apply_yaml(&app_yaml(
+        "kprod",
+        &repo.url(),
+        "kustomize/overlays/prod",
+        "kprod",
+        AUTO_PRUNE,
+        "",
+    ));
     env.apply_yaml(&app_yaml(
         "helm",
         &repo.url(),
@@ -137,12 +209,17 @@ fn kustomize_and_helm_apps_match_their_tools() {
         for doc in docs {
             let kind = doc["kind"].as_str().unwrap().to_lowercase();
             let name = doc["metadata"]["name"].as_str().unwrap();
-            let live = env.get(&kind, ns, name).unwrap_or_else(|| panic!("{kind} {ns}/{name} not live"));
+            let live = env
+                .get(&kind, ns, name)
+                .unwrap_or_else(|| panic!("{kind} {ns}/{name} not live"));
             assert_subset(&doc, &live, &format!("{kind}/{name}"));
         }
     }
     assert_eq!(image_of(&env, "kdev", "dev-guestbook"), "guestbook:2.0");
-    assert_eq!(env.get("deployment", "kprod", "prod-guestbook").unwrap()["spec"]["replicas"], 4);
+    assert_eq!(
+        env.get("deployment", "kprod", "prod-guestbook").unwrap()["spec"]["replicas"],
+        4
+    );
 
     // What helm template makes is what is live.
     let values = env.dir.path().join("inline.yaml");
@@ -156,10 +233,16 @@ fn kustomize_and_helm_apps_match_their_tools() {
         .arg(&values)
         .output()
         .expect("helm template (make tools installs helm)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let docs = yaml_docs(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(docs.len(), 1);
-    let live = env.get("deployment", "helm", "shop").expect("helm deployment");
+    let live = env
+        .get("deployment", "helm", "shop")
+        .expect("helm deployment");
     assert_subset(&docs[0], &live, "deployment/shop");
     assert_eq!(live["spec"]["replicas"], 3);
     assert_eq!(live["metadata"]["labels"]["colour"], "green");
@@ -186,7 +269,9 @@ fn jsonnet_app_with_tlas_syncs() {
         "    jsonnet:\n      libs: [lib]\n      tlas:\n        - {name: env, value: staging}\n        - {name: replicas, value: \"3\", code: true}\n",
     ));
     env.wait_synced_healthy("js");
-    let cm = env.get("configmap", "js", "staging-settings").expect("rendered by jsonnet");
+    let cm = env
+        .get("configmap", "js", "staging-settings")
+        .expect("rendered by jsonnet");
     assert_eq!(cm["data"]["env"], "staging");
     assert_eq!(cm["data"]["replicas"], "3");
 }
@@ -203,12 +288,33 @@ fn removed_files_are_pruned_only_with_prune() {
         repo.write(&format!("{dir}/two.yaml"), &configmap("two", "2"));
     }
     repo.commit("two configmaps each");
-    env.apply_yaml(&app_yaml("pruning", &repo.url(), "a", "pruning", AUTO_PRUNE, ""));
-    env.apply_yaml(&app_yaml("keeping", &repo.url(), "b", "keeping", AUTO_NO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "pruning",
+        &repo.url(),
+        "a",
+        "pruning",
+        AUTO_PRUNE,
+        "",
+    ));
+    env.apply_yaml(&app_yaml(
+        "keeping",
+        &repo.url(),
+        "b",
+        "keeping",
+        AUTO_NO_PRUNE,
+        "",
+    ));
     env.wait_synced_healthy("pruning");
     env.wait_synced_healthy("keeping");
     // Someone else's object in the same namespace is never touched.
-    env.kubectl_ok(&["create", "configmap", "bystander", "-n", "pruning", "--from-literal=x=y"]);
+    env.kubectl_ok(&[
+        "create",
+        "configmap",
+        "bystander",
+        "-n",
+        "pruning",
+        "--from-literal=x=y",
+    ]);
 
     repo.remove("a/two.yaml");
     repo.remove("b/two.yaml");
@@ -216,17 +322,32 @@ fn removed_files_are_pruned_only_with_prune() {
     env.wait_app("pruning", "two pruned", Duration::from_secs(15), |a| {
         a["status"]["sync"]["revision"] == rev && sync(a) == "Synced"
     });
-    assert!(env.get("configmap", "pruning", "two").is_none(), "two was pruned");
+    assert!(
+        env.get("configmap", "pruning", "two").is_none(),
+        "two was pruned"
+    );
     assert!(env.get("configmap", "pruning", "one").is_some());
-    assert!(env.get("configmap", "pruning", "bystander").is_some(), "not ours: kept");
+    assert!(
+        env.get("configmap", "pruning", "bystander").is_some(),
+        "not ours: kept"
+    );
     let app = env.app("pruning");
     let last = history(&app).last().cloned().unwrap();
-    assert!(last["summary"].as_str().unwrap().contains("1 pruned"), "{last}");
+    assert!(
+        last["summary"].as_str().unwrap().contains("1 pruned"),
+        "{last}"
+    );
 
-    let app = env.wait_app("keeping", "OutOfSync with the extra object", Duration::from_secs(15), |a| {
-        a["status"]["sync"]["revision"] == rev && sync(a) == "OutOfSync"
-    });
-    assert!(env.get("configmap", "keeping", "two").is_some(), "not pruned without prune");
+    let app = env.wait_app(
+        "keeping",
+        "OutOfSync with the extra object",
+        Duration::from_secs(15),
+        |a| a["status"]["sync"]["revision"] == rev && sync(a) == "OutOfSync",
+    );
+    assert!(
+        env.get("configmap", "keeping", "two").is_some(),
+        "not pruned without prune"
+    );
     let extra = app["status"]["resources"]
         .as_array()
         .unwrap()
@@ -236,7 +357,10 @@ fn removed_files_are_pruned_only_with_prune() {
         .expect("two listed in resources");
     assert_eq!(extra["status"], "OutOfSync");
     assert_eq!(extra["requiresPruning"], true);
-    let msg = condition(&app, "Ready")["message"].as_str().unwrap_or("").to_string();
+    let msg = condition(&app, "Ready")["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert!(msg.contains("ConfigMap keeping/two"), "{msg}");
 }
 
@@ -254,28 +378,51 @@ fn invalid_yaml_is_reported_and_changes_nothing() {
     env.wait_synced_healthy("bad");
 
     repo.remove("app/two.yaml");
-    repo.write("app/one.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\ndata:\n  value: [unclosed\n");
+    repo.write(
+        "app/one.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: one\ndata:\n  value: [unclosed\n",
+    );
     let broken = repo.commit("broken");
     let app = env.wait_app("bad", "render error shown", Duration::from_secs(15), |a| {
         condition(a, "Stalled")["status"] == "True"
     });
-    let msg = condition(&app, "Ready")["message"].as_str().unwrap().to_string();
+    let msg = condition(&app, "Ready")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(msg.contains("one.yaml"), "names the file: {msg}");
-    assert!(msg.contains("line") || msg.contains(":6"), "names the line: {msg}");
+    assert!(
+        msg.contains("line") || msg.contains(":6"),
+        "names the line: {msg}"
+    );
     assert!(msg.contains(&broken[..8]), "names the commit: {msg}");
     assert_eq!(condition(&app, "Ready")["reason"], "RenderFailed");
     assert_eq!(sync(&app), "Unknown");
     // Nothing pruned, nothing changed.
-    assert_eq!(env.get("configmap", "bad", "one").unwrap()["data"]["value"], "1");
-    assert!(env.get("configmap", "bad", "two").is_some(), "two not pruned by a broken render");
+    assert_eq!(
+        env.get("configmap", "bad", "one").unwrap()["data"]["value"],
+        "1"
+    );
+    assert!(
+        env.get("configmap", "bad", "two").is_some(),
+        "two not pruned by a broken render"
+    );
 
     repo.write("app/one.yaml", &configmap("one", "fixed"));
     let fixed = repo.commit("fix");
     env.wait_app("bad", "recovered", Duration::from_secs(15), |a| {
-        a["status"]["sync"]["revision"] == fixed && sync(a) == "Synced" && condition(a, "Ready")["status"] == "True"
+        a["status"]["sync"]["revision"] == fixed
+            && sync(a) == "Synced"
+            && condition(a, "Ready")["status"] == "True"
     });
-    assert_eq!(env.get("configmap", "bad", "one").unwrap()["data"]["value"], "fixed");
-    assert!(env.get("configmap", "bad", "two").is_none(), "pruned once the render is good");
+    assert_eq!(
+        env.get("configmap", "bad", "one").unwrap()["data"]["value"],
+        "fixed"
+    );
+    assert!(
+        env.get("configmap", "bad", "two").is_none(),
+        "pruned once the render is good"
+    );
 }
 
 /// Proof 7: an empty render with prune on deletes nothing and says why.
@@ -286,7 +433,14 @@ fn empty_render_prunes_nothing() {
     let repo = Repo::init(&env.dir.path().join("repo"));
     repo.write("app/one.yaml", &configmap("one", "1"));
     repo.commit("one");
-    env.apply_yaml(&app_yaml("empty", &repo.url(), "app", "empty", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "empty",
+        &repo.url(),
+        "app",
+        "empty",
+        AUTO_PRUNE,
+        "",
+    ));
     env.wait_synced_healthy("empty");
     repo.remove("app/one.yaml");
     repo.write("app/README.md", "nothing here\n");
@@ -294,9 +448,15 @@ fn empty_render_prunes_nothing() {
     let app = env.wait_app("empty", "prune refused", Duration::from_secs(15), |a| {
         a["status"]["sync"]["revision"] == rev && condition(a, "Ready")["reason"] == "PruneBlocked"
     });
-    assert!(env.get("configmap", "empty", "one").is_some(), "nothing deleted");
+    assert!(
+        env.get("configmap", "empty", "one").is_some(),
+        "nothing deleted"
+    );
     let msg = condition(&app, "Ready")["message"].as_str().unwrap();
-    assert!(msg.contains("no objects") && msg.contains("allowEmpty"), "{msg}");
+    assert!(
+        msg.contains("no objects") && msg.contains("allowEmpty"),
+        "{msg}"
+    );
 }
 
 /// Proof 8: a workload that never becomes ready turns Degraded, with the reason.
@@ -307,11 +467,26 @@ fn failing_rollout_is_degraded_with_the_reason() {
     let repo = Repo::init(&env.dir.path().join("repo"));
     repo.write("app/web.yaml", &deployment("web", "nginx:fail", 1));
     repo.commit("a broken image");
-    env.apply_yaml(&app_yaml("broken", &repo.url(), "app", "broken", AUTO_PRUNE, ""));
-    let app = env.wait_app("broken", "Degraded", Duration::from_secs(30), |a| health(a) == "Degraded");
+    env.apply_yaml(&app_yaml(
+        "broken",
+        &repo.url(),
+        "app",
+        "broken",
+        AUTO_PRUNE,
+        "",
+    ));
+    let app = env.wait_app("broken", "Degraded", Duration::from_secs(30), |a| {
+        health(a) == "Degraded"
+    });
     let msg = app["status"]["health"]["message"].as_str().unwrap();
-    assert!(msg.contains("Deployment") && msg.contains("web"), "names the object: {msg}");
-    assert!(msg.contains("ProgressDeadlineExceeded") || msg.contains("progress"), "gives the reason: {msg}");
+    assert!(
+        msg.contains("Deployment") && msg.contains("web"),
+        "names the object: {msg}"
+    );
+    assert!(
+        msg.contains("ProgressDeadlineExceeded") || msg.contains("progress"),
+        "gives the reason: {msg}"
+    );
     assert_eq!(sync(&app), "Synced", "applied fine; just unhealthy");
     assert_eq!(condition(&app, "Stalled")["status"], "True");
 }
@@ -325,23 +500,60 @@ fn missing_revision_and_path_are_clear_errors() {
     let repo = Repo::init(&env.dir.path().join("repo"));
     repo.write("app/one.yaml", &configmap("one", "1"));
     repo.commit("one");
-    env.apply_yaml(&app_yaml("norev", &repo.url(), "app", "norev", AUTO_PRUNE, "    revision: no-such-branch"));
-    env.apply_yaml(&app_yaml("nopath", &repo.url(), "nowhere", "nopath", AUTO_PRUNE, ""));
-    env.apply_yaml(&app_yaml("norepo", "file:///does/not/exist", "app", "norepo", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "norev",
+        &repo.url(),
+        "app",
+        "norev",
+        AUTO_PRUNE,
+        "    revision: no-such-branch",
+    ));
+    env.apply_yaml(&app_yaml(
+        "nopath",
+        &repo.url(),
+        "nowhere",
+        "nopath",
+        AUTO_PRUNE,
+        "",
+    ));
+    env.apply_yaml(&app_yaml(
+        "norepo",
+        "file:///does/not/exist",
+        "app",
+        "norepo",
+        AUTO_PRUNE,
+        "",
+    ));
     let app = env.wait_app("norev", "revision error", Duration::from_secs(15), |a| {
         condition(a, "Stalled")["status"] == "True"
     });
     assert_eq!(condition(&app, "Ready")["reason"], "RevisionNotFound");
-    assert!(condition(&app, "Ready")["message"].as_str().unwrap().contains("no-such-branch"));
+    assert!(
+        condition(&app, "Ready")["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-branch")
+    );
     let app = env.wait_app("nopath", "path error", Duration::from_secs(15), |a| {
         condition(a, "Stalled")["status"] == "True"
     });
-    assert!(condition(&app, "Ready")["message"].as_str().unwrap().contains("nowhere"), "{app}");
+    assert!(
+        condition(&app, "Ready")["message"]
+            .as_str()
+            .unwrap()
+            .contains("nowhere"),
+        "{app}"
+    );
     let app = env.wait_app("norepo", "repo error", Duration::from_secs(15), |a| {
         condition(a, "Stalled")["status"] == "True"
     });
     assert_eq!(condition(&app, "Ready")["reason"], "SourceUnreachable");
-    assert!(condition(&app, "Ready")["message"].as_str().unwrap().contains("/does/not/exist"));
+    assert!(
+        condition(&app, "Ready")["message"]
+            .as_str()
+            .unwrap()
+            .contains("/does/not/exist")
+    );
 }
 
 /// Sync waves and CRDs: a CRD and an object of its kind in one commit; the
@@ -355,18 +567,37 @@ fn crd_and_custom_object_in_one_commit() {
         "app/crd.yaml",
         "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  names: {plural: widgets, singular: widget, kind: Widget}\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          type: object\n          x-kubernetes-preserve-unknown-fields: true\n",
     );
-    repo.write("app/widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n");
+    repo.write(
+        "app/widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n",
+    );
     repo.write(
         "app/late.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: late\n  annotations: {tether.dev/sync-wave: \"5\"}\ndata: {a: b}\n",
     );
     repo.commit("crd + widget");
-    env.apply_yaml(&app_yaml("crds", &repo.url(), "app", "crds", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "crds",
+        &repo.url(),
+        "app",
+        "crds",
+        AUTO_PRUNE,
+        "",
+    ));
     let app = env.wait_synced_healthy("crds");
     assert!(env.get("widgets.example.com", "crds", "w1").is_some());
-    let results = app["status"]["operationState"]["results"].as_array().unwrap();
-    let order: Vec<&str> = results.iter().map(|r| r["kind"].as_str().unwrap()).collect();
-    assert_eq!(order, ["CustomResourceDefinition", "Widget", "ConfigMap"], "apply order");
+    let results = app["status"]["operationState"]["results"]
+        .as_array()
+        .unwrap();
+    let order: Vec<&str> = results
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["CustomResourceDefinition", "Widget", "ConfigMap"],
+        "apply order"
+    );
     assert_eq!(results[2]["wave"], 5);
 }
 

@@ -22,7 +22,14 @@ fn tether_up_from_a_clean_state_dir() {
     let mut child = Command::new(BIN)
         .args(["up", "--state-dir"])
         .arg(&state)
-        .args(["--rollout-delay-ms", "0", "--poll-interval", "1", "--wait-timeout", "60"])
+        .args([
+            "--rollout-delay-ms",
+            "0",
+            "--poll-interval",
+            "1",
+            "--wait-timeout",
+            "60",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -39,8 +46,14 @@ fn tether_up_from_a_clean_state_dir() {
     }
     std::thread::spawn(move || for _ in lines {});
     let text = seen.join("\n");
-    assert!(text.contains("All demo applications are Synced and Healthy."), "{text}");
-    assert!(text.contains("tether app list"), "prints what to do next: {text}");
+    assert!(
+        text.contains("All demo applications are Synced and Healthy."),
+        "{text}"
+    );
+    assert!(
+        text.contains("tether app list"),
+        "prints what to do next: {text}"
+    );
     assert!(state.join("demo-repo/.git").is_dir(), "demo repo created");
 
     let out = Command::new(BIN)
@@ -48,9 +61,17 @@ fn tether_up_from_a_clean_state_dir() {
         .env("KUBECONFIG", state.join("kubeconfig"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let list: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let items = list.as_array().or(list["items"].as_array()).expect("a list").clone();
+    let items = list
+        .as_array()
+        .or(list["items"].as_array())
+        .expect("a list")
+        .clone();
     let mut names: Vec<String> = items
         .iter()
         .map(|a| {
@@ -70,18 +91,33 @@ fn tether_up_from_a_clean_state_dir() {
             .output()
             .unwrap()
     };
-    for (ns, deploy) in [("demo-plain", "hello"), ("demo-kustomize", "dev-guestbook"), ("demo-helm", "demo-helm")] {
-        assert!(kubectl(&["get", "deployment", deploy, "-n", ns]).status.success(), "{ns}/{deploy}");
+    for (ns, deploy) in [
+        ("demo-plain", "hello"),
+        ("demo-kustomize", "dev-guestbook"),
+        ("demo-helm", "demo-helm"),
+    ] {
+        assert!(
+            kubectl(&["get", "deployment", deploy, "-n", ns])
+                .status
+                .success(),
+            "{ns}/{deploy}"
+        );
     }
 
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             assert_eq!(status.code(), Some(0));
             break;
         }
-        assert!(Instant::now() < deadline, "tether up did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "tether up did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -94,7 +130,10 @@ fn fifty_apps_on_one_repo_share_one_fetch_per_poll() {
     let root = env.dir.path().join("served");
     let repo = Repo::init(&root.join("fleet"));
     for i in 0..50 {
-        repo.write(&format!("apps/app{i}/cm.yaml"), &configmap(&format!("cm{i}"), "v1"));
+        repo.write(
+            &format!("apps/app{i}/cm.yaml"),
+            &configmap(&format!("cm{i}"), "v1"),
+        );
     }
     repo.commit("fifty apps");
     let server = git_http::GitHttpServer::start(&root, None);
@@ -103,7 +142,14 @@ fn fifty_apps_on_one_repo_share_one_fetch_per_poll() {
     env.agent(&["--poll-interval", &poll.to_string(), "--concurrency", "8"]);
     let mut all = String::new();
     for i in 0..50 {
-        all.push_str(&app_yaml(&format!("app{i}"), &url, &format!("apps/app{i}"), "fleet", AUTO_PRUNE, ""));
+        all.push_str(&app_yaml(
+            &format!("app{i}"),
+            &url,
+            &format!("apps/app{i}"),
+            "fleet",
+            AUTO_PRUNE,
+            "",
+        ));
         all.push_str("---\n");
     }
     env.apply_yaml(&all);
@@ -125,20 +171,32 @@ fn fifty_apps_on_one_repo_share_one_fetch_per_poll() {
         intervals
     );
     assert!(d.info_refs >= 1, "the repo is still polled: {d:?}");
-    assert_eq!(d.packfiles_sent, 0, "nothing changed, nothing fetched: {d:?}");
+    assert_eq!(
+        d.packfiles_sent, 0,
+        "nothing changed, nothing fetched: {d:?}"
+    );
 
     // A new commit reaches all 50 apps with one pack fetch.
     for i in 0..50 {
-        repo.write(&format!("apps/app{i}/cm.yaml"), &configmap(&format!("cm{i}"), "v2"));
+        repo.write(
+            &format!("apps/app{i}/cm.yaml"),
+            &configmap(&format!("cm{i}"), "v2"),
+        );
     }
     let rev = repo.commit("v2 everywhere");
     let before = server.counts();
     for i in 0..50 {
-        env.wait_app(&format!("app{i}"), "v2 synced", Duration::from_secs(60), |a| {
-            a["status"]["sync"]["revision"] == rev && sync(a) == "Synced"
-        });
+        env.wait_app(
+            &format!("app{i}"),
+            "v2 synced",
+            Duration::from_secs(60),
+            |a| a["status"]["sync"]["revision"] == rev && sync(a) == "Synced",
+        );
     }
     let d = server.counts().since(&before);
     assert_eq!(d.packfiles_sent, 1, "one fetch served 50 apps: {d:?}");
-    assert_eq!(env.get("configmap", "fleet", "cm49").unwrap()["data"]["value"], "v2");
+    assert_eq!(
+        env.get("configmap", "fleet", "cm49").unwrap()["data"]["value"],
+        "v2"
+    );
 }

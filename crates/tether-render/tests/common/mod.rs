@@ -24,7 +24,12 @@ pub fn source(tool: Option<Tool>) -> Source {
     }
 }
 
-pub async fn render(r: &Renderer, root: &Path, path: &str, src: &Source) -> Result<Rendered, RenderError> {
+pub async fn render(
+    r: &Renderer,
+    root: &Path,
+    path: &str,
+    src: &Source,
+) -> Result<Rendered, RenderError> {
     render_with(r, root, path, src, Some("demo"), None, &[]).await
 }
 
@@ -84,7 +89,9 @@ pub fn run(program: &str, args: &[OsString], env: &[(&str, PathBuf)]) -> String 
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().unwrap_or_else(|e| panic!("{program} must be on PATH: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be on PATH: {e}"));
     assert!(
         out.status.success(),
         "{program} {args:?} failed: {}",
@@ -127,7 +134,9 @@ impl CountingTools {
 
     pub fn renderer(&self, config: RendererConfig) -> Renderer {
         let mut paths = vec![self.dir.path().to_path_buf()];
-        paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+        paths.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
         let joined = std::env::join_paths(paths).unwrap();
         Renderer::with_search_path(config, &joined)
     }
@@ -208,7 +217,11 @@ pub fn helm_repo(root: &Path) {
         "charts/web/values.yaml",
         "replicas: 1\nimage: nginx:1.25\nport: 80\ngreeting: hello\nfailOnPurpose: false\n",
     );
-    write(root, "charts/web/values-prod.yaml", "replicas: 3\ngreeting: bonjour\n");
+    write(
+        root,
+        "charts/web/values-prod.yaml",
+        "replicas: 3\ngreeting: bonjour\n",
+    );
     write(root, "env/shared.yaml", "port: 8080\n");
     write(
         root,

@@ -72,12 +72,15 @@ impl GitHttpServer {
     /// credentials or is answered `401` with a `WWW-Authenticate: Basic` challenge.
     pub fn start(project_root: &Path, basic_auth: Option<(&str, &str)>) -> GitHttpServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
             project_root: project_root.to_path_buf(),
-            required_authorization: basic_auth
-                .map(|(user, password)| format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))),
+            required_authorization: basic_auth.map(|(user, password)| {
+                format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+            }),
             counters: Counters::default(),
         });
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -109,7 +112,12 @@ impl GitHttpServer {
                 runtime.shutdown_timeout(Duration::from_secs(5));
             })
             .expect("spawn test server thread");
-        GitHttpServer { addr, shared, shutdown: Some(shutdown), thread: Some(thread) }
+        GitHttpServer {
+            addr,
+            shared,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
     }
 
     /// The clone URL of `repo_name` (a directory under the project root).
@@ -173,7 +181,10 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -213,25 +224,49 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) -> std::io::Re
             }
         }
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let mut request =
-            Request { method, path: path.to_owned(), query: query.to_owned(), headers, body: Vec::new() };
+        let mut request = Request {
+            method,
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers,
+            body: Vec::new(),
+        };
 
-        if request.header("Expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
-            stream.get_mut().write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        if request
+            .header("Expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+        {
+            stream
+                .get_mut()
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await?;
         }
-        if request.header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        if request
+            .header("Transfer-Encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
             request.body = read_chunked(&mut stream).await?;
-        } else if let Some(len) = request.header("Content-Length").and_then(|v| v.parse::<usize>().ok()) {
+        } else if let Some(len) = request
+            .header("Content-Length")
+            .and_then(|v| v.parse::<usize>().ok())
+        {
             let mut body = vec![0; len];
             stream.read_exact(&mut body).await?;
             request.body = body;
         }
-        let close = request.header("Connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let close = request
+            .header("Connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
 
         let response = handle(&shared, request).await;
-        let mut head = format!("HTTP/1.1 {} {}\r\n", response.status, reason(response.status));
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\n",
+            response.status,
+            reason(response.status)
+        );
         for (name, value) in &response.headers {
-            if !name.eq_ignore_ascii_case("Content-Length") && !name.eq_ignore_ascii_case("Status") {
+            if !name.eq_ignore_ascii_case("Content-Length") && !name.eq_ignore_ascii_case("Status")
+            {
                 head.push_str(&format!("{name}: {value}\r\n"));
             }
         }
@@ -292,8 +327,14 @@ async fn handle(shared: &Arc<Shared>, request: Request) -> Response {
     }
     if upload_pack_post {
         counters.upload_pack_posts.fetch_add(1, Ordering::SeqCst);
-        let gzip = request.header("Content-Encoding").is_some_and(|v| v.contains("gzip"));
-        let body = if gzip { gunzip(&request.body) } else { request.body.clone() };
+        let gzip = request
+            .header("Content-Encoding")
+            .is_some_and(|v| v.contains("gzip"));
+        let body = if gzip {
+            gunzip(&request.body)
+        } else {
+            request.body.clone()
+        };
         if contains(&body, b"command=ls-refs") {
             counters.ls_refs_commands.fetch_add(1, Ordering::SeqCst);
         }
@@ -310,9 +351,10 @@ async fn handle(shared: &Arc<Shared>, request: Request) -> Response {
         .and_then(|b| String::from_utf8(unbase64(b)).ok())
         .and_then(|pair| pair.split_once(':').map(|(u, _)| u.to_owned()));
     let project_root = shared.project_root.clone();
-    let response = tokio::task::spawn_blocking(move || run_cgi(&project_root, &request, user.as_deref()))
-        .await
-        .unwrap_or_else(|e| error_response(&format!("CGI task failed: {e}")));
+    let response =
+        tokio::task::spawn_blocking(move || run_cgi(&project_root, &request, user.as_deref()))
+            .await
+            .unwrap_or_else(|e| error_response(&format!("CGI task failed: {e}")));
 
     if upload_pack_post
         && response.status == 200
@@ -348,7 +390,9 @@ fn run_cgi(project_root: &Path, request: &Request, remote_user: Option<&str>) ->
     }
     // Protocol v2 is negotiated through this header, which http-backend reads from the CGI env.
     if let Some(protocol) = request.header("Git-Protocol") {
-        command.env("HTTP_GIT_PROTOCOL", protocol).env("GIT_PROTOCOL", protocol);
+        command
+            .env("HTTP_GIT_PROTOCOL", protocol)
+            .env("GIT_PROTOCOL", protocol);
     }
     if let Some(user) = remote_user {
         command.env("REMOTE_USER", user);
@@ -379,20 +423,32 @@ fn run_cgi(project_root: &Path, request: &Request, remote_user: Option<&str>) ->
 
 /// Split CGI output into its headers (`Status:` gives the code) and the body.
 fn parse_cgi_output(out: &[u8]) -> Option<Response> {
-    let (head_len, sep_len) = find(out, b"\r\n\r\n").map(|i| (i, 4)).or_else(|| find(out, b"\n\n").map(|i| (i, 2)))?;
+    let (head_len, sep_len) = find(out, b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| find(out, b"\n\n").map(|i| (i, 2)))?;
     let head = String::from_utf8_lossy(&out[..head_len]);
     let mut status = 200;
     let mut headers = Vec::new();
     for line in head.lines() {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let (name, value) = (name.trim(), value.trim());
         if name.eq_ignore_ascii_case("Status") {
-            status = value.split(' ').next().and_then(|c| c.parse().ok()).unwrap_or(500);
+            status = value
+                .split(' ')
+                .next()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(500);
         } else {
             headers.push((name.to_owned(), value.to_owned()));
         }
     }
-    Some(Response { status, headers, body: out[head_len + sep_len..].to_vec() })
+    Some(Response {
+        status,
+        headers,
+        body: out[head_len + sep_len..].to_vec(),
+    })
 }
 
 fn error_response(message: &str) -> Response {
@@ -454,7 +510,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64(data: &[u8]) -> String {
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -472,7 +532,9 @@ fn unbase64(text: &str) -> Vec<u8> {
     let mut count = 0;
     let mut out = Vec::new();
     for c in text.bytes() {
-        let Some(v) = B64.iter().position(|&b| b == c) else { continue };
+        let Some(v) = B64.iter().position(|&b| b == c) else {
+            continue;
+        };
         bits = (bits << 6) | v as u32;
         count += 6;
         if count >= 8 {

@@ -70,7 +70,10 @@ impl TestRepo {
     /// Like [`Self::commit`] with fixed author and committer dates (unix seconds).
     pub fn commit_at(&self, message: &str, author_time: i64, committer_time: i64) -> String {
         self.git(&["add", "-A"]);
-        let (a, c) = (format!("@{author_time} +0000"), format!("@{committer_time} +0000"));
+        let (a, c) = (
+            format!("@{author_time} +0000"),
+            format!("@{committer_time} +0000"),
+        );
         self.git_env(
             &["commit", "-q", "--allow-empty", "-m", message],
             &[("GIT_AUTHOR_DATE", &a), ("GIT_COMMITTER_DATE", &c)],

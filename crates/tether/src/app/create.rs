@@ -261,16 +261,17 @@ impl CreateArgs {
             ..Default::default()
         };
         self.tool.apply_to(&mut source)?;
-        let automated = self.auto.then(|| Automated {
+        let automated = self.auto.then_some(Automated {
             prune: self.prune,
             self_heal: self.self_heal,
             allow_empty: self.allow_empty,
         });
-        let sync_policy = (automated.is_some() || !self.sync_option.is_empty()).then(|| SyncPolicy {
-            automated,
-            sync_options: self.sync_option.clone(),
-            retry: None,
-        });
+        let sync_policy =
+            (automated.is_some() || !self.sync_option.is_empty()).then(|| SyncPolicy {
+                automated,
+                sync_options: self.sync_option.clone(),
+                retry: None,
+            });
         let spec = ApplicationSpec {
             source,
             destination: Destination {
@@ -308,10 +309,19 @@ fn from_file(path: &Path, default_ns: &str) -> anyhow::Result<Vec<Application>> 
                 kind
             );
         }
-        let mut app: Application = serde_json::from_value(doc)
-            .with_context(|| format!("{} document {}: not a valid Application", path.display(), i + 1))?;
+        let mut app: Application = serde_json::from_value(doc).with_context(|| {
+            format!(
+                "{} document {}: not a valid Application",
+                path.display(),
+                i + 1
+            )
+        })?;
         if app.metadata.name.as_deref().unwrap_or("").is_empty() {
-            bail!("{} document {}: metadata.name is missing", path.display(), i + 1);
+            bail!(
+                "{} document {}: metadata.name is missing",
+                path.display(),
+                i + 1
+            );
         }
         if app.metadata.namespace.as_deref().unwrap_or("").is_empty() {
             app.metadata.namespace = Some(default_ns.to_string());
@@ -359,7 +369,9 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<ExitCode> {
             Err(e) => {
                 let e = KubeError::from(e);
                 if !e.is_conflict() {
-                    return Err(anyhow::Error::new(e).context(format!("creating application {ns}/{name}")));
+                    return Err(
+                        anyhow::Error::new(e).context(format!("creating application {ns}/{name}"))
+                    );
                 }
                 if !args.upsert {
                     bail!("application {ns}/{name} already exists (use --upsert to update it)");
@@ -378,7 +390,11 @@ pub async fn run(args: CreateArgs) -> anyhow::Result<ExitCode> {
 
 /// Install the Application CRD when the cluster does not serve it yet.
 async fn ensure_crd(ctx: &Ctx) -> anyhow::Result<()> {
-    match ctx.cluster.resolve("tether.dev/v1alpha1", "Application").await {
+    match ctx
+        .cluster
+        .resolve("tether.dev/v1alpha1", "Application")
+        .await
+    {
         Ok(_) => Ok(()),
         Err(KubeError::UnknownKind { .. }) => {
             use kube::CustomResourceExt;
@@ -409,7 +425,9 @@ async fn upsert(ctx: &Ctx, app: &Application) -> anyhow::Result<bool> {
             return Ok(true);
         };
         if existing.metadata.deletion_timestamp.is_some() {
-            bail!("application {ns}/{name} is being deleted; wait for it to go before creating it again");
+            bail!(
+                "application {ns}/{name} is being deleted; wait for it to go before creating it again"
+            );
         }
         let before = (existing.spec.clone(), existing.metadata.clone());
         existing.spec = app.spec.clone();
@@ -435,7 +453,9 @@ async fn upsert(ctx: &Ctx, app: &Application) -> anyhow::Result<bool> {
                 if e.is_conflict() {
                     continue;
                 }
-                return Err(anyhow::Error::new(e).context(format!("updating application {ns}/{name}")));
+                return Err(
+                    anyhow::Error::new(e).context(format!("updating application {ns}/{name}"))
+                );
             }
         }
     }

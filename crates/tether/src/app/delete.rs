@@ -55,7 +55,9 @@ pub async fn run(args: DeleteArgs) -> anyhow::Result<ExitCode> {
         }
         if args.cascade && current.metadata.deletion_timestamp.is_some() {
             // Too late to add a finalizer to an object being deleted.
-            bail!("application {key} is already being deleted without cascade; its objects are kept");
+            bail!(
+                "application {key} is already being deleted without cascade; its objects are kept"
+            );
         }
         let mut finalizers: Vec<String> = current
             .finalizers()
@@ -67,7 +69,10 @@ pub async fn run(args: DeleteArgs) -> anyhow::Result<ExitCode> {
             finalizers.push(CASCADE_FINALIZER.to_string());
         }
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": current.resource_version()}});
-        match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             Ok(_) => break,
             Err(e) => {
                 let e = KubeError::from(e);

@@ -38,7 +38,11 @@ pub struct DiffArgs {
 /// `$XDG_CACHE_HOME/tether/git` or `~/.cache/tether/git`, else the temp dir.
 /// It is separate from the agent's, so that both can run on one machine.
 fn cache_dir() -> PathBuf {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(state) = env("TETHER_STATE_DIR") {
         return state.join("cli").join("git");
     }
@@ -225,15 +229,36 @@ mod tests {
             title(&step("apps", "Deployment", "demo", Action::Update, false)),
             "apps/Deployment demo/web"
         );
-        assert_eq!(title(&step("", "Namespace", "", Action::Create, false)), "Namespace web");
+        assert_eq!(
+            title(&step("", "Namespace", "", Action::Create, false)),
+            "Namespace web"
+        );
     }
 
     #[test]
     fn only_real_differences_count() {
-        assert!(!differs(&step("", "ConfigMap", "d", Action::Unchanged, false)));
+        assert!(!differs(&step(
+            "",
+            "ConfigMap",
+            "d",
+            Action::Unchanged,
+            false
+        )));
         assert!(differs(&step("", "ConfigMap", "d", Action::Update, false)));
-        assert!(differs(&step("", "ConfigMap", "d", Action::PruneSkipped, true)));
-        assert!(!differs(&step("", "ConfigMap", "d", Action::PruneSkipped, false)));
+        assert!(differs(&step(
+            "",
+            "ConfigMap",
+            "d",
+            Action::PruneSkipped,
+            true
+        )));
+        assert!(!differs(&step(
+            "",
+            "ConfigMap",
+            "d",
+            Action::PruneSkipped,
+            false
+        )));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub enum AppCommand {
         tether app create web --repo https://github.com/org/deploy --path apps/web \\\n      \
         --dest-namespace web --auto --prune --sync-option CreateNamespace=true\n  \
         tether app create -f app.yaml")]
-    Create(create::CreateArgs),
+    Create(Box<create::CreateArgs>),
     /// List Applications with their sync and health status.
     List(show::ListArgs),
     /// Show one Application: source, destination, sync and health, conditions,
@@ -92,7 +92,7 @@ pub struct Target {
 
 pub async fn run(cmd: AppCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        AppCommand::Create(args) => create::run(args).await,
+        AppCommand::Create(args) => create::run(*args).await,
         AppCommand::List(args) => show::list(args).await,
         AppCommand::Get(args) => show::get(args).await,
         AppCommand::Diff(args) => diff::run(args).await,
@@ -120,7 +120,11 @@ impl Ctx {
 
     /// Fails with a hint when the cluster does not serve Applications yet.
     pub async fn require_crd(&self) -> anyhow::Result<()> {
-        match self.cluster.resolve("tether.dev/v1alpha1", "Application").await {
+        match self
+            .cluster
+            .resolve("tether.dev/v1alpha1", "Application")
+            .await
+        {
             Ok(_) => Ok(()),
             Err(KubeError::UnknownKind { .. }) => bail!(
                 "the cluster does not serve tether.dev Applications: the CRD is not installed \
@@ -150,7 +154,9 @@ impl Ctx {
         match self.api(&ns).get_opt(&name).await {
             Ok(Some(app)) => Ok(app),
             Ok(None) => bail!("application {ns}/{name} not found"),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("reading application {ns}/{name}"))),
+            Err(e) => {
+                Err(anyhow::Error::new(e).context(format!("reading application {ns}/{name}")))
+            }
         }
     }
 
@@ -197,8 +203,14 @@ mod tests {
     #[test]
     fn names_may_carry_their_namespace() {
         assert_eq!(split_name("web", "tether"), ("tether".into(), "web".into()));
-        assert_eq!(split_name("team/web", "tether"), ("team".into(), "web".into()));
-        assert_eq!(split_name("/web", "tether"), ("tether".into(), "/web".into()));
+        assert_eq!(
+            split_name("team/web", "tether"),
+            ("team".into(), "web".into())
+        );
+        assert_eq!(
+            split_name("/web", "tether"),
+            ("tether".into(), "/web".into())
+        );
     }
 
     #[test]

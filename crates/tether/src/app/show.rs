@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use kube::ResourceExt;
 use kube::api::ListParams;
 use serde_json::{Value, json};
-use tether_model::{Application, ApplicationStatus, CASCADE_FINALIZER, Condition, HealthCode, SyncCode};
+use tether_model::{
+    Application, ApplicationStatus, CASCADE_FINALIZER, Condition, HealthCode, SyncCode,
+};
 
 use super::{Ctx, Target};
 use crate::output::{self, Format, age, or_dash, short, truncate};
@@ -136,7 +138,10 @@ pub async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
 
     match args.output {
         Format::Json | Format::Yaml => {
-            let items = apps.iter().map(printable).collect::<anyhow::Result<Vec<_>>>()?;
+            let items = apps
+                .iter()
+                .map(printable)
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
             output::print_structured(args.output, &list)?;
             return Ok(ExitCode::SUCCESS);
@@ -182,7 +187,11 @@ pub async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         row.push(sync_code(status).to_string());
         row.push(health_code(status).to_string());
         row.push(or_dash(short(revision(status))));
-        let created = app.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string());
+        let created = app
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.to_string());
         row.push(age(created.as_deref()));
         if wide {
             let src = &app.spec.source;
@@ -193,7 +202,11 @@ pub async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
             row.push(policy(app));
         }
         let message = ready_message(app);
-        row.push(if wide { message } else { truncate(&message, MESSAGE_WIDTH) });
+        row.push(if wide {
+            message
+        } else {
+            truncate(&message, MESSAGE_WIDTH)
+        });
         t.add_row(row);
     }
     print!("{}", output::render(t));
@@ -209,7 +222,13 @@ fn destination(app: &Application) -> String {
         .filter(|n| !n.is_empty())
         .or_else(|| app.namespace())
         .unwrap_or_default();
-    match app.spec.destination.cluster.as_deref().filter(|c| !c.is_empty()) {
+    match app
+        .spec
+        .destination
+        .cluster
+        .as_deref()
+        .filter(|c| !c.is_empty())
+    {
         Some(c) => format!("{c}/{ns}"),
         None => ns,
     }
@@ -237,7 +256,10 @@ pub fn summary(app: &Application, wide: bool) -> String {
     let mut field = |label: &str, value: &str| {
         let _ = writeln!(out, "{:<16}{value}", format!("{label}:"));
     };
-    field("Name", &format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()));
+    field(
+        "Name",
+        &format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()),
+    );
     field("Repo", &src.repo_url);
     field("Target", src.revision.as_deref().unwrap_or("HEAD"));
     field("Path", src.path.as_deref().unwrap_or("."));
@@ -247,10 +269,10 @@ pub fn summary(app: &Application, wide: bool) -> String {
     }
     field("Destination", &format!("namespace {}", destination(app)));
     let mut sync_policy = policy(app);
-    if let Some(p) = &app.spec.sync_policy {
-        if !p.sync_options.is_empty() {
-            sync_policy.push_str(&format!("; options: {}", p.sync_options.join(", ")));
-        }
+    if let Some(p) = &app.spec.sync_policy
+        && !p.sync_options.is_empty()
+    {
+        sync_policy.push_str(&format!("; options: {}", p.sync_options.join(", ")));
     }
     field("Sync Policy", &sync_policy);
     if app.spec.suspend {
@@ -270,7 +292,10 @@ pub fn summary(app: &Application, wide: bool) -> String {
     if health_msg.is_empty() {
         field("Health Status", health_code(status));
     } else {
-        field("Health Status", &format!("{} ({})", health_code(status), cut(&health_msg, 100)));
+        field(
+            "Health Status",
+            &format!("{} ({})", health_code(status), cut(&health_msg, 100)),
+        );
     }
     let message = ready_message(app);
     if !message.is_empty() {
@@ -279,7 +304,11 @@ pub fn summary(app: &Application, wide: bool) -> String {
     if let Some(at) = status.and_then(|s| s.reconciled_at.as_deref()) {
         field("Reconciled", &format!("{} ago", age(Some(at))));
     }
-    let created = app.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string());
+    let created = app
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0.to_string());
     field("Created", &format!("{} ago", age(created.as_deref())));
     if let Some(ts) = &app.metadata.deletion_timestamp {
         let cascade = app.finalizers().iter().any(|f| f == CASCADE_FINALIZER);
@@ -288,7 +317,10 @@ pub fn summary(app: &Application, wide: bool) -> String {
         } else {
             "its objects are kept"
         };
-        field("Deleting", &format!("since {} ago; {how}", age(Some(&ts.0.to_string()))));
+        field(
+            "Deleting",
+            &format!("since {} ago; {how}", age(Some(&ts.0.to_string()))),
+        );
     }
 
     let Some(status) = status else {
@@ -370,6 +402,7 @@ pub fn summary(app: &Application, wide: bool) -> String {
             let _ = writeln!(out, "{:<16}{}", "Retries:", op.retry_count);
         }
         if !op.results.is_empty() {
+            out.push('\n');
             out.push_str(&results_table(&op.results, wide));
         }
     }
@@ -396,7 +429,15 @@ fn condition_row(c: &Condition, wide: bool) -> Vec<String> {
 
 /// What one sync did per object.
 pub fn results_table(results: &[tether_model::ResourceResult], wide: bool) -> String {
-    let mut t = output::table(["KIND", "NAMESPACE", "NAME", "WAVE", "ACTION", "RESULT", "MESSAGE"]);
+    let mut t = output::table([
+        "KIND",
+        "NAMESPACE",
+        "NAME",
+        "WAVE",
+        "ACTION",
+        "RESULT",
+        "MESSAGE",
+    ]);
     for r in results {
         let kind = if wide && !r.group.is_empty() {
             format!("{}.{}", r.kind, r.group)
@@ -423,7 +464,11 @@ pub fn results_table(results: &[tether_model::ResourceResult], wide: bool) -> St
 pub async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let ctx = Ctx::connect(&args.target).await?;
     let app = ctx.get(&args.name).await?;
-    let history = app.status.as_ref().map(|s| s.history.clone()).unwrap_or_default();
+    let history = app
+        .status
+        .as_ref()
+        .map(|s| s.history.clone())
+        .unwrap_or_default();
     match args.output {
         Format::Json | Format::Yaml => {
             output::print_structured(args.output, &history)?;
@@ -468,8 +513,14 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         };
         t.add_row([
             h.id.to_string(),
-            if wide { h.revision.clone() } else { short(&h.revision).to_string() },
-            h.finished_at.clone().unwrap_or_else(|| h.started_at.clone()),
+            if wide {
+                h.revision.clone()
+            } else {
+                short(&h.revision).to_string()
+            },
+            h.finished_at
+                .clone()
+                .unwrap_or_else(|| h.started_at.clone()),
             or_dash(&h.initiator),
             h.result.as_str().to_string(),
             or_dash(&h.summary),

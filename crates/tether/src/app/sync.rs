@@ -11,8 +11,8 @@ use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 use tether_model::{
-    Application, HealthCode, OperationPhase, OperationState, REFRESH_ANNOTATION, REFRESH_BY_ANNOTATION,
-    SyncCode,
+    Application, HealthCode, OperationPhase, OperationState, REFRESH_ANNOTATION,
+    REFRESH_BY_ANNOTATION, SyncCode,
 };
 
 use super::{Ctx, Target, parse_timeout, show_duration};
@@ -113,6 +113,7 @@ fn initiator(as_user: Option<&str>) -> String {
         .map(str::to_string)
         .filter(|n| !n.trim().is_empty())
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+        .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
         .or_else(|| std::env::var("USERNAME").ok().filter(|u| !u.is_empty()))
         .unwrap_or_else(|| "unknown".into());
     format!("user:{}", name.trim())
@@ -141,7 +142,11 @@ fn state_line(app: &Application) -> String {
     let sync = status.sync.as_ref().map(|s| s.status).unwrap_or_default();
     let health = status.health.as_ref().map(|h| h.status).unwrap_or_default();
     let mut line = format!("{}/{}", sync.as_str(), health.as_str());
-    if let Some(op) = status.operation_state.as_ref().filter(|o| o.phase == OperationPhase::Running) {
+    if let Some(op) = status
+        .operation_state
+        .as_ref()
+        .filter(|o| o.phase == OperationPhase::Running)
+    {
         line.push_str(&format!(", sync running ({})", op.message));
     }
     let message = super::show::ready_message(app);
@@ -162,20 +167,26 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     }
     let before_id = last_history_id(&app);
     let by = initiator(args.as_user.as_deref());
-    let value = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.9fZ").to_string();
+    let value = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
+        .to_string();
     let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: value, REFRESH_BY_ANNOTATION: by}}});
     ctx.api(&ns)
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| anyhow!("requesting a sync of {key}: {e}"))?;
     if args.no_wait {
-        println!("sync of {key} requested ({REFRESH_ANNOTATION}={value}); follow it with `tether app wait {name} -n {ns}`");
+        println!(
+            "sync of {key} requested ({REFRESH_ANNOTATION}={value}); follow it with `tether app wait {name} -n {ns}`"
+        );
         return Ok(ExitCode::SUCCESS);
     }
 
     let deadline = Instant::now() + args.timeout;
     let mut progress = Progress::new();
-    progress.update(&format!("{key}: waiting for the agent to pick up the sync request"));
+    progress.update(&format!(
+        "{key}: waiting for the agent to pick up the sync request"
+    ));
     let app = loop {
         let Some(app) = ctx.get_opt(&ns, &name).await? else {
             bail!("application {key} was deleted while waiting for the sync");
@@ -216,15 +227,28 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let ours = last_history_id(&app) > before_id;
     let op = status.operation_state.as_ref().filter(|_| ours);
     if matches!(args.output, Format::Json | Format::Yaml) {
-        output::print_structured(args.output, &json!({"application": key, "operationState": op, "sync": status.sync, "health": status.health}))?;
+        output::print_structured(
+            args.output,
+            &json!({"application": key, "operationState": op, "sync": status.sync, "health": status.health}),
+        )?;
     } else if let Some(op) = op {
-        print!("{}", operation_report(&key, &app, op, args.output == Format::Wide));
+        print!(
+            "{}",
+            operation_report(&key, &app, op, args.output == Format::Wide)
+        );
     }
     match op {
         Some(op) if op.phase == OperationPhase::Succeeded => Ok(ExitCode::SUCCESS),
-        Some(op) => bail!("sync of {key} {}: {}", op.phase.as_str().to_lowercase(), op.message),
+        Some(op) => bail!(
+            "sync of {key} {}: {}",
+            op.phase.as_str().to_lowercase(),
+            op.message
+        ),
         None => {
-            let synced = status.sync.as_ref().is_some_and(|s| s.status == SyncCode::Synced);
+            let synced = status
+                .sync
+                .as_ref()
+                .is_some_and(|s| s.status == SyncCode::Synced);
             let message = super::show::ready_message(&app);
             if synced {
                 println!("{key}: nothing to sync; {}", state_line(&app));
@@ -264,14 +288,20 @@ fn operation_report(key: &str, app: &Application, op: &OperationState, wide: boo
     if !op.message.is_empty() {
         field("Message", &op.message);
     }
-    if let (Some(end), Ok(start)) = (&op.finished_at, op.started_at.parse::<jiff::Timestamp>()) {
-        if let Ok(end) = end.parse::<jiff::Timestamp>() {
-            let secs = (end.as_second() - start.as_second()).max(0) as u64;
-            field("Duration", &output::duration(secs));
-        }
+    if let (Some(end), Ok(start)) = (&op.finished_at, op.started_at.parse::<jiff::Timestamp>())
+        && let Ok(end) = end.parse::<jiff::Timestamp>()
+    {
+        let secs = (end.as_second() - start.as_second()).max(0) as u64;
+        field("Duration", &output::duration(secs));
     }
-    let sync = status.and_then(|s| s.sync.as_ref()).map(|s| s.status).unwrap_or_default();
-    let health = status.and_then(|s| s.health.as_ref()).map(|h| h.status).unwrap_or_default();
+    let sync = status
+        .and_then(|s| s.sync.as_ref())
+        .map(|s| s.status)
+        .unwrap_or_default();
+    let health = status
+        .and_then(|s| s.health.as_ref())
+        .map(|h| h.status)
+        .unwrap_or_default();
     field("Status", &format!("{}/{}", sync.as_str(), health.as_str()));
     if !op.results.is_empty() {
         out.push('\n');
@@ -296,7 +326,8 @@ fn assess(app: &Application) -> Reached {
         };
     };
     // The status must describe the current spec.
-    let current = status.observed_generation == app.metadata.generation && app.metadata.deletion_timestamp.is_none();
+    let current = status.observed_generation == app.metadata.generation
+        && app.metadata.deletion_timestamp.is_none();
     let running = op_running(app);
     let sync = status.sync.as_ref().map(|s| s.status).unwrap_or_default();
     let health = status.health.as_ref().map(|h| h.status).unwrap_or_default();
@@ -346,12 +377,19 @@ pub async fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
             let since = *degraded_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= DEGRADED_GRACE {
                 progress.finish();
-                bail!("{key} is Degraded: {}", state_line(&app));
+                bail!(
+                    "{key} is Degraded, and has been for {}: {}",
+                    show_duration(since.elapsed()),
+                    super::show::ready_message(&app)
+                );
             }
         } else {
             degraded_since = None;
         }
-        progress.update(&format!("waiting for {key} to be {goal}: {}", state_line(&app)));
+        progress.update(&format!(
+            "waiting for {key} to be {goal}: {}",
+            state_line(&app)
+        ));
         if Instant::now() >= deadline {
             progress.finish();
             bail!(
@@ -360,8 +398,11 @@ pub async fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
                 state_line(&app)
             );
         }
-        tokio::time::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())).max(Duration::from_millis(50)))
-            .await;
+        tokio::time::sleep(
+            POLL.min(deadline.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(50)),
+        )
+        .await;
     }
 }
 

@@ -60,7 +60,12 @@ impl Env {
             .arg(&self.kubeconfig)
             .arg("--state-dir")
             .arg(self.dir.path().join("agent-state"))
-            .args(["--poll-interval", "1", "--progress-interval", "0.3"])
+            .args(if extra.contains(&"--poll-interval") {
+                &[][..]
+            } else {
+                &["--poll-interval", "1"][..]
+            })
+            .args(["--progress-interval", "0.3"])
             .args(extra)
             .env("TETHER_LOG", "info")
             .stdout(Stdio::null())
@@ -70,8 +75,16 @@ impl Env {
         self.agent = Some(child);
         // The agent installs the Application CRD; Applications go in `tether`.
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !self.kubectl(&["get", "crd", "applications.tether.dev"]).status.success() {
-            assert!(Instant::now() < deadline, "the agent did not install the CRD:\n{}", self.agent_log());
+        while !self
+            .kubectl(&["get", "crd", "applications.tether.dev"])
+            .status
+            .success()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not install the CRD:\n{}",
+                self.agent_log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.kubectl(&["create", "namespace", "tether"]);
@@ -118,9 +131,18 @@ impl Env {
             .spawn()
             .expect("kubectl");
         use std::io::Write;
-        child.stdin.take().expect("stdin").write_all(yaml.as_bytes()).expect("write");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(yaml.as_bytes())
+            .expect("write");
         let out = child.wait_with_output().expect("kubectl");
-        assert!(out.status.success(), "apply failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "apply failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The live object as JSON, or None.
@@ -153,7 +175,13 @@ impl Env {
 
     /// Poll an Application until `done` holds; panics with the last status and
     /// the agent's log on timeout.
-    pub fn wait_app(&self, name: &str, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_app(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         let mut last = Value::Null;
         while Instant::now() < deadline {
@@ -215,7 +243,9 @@ pub struct Repo {
 impl Repo {
     pub fn init(path: &Path) -> Repo {
         std::fs::create_dir_all(path).expect("mkdir");
-        let repo = Repo { path: path.to_path_buf() };
+        let repo = Repo {
+            path: path.to_path_buf(),
+        };
         repo.git(&["init", "--quiet", "--initial-branch=main"]);
         repo
     }
@@ -226,12 +256,21 @@ impl Repo {
 
     pub fn git(&self, args: &[&str]) -> String {
         let out = Command::new("git")
-            .args(["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.com"])
+            .args([
+                "-c",
+                "user.name=Ada Lovelace",
+                "-c",
+                "user.email=ada@example.com",
+            ])
             .args(args)
             .current_dir(&self.path)
             .output()
             .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -254,7 +293,14 @@ impl Repo {
 }
 
 /// An Application manifest for `kubectl apply`.
-pub fn app_yaml(name: &str, repo_url: &str, path: &str, dest: &str, policy: &str, extra_source: &str) -> String {
+pub fn app_yaml(
+    name: &str,
+    repo_url: &str,
+    path: &str,
+    dest: &str,
+    policy: &str,
+    extra_source: &str,
+) -> String {
     format!(
         r#"apiVersion: tether.dev/v1alpha1
 kind: Application
@@ -300,5 +346,7 @@ spec:
 }
 
 pub fn configmap(name: &str, value: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n")
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n"
+    )
 }
