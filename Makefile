@@ -27,9 +27,12 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: sandbox throughput and memory; figures go to BENCHMARKS.md
-bench:
+## bench: sandbox throughput and memory, the engine against kubectl, render against
+## kubectl kustomize / helm template; figures go to BENCHMARKS.md
+bench: tools
 	$(CARGO) bench -p tether-sandbox --bench sandbox
+	$(CARGO) bench -p tether --bench engine
+	$(CARGO) bench -p tether-render --bench render
 
 ## tools: install what the tests need on a fresh machine
 tools:

@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::reflector::{self, Store};
+use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tether_kube::Cluster;
 use tether_model::Application;
@@ -104,8 +105,12 @@ impl Agent {
             None => Api::all(client),
         };
         let (store, writer) = reflector::store::<Application>();
-        let mut events = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
-            .boxed();
+        // The watcher re-lists with backoff after errors (410 Gone, a restarted API server).
+        let mut events = reflector::reflector(
+            writer,
+            watcher::watcher(api, watcher::Config::default()).default_backoff(),
+        )
+        .boxed();
 
         let (due_tx, mut due_rx) = mpsc::unbounded_channel::<(String, Option<Instant>)>();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, Outcome)>();
@@ -141,10 +146,7 @@ impl Agent {
                                 }
                             }
                         }
-                        Some(Err(e)) => {
-                            tracing::warn!("watching Applications: {e}; retrying");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                        }
+                        Some(Err(e)) => tracing::warn!("watching Applications: {e}; retrying"),
                         None => break,
                     }
                 }

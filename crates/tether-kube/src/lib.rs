@@ -196,6 +196,14 @@ impl Cluster {
             }),
             None => {
                 let api_version = if group.is_empty() { "v1".to_string() } else { format!("{group}/v1") };
+                // An inventory entry whose CRD is gone would otherwise re-run
+                // discovery on every reconcile.
+                if self.discovery.read().await.taken.elapsed() < DISCOVERY_MIN_AGE {
+                    return Err(KubeError::UnknownKind {
+                        api_version,
+                        kind: kind.to_string(),
+                    });
+                }
                 self.refresh_discovery().await?;
                 let snap = self.discovery.read().await;
                 match snap.discovery.get(group).and_then(|g| g.recommended_kind(kind)) {

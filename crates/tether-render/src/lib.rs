@@ -179,6 +179,9 @@ pub struct Renderer {
     state: Mutex<State>,
     /// One render per key at a time: a second caller waits and then hits.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Jsonnet evaluations that may run at once. A timed-out evaluation keeps
+    /// its slot until it really ends, so runaway code cannot pile up threads.
+    jsonnet_slots: Arc<tokio::sync::Semaphore>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -203,6 +206,9 @@ impl Renderer {
             helm,
             state: Mutex::new(State::default()),
             inflight: Mutex::new(HashMap::new()),
+            jsonnet_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            )),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -269,15 +275,13 @@ impl Renderer {
             return Ok(hit);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let result = self.run(tool, &rel, &info, req).await;
-        self.inflight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-        let manifests = result?;
-        yaml::check_duplicates(&manifests)?;
-        let manifests = Arc::new(manifests);
-        if self.config.cache_entries > 0 {
+        let result = self
+            .run(tool, &rel, &info, req)
+            .await
+            .and_then(|m| yaml::check_duplicates(&m).map(|()| Arc::new(m)));
+        if let Ok(manifests) = &result
+            && self.config.cache_entries > 0
+        {
             let mut st = self.state();
             let used = st.next();
             st.results.insert(
@@ -289,6 +293,13 @@ impl Renderer {
             );
             trim(&mut st.results, self.config.cache_entries);
         }
+        // Only now, with the result cached, may a newcomer skip the gate.
+        // Errors are not cached: a timeout or a missing binary may pass.
+        self.inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        let manifests = result?;
         Ok(Rendered {
             tool,
             manifests,
@@ -464,6 +475,15 @@ impl Renderer {
         info: &PathInfo,
         req: &RenderRequest<'_>,
     ) -> Result<Vec<Manifest>, RenderError> {
+        let deadline = tokio::time::Instant::now() + self.config.timeout;
+        let timeout = || RenderError::Timeout {
+            tool: Tool::Jsonnet,
+            secs: self.config.timeout.as_secs(),
+        };
+        let slot = tokio::time::timeout_at(deadline, self.jsonnet_slots.clone().acquire_owned())
+            .await
+            .map_err(|_| timeout())?
+            .map_err(|_| timeout())?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let rel_owned = rel.to_string();
         let dir = info.dir.clone();
@@ -485,6 +505,7 @@ impl Renderer {
                             },
                         )
                     });
+                drop(slot);
                 // The receiver is gone only if the render timed out or was dropped.
                 let _ = tx.send(result);
             });
@@ -493,11 +514,8 @@ impl Renderer {
         }
         // A timed-out evaluation cannot be interrupted (jrsonnet has no hook
         // for it); its thread finishes on its own and the result is discarded.
-        match tokio::time::timeout(self.config.timeout, rx).await {
-            Err(_) => Err(RenderError::Timeout {
-                tool: Tool::Jsonnet,
-                secs: self.config.timeout.as_secs(),
-            }),
+        match tokio::time::timeout_at(deadline, rx).await {
+            Err(_) => Err(timeout()),
             Ok(Err(_)) => Err(RenderError::Jsonnet {
                 file: paths::shown(rel).to_string(),
                 message: "the evaluator crashed (see the agent log)".into(),

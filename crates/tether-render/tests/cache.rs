@@ -167,3 +167,23 @@ async fn cache_keeps_at_most_cache_entries() {
     assert!(!again.cache_hit);
     assert_eq!(tools.runs(), 3);
 }
+
+#[tokio::test]
+async fn renderer_is_shareable_and_renders_can_be_spawned() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let r = std::sync::Arc::new(renderer());
+    send_sync(&*r);
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n");
+    let root = t.path().to_path_buf();
+    let r2 = r.clone();
+    // tokio::spawn needs the render future to be Send.
+    let out = tokio::spawn(async move {
+        let src = source(None);
+        render(&r2, &root, "", &src).await.map(|o| o.manifests.len())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(out, 1);
+}

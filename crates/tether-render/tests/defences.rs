@@ -184,7 +184,7 @@ async fn billion_laughs_fails_fast() {
         }
         other => panic!("{other}"),
     }
-    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
 #[tokio::test]

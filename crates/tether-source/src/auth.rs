@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
     /// HTTP(S) basic authentication. A bearer or access token is passed as the password with any
-    /// username, as GitHub, GitLab and Gitea accept.
+    /// username, as GitHub, GitLab and Gitea accept. Sent only in answer to the server's 401,
+    /// over plain `http://` too (as git does: in-cluster Git servers often have no TLS).
     Basic { username: String, password: String },
     /// An ssh private key (OpenSSH PEM text) for `ssh://` and scp-style `user@host:path` URLs,
     /// used through the system `ssh` binary.
@@ -27,6 +28,29 @@ pub enum Auth {
         private_key: String,
         known_hosts: Option<String>,
     },
+}
+
+impl Auth {
+    /// A short one-way digest of the credentials: tells two sets apart without revealing them.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        match self {
+            Auth::Basic { username, password } => {
+                h.update(b"basic\0");
+                h.update(username.as_bytes());
+                h.update(b"\0");
+                h.update(password.as_bytes());
+            }
+            Auth::SshKey { private_key, known_hosts } => {
+                h.update(b"ssh\0");
+                h.update(private_key.as_bytes());
+                h.update(b"\0");
+                h.update(known_hosts.as_deref().unwrap_or("").as_bytes());
+            }
+        }
+        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 /// Redacts secrets: `Auth` ends up in debug logs of callers.

@@ -34,7 +34,7 @@ pub(crate) fn materialise(paths: &Paths, commit: ObjectId, dest: &Path) -> Resul
         let tree = repo.find_tree(tree_id).map_err(git_err)?;
         let entries: Vec<(EntryKind, BString, ObjectId)> = tree
             .decode()
-            .map_err(|e| git_err(e.into()))?
+            .map_err(git_err)?
             .entries
             .iter()
             .map(|e| (e.mode.kind(), e.filename.to_owned(), e.oid.to_owned()))

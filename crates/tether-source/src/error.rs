@@ -23,6 +23,31 @@ pub enum SourceError {
     Io(#[from] std::io::Error),
 }
 
+impl SourceError {
+    /// A copy, for handing one failed poll's error to every caller that waited for it.
+    pub(crate) fn duplicate(&self) -> SourceError {
+        match self {
+            SourceError::Unreachable { url, detail } => SourceError::Unreachable {
+                url: url.clone(),
+                detail: detail.clone(),
+            },
+            SourceError::Auth { url, detail } => SourceError::Auth {
+                url: url.clone(),
+                detail: detail.clone(),
+            },
+            SourceError::RevisionNotFound { url, revision } => SourceError::RevisionNotFound {
+                url: url.clone(),
+                revision: revision.clone(),
+            },
+            SourceError::Git { url, detail } => SourceError::Git {
+                url: url.clone(),
+                detail: detail.clone(),
+            },
+            SourceError::Io(e) => SourceError::Io(std::io::Error::new(e.kind(), e.to_string())),
+        }
+    }
+}
+
 /// Where in a fetch an error happened; it decides how an unclassified gix error is reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {

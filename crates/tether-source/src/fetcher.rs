@@ -38,6 +38,9 @@ pub struct Fetcher {
     repo_dir: PathBuf,
     checkouts_dir: PathBuf,
     remembered_hosts: PathBuf,
+    /// Serialises fetches into the repository even if a caller's future is dropped mid-poll:
+    /// the blocking fetch runs on, and the next poll must not write refs alongside it.
+    fetch_lock: Arc<Mutex<()>>,
     auth: Mutex<Option<Auth>>,
     /// Held across a poll, so concurrent callers wait for it and then share its result.
     state: tokio::sync::Mutex<PollState>,
@@ -51,7 +54,7 @@ struct PollState {
     refs: Arc<RemoteRefs>,
     /// When the last failed poll started, and why it failed: callers who asked before it started
     /// get this answer instead of each retrying an unreachable remote in turn.
-    last_failure: Option<(Instant, FailureCopy)>,
+    last_failure: Option<(Instant, SourceError)>,
 }
 
 /// What the remote advertised: ref name → the object it points at (the tag object for annotated
@@ -59,41 +62,6 @@ struct PollState {
 #[derive(Default, Debug)]
 struct RemoteRefs {
     by_name: HashMap<String, ObjectId>,
-}
-
-/// A [`SourceError`] kept to be handed to several callers (the error itself is not `Clone`).
-#[derive(Clone, Debug)]
-struct FailureCopy {
-    kind: u8,
-    a: String,
-    b: String,
-}
-
-impl FailureCopy {
-    fn of(err: &SourceError) -> Self {
-        let (kind, a, b) = match err {
-            SourceError::Unreachable { url, detail } => (0, url.clone(), detail.clone()),
-            SourceError::Auth { url, detail } => (1, url.clone(), detail.clone()),
-            SourceError::RevisionNotFound { url, revision } => (2, url.clone(), revision.clone()),
-            SourceError::Git { url, detail } => (3, url.clone(), detail.clone()),
-            SourceError::Io(e) => (4, e.to_string(), String::new()),
-        };
-        Self { kind, a, b }
-    }
-
-    fn to_error(&self) -> SourceError {
-        let (url, detail) = (self.a.clone(), self.b.clone());
-        match self.kind {
-            0 => SourceError::Unreachable { url, detail },
-            1 => SourceError::Auth { url, detail },
-            2 => SourceError::RevisionNotFound {
-                url,
-                revision: detail,
-            },
-            3 => SourceError::Git { url, detail },
-            _ => SourceError::Io(std::io::Error::other(url)),
-        }
-    }
 }
 
 /// How much history a poll fetches when something is new.
@@ -122,6 +90,7 @@ pub(crate) struct Paths {
     pub(crate) repo_dir: PathBuf,
     pub(crate) checkouts_dir: PathBuf,
     remembered_hosts: PathBuf,
+    fetch_lock: Arc<Mutex<()>>,
 }
 
 impl Fetcher {
@@ -132,6 +101,7 @@ impl Fetcher {
             repo_dir: cache_dir.join("repos").join(repo_dir_name(key)),
             checkouts_dir: cache_dir.join("checkouts"),
             remembered_hosts: cache_dir.join("ssh").join("known_hosts"),
+            fetch_lock: Arc::default(),
             auth: Mutex::new(None),
             state: tokio::sync::Mutex::new(PollState::default()),
             polls: AtomicU64::new(0),
@@ -163,6 +133,7 @@ impl Fetcher {
             repo_dir: self.repo_dir.clone(),
             checkouts_dir: self.checkouts_dir.clone(),
             remembered_hosts: self.remembered_hosts.clone(),
+            fetch_lock: self.fetch_lock.clone(),
         }
     }
 
@@ -188,7 +159,7 @@ impl Fetcher {
             if let Some((started, failure)) = &state.last_failure
                 && *started >= asked
             {
-                return Err(failure.to_error());
+                return Err(failure.duplicate());
             }
             let fresh = state
                 .last_success
@@ -253,7 +224,7 @@ impl Fetcher {
             }
             Err(err) => {
                 tracing::debug!(url = %self.display_url, error = %err, "poll failed");
-                state.last_failure = Some((started, FailureCopy::of(&err)));
+                state.last_failure = Some((started, err.duplicate()));
                 Err(err)
             }
         }
@@ -346,24 +317,38 @@ async fn blocking<T: Send + 'static>(
 /// an agent's behaviour does not depend on `~/.gitconfig` (credential helpers that prompt,
 /// `insteadOf` rewrites); what it needs is passed as `overrides`.
 pub(crate) fn open(paths: &Paths, overrides: Vec<String>) -> Result<gix::Repository, SourceError> {
-    let git_err = |e: gix::Error| SourceError::Git {
+    if !paths.repo_dir.join("HEAD").is_file() {
+        // Creation is serialised with fetches; a poll creates it while holding the lock itself.
+        let _creating = paths.fetch_lock.lock().unwrap_or_else(|e| e.into_inner());
+        init_if_missing(paths)?;
+    }
+    let options = gix::open::Options::isolated().config_overrides(overrides);
+    gix::open_opts(&paths.repo_dir, options).map_err(|e| local_error(paths, &e))
+}
+
+/// `gix init --bare` the cache repository unless it exists. Call with `fetch_lock` held.
+fn init_if_missing(paths: &Paths) -> Result<(), SourceError> {
+    if paths.repo_dir.join("HEAD").is_file() {
+        return Ok(());
+    }
+    // A directory without HEAD is a creation interrupted by a crash: start over.
+    if paths.repo_dir.exists() {
+        std::fs::remove_dir_all(&paths.repo_dir)?;
+    }
+    std::fs::create_dir_all(&paths.repo_dir)?;
+    gix::init_bare(&paths.repo_dir).map_err(|e| local_error(paths, &e))?;
+    Ok(())
+}
+
+fn local_error(paths: &Paths, e: &gix::Error) -> SourceError {
+    SourceError::Git {
         url: paths.display_url.clone(),
         detail: format!(
             "local cache {}: {}",
             paths.repo_dir.display(),
-            error::describe(&e)
+            error::describe(e)
         ),
-    };
-    if !paths.repo_dir.join("HEAD").is_file() {
-        // A directory without HEAD is a creation interrupted by a crash: start over.
-        if paths.repo_dir.exists() {
-            std::fs::remove_dir_all(&paths.repo_dir)?;
-        }
-        std::fs::create_dir_all(&paths.repo_dir)?;
-        gix::init_bare(&paths.repo_dir).map_err(git_err)?;
     }
-    let options = gix::open::Options::isolated().config_overrides(overrides);
-    gix::open_opts(&paths.repo_dir, options).map_err(git_err)
 }
 
 /// Connect, list refs, fetch what is missing. Returns what the remote advertised.
@@ -373,6 +358,8 @@ fn poll_blocking(
     history: History,
 ) -> Result<RemoteRefs, SourceError> {
     let connect_err = |e: gix::Error| error::from_gix(&paths.display_url, Phase::Connect, &e);
+    let _fetching = paths.fetch_lock.lock().unwrap_or_else(|e| e.into_inner());
+    init_if_missing(paths)?;
 
     // Keep the ssh key files alive until the connection is done.
     let mut overrides = Vec::new();

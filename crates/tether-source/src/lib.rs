@@ -62,11 +62,17 @@ impl Sources {
         }
     }
 
-    /// The fetcher for `url`: the same `Arc` for the same repository, whether or not the URL ends
-    /// in `/` or `.git`. `auth` replaces the fetcher's credentials, so a rotated Secret takes
-    /// effect on the next poll.
+    /// The fetcher for `url`: the same `Arc` for the same repository and credentials, whether or
+    /// not the URL ends in `/` or `.git`. A rotated Secret means new credentials, so a new fetcher.
+    ///
+    /// Apps that read one repository with different credentials get different fetchers (and
+    /// local copies): otherwise an app with wrong or no credentials could read what another
+    /// app's credentials fetched. Apps sharing a URL and credentials share one fetcher.
     pub fn fetcher(&self, url: &str, auth: Option<Auth>) -> Arc<Fetcher> {
-        let key = normalise_url(url);
+        let key = match &auth {
+            None => normalise_url(url),
+            Some(a) => format!("{}#{}", normalise_url(url), a.fingerprint()),
+        };
         // A poisoned map still holds valid fetchers; a panic elsewhere must not stop every app.
         let mut fetchers = self.fetchers.lock().unwrap_or_else(|e| e.into_inner());
         let fetcher = fetchers
@@ -165,18 +171,24 @@ mod tests {
     }
 
     #[test]
-    fn one_fetcher_per_repository_and_latest_auth_wins() {
+    fn one_fetcher_per_repository_and_credentials() {
         let dir = tempfile::tempdir().unwrap();
         let sources = Sources::new(dir.path());
-        let a = sources.fetcher("https://example.invalid/r.git", None);
-        let basic = Auth::Basic {
+        let basic = |p: &str| Auth::Basic {
             username: "u".into(),
-            password: "p".into(),
+            password: p.into(),
         };
-        let b = sources.fetcher("https://example.invalid/r/", Some(basic.clone()));
-        assert!(Arc::ptr_eq(&a, &b));
-        assert_eq!(a.auth(), Some(basic));
-        let c = sources.fetcher("https://example.invalid/other", None);
+        let a = sources.fetcher("https://example.invalid/r.git", Some(basic("p")));
+        let b = sources.fetcher("https://example.invalid/r/", Some(basic("p")));
+        assert!(Arc::ptr_eq(&a, &b), "same repository, same credentials");
+        assert_eq!(a.auth(), Some(basic("p")));
+        let wrong = sources.fetcher("https://example.invalid/r", Some(basic("wrong")));
+        assert!(!Arc::ptr_eq(&a, &wrong), "other credentials never share a local copy");
+        let none = sources.fetcher("https://example.invalid/r", None);
+        assert!(!Arc::ptr_eq(&a, &none));
+        let c = sources.fetcher("https://example.invalid/other", Some(basic("p")));
         assert!(!Arc::ptr_eq(&a, &c));
+        assert_ne!(basic("p").fingerprint(), basic("q").fingerprint());
+        assert!(!basic("secret").fingerprint().contains("secret"));
     }
 }

@@ -310,29 +310,40 @@ async fn unreachable_remotes_name_the_url() {
 }
 
 /// Proves that a failed poll is shared, not repeated, by callers who were already waiting when
-/// it started (an unreachable remote costs one attempt, not one per app), and that a later
-/// call tries again.
+/// it started (an unreachable remote costs a couple of attempts, not one per app), and that a
+/// later call tries again. The remote is a socket that accepts and, 300 ms later, hangs up, so
+/// every caller arrives while the first attempt is under way: that attempt predates their
+/// request, so exactly one more is made for all of them (3 tolerates one caller scheduled late).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callers_share_a_failed_poll() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/repo.git", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(10) {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(stream);
+        }
+    });
     let cache = tempfile::tempdir().unwrap();
-    let fetcher = Sources::new(cache.path()).fetcher("file:///nonexistent/repo", None);
+    let fetcher = Sources::new(cache.path()).fetcher(&url, None);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
-        let fetcher = fetcher.clone();
-        tasks.spawn(async move { fetcher.resolve(None, LONG).await });
+        let (fetcher, barrier) = (fetcher.clone(), barrier.clone());
+        tasks.spawn(async move {
+            barrier.wait().await;
+            fetcher.resolve(None, LONG).await
+        });
     }
     while let Some(result) = tasks.join_next().await {
-        assert!(matches!(
-            result.unwrap(),
-            Err(SourceError::Unreachable { .. })
-        ));
+        let err = result.unwrap().unwrap_err();
+        assert!(matches!(err, SourceError::Unreachable { .. }), "{err:?}");
     }
+    let attempts = fetcher.polls();
     assert!(
-        fetcher.polls() <= 2,
-        "20 callers made {} attempts",
-        fetcher.polls()
+        (1..=3).contains(&attempts),
+        "20 callers made {attempts} attempts"
     );
-    let before = fetcher.polls();
     assert!(fetcher.resolve(None, LONG).await.is_err());
-    assert_eq!(fetcher.polls(), before + 1, "a new call retries");
+    assert_eq!(fetcher.polls(), attempts + 1, "a new call retries");
 }

@@ -71,7 +71,7 @@ impl Progress {
     pub fn new() -> Progress {
         let bar = output::stderr_is_tty().then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}") {
                 bar.set_style(style);
             }
             bar.enable_steady_tick(Duration::from_millis(120));
@@ -170,7 +170,7 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let value = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
         .to_string();
-    let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: value, REFRESH_BY_ANNOTATION: by}}});
+    let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: value, REFRESH_BY_ANNOTATION: &by}}});
     ctx.api(&ns)
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -222,10 +222,12 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     progress.finish();
 
     let status = app.status.clone().unwrap_or_default();
-    // A sync of ours added a history entry; without one, the reconcile stopped
-    // before syncing (Source, Render or Plan failed).
-    let ours = last_history_id(&app) > before_id;
-    let op = status.operation_state.as_ref().filter(|_| ours);
+    // A sync of ours added a history entry and carries our initiator; without
+    // one, the reconcile stopped before syncing (Source, Render or Plan failed).
+    let op = status
+        .operation_state
+        .as_ref()
+        .filter(|o| last_history_id(&app) > before_id && o.initiator == by);
     if matches!(args.output, Format::Json | Format::Yaml) {
         output::print_structured(
             args.output,

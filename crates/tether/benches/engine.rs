@@ -1,0 +1,369 @@
+//! Engine benchmarks against the sandbox, with the peer tool in the same run:
+//!
+//! 1. commit → applied latency with an explicit refresh (`tether app sync`'s
+//!    annotation), p50 and p95 over 20 commits;
+//! 2. convergence from cold of 100 apps × 10 objects, and the agent's peak RSS;
+//! 3. applying 1,000 objects: tether (Application created → Synced) against
+//!    `kubectl apply --server-side` of the same files to the same sandbox.
+//!
+//! Run: `make bench-engine` (or `cargo bench -p tether --bench engine`).
+//! Everything runs on this machine's cores, so compare the ratios, not the
+//! absolute times.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde_json::json;
+use tether_model::Application;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tether");
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn git(repo: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args([
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@example.com",
+        ])
+        .args(args)
+        .current_dir(repo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("git")
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+fn configmap(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n"
+    )
+}
+
+fn sandbox(dir: &Path) -> (Proc, PathBuf) {
+    let kc = dir.join("kubeconfig");
+    let child = Command::new(BIN)
+        .args([
+            "sandbox",
+            "--port",
+            "0",
+            "--rollout-delay-ms",
+            "0",
+            "--kubeconfig-out",
+        ])
+        .arg(&kc)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sandbox");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !kc.exists() {
+        assert!(Instant::now() < deadline, "sandbox did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    (Proc(child), kc)
+}
+
+fn agent(dir: &Path, kc: &Path, poll: &str, concurrency: &str) -> Proc {
+    let child = Command::new(BIN)
+        .args(["agent", "--kubeconfig"])
+        .arg(kc)
+        .arg("--state-dir")
+        .arg(dir.join("agent-state"))
+        .args([
+            "--poll-interval",
+            poll,
+            "--concurrency",
+            concurrency,
+            "--progress-interval",
+            "0.2",
+        ])
+        .env("TETHER_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agent");
+    Proc(child)
+}
+
+async fn client(kc: &Path) -> kube::Client {
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(kc).expect("kubeconfig"),
+        &Default::default(),
+    )
+    .await
+    .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+async fn wait_crd(client: &kube::Client) {
+    let api: Api<Application> = Api::namespaced(client.clone(), "tether");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api.list(&ListParams::default()).await.is_err() {
+        assert!(Instant::now() < deadline, "agent did not install the CRD");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn ensure_ns(client: &kube::Client, ns: &str) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    api.patch(ns, &PatchParams::apply("bench"), &Patch::Apply(&body))
+        .await
+        .expect("namespace");
+}
+
+async fn create_app(client: &kube::Client, name: &str, url: &str, path: &str, dest: &str) {
+    let api: Api<Application> = Api::namespaced(client.clone(), "tether");
+    let app = json!({
+        "apiVersion": "tether.dev/v1alpha1", "kind": "Application",
+        "metadata": {"name": name, "namespace": "tether"},
+        "spec": {"source": {"repoURL": url, "path": path}, "destination": {"namespace": dest},
+                 "syncPolicy": {"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]}}
+    });
+    api.patch(name, &PatchParams::apply("bench"), &Patch::Apply(&app))
+        .await
+        .expect("app");
+}
+
+fn synced_healthy(app: &Application) -> bool {
+    let st = app.status.clone().unwrap_or_default();
+    st.sync
+        .map(|s| s.status.as_str() == "Synced")
+        .unwrap_or(false)
+        && st
+            .health
+            .map(|h| h.status.as_str() == "Healthy")
+            .unwrap_or(false)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// 1. Commit → applied with an explicit refresh.
+async fn commit_latency(dir: &Path) -> (f64, f64) {
+    let (_sb, kc) = sandbox(dir);
+    let _agent = agent(dir, &kc, "3600", "4");
+    let client = client(&kc).await;
+    wait_crd(&client).await;
+    ensure_ns(&client, "tether").await;
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("app")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    for i in 0..10 {
+        std::fs::write(
+            repo.join(format!("app/cm{i}.yaml")),
+            configmap(&format!("cm{i}"), "0"),
+        )
+        .unwrap();
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "start"]);
+    create_app(
+        &client,
+        "latency",
+        &format!("file://{}", repo.display()),
+        "app",
+        "latency",
+    )
+    .await;
+    let apps: Api<Application> = Api::namespaced(client.clone(), "tether");
+    loop {
+        if apps
+            .get("latency")
+            .await
+            .map(|a| synced_healthy(&a))
+            .unwrap_or(false)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "latency");
+    let mut samples = Vec::new();
+    for n in 1..=20 {
+        let value = n.to_string();
+        std::fs::write(repo.join("app/cm0.yaml"), configmap("cm0", &value)).unwrap();
+        git(&repo, &["commit", "-qam", &format!("change {n}")]);
+        let start = Instant::now();
+        let patch = json!({"metadata": {"annotations": {
+            tether_model::REFRESH_ANNOTATION: format!("bench-{n}"),
+            tether_model::REFRESH_BY_ANNOTATION: "user:bench"}}});
+        apps.patch("latency", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("refresh");
+        loop {
+            let cm = cms.get("cm0").await.expect("cm0");
+            if cm.data.and_then(|d| d.get("value").cloned()).as_deref() == Some(value.as_str()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        samples.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    samples.sort_by(f64::total_cmp);
+    (percentile(&samples, 0.5), percentile(&samples, 0.95))
+}
+
+/// 2. 100 apps × 10 objects from cold; the agent's peak RSS.
+async fn cold_convergence(dir: &Path) -> (f64, f64) {
+    let (_sb, kc) = sandbox(dir);
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    for a in 0..100 {
+        let d = repo.join(format!("apps/app{a}"));
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..10 {
+            std::fs::write(
+                d.join(format!("cm{i}.yaml")),
+                configmap(&format!("cm{i}"), "v"),
+            )
+            .unwrap();
+        }
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "hundred apps"]);
+    let agent = agent(dir, &kc, "30", "8");
+    let client = client(&kc).await;
+    wait_crd(&client).await;
+    ensure_ns(&client, "tether").await;
+    let url = format!("file://{}", repo.display());
+    let start = Instant::now();
+    for a in 0..100 {
+        create_app(
+            &client,
+            &format!("app{a}"),
+            &url,
+            &format!("apps/app{a}"),
+            &format!("ns{a}"),
+        )
+        .await;
+    }
+    let apps: Api<Application> = Api::namespaced(client.clone(), "tether");
+    loop {
+        let list = apps.list(&ListParams::default()).await.expect("list");
+        if list.items.len() == 100 && list.items.iter().all(synced_healthy) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    (secs, peak_rss_mib(agent.0.id()))
+}
+
+/// 3. 1,000 objects: tether against kubectl apply --server-side.
+async fn apply_thousand(dir: &Path) -> (f64, f64) {
+    let (_sb, kc) = sandbox(dir);
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("big")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    for i in 0..1000 {
+        std::fs::write(
+            repo.join(format!("big/cm{i:04}.yaml")),
+            configmap(&format!("cm{i}"), "v"),
+        )
+        .unwrap();
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "thousand"]);
+    let _agent = agent(dir, &kc, "3600", "4");
+    let client = client(&kc).await;
+    wait_crd(&client).await;
+    ensure_ns(&client, "tether").await;
+
+    // kubectl first, into its own namespace.
+    ensure_ns(&client, "by-kubectl").await;
+    let start = Instant::now();
+    let out = Command::new("kubectl")
+        .args(["apply", "--server-side", "-n", "by-kubectl", "-f"])
+        .arg(repo.join("big"))
+        .env("KUBECONFIG", &kc)
+        .stdout(Stdio::null())
+        .output()
+        .expect("kubectl");
+    let kubectl_secs = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let start = Instant::now();
+    create_app(
+        &client,
+        "big",
+        &format!("file://{}", repo.display()),
+        "big",
+        "by-tether",
+    )
+    .await;
+    let apps: Api<Application> = Api::namespaced(client.clone(), "tether");
+    loop {
+        if apps
+            .get("big")
+            .await
+            .map(|a| synced_healthy(&a))
+            .unwrap_or(false)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let tether_secs = start.elapsed().as_secs_f64();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "by-tether");
+    let n = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .len();
+    assert!(n >= 1000, "tether applied {n} objects");
+    (tether_secs, kubectl_secs)
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes --bench; nothing else to parse.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = |n: &str| {
+        let p = tmp.path().join(n);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    };
+    let (p50, p95) = commit_latency(&d("latency")).await;
+    println!("commit → applied (explicit refresh, 20 commits): p50 {p50:.0} ms, p95 {p95:.0} ms");
+    let (secs, rss) = cold_convergence(&d("cold")).await;
+    println!("cold convergence, 100 apps × 10 objects: {secs:.2} s; agent peak RSS {rss:.1} MiB");
+    let (t, k) = apply_thousand(&d("apply")).await;
+    println!(
+        "1,000 objects: tether (app created → Synced) {t:.2} s; kubectl apply --server-side {k:.2} s; ratio kubectl/tether {:.1}x",
+        k / t
+    );
+}
