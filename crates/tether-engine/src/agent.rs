@@ -43,6 +43,9 @@ pub struct AgentConfig {
     pub history_limit: usize,
     /// How soon to look again while an app is progressing.
     pub progress_recheck: Duration,
+    /// This cluster's name: apps whose `destination.cluster` names another
+    /// cluster are left to that cluster's agent.
+    pub cluster_name: String,
 }
 
 impl Default for AgentConfig {
@@ -54,9 +57,13 @@ impl Default for AgentConfig {
             namespace: None,
             history_limit: 10,
             progress_recheck: Duration::from_secs(2),
+            cluster_name: IN_CLUSTER.to_string(),
         }
     }
 }
+
+/// The name an agent's own cluster always answers to, as in Argo CD.
+pub const IN_CLUSTER: &str = "in-cluster";
 
 pub struct Agent {
     pub engine: Arc<Engine>,
@@ -166,6 +173,10 @@ impl Agent {
                         next_due.remove(&key);
                         continue;
                     };
+                    if !self.is_ours(&app) {
+                        tracing::debug!(app = %key, "destination is another cluster; skipped");
+                        continue;
+                    }
                     running.insert(key.clone());
                     let engine = self.engine.clone();
                     let slots = slots.clone();
@@ -206,6 +217,15 @@ impl Agent {
         }
         let _ = slots.acquire_many(self.config.concurrency.max(1) as u32).await;
         tracing::info!("agent stopped");
+    }
+}
+
+impl Agent {
+    fn is_ours(&self, app: &Application) -> bool {
+        match app.spec.destination.cluster.as_deref() {
+            None | Some("") | Some(IN_CLUSTER) => true,
+            Some(name) => name == self.config.cluster_name,
+        }
     }
 }
 

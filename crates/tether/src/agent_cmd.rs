@@ -32,6 +32,10 @@ pub struct AgentArgs {
     /// How often to re-assess an app while its objects are still progressing, in seconds.
     #[arg(long, default_value_t = 2.0)]
     pub progress_interval: f64,
+    /// This cluster's name. Applications whose destination.cluster names another cluster are
+    /// left alone (their own cluster's agent reconciles them); empty and `in-cluster` mean this one.
+    #[arg(long, default_value = "in-cluster")]
+    pub cluster_name: String,
 }
 
 impl AgentArgs {
@@ -43,6 +47,7 @@ impl AgentArgs {
             namespace: self.watch_namespace.clone(),
             history_limit: self.history_limit.max(1),
             progress_recheck: Duration::from_secs_f64(self.progress_interval.max(0.1)),
+            cluster_name: self.cluster_name.clone(),
         }
     }
 }
