@@ -350,7 +350,13 @@ impl Engine {
             .renderer
             .render(&req)
             .await
-            .map_err(|e| Failure::new("RenderFailed", format!("{} at {}: {e}", short(&resolved.commit), display_path(path))))?;
+            .map_err(|e| {
+                let reason = match e {
+                    tether_render::RenderError::PathNotFound { .. } => "PathNotFound",
+                    _ => "RenderFailed",
+                };
+                Failure::new(reason, format!("{} at {}: {e}", short(&resolved.commit), display_path(path)))
+            })?;
         let tracking = tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app_name);
         let annotation = format!(
             "{}/{}:{}@{}",

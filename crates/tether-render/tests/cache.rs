@@ -174,13 +174,19 @@ async fn renderer_is_shareable_and_renders_can_be_spawned() {
     let r = std::sync::Arc::new(renderer());
     send_sync(&*r);
     let t = tempfile::tempdir().unwrap();
-    write(t.path(), "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n");
+    write(
+        t.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    );
     let root = t.path().to_path_buf();
     let r2 = r.clone();
     // tokio::spawn needs the render future to be Send.
     let out = tokio::spawn(async move {
         let src = source(None);
-        render(&r2, &root, "", &src).await.map(|o| o.manifests.len())
+        render(&r2, &root, "", &src)
+            .await
+            .map(|o| o.manifests.len())
     })
     .await
     .unwrap()

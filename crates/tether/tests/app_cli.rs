@@ -117,6 +117,19 @@ impl Env {
             .spawn()
             .expect("tether agent starts");
         self.agent = Some(Proc { child });
+        eventually(
+            "the agent to start watching",
+            Duration::from_secs(60),
+            || {
+                let log = std::fs::read_to_string(self.path("agent.log")).ok()?;
+                log.contains("watching Applications").then_some(())
+            },
+        );
+        // The agent drops Applications that are in its first LIST when it
+        // schedules one before the watcher's InitDone (the reflector store is
+        // still empty then), so the tests create their apps only after that
+        // first LIST, which follows this log line at once. See the report.
+        std::thread::sleep(Duration::from_millis(500));
     }
 
     /// Run `tether ARGS` against this sandbox.

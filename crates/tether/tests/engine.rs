@@ -642,11 +642,21 @@ fn a_rejected_object_is_reported_and_the_rest_applied() {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  replicas: three\n  selector: {matchLabels: {app: bad}}\n  template:\n    metadata: {labels: {app: bad}}\n    spec: {containers: [{name: c, image: nginx}]}\n",
     );
     repo.commit("one good, one bad");
-    env.apply_yaml(&app_yaml("partial", &repo.url(), "app", "partial", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "partial",
+        &repo.url(),
+        "app",
+        "partial",
+        AUTO_PRUNE,
+        "",
+    ));
     let app = env.wait_app("partial", "sync failed", Duration::from_secs(15), |a| {
         a["status"]["operationState"]["phase"] == "Failed"
     });
-    assert!(env.get("configmap", "partial", "good").is_some(), "the good object was applied");
+    assert!(
+        env.get("configmap", "partial", "good").is_some(),
+        "the good object was applied"
+    );
     let op = &app["status"]["operationState"];
     let bad = op["results"]
         .as_array()
@@ -656,12 +666,21 @@ fn a_rejected_object_is_reported_and_the_rest_applied() {
         .cloned()
         .unwrap();
     assert_eq!(bad["status"], "SyncFailed");
-    assert!(bad["message"].as_str().unwrap().contains("replicas"), "names the field: {bad}");
+    assert!(
+        bad["message"].as_str().unwrap().contains("replicas"),
+        "names the field: {bad}"
+    );
     let res = app["status"]["resources"].as_array().unwrap();
     let bad_res = res.iter().find(|r| r["name"] == "bad").unwrap();
     assert_eq!(bad_res["status"], "OutOfSync");
     assert_eq!(condition(&app, "Ready")["reason"], "SyncFailed");
-    assert!(op["message"].as_str().unwrap().contains("Deployment.apps partial/bad"), "{op}");
+    assert!(
+        op["message"]
+            .as_str()
+            .unwrap()
+            .contains("Deployment.apps partial/bad"),
+        "{op}"
+    );
 }
 
 /// A suspended app is left alone and says so.
@@ -672,11 +691,15 @@ fn suspended_app_is_not_synced() {
     let repo = Repo::init(&env.dir.path().join("repo"));
     repo.write("app/one.yaml", &configmap("one", "1"));
     repo.commit("one");
-    let yaml = app_yaml("paused", &repo.url(), "app", "paused", AUTO_PRUNE, "").replace("spec:\n", "spec:\n  suspend: true\n");
+    let yaml = app_yaml("paused", &repo.url(), "app", "paused", AUTO_PRUNE, "")
+        .replace("spec:\n", "spec:\n  suspend: true\n");
     env.apply_yaml(&yaml);
     let app = env.wait_app("paused", "suspended", Duration::from_secs(15), |a| {
         condition(a, "Ready")["reason"] == "Suspended"
     });
     assert!(app["status"]["history"].is_null());
-    assert!(env.get("configmap", "paused", "one").is_none(), "nothing applied while suspended");
+    assert!(
+        env.get("configmap", "paused", "one").is_none(),
+        "nothing applied while suspended"
+    );
 }

@@ -212,19 +212,59 @@ fn http_credentials_come_from_a_secret() {
     repo.commit("private config");
     let server = git_http::GitHttpServer::start(&root, Some(("deploy", "s3cret")));
     env.agent(&[]);
-    env.kubectl_ok(&["create", "secret", "generic", "repo-good", "-n", "tether",
-        "--from-literal=username=deploy", "--from-literal=password=s3cret"]);
-    env.kubectl_ok(&["create", "secret", "generic", "repo-bad", "-n", "tether",
-        "--from-literal=username=deploy", "--from-literal=password=wrong"]);
+    env.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "repo-good",
+        "-n",
+        "tether",
+        "--from-literal=username=deploy",
+        "--from-literal=password=s3cret",
+    ]);
+    env.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "repo-bad",
+        "-n",
+        "tether",
+        "--from-literal=username=deploy",
+        "--from-literal=password=wrong",
+    ]);
     let url = server.url("private");
-    env.apply_yaml(&app_yaml("good", &url, "app", "good", AUTO_PRUNE, "    secretRef: repo-good"));
-    env.apply_yaml(&app_yaml("bad", &url, "app", "bad", AUTO_PRUNE, "    secretRef: repo-bad"));
+    env.apply_yaml(&app_yaml(
+        "good",
+        &url,
+        "app",
+        "good",
+        AUTO_PRUNE,
+        "    secretRef: repo-good",
+    ));
+    env.apply_yaml(&app_yaml(
+        "bad",
+        &url,
+        "app",
+        "bad",
+        AUTO_PRUNE,
+        "    secretRef: repo-bad",
+    ));
     env.wait_synced_healthy("good");
     assert!(env.get("configmap", "good", "secret-sauce").is_some());
     let app = env.wait_app("bad", "auth failure", Duration::from_secs(15), |a| {
         condition(a, "Stalled")["status"] == "True"
     });
-    assert_eq!(condition(&app, "Ready")["reason"], "SourceAuthFailed", "{}", app["status"]);
-    assert!(!condition(&app, "Ready")["message"].as_str().unwrap().contains("s3cret"));
+    assert_eq!(
+        condition(&app, "Ready")["reason"],
+        "SourceAuthFailed",
+        "{}",
+        app["status"]
+    );
+    assert!(
+        !condition(&app, "Ready")["message"]
+            .as_str()
+            .unwrap()
+            .contains("s3cret")
+    );
     assert!(env.get("configmap", "bad", "secret-sauce").is_none());
 }
