@@ -18,7 +18,6 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tether_kube::Cluster;
@@ -111,13 +110,14 @@ impl Agent {
             Some(ns) => Api::namespaced(client, ns),
             None => Api::all(client),
         };
-        let (store, writer) = reflector::store::<Application>();
         // The watcher re-lists with backoff after errors (410 Gone, a restarted API server).
-        let mut events = reflector::reflector(
-            writer,
-            watcher::watcher(api, watcher::Config::default()).default_backoff(),
-        )
-        .boxed();
+        let mut events = watcher::watcher(api.clone(), watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        // Which apps exist, from the watch itself (a reflector store fills only at the end of
+        // each re-list, so an app scheduled from an early event could be missed).
+        let mut known: HashSet<String> = HashSet::new();
+        let mut relisted: HashSet<String> = HashSet::new();
 
         let (due_tx, mut due_rx) = mpsc::unbounded_channel::<(String, Option<Instant>)>();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, Outcome)>();
@@ -140,7 +140,25 @@ impl Agent {
                 ev = events.next() => {
                     match ev {
                         Some(Ok(ev)) => {
+                            match &ev {
+                                Event::Init => relisted.clear(),
+                                Event::InitApply(a) => {
+                                    relisted.insert(Engine::app_key(a));
+                                }
+                                // Apps deleted while the watch was down are forgotten.
+                                Event::InitDone => {
+                                    known.retain(|k| relisted.contains(k));
+                                    seen.retain(|k, _| relisted.contains(k));
+                                }
+                                Event::Delete(a) => {
+                                    let key = Engine::app_key(a);
+                                    known.remove(&key);
+                                    seen.remove(&key);
+                                }
+                                Event::Apply(_) => {}
+                            }
                             for app in touched(ev) {
+                                known.insert(Engine::app_key(&app));
                                 let key = Engine::app_key(&app);
                                 let now = Seen {
                                     generation: app.metadata.generation,
@@ -159,31 +177,40 @@ impl Agent {
                 }
                 Some((key, at)) = due_rx.recv() => {
                     // A timer that was superseded by a newer schedule is ignored.
-                    if let Some(at) = at {
-                        if next_due.get(&key) != Some(&at) {
-                            continue;
-                        }
+                    if at.is_some_and(|at| next_due.get(&key) != Some(&at)) {
+                        continue;
                     }
                     if running.contains(&key) {
                         dirty.insert(key);
                         continue;
                     }
-                    let Some(app) = find(&store, &key) else {
-                        seen.remove(&key);
+                    if !known.contains(&key) {
                         next_due.remove(&key);
-                        continue;
-                    };
-                    if !self.is_ours(&app) {
-                        tracing::debug!(app = %key, "destination is another cluster; skipped");
                         continue;
                     }
                     running.insert(key.clone());
                     let engine = self.engine.clone();
                     let slots = slots.clone();
                     let done = done_tx.clone();
+                    let api = api.clone();
+                    let cluster_name = self.config.cluster_name.clone();
                     tokio::spawn(async move {
                         let Ok(_permit) = slots.acquire_owned().await else { return };
-                        let outcome = engine.handle(&app).await;
+                        // Read the app fresh: the watch may not have delivered this agent's
+                        // own last status write yet, and a stale copy would redo a handled
+                        // refresh or overwrite history.
+                        let outcome = match fetch(&api, &key).await {
+                            Ok(Some(app)) if is_ours(&app, &cluster_name) => engine.handle(&app).await,
+                            Ok(Some(_)) => {
+                                tracing::debug!(app = %key, "destination is another cluster; skipped");
+                                Outcome { requeue_after: engine.poll_interval, failed: false }
+                            }
+                            Ok(None) => Outcome { requeue_after: Duration::from_secs(3600), failed: false },
+                            Err(e) => {
+                                tracing::warn!(app = %key, "cannot read the Application: {e}");
+                                Outcome { requeue_after: engine.poll_interval, failed: true }
+                            }
+                        };
                         let _ = done.send((key, outcome));
                     });
                 }
@@ -213,20 +240,31 @@ impl Agent {
 
         // Graceful stop: wait for the reconciles that are running.
         if !running.is_empty() {
-            tracing::info!(running = running.len(), "stopping: waiting for running syncs to finish");
+            tracing::info!(
+                running = running.len(),
+                "stopping: waiting for running syncs to finish"
+            );
         }
-        let _ = slots.acquire_many(self.config.concurrency.max(1) as u32).await;
+        let _ = slots
+            .acquire_many(self.config.concurrency.max(1) as u32)
+            .await;
         tracing::info!("agent stopped");
     }
 }
 
-impl Agent {
-    fn is_ours(&self, app: &Application) -> bool {
-        match app.spec.destination.cluster.as_deref() {
-            None | Some("") | Some(IN_CLUSTER) => true,
-            Some(name) => name == self.config.cluster_name,
-        }
+fn is_ours(app: &Application, cluster_name: &str) -> bool {
+    match app.spec.destination.cluster.as_deref() {
+        None | Some("") | Some(IN_CLUSTER) => true,
+        Some(name) => name == cluster_name,
     }
+}
+
+async fn fetch(api: &Api<Application>, key: &str) -> Result<Option<Application>, kube::Error> {
+    let Some((ns, name)) = key.split_once('/') else {
+        return Ok(None);
+    };
+    let api: Api<Application> = Api::namespaced(api.clone().into_client(), ns);
+    api.get_opt(name).await
 }
 
 /// 1 s, 2 s, 4 s … for repeated failures of the same app.
@@ -241,15 +279,13 @@ fn touched(ev: Event<Application>) -> Vec<Application> {
     }
 }
 
-fn find(store: &Store<Application>, key: &str) -> Option<Arc<Application>> {
-    let (ns, name) = key.split_once('/')?;
-    store.get(&reflector::ObjectRef::new(name).within(ns))
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error("installing the Application CRD: {0}")]
     Crd(tether_kube::KubeError),
     #[error("creating the state dir {path}: {source}")]
-    StateDir { path: String, source: std::io::Error },
+    StateDir {
+        path: String,
+        source: std::io::Error,
+    },
 }

@@ -15,8 +15,6 @@ use tether_model::{Application, FIELD_MANAGER, ObjectRef, OperationPhase};
 use tether_plan::order::Stage;
 use tether_plan::plan::{Action, Plan, Step};
 
-use crate::pipeline::Desired;
-
 /// Objects applied at once within a wave.
 const APPLY_CONCURRENCY: usize = 8;
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,19 +33,26 @@ pub struct ApplyOutcome {
     pub skipped: BTreeSet<ObjectRef>,
 }
 
-pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan, desired: &Desired) -> ApplyOutcome {
+pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan) -> ApplyOutcome {
     let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
     let force = app.spec.force_conflicts();
     let mut out = ApplyOutcome {
         phase: OperationPhase::Succeeded,
         ..Default::default()
     };
-    let _ = desired;
-
-    if app.spec.sync_option("CreateNamespace") {
-        if let Some(ns) = app.spec.destination.namespace.as_deref().filter(|n| !n.is_empty()) {
+    if app.spec.sync_option("CreateNamespace")
+        && let Some(ns) = app
+            .spec
+            .destination
+            .namespace
+            .as_deref()
+            .filter(|n| !n.is_empty())
+    {
+        {
             match cluster.ensure_namespace(ns, FIELD_MANAGER).await {
-                Ok(true) => tracing::info!(app = %key, object = %format!("Namespace {ns}"), "created (CreateNamespace)"),
+                Ok(true) => {
+                    tracing::info!(app = %key, object = %format!("Namespace {ns}"), "created (CreateNamespace)")
+                }
                 Ok(false) => {}
                 Err(e) => {
                     out.phase = OperationPhase::Failed;
@@ -75,7 +80,13 @@ pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan, desired
         // higher-ranked lifetime check once this future is spawned.
         let work: Vec<(ObjectRef, Action, Value)> = todo
             .iter()
-            .map(|s| (s.object.clone(), s.action.clone(), s.desired.clone().unwrap_or(Value::Null)))
+            .map(|s| {
+                (
+                    s.object.clone(),
+                    s.action,
+                    s.desired.clone().unwrap_or(Value::Null),
+                )
+            })
             .collect();
         let shared = cluster.clone();
         let results: Vec<(ObjectRef, Action, Result<Value, String>)> = stream::iter(work)
@@ -96,7 +107,11 @@ pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan, desired
         for (r, action, res) in results {
             match res {
                 Ok(obj) => {
-                    let verb = if action == Action::Create { "created" } else { "configured" };
+                    let verb = if action == Action::Create {
+                        "created"
+                    } else {
+                        "configured"
+                    };
                     tracing::info!(app = %key, object = %r, wave, "{verb}");
                     out.applied.insert(r, obj);
                 }
@@ -109,7 +124,11 @@ pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan, desired
         }
         // CRDs must be Established before objects of their kinds are applied.
         if stage == Stage::Foundation {
-            for (r, _) in out.applied.iter().filter(|(r, _)| r.kind == "CustomResourceDefinition") {
+            for (r, _) in out
+                .applied
+                .iter()
+                .filter(|(r, _)| r.kind == "CustomResourceDefinition")
+            {
                 if let Err(e) = cluster.wait_established(&r.name, ESTABLISH_TIMEOUT).await {
                     out.errors.insert(r.clone(), e.to_string());
                     wave_failed = true;
@@ -124,7 +143,11 @@ pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan, desired
 
     // Prune only when every apply succeeded: a half-applied app must not lose
     // objects on top of it.
-    let prunes: Vec<&Step> = plan.steps.iter().filter(|s| s.action == Action::Prune).collect();
+    let prunes: Vec<&Step> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action == Action::Prune)
+        .collect();
     if failed_wave.is_none() {
         for step in prunes {
             match cluster.delete(&step.object).await {
@@ -134,7 +157,8 @@ pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan, desired
                 }
                 Err(e) => {
                     tracing::warn!(app = %key, object = %step.object, "prune failed: {e}");
-                    out.errors.insert(step.object.clone(), format!("prune failed: {e}"));
+                    out.errors
+                        .insert(step.object.clone(), format!("prune failed: {e}"));
                 }
             }
         }
@@ -144,7 +168,12 @@ pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan, desired
 
     if !out.errors.is_empty() {
         out.phase = OperationPhase::Failed;
-        let first = out.errors.iter().next().map(|(r, e)| format!("{r}: {e}")).unwrap_or_default();
+        let first = out
+            .errors
+            .iter()
+            .next()
+            .map(|(r, e)| format!("{r}: {e}"))
+            .unwrap_or_default();
         out.message = match &failed_wave {
             Some(w) => format!(
                 "{} object(s) failed in {w}; later waves and prunes were not run. First: {first}",
@@ -153,11 +182,7 @@ pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan, desired
             None => format!("{} object(s) failed. First: {first}", out.errors.len()),
         };
     } else {
-        out.message = format!(
-            "{} applied, {} pruned",
-            out.applied.len(),
-            out.pruned.len()
-        );
+        out.message = format!("{} applied, {} pruned", out.applied.len(), out.pruned.len());
     }
     out
 }

@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
 use kube::ResourceExt;
+use kube::api::Api;
 use serde_json::Value;
 use tether_kube::{Cluster, KubeError};
 use tether_model::{
-    Application, ApplicationStatus, HealthCode, HealthStatus, ObjectRef, OperationPhase, ResourceStatus,
-    SyncCode, Tool,
+    Application, ApplicationStatus, HealthCode, HealthStatus, ObjectRef, OperationPhase,
+    ResourceStatus, SyncCode, Tool,
 };
 use tether_plan::plan::{Action, Plan, PlanInput};
 use tether_render::{RenderRequest, Renderer};
@@ -82,10 +82,15 @@ impl Engine {
     /// only objects carrying this app's tracking label.
     async fn finalize(&self, app: &Application) {
         let key = Self::app_key(app);
-        if !app.finalizers().iter().any(|f| f == tether_model::CASCADE_FINALIZER) {
+        if !app
+            .finalizers()
+            .iter()
+            .any(|f| f == tether_model::CASCADE_FINALIZER)
+        {
             return;
         }
-        let tracking = tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
+        let tracking =
+            tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
         let inventory: Vec<ObjectRef> = app
             .status
             .as_ref()
@@ -95,11 +100,16 @@ impl Engine {
         for r in inventory.iter().rev() {
             match self.cluster.get(r).await {
                 Ok(Some(live)) => {
-                    let ours = live["metadata"]["labels"][tether_model::TRACKING_LABEL].as_str() == Some(tracking.as_str());
-                    let keep = live["metadata"]["annotations"][tether_model::PRUNE_ANNOTATION].as_str() == Some("disabled");
+                    let ours = live["metadata"]["labels"][tether_model::TRACKING_LABEL].as_str()
+                        == Some(tracking.as_str());
+                    let keep = live["metadata"]["annotations"][tether_model::PRUNE_ANNOTATION]
+                        .as_str()
+                        == Some("disabled");
                     if ours && !keep {
                         match self.cluster.delete(r).await {
-                            Ok(()) => tracing::info!(app = %key, object = %r, "deleted with the app"),
+                            Ok(()) => {
+                                tracing::info!(app = %key, object = %r, "deleted with the app")
+                            }
                             Err(e) => {
                                 tracing::warn!(app = %key, object = %r, "cannot delete with the app: {e}");
                                 failed = true;
@@ -117,7 +127,10 @@ impl Engine {
         if failed {
             return; // the finalizer stays; the next attempt tries again
         }
-        let api: Api<Application> = Api::namespaced(self.cluster.client().clone(), &app.namespace().unwrap_or_default());
+        let api: Api<Application> = Api::namespaced(
+            self.cluster.client().clone(),
+            &app.namespace().unwrap_or_default(),
+        );
         let rest: Vec<String> = app
             .finalizers()
             .iter()
@@ -126,10 +139,16 @@ impl Engine {
             .collect();
         let patch = serde_json::json!({"metadata": {"finalizers": rest, "resourceVersion": app.resource_version()}});
         match api
-            .patch(&app.name_any(), &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+            .patch(
+                &app.name_any(),
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
             .await
         {
-            Ok(_) => tracing::info!(app = %key, "deleted; {} object(s) removed with it", inventory.len()),
+            Ok(_) => {
+                tracing::info!(app = %key, "deleted; {} object(s) removed with it", inventory.len())
+            }
             Err(e) => tracing::warn!(app = %key, "cannot remove the finalizer: {e}"),
         }
     }
@@ -139,7 +158,10 @@ impl Engine {
     pub async fn reconcile(&self, app: &Application) -> Outcome {
         let key = Self::app_key(app);
         let mut status = app.status.clone().unwrap_or_default();
-        let refresh = app.annotations().get(tether_model::REFRESH_ANNOTATION).cloned();
+        let refresh = app
+            .annotations()
+            .get(tether_model::REFRESH_ANNOTATION)
+            .cloned();
         let requested = refresh.is_some() && refresh != status.last_handled_refresh;
         let initiator = if requested {
             app.annotations()
@@ -160,7 +182,11 @@ impl Engine {
         }
 
         // Source and Render. Max age zero forces a poll of the repo.
-        let max_age = if requested { Duration::ZERO } else { self.poll_interval };
+        let max_age = if requested {
+            Duration::ZERO
+        } else {
+            self.poll_interval
+        };
         let desired = match self.source_and_render(app, max_age).await {
             Ok(d) => d,
             Err(failure) => {
@@ -183,7 +209,8 @@ impl Engine {
         let live = match self.live(&desired, &inventory).await {
             Ok(l) => l,
             Err(e) => {
-                let failure = Failure::new("ClusterUnavailable", format!("reading live objects: {e}"));
+                let failure =
+                    Failure::new("ClusterUnavailable", format!("reading live objects: {e}"));
                 record::failed_before_sync(&mut status, app, &failure);
                 self.write_status(app, status).await;
                 return Outcome {
@@ -212,7 +239,7 @@ impl Engine {
             tracing::info!(app = %key, revision = %short(&revision), initiator = %initiator, "sync: {reason}");
             record::operation_started(&mut status, &revision, &initiator);
             self.write_status(app, status.clone()).await;
-            let outcome = apply::run(&self.cluster, app, &plan, &desired).await;
+            let outcome = apply::run(&self.cluster, app, &plan).await;
             synced = Some(outcome);
         }
 
@@ -238,7 +265,11 @@ impl Engine {
                 .is_some_and(|s| s.phase != OperationPhase::Succeeded);
         let requeue_after = match synced.as_ref() {
             Some(s) if s.phase != OperationPhase::Succeeded => {
-                let attempt = status.operation_state.as_ref().map(|o| o.retry_count).unwrap_or(0);
+                let attempt = status
+                    .operation_state
+                    .as_ref()
+                    .map(|o| o.retry_count)
+                    .unwrap_or(0);
                 record::retry_delay(app, attempt).unwrap_or(self.poll_interval)
             }
             _ if progressing => self.progress_recheck,
@@ -259,22 +290,35 @@ impl Engine {
             .map_err(|f| f.message)?;
         let status = app.status.clone().unwrap_or_default();
         let inventory: Vec<ObjectRef> = status.resources.iter().map(record::resource_ref).collect();
-        let live = self.live(&desired, &inventory).await.map_err(|e| e.to_string())?;
-        let plan = self.plan(app, &desired, &live, &inventory, true).map_err(|f| f.message)?;
+        let live = self
+            .live(&desired, &inventory)
+            .await
+            .map_err(|e| e.to_string())?;
+        let plan = self
+            .plan(app, &desired, &live, &inventory, true)
+            .map_err(|f| f.message)?;
         Ok(Preview {
             revision: desired.resolved.commit,
             plan,
         })
     }
 
-    async fn source_and_render(&self, app: &Application, max_age: Duration) -> Result<Desired, Failure> {
+    async fn source_and_render(
+        &self,
+        app: &Application,
+        max_age: Duration,
+    ) -> Result<Desired, Failure> {
         let (resolved, root) = self.source(app, max_age).await?;
         self.render(app, resolved, root).await
     }
 
     /// Source: resolve the revision (one shared fetcher per repo URL) and check
     /// out its tree.
-    async fn source(&self, app: &Application, max_age: Duration) -> Result<(Resolved, PathBuf), Failure> {
+    async fn source(
+        &self,
+        app: &Application,
+        max_age: Duration,
+    ) -> Result<(Resolved, PathBuf), Failure> {
         let src = &app.spec.source;
         let auth = match &src.secret_ref {
             Some(name) => Some(self.credentials(app, name).await?),
@@ -300,8 +344,18 @@ impl Engine {
         let secret = api
             .get_opt(name)
             .await
-            .map_err(|e| Failure::new("CredentialsFailed", format!("reading Secret {ns}/{name}: {e}")))?
-            .ok_or_else(|| Failure::new("CredentialsFailed", format!("Secret {ns}/{name} does not exist")))?;
+            .map_err(|e| {
+                Failure::new(
+                    "CredentialsFailed",
+                    format!("reading Secret {ns}/{name}: {e}"),
+                )
+            })?
+            .ok_or_else(|| {
+                Failure::new(
+                    "CredentialsFailed",
+                    format!("Secret {ns}/{name} does not exist"),
+                )
+            })?;
         let field = |k: &str| {
             secret
                 .data
@@ -316,7 +370,10 @@ impl Engine {
                 known_hosts: field("knownHosts"),
             });
         }
-        match (field("username"), field("password").or_else(|| field("token"))) {
+        match (
+            field("username"),
+            field("password").or_else(|| field("token")),
+        ) {
             (user, Some(password)) => Ok(Auth::Basic {
                 username: user.unwrap_or_else(|| "git".into()),
                 password,
@@ -330,7 +387,12 @@ impl Engine {
 
     /// Render the app's path, then give every object its namespace and
     /// tether's tracking label and annotation.
-    async fn render(&self, app: &Application, resolved: Resolved, root: PathBuf) -> Result<Desired, Failure> {
+    async fn render(
+        &self,
+        app: &Application,
+        resolved: Resolved,
+        root: PathBuf,
+    ) -> Result<Desired, Failure> {
         let src = &app.spec.source;
         let path = src.path.as_deref().unwrap_or("");
         let kube_version = self.cluster.server_version().await;
@@ -346,18 +408,18 @@ impl Engine {
             kube_version: Some(&kube_version),
             api_versions: &api_versions,
         };
-        let rendered = self
-            .renderer
-            .render(&req)
-            .await
-            .map_err(|e| {
-                let reason = match e {
-                    tether_render::RenderError::PathNotFound { .. } => "PathNotFound",
-                    _ => "RenderFailed",
-                };
-                Failure::new(reason, format!("{} at {}: {e}", short(&resolved.commit), display_path(path)))
-            })?;
-        let tracking = tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app_name);
+        let rendered = self.renderer.render(&req).await.map_err(|e| {
+            let reason = match e {
+                tether_render::RenderError::PathNotFound { .. } => "PathNotFound",
+                _ => "RenderFailed",
+            };
+            Failure::new(
+                reason,
+                format!("{} at {}: {e}", short(&resolved.commit), display_path(path)),
+            )
+        })?;
+        let tracking =
+            tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app_name);
         let annotation = format!(
             "{}/{}:{}@{}",
             app.namespace().unwrap_or_default(),
@@ -390,10 +452,19 @@ impl Engine {
                         }
                     }
                 }
-                Err(e) => return Err(Failure::new("ClusterUnavailable", format!("discovery: {e}"))),
+                Err(e) => {
+                    return Err(Failure::new(
+                        "ClusterUnavailable",
+                        format!("discovery: {e}"),
+                    ));
+                }
             };
             if namespaced {
-                if obj["metadata"]["namespace"].as_str().unwrap_or("").is_empty() {
+                if obj["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .is_empty()
+                {
                     obj["metadata"]["namespace"] = Value::String(namespace.clone());
                 }
             } else if let Some(meta) = obj["metadata"].as_object_mut() {
@@ -420,8 +491,16 @@ impl Engine {
     }
 
     /// Live state of every desired and inventory object, fetched concurrently.
-    async fn live(&self, desired: &Desired, inventory: &[ObjectRef]) -> Result<BTreeMap<ObjectRef, Value>, KubeError> {
-        let mut refs: Vec<ObjectRef> = desired.objects.iter().filter_map(|(o, _)| ObjectRef::of(o)).collect();
+    async fn live(
+        &self,
+        desired: &Desired,
+        inventory: &[ObjectRef],
+    ) -> Result<BTreeMap<ObjectRef, Value>, KubeError> {
+        let mut refs: Vec<ObjectRef> = desired
+            .objects
+            .iter()
+            .filter_map(|(o, _)| ObjectRef::of(o))
+            .collect();
         refs.extend(inventory.iter().cloned());
         refs.sort();
         refs.dedup();
@@ -459,7 +538,8 @@ impl Engine {
     ) -> Result<Plan, Failure> {
         let objects: Vec<Value> = desired.objects.iter().map(|(o, _)| o.clone()).collect();
         let automated = app.spec.automated();
-        let tracking = tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
+        let tracking =
+            tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
         let input = PlanInput {
             desired: &objects,
             live,
@@ -543,7 +623,10 @@ fn crd_scopes<'a>(objects: impl Iterator<Item = &'a Value>) -> HashMap<(String, 
         .filter_map(|o| {
             let spec = &o["spec"];
             Some((
-                (spec["group"].as_str()?.to_string(), spec["names"]["kind"].as_str()?.to_string()),
+                (
+                    spec["group"].as_str()?.to_string(),
+                    spec["names"]["kind"].as_str()?.to_string(),
+                ),
                 spec["scope"].as_str() != Some("Cluster"),
             ))
         })

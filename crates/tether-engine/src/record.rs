@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
-use kube::api::{Api, Patch, PatchParams};
 use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use tether_kube::Cluster;
 use tether_model::{
-    Application, ApplicationStatus, CommitInfo, Condition, HealthCode, HealthStatus, HistoryEntry, ObjectRef,
-    OperationPhase, OperationState, ResourceResult, ResourceStatus, SyncCode, SyncStatus,
+    Application, ApplicationStatus, CommitInfo, Condition, HealthCode, HealthStatus, HistoryEntry,
+    ObjectRef, OperationPhase, OperationState, ResourceResult, ResourceStatus, SyncCode,
+    SyncStatus,
 };
 use tether_plan::plan::{Action, Plan, Step};
 
@@ -42,7 +43,13 @@ pub fn resource_ref(r: &ResourceStatus) -> ObjectRef {
     ObjectRef::new(&r.group, &r.kind, &r.namespace, &r.name)
 }
 
-fn cond(type_: &str, status: bool, reason: &str, message: &str, generation: Option<i64>) -> Condition {
+fn cond(
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+) -> Condition {
     Condition {
         type_: type_.into(),
         status: if status { "True" } else { "False" }.into(),
@@ -59,9 +66,18 @@ pub fn failed_before_sync(status: &mut ApplicationStatus, app: &Application, fai
     let now = time::now();
     let generation = app.metadata.generation;
     let message = format!("{}; nothing was applied or pruned", failure.message);
-    status.set_condition(cond("Ready", false, failure.reason, &message, generation), &now);
-    status.set_condition(cond("Stalled", true, failure.reason, &message, generation), &now);
-    status.set_condition(cond("Reconciling", false, failure.reason, "", generation), &now);
+    status.set_condition(
+        cond("Ready", false, failure.reason, &message, generation),
+        &now,
+    );
+    status.set_condition(
+        cond("Stalled", true, failure.reason, &message, generation),
+        &now,
+    );
+    status.set_condition(
+        cond("Reconciling", false, failure.reason, "", generation),
+        &now,
+    );
     let revision = status.sync.as_ref().and_then(|s| s.revision.clone());
     status.sync = Some(SyncStatus {
         status: SyncCode::Unknown,
@@ -76,7 +92,10 @@ pub fn suspended(status: &mut ApplicationStatus, app: &Application) {
     let generation = app.metadata.generation;
     let msg = "spec.suspend is true: not refreshed or synced";
     status.set_condition(cond("Ready", false, "Suspended", msg, generation), &now);
-    status.set_condition(cond("Reconciling", false, "Suspended", "", generation), &now);
+    status.set_condition(
+        cond("Reconciling", false, "Suspended", "", generation),
+        &now,
+    );
     status.remove_condition("Stalled");
     status.observed_generation = generation;
 }
@@ -152,7 +171,10 @@ pub fn retry_delay(app: &Application, n: i64) -> Option<Duration> {
 
 pub fn operation_started(status: &mut ApplicationStatus, revision: &str, initiator: &str) {
     let retry_count = match &status.operation_state {
-        Some(op) if op.revision.as_deref() == Some(revision) && op.phase != OperationPhase::Succeeded => {
+        Some(op)
+            if op.revision.as_deref() == Some(revision)
+                && op.phase != OperationPhase::Succeeded =>
+        {
             op.retry_count + 1
         }
         _ => 0,
@@ -168,7 +190,16 @@ pub fn operation_started(status: &mut ApplicationStatus, revision: &str, initiat
         retry_count,
     });
     let now = time::now();
-    status.set_condition(cond("Reconciling", true, "Syncing", &format!("syncing {}", short(revision)), None), &now);
+    status.set_condition(
+        cond(
+            "Reconciling",
+            true,
+            "Syncing",
+            &format!("syncing {}", short(revision)),
+            None,
+        ),
+        &now,
+    );
 }
 
 /// Sync status and message of one object after this reconcile.
@@ -178,7 +209,10 @@ pub fn resource_sync(step: &Step, synced: Option<&ApplyOutcome>) -> (SyncCode, S
             return (SyncCode::OutOfSync, e.clone());
         }
         if s.skipped.contains(&step.object) {
-            return (SyncCode::OutOfSync, "not applied: an earlier wave failed".into());
+            return (
+                SyncCode::OutOfSync,
+                "not applied: an earlier wave failed".into(),
+            );
         }
         if s.applied.contains_key(&step.object) {
             return (SyncCode::Synced, String::new());
@@ -208,7 +242,11 @@ pub fn finish(
     let generation = app.metadata.generation;
     let revision = desired.resolved.commit.clone();
     let out_of_sync = resources.iter().any(|r| r.status != SyncCode::Synced);
-    let sync_code = if out_of_sync { SyncCode::OutOfSync } else { SyncCode::Synced };
+    let sync_code = if out_of_sync {
+        SyncCode::OutOfSync
+    } else {
+        SyncCode::Synced
+    };
     status.sync = Some(SyncStatus {
         status: sync_code,
         revision: Some(revision.clone()),
@@ -224,7 +262,11 @@ pub fn finish(
             .as_ref()
             .map(|o| o.started_at.clone())
             .unwrap_or_else(|| now.clone());
-        let retry_count = status.operation_state.as_ref().map(|o| o.retry_count).unwrap_or(0);
+        let retry_count = status
+            .operation_state
+            .as_ref()
+            .map(|o| o.retry_count)
+            .unwrap_or(0);
         let results = results(plan, outcome);
         let summary = summarise(&results);
         let op = OperationState {
@@ -264,9 +306,17 @@ pub fn finish(
         .operation_state
         .as_ref()
         .is_some_and(|o| matches!(o.phase, OperationPhase::Failed | OperationPhase::Error))
-        && status.operation_state.as_ref().and_then(|o| o.revision.as_deref()) == Some(revision.as_str());
+        && status
+            .operation_state
+            .as_ref()
+            .and_then(|o| o.revision.as_deref())
+            == Some(revision.as_str());
     let (ready, reason, message) = if sync_failed {
-        let msg = status.operation_state.as_ref().map(|o| o.message.clone()).unwrap_or_default();
+        let msg = status
+            .operation_state
+            .as_ref()
+            .map(|o| o.message.clone())
+            .unwrap_or_default();
         (false, "SyncFailed", msg)
     } else if let Some(blocked) = &plan.prune_blocked {
         (false, "PruneBlocked", blocked.clone())
@@ -274,7 +324,11 @@ pub fn finish(
         (false, "OutOfSync", out_of_sync_message(&status.resources))
     } else {
         match health.status {
-            HealthCode::Healthy => (true, "Succeeded", format!("synced to {} and healthy", short(&revision))),
+            HealthCode::Healthy => (
+                true,
+                "Succeeded",
+                format!("synced to {} and healthy", short(&revision)),
+            ),
             HealthCode::Progressing => (false, "Progressing", health.message.clone()),
             HealthCode::Degraded => (false, "Degraded", health.message.clone()),
             HealthCode::Missing => (false, "Missing", health.message.clone()),
@@ -320,7 +374,14 @@ fn out_of_sync_message(resources: &[ResourceStatus]) -> String {
         .map(|r| {
             let what = ObjectRef::new(&r.group, &r.kind, &r.namespace, &r.name);
             if r.requires_pruning {
-                format!("{what} (not in Git{})", if r.message.is_empty() { String::new() } else { format!(": {}", r.message) })
+                format!(
+                    "{what} (not in Git{})",
+                    if r.message.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", r.message)
+                    }
+                )
             } else if r.message.is_empty() {
                 what.to_string()
             } else {
@@ -329,8 +390,16 @@ fn out_of_sync_message(resources: &[ResourceStatus]) -> String {
         })
         .collect();
     let shown: Vec<String> = odd.iter().take(5).cloned().collect();
-    let more = if odd.len() > 5 { format!(" and {} more", odd.len() - 5) } else { String::new() };
-    format!("{} object(s) differ from Git: {}{more}", odd.len(), shown.join(", "))
+    let more = if odd.len() > 5 {
+        format!(" and {} more", odd.len() - 5)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} object(s) differ from Git: {}{more}",
+        odd.len(),
+        shown.join(", ")
+    )
 }
 
 fn results(plan: &Plan, outcome: &ApplyOutcome) -> Vec<ResourceResult> {
@@ -339,12 +408,20 @@ fn results(plan: &Plan, outcome: &ApplyOutcome) -> Vec<ResourceResult> {
         .map(|step| {
             let r = &step.object;
             let (action, status, message) = if let Some(e) = outcome.errors.get(r) {
-                let action = if step.action == Action::Prune { "prune" } else { action_name(step) };
+                let action = if step.action == Action::Prune {
+                    "prune"
+                } else {
+                    action_name(step)
+                };
                 (action, "SyncFailed", e.clone())
             } else if outcome.pruned.contains(r) {
                 ("pruned", "Pruned", String::new())
             } else if outcome.skipped.contains(r) {
-                (action_name(step), "Skipped", "an earlier wave failed".to_string())
+                (
+                    action_name(step),
+                    "Skipped",
+                    "an earlier wave failed".to_string(),
+                )
             } else if step.action == Action::PruneSkipped {
                 ("prune-skipped", "PruneSkipped", step.reason.clone())
             } else {
@@ -375,7 +452,12 @@ fn action_name(step: &Step) -> &'static str {
 }
 
 fn summarise(results: &[ResourceResult]) -> String {
-    let count = |a: &str| results.iter().filter(|r| r.action == a && r.status != "SyncFailed").count();
+    let count = |a: &str| {
+        results
+            .iter()
+            .filter(|r| r.action == a && r.status != "SyncFailed")
+            .count()
+    };
     let failed = results.iter().filter(|r| r.status == "SyncFailed").count();
     let mut parts = Vec::new();
     for (n, label) in [
@@ -389,19 +471,34 @@ fn summarise(results: &[ResourceResult]) -> String {
             parts.push(format!("{n} {label}"));
         }
     }
-    if parts.is_empty() { "nothing to do".into() } else { parts.join(", ") }
+    if parts.is_empty() {
+        "nothing to do".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// Server-side apply of the whole status on the status subresource.
-pub async fn write_status(cluster: &Cluster, app: &Application, status: ApplicationStatus) -> Result<(), kube::Error> {
-    let api: Api<Application> = Api::namespaced(cluster.client().clone(), &app.namespace().unwrap_or_default());
+pub async fn write_status(
+    cluster: &Cluster,
+    app: &Application,
+    status: ApplicationStatus,
+) -> Result<(), kube::Error> {
+    let api: Api<Application> = Api::namespaced(
+        cluster.client().clone(),
+        &app.namespace().unwrap_or_default(),
+    );
     let body = json!({
         "apiVersion": "tether.dev/v1alpha1",
         "kind": "Application",
         "metadata": {"name": app.name_any()},
         "status": status,
     });
-    api.patch_status(&app.name_any(), &PatchParams::apply(STATUS_MANAGER).force(), &Patch::Apply(&body))
-        .await?;
+    api.patch_status(
+        &app.name_any(),
+        &PatchParams::apply(STATUS_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await?;
     Ok(())
 }

@@ -12,7 +12,9 @@ pub fn format_ts(ts: jiff::Timestamp) -> String {
 
 /// Unix seconds to RFC 3339.
 pub fn from_unix(secs: i64) -> String {
-    jiff::Timestamp::from_second(secs).map(format_ts).unwrap_or_default()
+    jiff::Timestamp::from_second(secs)
+        .map(format_ts)
+        .unwrap_or_default()
 }
 
 /// Parse `5s`, `2m`, `1h`, `500ms`, `1m30s` (the retry backoff's durations).

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{Discovery, Scope};
@@ -21,11 +23,17 @@ use tokio::sync::RwLock;
 pub enum KubeError {
     #[error("cannot reach the cluster: {0}")]
     Connect(String),
-    #[error("unknown kind {kind} in {api_version}: the cluster does not serve it (is its CRD installed?)")]
+    #[error(
+        "unknown kind {kind} in {api_version}: the cluster does not serve it (is its CRD installed?)"
+    )]
     UnknownKind { api_version: String, kind: String },
     /// The API server refused: `code` is the HTTP status, `reason` the Status reason.
     #[error("{message}")]
-    Api { code: u16, reason: String, message: String },
+    Api {
+        code: u16,
+        reason: String,
+        message: String,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -90,15 +98,19 @@ const DISCOVERY_MIN_AGE: Duration = Duration::from_secs(2);
 impl Cluster {
     /// Connect with a kubeconfig file (and optional context), or the usual
     /// defaults (KUBECONFIG, ~/.kube/config, in-cluster) when none is given.
-    pub async fn connect(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Cluster, KubeError> {
+    pub async fn connect(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+    ) -> Result<Cluster, KubeError> {
         let options = KubeConfigOptions {
             context: context.map(str::to_string),
             ..Default::default()
         };
         let config = match kubeconfig {
             Some(path) => {
-                let kc = Kubeconfig::read_from(path)
-                    .map_err(|e| KubeError::Connect(format!("reading kubeconfig {}: {e}", path.display())))?;
+                let kc = Kubeconfig::read_from(path).map_err(|e| {
+                    KubeError::Connect(format!("reading kubeconfig {}: {e}", path.display()))
+                })?;
                 Config::from_custom_kubeconfig(kc, &options)
                     .await
                     .map_err(|e| KubeError::Connect(e.to_string()))?
@@ -107,7 +119,9 @@ impl Cluster {
                 Some(_) => Config::from_kubeconfig(&options)
                     .await
                     .map_err(|e| KubeError::Connect(e.to_string()))?,
-                None => Config::infer().await.map_err(|e| KubeError::Connect(e.to_string()))?,
+                None => Config::infer()
+                    .await
+                    .map_err(|e| KubeError::Connect(e.to_string()))?,
             },
         };
         let server = config.cluster_url.to_string();
@@ -187,7 +201,9 @@ impl Cluster {
     pub async fn resolve_kind(&self, group: &str, kind: &str) -> Result<KindInfo, KubeError> {
         let found = {
             let snap = self.discovery.read().await;
-            snap.discovery.get(group).and_then(|g| g.recommended_kind(kind))
+            snap.discovery
+                .get(group)
+                .and_then(|g| g.recommended_kind(kind))
         };
         match found {
             Some((ar, caps)) => Ok(KindInfo {
@@ -195,7 +211,11 @@ impl Cluster {
                 namespaced: caps.scope == Scope::Namespaced,
             }),
             None => {
-                let api_version = if group.is_empty() { "v1".to_string() } else { format!("{group}/v1") };
+                let api_version = if group.is_empty() {
+                    "v1".to_string()
+                } else {
+                    format!("{group}/v1")
+                };
                 // An inventory entry whose CRD is gone would otherwise re-run
                 // discovery on every reconcile.
                 if self.discovery.read().await.taken.elapsed() < DISCOVERY_MIN_AGE {
@@ -206,7 +226,11 @@ impl Cluster {
                 }
                 self.refresh_discovery().await?;
                 let snap = self.discovery.read().await;
-                match snap.discovery.get(group).and_then(|g| g.recommended_kind(kind)) {
+                match snap
+                    .discovery
+                    .get(group)
+                    .and_then(|g| g.recommended_kind(kind))
+                {
                     Some((ar, caps)) => Ok(KindInfo {
                         resource: ar,
                         namespaced: caps.scope == Scope::Namespaced,
@@ -244,7 +268,9 @@ impl Cluster {
             Err(e) => return Err(e),
         };
         match self.api(&info, &r.namespace).get_opt(&r.name).await? {
-            Some(obj) => Ok(Some(serde_json::to_value(obj).map_err(|e| KubeError::Other(e.to_string()))?)),
+            Some(obj) => Ok(Some(
+                serde_json::to_value(obj).map_err(|e| KubeError::Other(e.to_string()))?,
+            )),
             None => Ok(None),
         }
     }
@@ -267,7 +293,10 @@ impl Cluster {
         let mut params = PatchParams::apply(field_manager);
         params.force = force;
         params.dry_run = dry_run;
-        let applied = self.api(&info, namespace).patch(name, &params, &Patch::Apply(obj)).await?;
+        let applied = self
+            .api(&info, namespace)
+            .patch(name, &params, &Patch::Apply(obj))
+            .await?;
         serde_json::to_value(applied).map_err(|e| KubeError::Other(e.to_string()))
     }
 
@@ -288,7 +317,11 @@ impl Cluster {
     }
 
     /// Create a namespace if it is missing (syncOption CreateNamespace).
-    pub async fn ensure_namespace(&self, name: &str, field_manager: &str) -> Result<bool, KubeError> {
+    pub async fn ensure_namespace(
+        &self,
+        name: &str,
+        field_manager: &str,
+    ) -> Result<bool, KubeError> {
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
         if api.get_opt(name).await?.is_some() {
             return Ok(false);
@@ -315,11 +348,19 @@ impl Cluster {
     }
 
     /// Install (or update) a CRD and wait until it is Established.
-    pub async fn ensure_crd(&self, crd: &CustomResourceDefinition, timeout: Duration) -> Result<(), KubeError> {
+    pub async fn ensure_crd(
+        &self,
+        crd: &CustomResourceDefinition,
+        timeout: Duration,
+    ) -> Result<(), KubeError> {
         let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
         let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(&name, &PatchParams::apply(tether_model::FIELD_MANAGER).force(), &Patch::Apply(crd))
-            .await?;
+        api.patch(
+            &name,
+            &PatchParams::apply(tether_model::FIELD_MANAGER).force(),
+            &Patch::Apply(crd),
+        )
+        .await?;
         self.wait_established(&name, timeout).await?;
         self.refresh_discovery().await
     }
@@ -334,7 +375,10 @@ impl Cluster {
                     .status
                     .as_ref()
                     .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    });
                 if established {
                     return Ok(());
                 }

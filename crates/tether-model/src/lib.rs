@@ -40,7 +40,9 @@ pub fn crd_yaml() -> String {
     let crd = Application::crd();
     let value = serde_json::to_value(&crd).expect("the CRD serialises");
     let mut out = String::new();
-    out.push_str("# Generated from crates/tether-model (Application::crd()); `tether crd` prints it.\n");
+    out.push_str(
+        "# Generated from crates/tether-model (Application::crd()); `tether crd` prints it.\n",
+    );
     out.push_str(&to_yaml(&value));
     out
 }
@@ -58,14 +60,20 @@ mod tests {
     fn crd_has_the_names_and_schema() {
         use kube::CustomResourceExt;
         let crd = Application::crd();
-        assert_eq!(crd.metadata.name.as_deref(), Some("applications.tether.dev"));
+        assert_eq!(
+            crd.metadata.name.as_deref(),
+            Some("applications.tether.dev")
+        );
         assert_eq!(crd.spec.names.short_names, Some(vec!["app".to_string()]));
         let v = &crd.spec.versions[0];
         assert_eq!(v.name, "v1alpha1");
         assert!(v.subresources.as_ref().unwrap().status.is_some());
         let schema = serde_json::to_value(&v.schema).unwrap();
         let spec = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"];
-        assert!(spec["source"]["properties"]["repoURL"].is_object(), "{spec}");
+        assert!(
+            spec["source"]["properties"]["repoURL"].is_object(),
+            "{spec}"
+        );
         assert!(spec["syncPolicy"].is_object());
     }
 
@@ -88,15 +96,17 @@ mod tests {
 
     #[test]
     fn sync_options_parse() {
-        let mut spec = ApplicationSpec::default();
-        spec.sync_policy = Some(SyncPolicy {
-            sync_options: vec![
-                "CreateNamespace=true".into(),
-                "PruneLast=false".into(),
-                "ServerSideApply=force-conflicts".into(),
-            ],
+        let spec = ApplicationSpec {
+            sync_policy: Some(SyncPolicy {
+                sync_options: vec![
+                    "CreateNamespace=true".into(),
+                    "PruneLast=false".into(),
+                    "ServerSideApply=force-conflicts".into(),
+                ],
+                ..Default::default()
+            }),
             ..Default::default()
-        });
+        };
         assert!(spec.sync_option("CreateNamespace"));
         assert!(!spec.sync_option("PruneLast"));
         assert!(spec.force_conflicts());

@@ -773,9 +773,12 @@ async fn pods_services_and_volumes_come_up() {
             "backend": {"service": {"name": "web-svc", "port": {"number": 80}}}}]}}]}});
     let ings = "/apis/networking.k8s.io/v1/namespaces/default/ingresses";
     assert_eq!(post(ts, ings, &ing).await.0, 201);
-    wait_for(ts, "the ingress to get an address", &format!("{ings}/web"), |i| {
-        i["status"]["loadBalancer"]["ingress"][0]["ip"].is_string()
-    })
+    wait_for(
+        ts,
+        "the ingress to get an address",
+        &format!("{ings}/web"),
+        |i| i["status"]["loadBalancer"]["ingress"][0]["ip"].is_string(),
+    )
     .await;
 
     let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},

@@ -42,14 +42,21 @@ impl Auth {
                 h.update(b"\0");
                 h.update(password.as_bytes());
             }
-            Auth::SshKey { private_key, known_hosts } => {
+            Auth::SshKey {
+                private_key,
+                known_hosts,
+            } => {
                 h.update(b"ssh\0");
                 h.update(private_key.as_bytes());
                 h.update(b"\0");
                 h.update(known_hosts.as_deref().unwrap_or("").as_bytes());
             }
         }
-        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+        h.finalize()
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 

@@ -183,7 +183,10 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b), "same repository, same credentials");
         assert_eq!(a.auth(), Some(basic("p")));
         let wrong = sources.fetcher("https://example.invalid/r", Some(basic("wrong")));
-        assert!(!Arc::ptr_eq(&a, &wrong), "other credentials never share a local copy");
+        assert!(
+            !Arc::ptr_eq(&a, &wrong),
+            "other credentials never share a local copy"
+        );
         let none = sources.fetcher("https://example.invalid/r", None);
         assert!(!Arc::ptr_eq(&a, &none));
         let c = sources.fetcher("https://example.invalid/other", Some(basic("p")));

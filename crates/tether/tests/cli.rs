@@ -186,3 +186,48 @@ fn help_explains_the_commands_and_flags() {
         .expect("bad subcommand");
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
 }
+
+#[test]
+fn every_command_has_help_that_explains_it() {
+    for (args, must) in [
+        (
+            &["up", "--help"][..],
+            &["--state-dir", "--kubeconfig", "--poll-interval", "demo"][..],
+        ),
+        (
+            &["agent", "--help"],
+            &[
+                "--poll-interval",
+                "--concurrency",
+                "--state-dir",
+                "--cluster-name",
+            ],
+        ),
+        (
+            &["app", "--help"],
+            &[
+                "create", "list", "get", "diff", "sync", "history", "wait", "delete",
+            ],
+        ),
+        (&["app", "diff", "--help"], &["3"]),
+        (&["render", "--help"], &["PATH"]),
+    ] {
+        let out = Command::new(BIN).args(args).output().expect("help");
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for word in must {
+            assert!(
+                text.contains(word),
+                "`tether {}` lacks {word}: {text}",
+                args.join(" ")
+            );
+        }
+    }
+    let out = Command::new(BIN).arg("crd").output().expect("crd");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("name: applications.tether.dev") && text.contains("shortNames"),
+        "{text}"
+    );
+}

@@ -3,17 +3,20 @@
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kube::ResourceExt;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use tether_model::{
     Application, HealthCode, OperationPhase, OperationState, REFRESH_ANNOTATION,
     REFRESH_BY_ANNOTATION, SyncCode,
 };
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use super::{Ctx, Target, parse_timeout, show_duration};
 use crate::output::{self, Format, short, truncate};
@@ -170,45 +173,58 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let value = jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
         .to_string();
+    let api = ctx.api(&ns);
+
+    // Watch before asking, so that every version of the status from here on is
+    // seen: the first one that shows the request handled is the answer, even
+    // if a later reconcile writes over it.
+    let handled = {
+        let value = value.clone();
+        move |a: &Application| {
+            a.status
+                .as_ref()
+                .and_then(|s| s.last_handled_refresh.as_deref())
+                == Some(value.as_str())
+        }
+    };
+    let done = {
+        let handled = handled.clone();
+        move |a: Option<&Application>| a.is_none_or(|a| handled(a) && !op_running(a))
+    };
+    let follow = (!args.no_wait).then(|| Follow::start(api.clone(), &name, done));
+    if let Some(f) = follow.as_ref() {
+        f.started().await;
+    }
+
     let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: value, REFRESH_BY_ANNOTATION: &by}}});
-    ctx.api(&ns)
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| anyhow!("requesting a sync of {key}: {e}"))?;
-    if args.no_wait {
+    let Some(mut follow) = follow else {
         println!(
             "sync of {key} requested ({REFRESH_ANNOTATION}={value}); follow it with `tether app wait {name} -n {ns}`"
         );
         return Ok(ExitCode::SUCCESS);
-    }
+    };
 
     let deadline = Instant::now() + args.timeout;
     let mut progress = Progress::new();
-    progress.update(&format!(
-        "{key}: waiting for the agent to pick up the sync request"
-    ));
-    let app = loop {
-        let Some(app) = ctx.get_opt(&ns, &name).await? else {
-            bail!("application {key} was deleted while waiting for the sync");
-        };
-        let handled = app
-            .status
-            .as_ref()
-            .and_then(|s| s.last_handled_refresh.as_deref())
-            == Some(value.as_str());
-        if handled && !op_running(&app) {
-            break app;
+    let describe = |a: Option<&Application>| match a {
+        Some(a) if handled(a) || op_running(a) => format!("{key}: syncing; {}", state_line(a)),
+        _ => format!("{key}: waiting for the agent to pick up the sync request"),
+    };
+    let app = match follow.until(deadline, &mut progress, &describe).await? {
+        Followed::Reached(Some(app)) => app,
+        Followed::Reached(None) => {
+            bail!("application {key} was deleted while waiting for the sync")
         }
-        if handled || op_running(&app) {
-            progress.update(&format!("{key}: syncing; {}", state_line(&app)));
-        }
-        if Instant::now() >= deadline {
+        Followed::TimedOut(latest) => {
             progress.finish();
-            if handled || op_running(&app) {
+            if let Some(app) = latest.as_ref().filter(|a| handled(a) || op_running(a)) {
                 bail!(
                     "timed out after {}: the sync of {key} is still running ({})",
                     show_duration(args.timeout),
-                    state_line(&app)
+                    state_line(app)
                 );
             }
             bail!(
@@ -217,7 +233,6 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 show_duration(args.timeout)
             );
         }
-        tokio::time::sleep(POLL).await;
     };
     progress.finish();
 
@@ -310,6 +325,125 @@ fn operation_report(key: &str, app: &Application, op: &OperationState, wide: boo
         out.push_str(&super::show::results_table(&op.results, wide));
     }
     out
+}
+
+/// The condition a [`Follow`] waits for.
+type Done = Arc<dyn Fn(Option<&Application>) -> bool + Send + Sync>;
+/// The latest version a [`Follow`] saw: None before the first, Some(None) when the app is gone.
+type Latest = Arc<Mutex<Option<Option<Application>>>>;
+type Watching = JoinHandle<Result<Option<Application>, kube::runtime::wait::Error>>;
+
+/// Follows one Application with a watch until a condition holds, keeping the
+/// latest version seen for progress and timeout messages.
+struct Follow {
+    api: Api<Application>,
+    name: String,
+    done: Done,
+    latest: Latest,
+    first: Arc<Notify>,
+    task: Watching,
+}
+
+enum Followed {
+    /// The first version that met the condition (None: the app is gone).
+    Reached(Option<Application>),
+    /// The deadline passed; the latest version seen, if any.
+    TimedOut(Option<Application>),
+}
+
+impl Follow {
+    fn start(
+        api: Api<Application>,
+        name: &str,
+        done: impl Fn(Option<&Application>) -> bool + Send + Sync + 'static,
+    ) -> Follow {
+        let done: Done = Arc::new(done);
+        let latest = Arc::new(Mutex::new(None));
+        let first = Arc::new(Notify::new());
+        let task = Self::spawn(&api, name, &done, &latest, &first);
+        Follow {
+            api,
+            name: name.to_string(),
+            done,
+            latest,
+            first,
+            task,
+        }
+    }
+
+    fn spawn(
+        api: &Api<Application>,
+        name: &str,
+        done: &Done,
+        latest: &Latest,
+        first: &Arc<Notify>,
+    ) -> Watching {
+        let (api, name) = (api.clone(), name.to_string());
+        let (done, latest, first) = (done.clone(), latest.clone(), first.clone());
+        let cond = move |obj: Option<&Application>| {
+            let was = latest
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .replace(obj.cloned());
+            if was.is_none() {
+                first.notify_one();
+            }
+            done(obj)
+        };
+        tokio::spawn(async move { kube::runtime::wait::await_condition(api, &name, cond).await })
+    }
+
+    /// Resolves once the watch has seen the object as it is now (or after 10 s).
+    async fn started(&self) {
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.first.notified()).await;
+    }
+
+    fn latest(&self) -> Option<Application> {
+        self.latest
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .flatten()
+    }
+
+    async fn until(
+        &mut self,
+        deadline: Instant,
+        progress: &mut Progress,
+        describe: &dyn Fn(Option<&Application>) -> String,
+    ) -> anyhow::Result<Followed> {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                result = &mut self.task => match result {
+                    Ok(Ok(app)) => return Ok(Followed::Reached(app)),
+                    Ok(Err(e)) => {
+                        // The watch failed (a dropped connection): watch again.
+                        tracing::debug!("watching application {}: {e}; watching again", self.name);
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        self.task = Self::spawn(&self.api, &self.name, &self.done, &self.latest, &self.first);
+                    }
+                    Err(e) => bail!("watching application {}: {e}", self.name),
+                },
+                _ = tick.tick() => {
+                    let seen = self.latest.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    if let Some(seen) = seen {
+                        progress.update(&describe(seen.as_ref()));
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    self.task.abort();
+                    return Ok(Followed::TimedOut(self.latest()));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Follow {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// What `wait` is waiting for, given the app as it is now.
