@@ -1,0 +1,80 @@
+//! How fast the audit log writes and reads on this machine, with the
+//! durability settings it ships with. Rerun with
+//! `cargo run --release -p tether-audit --example append_rate`.
+
+use std::time::Instant;
+
+use jiff::Timestamp;
+use tether_audit::{AuditLog, EventKind, NewRecord, Query, SUCCEEDED};
+
+fn record(kind: EventKind, outcome: &str) -> NewRecord {
+    NewRecord {
+        time: Timestamp::now(),
+        cluster: "sandbox".into(),
+        app: "demo/web".into(),
+        kind,
+        actor: "auto".into(),
+        revision: Some("0123abcd".into()),
+        commit_author: Some("Alice <alice@example.com>".into()),
+        commit_message: Some("bump web".into()),
+        object: Some("apps/Deployment demo/web".into()),
+        outcome: outcome.into(),
+        message: String::new(),
+        details: Some(
+            serde_json::json!({"fields": [{"path": "spec.replicas", "old": 3, "new": 2}]}),
+        ),
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let (log, _) = AuditLog::open(dir.path())?;
+
+    let n = 500;
+    let start = Instant::now();
+    for _ in 0..n {
+        log.append(&record(EventKind::Drift, "detected"))?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "append, one commit each:        {:>8.0} records/s",
+        n as f64 / secs
+    );
+
+    let syncs = 200;
+    let changes = vec![record(EventKind::ObjectChange, SUCCEEDED); 10];
+    let start = Instant::now();
+    for _ in 0..syncs {
+        let id = log.append(&record(EventKind::Sync, "in_progress"))?;
+        log.append_many(&changes)?;
+        log.finish(id, SUCCEEDED, "synced", None)?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "sync = begin + 10 changes + finish: {:>8.0} syncs/s ({:.0} records/s)",
+        syncs as f64 / secs,
+        (syncs * 11) as f64 / secs
+    );
+
+    let start = Instant::now();
+    let all = log.query(&Query::default())?;
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "query all {} records:          {:>8.1} ms",
+        all.len(),
+        secs * 1000.0
+    );
+    let start = Instant::now();
+    let some = log.query(&Query {
+        app: Some("web".into()),
+        kinds: vec![EventKind::Sync],
+        limit: Some(50),
+        ..Query::default()
+    })?;
+    println!(
+        "query newest {} syncs of web:    {:>8.1} ms",
+        some.len(),
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
