@@ -89,7 +89,17 @@ impl Agent {
             path: config.state_dir.display().to_string(),
             source,
         })?;
+        let (auditor, interrupted) =
+            crate::audit::Auditor::open(&config.state_dir, &config.cluster_name)
+                .map_err(AgentError::Audit)?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "the last run stopped mid-sync; recorded as interrupted in the audit log"
+            );
+        }
         let engine = Engine {
+            audit: Some(auditor),
             cluster,
             sources: Sources::new(config.state_dir.join("git")),
             renderer: Renderer::new(RendererConfig::default()),
@@ -283,6 +293,8 @@ fn touched(ev: Event<Application>) -> Vec<Application> {
 pub enum AgentError {
     #[error("installing the Application CRD: {0}")]
     Crd(tether_kube::KubeError),
+    #[error("opening the audit log: {0}")]
+    Audit(tether_audit::AuditError),
     #[error("creating the state dir {path}: {source}")]
     StateDir {
         path: String,

@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod apply;
+pub mod audit;
 pub mod pipeline;
 pub mod record;
 pub mod time;

@@ -35,6 +35,8 @@ pub struct Engine {
     pub history_limit: usize,
     /// How soon to look again while objects are still progressing.
     pub progress_recheck: Duration,
+    /// The durable audit log, when the agent keeps one.
+    pub audit: Option<crate::audit::Auditor>,
 }
 
 /// Where Source and Render ended: the commit and the desired objects.
@@ -191,6 +193,7 @@ impl Engine {
             Ok(d) => d,
             Err(failure) => {
                 tracing::warn!(app = %key, reason = failure.reason, "{}", failure.message);
+                self.audit_error(app, &status, &failure).await;
                 record::failed_before_sync(&mut status, app, &failure);
                 if requested {
                     status.last_handled_refresh = refresh;
@@ -222,6 +225,7 @@ impl Engine {
         let plan = match self.plan(app, &desired, &live, &inventory, true) {
             Ok(p) => p,
             Err(failure) => {
+                self.audit_error(app, &status, &failure).await;
                 record::failed_before_sync(&mut status, app, &failure);
                 self.write_status(app, status).await;
                 return Outcome {
@@ -238,10 +242,21 @@ impl Engine {
         if let Some(reason) = sync_reason {
             tracing::info!(app = %key, revision = %short(&revision), initiator = %initiator, "sync: {reason}");
             record::operation_started(&mut status, &revision, &initiator);
+            let audit_id = match &self.audit {
+                Some(a) => {
+                    a.sync_started(&key, &desired.resolved, &initiator, &reason)
+                        .await
+                }
+                None => None,
+            };
             self.write_status(app, status.clone()).await;
             let outcome = apply::run(&self.cluster, app, &plan).await;
-            synced = Some(outcome);
+            synced = Some((outcome, audit_id));
         }
+        let (synced, audit_id) = match synced {
+            Some((o, id)) => (Some(o), id),
+            None => (None, None),
+        };
 
         // Assess: health of every managed object as it is now.
         let (resources, health) = self.assess(&plan, &live, synced.as_ref()).await;
@@ -256,6 +271,23 @@ impl Engine {
             &initiator,
             self.history_limit,
         );
+        if let (Some(audit), Some(outcome)) = (&self.audit, synced.as_ref()) {
+            let results = status
+                .operation_state
+                .as_ref()
+                .map(|o| o.results.clone())
+                .unwrap_or_default();
+            audit
+                .sync_finished(
+                    audit_id,
+                    &key,
+                    &desired.resolved,
+                    &initiator,
+                    outcome,
+                    &results,
+                )
+                .await;
+        }
         if requested {
             status.last_handled_refresh = refresh;
         }
@@ -280,6 +312,22 @@ impl Engine {
             requeue_after,
             failed: false,
         }
+    }
+
+    /// An error goes to the audit log once, not on every retry: only when it
+    /// differs from the one the app already shows.
+    async fn audit_error(&self, app: &Application, status: &ApplicationStatus, failure: &Failure) {
+        let Some(audit) = &self.audit else { return };
+        let shown = status
+            .condition("Ready")
+            .map(|c| c.message.as_str())
+            .unwrap_or("");
+        if shown.starts_with(&failure.message) {
+            return;
+        }
+        audit
+            .error(&Self::app_key(app), failure.reason, &failure.message)
+            .await;
     }
 
     /// Source → Render, without touching the cluster: used by `tether app diff`.

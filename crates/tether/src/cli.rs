@@ -43,6 +43,8 @@ enum Command {
     Render(crate::render_cmd::RenderArgs),
     /// Print the Application CRD (generated from tether's types) as YAML.
     Crd,
+    /// Query the agent's durable audit log: syncs, per-object changes, prunes, errors.
+    Audit(crate::audit_cmd::AuditArgs),
     /// Run a local Kubernetes-API-compatible server that kubectl and kube-rs accept.
     ///
     /// Writes a kubeconfig for it and serves until interrupted (Ctrl-C). State is in
@@ -122,6 +124,7 @@ pub fn main() -> ExitCode {
             Command::Agent(args) => crate::agent_cmd::run(args).await,
             Command::App(cmd) => crate::app::run(cmd).await,
             Command::Render(args) => crate::render_cmd::run(args).await,
+            Command::Audit(args) => crate::audit_cmd::run(args).await,
             Command::Crd => {
                 print!("{}", tether_model::crd_yaml());
                 Ok(ExitCode::SUCCESS)

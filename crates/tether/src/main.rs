@@ -3,6 +3,7 @@
 
 mod agent_cmd;
 mod app;
+mod audit_cmd;
 mod cli;
 mod output;
 mod render_cmd;

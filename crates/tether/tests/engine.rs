@@ -703,3 +703,96 @@ fn suspended_app_is_not_synced() {
         "nothing applied while suspended"
     );
 }
+
+/// The durable audit log: syncs with their commits and initiators, each
+/// object created, changed or pruned, and errors, queried with `tether audit`.
+#[test]
+fn audit_log_answers_who_changed_what_and_through_which_commit() {
+    let mut env = Env::start();
+    env.agent(&[]);
+    let repo = Repo::init(&env.dir.path().join("repo"));
+    repo.write("app/web.yaml", &deployment("web", "nginx:1.0", 1));
+    repo.write("app/extra.yaml", &configmap("extra", "1"));
+    let first = repo.commit("Add web");
+    env.apply_yaml(&app_yaml("web", &repo.url(), "app", "web", AUTO_PRUNE, ""));
+    env.wait_synced_healthy("web");
+    repo.write("app/web.yaml", &deployment("web", "nginx:1.1", 1));
+    repo.remove("app/extra.yaml");
+    let second = repo.commit("Bump web, drop extra");
+    env.wait_app("web", "second sync", Duration::from_secs(15), |a| {
+        a["status"]["sync"]["revision"] == second && sync(a) == "Synced"
+    });
+    repo.write("app/web.yaml", "kind: [broken\n");
+    repo.commit("Break it");
+    env.wait_app("web", "render error", Duration::from_secs(15), |a| {
+        condition(a, "Stalled")["status"] == "True"
+    });
+
+    let state = env.dir.path().join("agent-state");
+    let audit = |args: &[&str]| {
+        let out = Command::new(common::BIN)
+            .arg("audit")
+            .arg("--state-dir")
+            .arg(&state)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let records: Vec<Value> =
+        serde_json::from_str(&audit(&["--app", "web", "--since", "1h", "-o", "json"])).unwrap();
+    let kinds: Vec<&str> = records
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    let syncs: Vec<&Value> = records.iter().filter(|r| r["kind"] == "sync").collect();
+    assert_eq!(syncs.len(), 2, "{kinds:?}");
+    assert_eq!(syncs[0]["revision"], first);
+    assert_eq!(syncs[0]["commit_author"], "Ada Lovelace <ada@example.com>");
+    assert_eq!(syncs[0]["commit_message"], "Add web");
+    assert_eq!(syncs[0]["actor"], "auto");
+    assert_eq!(syncs[0]["outcome"], "succeeded");
+    assert_eq!(syncs[1]["revision"], second);
+    let changed: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "object-change" && r["revision"] == second)
+        .collect();
+    assert_eq!(changed.len(), 1, "{records:?}");
+    assert_eq!(changed[0]["object"], "apps/Deployment web/web");
+    let pruned: Vec<&Value> = records.iter().filter(|r| r["kind"] == "prune").collect();
+    assert_eq!(pruned.len(), 1);
+    assert_eq!(pruned[0]["object"], "ConfigMap web/extra");
+    let errors: Vec<&Value> = records.iter().filter(|r| r["kind"] == "error").collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "an error is recorded once, not per retry: {errors:?}"
+    );
+    assert!(errors[0]["message"].as_str().unwrap().contains("web.yaml"));
+    // In time order, syncs before the error.
+    let first_error = kinds.iter().position(|k| *k == "error").unwrap();
+    assert!(kinds[..first_error].contains(&"sync"));
+
+    // "Who changed deployment web, and was it through Git?"
+    let table = audit(&["--object", "deployment web"]);
+    assert!(
+        table.contains("apps/Deployment web/web") && table.contains(&second[..8]),
+        "{table}"
+    );
+    let none = audit(&[
+        "--app",
+        "web",
+        "--since",
+        "2000-01-01",
+        "--until",
+        "2000-01-02",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&none).unwrap().len(), 0);
+}

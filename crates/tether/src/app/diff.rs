@@ -124,6 +124,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         poll_interval: Duration::from_secs(30),
         history_limit: 10,
         progress_recheck: Duration::from_secs(2),
+        audit: None,
     };
     let preview = engine
         .preview(&app)

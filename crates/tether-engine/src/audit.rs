@@ -1,0 +1,191 @@
+//! Record, durably: syncs and their per-object changes, and errors, appended to
+//! the SQLite audit log in the agent's state dir. The Application's status keeps
+//! the last few syncs; the audit log keeps all of them.
+//!
+//! A sync is appended as `in_progress` before anything is applied and finished
+//! after, so an agent killed mid-sync leaves a record that the next start marks
+//! `interrupted`. Writes block on disk, so they run on the blocking pool; a
+//! failed write is logged and never stops a sync.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tether_audit::{AuditLog, EventKind, NewRecord};
+use tether_source::Resolved;
+
+use crate::apply::ApplyOutcome;
+
+pub struct Auditor {
+    log: Arc<AuditLog>,
+    cluster: String,
+}
+
+impl Auditor {
+    /// Open (or create) the log in `dir`; returns how many syncs a previous
+    /// run left unfinished, now recorded as interrupted.
+    pub fn open(dir: &Path, cluster: &str) -> Result<(Auditor, usize), tether_audit::AuditError> {
+        let (log, interrupted) = AuditLog::open(dir)?;
+        Ok((
+            Auditor {
+                log: Arc::new(log),
+                cluster: cluster.to_string(),
+            },
+            interrupted,
+        ))
+    }
+
+    fn record(
+        &self,
+        app: &str,
+        kind: EventKind,
+        actor: &str,
+        outcome: &str,
+        message: String,
+    ) -> NewRecord {
+        NewRecord {
+            time: jiff::Timestamp::now(),
+            cluster: self.cluster.clone(),
+            app: app.to_string(),
+            kind,
+            actor: actor.to_string(),
+            revision: None,
+            commit_author: None,
+            commit_message: None,
+            object: None,
+            outcome: outcome.to_string(),
+            message,
+            details: None,
+        }
+    }
+
+    fn with_commit(mut rec: NewRecord, resolved: &Resolved) -> NewRecord {
+        rec.revision = Some(resolved.commit.clone());
+        rec.commit_author = Some(resolved.meta.author.clone());
+        rec.commit_message = Some(resolved.meta.summary.clone());
+        rec
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&AuditLog) -> Result<T, tether_audit::AuditError> + Send + 'static,
+    ) -> Option<T> {
+        let log = self.log.clone();
+        match tokio::task::spawn_blocking(move || f(&log)).await {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                tracing::warn!("audit log: {what}: {e}");
+                None
+            }
+            Err(e) => {
+                tracing::warn!("audit log: {what}: {e}");
+                None
+            }
+        }
+    }
+
+    /// A sync begins: returns the record's id, to finish it later.
+    pub async fn sync_started(
+        &self,
+        app: &str,
+        resolved: &Resolved,
+        initiator: &str,
+        reason: &str,
+    ) -> Option<i64> {
+        let rec = Self::with_commit(
+            self.record(
+                app,
+                EventKind::Sync,
+                initiator,
+                tether_audit::IN_PROGRESS,
+                reason.to_string(),
+            ),
+            resolved,
+        );
+        self.blocking("recording a sync", move |log| log.append(&rec))
+            .await
+    }
+
+    /// A sync ended: close its record and append one record per object it
+    /// created, changed, pruned or failed on, in one transaction.
+    pub async fn sync_finished(
+        &self,
+        id: Option<i64>,
+        app: &str,
+        resolved: &Resolved,
+        initiator: &str,
+        outcome: &ApplyOutcome,
+        results: &[tether_model::ResourceResult],
+    ) {
+        let succeeded = outcome.phase == tether_model::OperationPhase::Succeeded;
+        let final_outcome = if succeeded {
+            tether_audit::SUCCEEDED
+        } else {
+            tether_audit::FAILED
+        };
+        let mut changes = Vec::new();
+        for r in results.iter().filter(|r| r.action != "unchanged") {
+            let kind = if r.action == "pruned" || r.action == "prune" {
+                EventKind::Prune
+            } else {
+                EventKind::ObjectChange
+            };
+            let mut rec = Self::with_commit(
+                self.record(
+                    app,
+                    kind,
+                    initiator,
+                    if r.status == "SyncFailed" {
+                        tether_audit::FAILED
+                    } else {
+                        tether_audit::SUCCEEDED
+                    },
+                    if r.message.is_empty() {
+                        r.action.clone()
+                    } else {
+                        format!("{}: {}", r.action, r.message)
+                    },
+                ),
+                resolved,
+            );
+            let group_kind = if r.group.is_empty() {
+                r.kind.clone()
+            } else {
+                format!("{}/{}", r.group, r.kind)
+            };
+            rec.object = Some(if r.namespace.is_empty() {
+                format!("{group_kind} {}", r.name)
+            } else {
+                format!("{group_kind} {}/{}", r.namespace, r.name)
+            });
+            rec.details =
+                Some(serde_json::json!({"action": r.action, "status": r.status, "wave": r.wave}));
+            changes.push(rec);
+        }
+        let message = outcome.message.clone();
+        let details = serde_json::json!({"objects": results.len(), "changed": changes.len()});
+        self.blocking("recording a sync's result", move |log| {
+            if let Some(id) = id {
+                log.finish(id, final_outcome, &message, Some(&details))?;
+            }
+            if !changes.is_empty() {
+                log.append_many(&changes)?;
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Source, Render or Plan failed; nothing was applied.
+    pub async fn error(&self, app: &str, reason: &str, message: &str) {
+        let rec = self.record(
+            app,
+            EventKind::Error,
+            "auto",
+            tether_audit::FAILED,
+            format!("{reason}: {message}"),
+        );
+        self.blocking("recording an error", move |log| log.append(&rec))
+            .await;
+    }
+}
