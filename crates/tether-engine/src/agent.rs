@@ -11,11 +11,13 @@
 //!   while it progresses, with exponential backoff while it fails).
 
 use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
@@ -132,6 +134,7 @@ impl Agent {
         let (due_tx, mut due_rx) = mpsc::unbounded_channel::<(String, Option<Instant>)>();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, Outcome)>();
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let stopping = Arc::new(AtomicBool::new(false));
         let mut seen: HashMap<String, Seen> = HashMap::new();
         let mut running: HashSet<String> = HashSet::new();
         let mut dirty: HashSet<String> = HashSet::new();
@@ -204,13 +207,28 @@ impl Agent {
                     let done = done_tx.clone();
                     let api = api.clone();
                     let cluster_name = self.config.cluster_name.clone();
+                    let stopping = stopping.clone();
                     tokio::spawn(async move {
                         let Ok(_permit) = slots.acquire_owned().await else { return };
+                        // Queued behind the running ones when the stop came: do not start.
+                        if stopping.load(Ordering::SeqCst) {
+                            return;
+                        }
                         // Read the app fresh: the watch may not have delivered this agent's
                         // own last status write yet, and a stale copy would redo a handled
                         // refresh or overwrite history.
                         let outcome = match fetch(&api, &key).await {
-                            Ok(Some(app)) if is_ours(&app, &cluster_name) => engine.handle(&app).await,
+                            Ok(Some(app)) if is_ours(&app, &cluster_name) => {
+                                // A panic in one app's reconcile must not leave it marked
+                                // running forever: catch it, log it, and back off.
+                                match AssertUnwindSafe(engine.handle(&app)).catch_unwind().await {
+                                    Ok(outcome) => outcome,
+                                    Err(_) => {
+                                        tracing::error!(app = %key, "reconcile panicked; will retry");
+                                        Outcome { requeue_after: engine.poll_interval, failed: true }
+                                    }
+                                }
+                            }
                             Ok(Some(_)) => {
                                 tracing::debug!(app = %key, "destination is another cluster; skipped");
                                 Outcome { requeue_after: engine.poll_interval, failed: false }
@@ -248,7 +266,9 @@ impl Agent {
             }
         }
 
-        // Graceful stop: wait for the reconciles that are running.
+        // Graceful stop: wait for the reconciles that are running; queued ones
+        // see the flag and do not start.
+        stopping.store(true, Ordering::SeqCst);
         if !running.is_empty() {
             tracing::info!(
                 running = running.len(),

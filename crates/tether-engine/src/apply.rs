@@ -36,6 +36,8 @@ pub struct ApplyOutcome {
 pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan) -> ApplyOutcome {
     let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
     let force = app.spec.force_conflicts();
+    let tracking =
+        tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
     let mut out = ApplyOutcome {
         phase: OperationPhase::Succeeded,
         ..Default::default()
@@ -150,7 +152,30 @@ pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan) -> Appl
         .collect();
     if failed_wave.is_none() {
         for step in prunes {
-            match cluster.delete(&step.object).await {
+            // The plan judged an object read before the applies; another app may
+            // have taken it over since. Read it again and delete exactly that copy.
+            let fresh = match cluster.get(&step.object).await {
+                Ok(Some(obj)) => obj,
+                Ok(None) => {
+                    out.pruned.insert(step.object.clone());
+                    continue;
+                }
+                Err(e) => {
+                    out.errors
+                        .insert(step.object.clone(), format!("prune failed: {e}"));
+                    continue;
+                }
+            };
+            if !tether_plan::plan::prunable_by(&fresh, &tracking) {
+                tracing::info!(app = %key, object = %step.object, "not pruned: no longer this app's");
+                out.skipped.insert(step.object.clone());
+                continue;
+            }
+            let uid = fresh["metadata"]["uid"].as_str().unwrap_or_default();
+            let rv = fresh["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default();
+            match cluster.delete_exact(&step.object, Some((uid, rv))).await {
                 Ok(()) => {
                     tracing::info!(app = %key, object = %step.object, "pruned");
                     out.pruned.insert(step.object.clone());

@@ -102,12 +102,7 @@ impl Engine {
         for r in inventory.iter().rev() {
             match self.cluster.get(r).await {
                 Ok(Some(live)) => {
-                    let ours = live["metadata"]["labels"][tether_model::TRACKING_LABEL].as_str()
-                        == Some(tracking.as_str());
-                    let keep = live["metadata"]["annotations"][tether_model::PRUNE_ANNOTATION]
-                        .as_str()
-                        == Some("disabled");
-                    if ours && !keep {
+                    if tether_plan::plan::prunable_by(&live, &tracking) {
                         match self.cluster.delete(r).await {
                             Ok(()) => {
                                 tracing::info!(app = %key, object = %r, "deleted with the app")
@@ -241,7 +236,14 @@ impl Engine {
         let mut synced = None;
         if let Some(reason) = sync_reason {
             tracing::info!(app = %key, revision = %short(&revision), initiator = %initiator, "sync: {reason}");
-            record::operation_started(&mut status, &revision, &initiator);
+            let is_retry = reason.starts_with("retry");
+            record::operation_started(
+                &mut status,
+                &revision,
+                &initiator,
+                app.metadata.generation,
+                is_retry,
+            );
             let audit_id = match &self.audit {
                 Some(a) => {
                     a.sync_started(&key, &desired.resolved, &initiator, &reason)
@@ -307,10 +309,12 @@ impl Engine {
             _ if progressing => self.progress_recheck,
             _ => self.poll_interval,
         };
-        self.write_status(app, status).await;
+        // A lost final write would leave the "Running" operation behind and the
+        // history entry unwritten: back off and try again rather than wait a poll.
+        let written = self.write_status(app, status).await;
         Outcome {
             requeue_after,
-            failed: false,
+            failed: !written,
         }
     }
 
@@ -468,6 +472,16 @@ impl Engine {
         })?;
         let tracking =
             tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app_name);
+        // Label values are at most 63 characters; a longer one would make every apply fail.
+        if tracking.len() > 63 {
+            return Err(Failure::new(
+                "NameTooLong",
+                format!(
+                    "the tracking label value {tracking:?} is {} characters, over Kubernetes' 63; shorten the Application's namespace or name",
+                    tracking.len()
+                ),
+            ));
+        }
         let annotation = format!(
             "{}/{}:{}@{}",
             app.namespace().unwrap_or_default(),
@@ -657,10 +671,14 @@ impl Engine {
 
     /// Record: write the status (server-side apply on the status subresource,
     /// so fields that are gone are removed).
-    async fn write_status(&self, app: &Application, status: ApplicationStatus) {
+    async fn write_status(&self, app: &Application, status: ApplicationStatus) -> bool {
         let key = Self::app_key(app);
-        if let Err(e) = record::write_status(&self.cluster, app, status).await {
-            tracing::warn!(app = %key, "cannot write status: {e}");
+        match record::write_status(&self.cluster, app, status).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(app = %key, "cannot write status: {e}");
+                false
+            }
         }
     }
 }

@@ -120,7 +120,9 @@ pub fn sync_reason(
     if op.revision.as_deref() != Some(revision) {
         return Some(format!("new revision {}", short(revision)));
     }
-    if status.observed_generation != app.metadata.generation {
+    // Against the generation last synced, not observedGeneration: a spec
+    // change seen while the source was failing must still be synced later.
+    if op.synced_generation.is_some() && op.synced_generation != app.metadata.generation {
         return Some("the Application spec changed".into());
     }
     if op.phase == OperationPhase::Running {
@@ -140,7 +142,13 @@ pub fn sync_reason(
         }
         return None;
     }
-    if automated.self_heal && !plan.in_sync() {
+    // Only when applying or pruning would change something: an extra object
+    // kept on purpose must not cause a no-op sync every poll.
+    let has_work = plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, Action::Create | Action::Update | Action::Prune));
+    if automated.self_heal && has_work {
         return Some(format!("self-heal: {}", plan.summary()));
     }
     None
@@ -166,17 +174,21 @@ pub fn retry_delay(app: &Application, n: i64) -> Option<Duration> {
         .and_then(time::parse_duration)
         .unwrap_or(Duration::from_secs(180));
     let secs = base.as_secs_f64() * factor.powi(n.clamp(0, 30) as i32);
-    Some(Duration::from_secs_f64(secs).min(max))
+    // try_from: a user's huge factor or duration must not panic the agent.
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(max).min(max))
 }
 
-pub fn operation_started(status: &mut ApplicationStatus, revision: &str, initiator: &str) {
+/// A sync begins. `is_retry` (the automated retry of a failed sync) is what
+/// counts against `retry.limit`; requested and spec-change syncs do not.
+pub fn operation_started(
+    status: &mut ApplicationStatus,
+    revision: &str,
+    initiator: &str,
+    generation: Option<i64>,
+    is_retry: bool,
+) {
     let retry_count = match &status.operation_state {
-        Some(op)
-            if op.revision.as_deref() == Some(revision)
-                && op.phase != OperationPhase::Succeeded =>
-        {
-            op.retry_count + 1
-        }
+        Some(op) if is_retry => op.retry_count + 1,
         _ => 0,
     };
     status.operation_state = Some(OperationState {
@@ -188,6 +200,7 @@ pub fn operation_started(status: &mut ApplicationStatus, revision: &str, initiat
         finished_at: None,
         results: Vec::new(),
         retry_count,
+        synced_generation: generation,
     });
     let now = time::now();
     status.set_condition(
@@ -267,6 +280,10 @@ pub fn finish(
             .as_ref()
             .map(|o| o.retry_count)
             .unwrap_or(0);
+        let synced_generation = status
+            .operation_state
+            .as_ref()
+            .and_then(|o| o.synced_generation);
         let results = results(plan, outcome);
         let summary = summarise(&results);
         let op = OperationState {
@@ -278,6 +295,7 @@ pub fn finish(
             finished_at: Some(now.clone()),
             results,
             retry_count,
+            synced_generation,
         };
         let meta = &desired.resolved.meta;
         let id = status.history.last().map(|h| h.id + 1).unwrap_or(1);
@@ -310,7 +328,9 @@ pub fn finish(
             .operation_state
             .as_ref()
             .and_then(|o| o.revision.as_deref())
-            == Some(revision.as_str());
+            == Some(revision.as_str())
+        // Once live matches Git again (fixed by hand, say), the failure is history.
+        && sync_code == SyncCode::OutOfSync;
     let (ready, reason, message) = if sync_failed {
         let msg = status
             .operation_state

@@ -49,11 +49,11 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
             "h" => n * 3600.0,
             _ => return None,
         };
-        total += Duration::from_secs_f64(secs);
+        total = total.checked_add(Duration::try_from_secs_f64(secs).ok()?)?;
     }
     if !number.is_empty() {
         // A bare number is seconds.
-        total += Duration::from_secs_f64(number.parse().ok()?);
+        total = total.checked_add(Duration::try_from_secs_f64(number.parse().ok()?).ok()?)?;
     }
     Some(total)
 }
@@ -70,6 +70,11 @@ mod tests {
         assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
         assert_eq!(parse_duration("2x"), None);
         assert_eq!(parse_duration(""), None);
+        assert_eq!(
+            parse_duration("99999999999999999999999s"),
+            None,
+            "overflow is no panic"
+        );
     }
 
     #[test]

@@ -302,9 +302,24 @@ impl Cluster {
 
     /// Delete with background propagation. A missing object is not an error.
     pub async fn delete(&self, r: &ObjectRef) -> Result<(), KubeError> {
+        self.delete_exact(r, None).await
+    }
+
+    /// Delete only the object with this uid and resourceVersion (a 409 when it
+    /// changed since it was read), so a decision taken on a read is not
+    /// applied to a newer object.
+    pub async fn delete_exact(
+        &self,
+        r: &ObjectRef,
+        read: Option<(&str, &str)>,
+    ) -> Result<(), KubeError> {
         let info = self.resolve_kind(&r.group, &r.kind).await?;
         let params = DeleteParams {
             propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: read.map(|(uid, rv)| kube::api::Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: Some(rv.to_string()),
+            }),
             ..Default::default()
         };
         match self.api(&info, &r.namespace).delete(&r.name, &params).await {

@@ -190,6 +190,9 @@ pub struct OperationState {
     /// How many times this revision was retried after failing.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retry_count: i64,
+    /// The Application's generation this sync applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_generation: Option<i64>,
 }
 
 fn is_zero(n: &i64) -> bool {

@@ -311,6 +311,25 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     })
 }
 
+/// True when `live` may be deleted by the app with tracking value `tracking`:
+/// it carries that app's tracking label and is not annotated
+/// `tether.dev/prune: disabled`. Checked when planning, again just before
+/// deleting, and when an app is deleted with its objects.
+pub fn prunable_by(live: &Value, tracking: &str) -> bool {
+    let label = live
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(TRACKING_LABEL))
+        .and_then(Value::as_str);
+    label == Some(tracking) && !prune_disabled(live)
+}
+
+fn prune_disabled(live: &Value) -> bool {
+    live.pointer("/metadata/annotations")
+        .and_then(|a| a.get(PRUNE_ANNOTATION))
+        .and_then(Value::as_str)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("disabled"))
+}
+
 /// What to do with a live object that Git no longer declares:
 /// (action, reason, whether it is still this app's).
 fn judge_extra(live: &Value, input: &PlanInput) -> (Action, String, bool) {
@@ -318,11 +337,7 @@ fn judge_extra(live: &Value, input: &PlanInput) -> (Action, String, bool) {
         .pointer("/metadata/labels")
         .and_then(|l| l.get(TRACKING_LABEL))
         .and_then(Value::as_str);
-    let prune_disabled = live
-        .pointer("/metadata/annotations")
-        .and_then(|a| a.get(PRUNE_ANNOTATION))
-        .and_then(Value::as_str)
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("disabled"));
+    let prune_disabled = prune_disabled(live);
     match label {
         None => (
             Action::PruneSkipped,
@@ -1081,5 +1096,35 @@ mod tests {
         // The same object without decoration live is out of sync.
         let bare = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "d"}, "data": {"a": "b"}});
         assert!(!Case::new(vec![o]).live(&[bare]).plan().in_sync());
+    }
+
+    #[test]
+    fn prunable_only_when_ours_and_not_disabled() {
+        let obj = |labels: Value, annotations: Value| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "c", "labels": labels, "annotations": annotations}})
+        };
+        assert!(prunable_by(
+            &obj(json!({TRACKING_LABEL: "t.a"}), json!({})),
+            "t.a"
+        ));
+        assert!(
+            !prunable_by(&obj(json!({TRACKING_LABEL: "t.b"}), json!({})), "t.a"),
+            "another app's"
+        );
+        assert!(
+            !prunable_by(&obj(json!({}), json!({})), "t.a"),
+            "unlabelled"
+        );
+        assert!(
+            !prunable_by(
+                &obj(
+                    json!({TRACKING_LABEL: "t.a"}),
+                    json!({PRUNE_ANNOTATION: " Disabled "})
+                ),
+                "t.a"
+            ),
+            "the annotation, however spelled"
+        );
     }
 }
