@@ -69,6 +69,8 @@ pub const IN_CLUSTER: &str = "in-cluster";
 pub struct Agent {
     pub engine: Arc<Engine>,
     config: AgentConfig,
+    /// Changes to managed objects, from the drift watches.
+    touched: Option<mpsc::UnboundedReceiver<crate::watch::Touched>>,
 }
 
 /// What the scheduler remembers of an app between watch events.
@@ -100,8 +102,10 @@ impl Agent {
                 "the last run stopped mid-sync; recorded as interrupted in the audit log"
             );
         }
+        let (watch, touched) = crate::watch::DriftWatch::new(cluster.client().clone());
         let engine = Engine {
             audit: Some(auditor),
+            watch: Some(Arc::new(watch)),
             cluster,
             sources: Sources::new(config.state_dir.join("git")),
             renderer: Renderer::new(RendererConfig::default()),
@@ -112,11 +116,14 @@ impl Agent {
         Ok(Agent {
             engine: Arc::new(engine),
             config,
+            touched: Some(touched),
         })
     }
 
     /// Run until `shutdown` resolves; then let running reconciles finish.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
+        let (_never_tx, never_rx) = mpsc::unbounded_channel();
+        let mut changes = self.touched.take().unwrap_or(never_rx);
         let client = self.engine.cluster.client().clone();
         let api: Api<Application> = match &self.config.namespace {
             Some(ns) => Api::namespaced(client, ns),
@@ -186,6 +193,14 @@ impl Agent {
                         }
                         Some(Err(e)) => tracing::warn!("watching Applications: {e}; retrying"),
                         None => break,
+                    }
+                }
+                // A managed object changed: re-plan its app now. A burst of
+                // changes while it runs collapses into one re-run (dirty).
+                Some(t) = changes.recv() => {
+                    if known.contains(&t.app) {
+                        tracing::debug!(app = %t.app, object = %t.object, "managed object changed");
+                        let _ = due_tx.send((t.app, None));
                     }
                 }
                 Some((key, at)) = due_rx.recv() => {

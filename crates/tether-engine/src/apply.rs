@@ -33,9 +33,15 @@ pub struct ApplyOutcome {
     pub skipped: BTreeSet<ObjectRef>,
 }
 
-pub async fn run(cluster: &Arc<Cluster>, app: &Application, plan: &Plan) -> ApplyOutcome {
+/// `take_over`: apply with force whatever the app's options (self-heal).
+pub async fn run(
+    cluster: &Arc<Cluster>,
+    app: &Application,
+    plan: &Plan,
+    take_over: bool,
+) -> ApplyOutcome {
     let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
-    let force = app.spec.force_conflicts();
+    let force = take_over || app.spec.force_conflicts();
     let tracking =
         tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
     let mut out = ApplyOutcome {

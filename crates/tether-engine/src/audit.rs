@@ -91,11 +91,17 @@ impl Auditor {
         resolved: &Resolved,
         initiator: &str,
         reason: &str,
+        heals_drift: bool,
     ) -> Option<i64> {
+        let kind = if heals_drift && initiator == "self-heal" {
+            EventKind::SelfHeal
+        } else {
+            EventKind::Sync
+        };
         let rec = Self::with_commit(
             self.record(
                 app,
-                EventKind::Sync,
+                kind,
                 initiator,
                 tether_audit::IN_PROGRESS,
                 reason.to_string(),
@@ -174,6 +180,40 @@ impl Auditor {
             Ok(())
         })
         .await;
+    }
+
+    /// Live drifted from Git: what changed, and who changed it (the actor is
+    /// the field manager).
+    pub async fn drift(
+        &self,
+        app: &str,
+        r: &tether_model::ObjectRef,
+        d: &tether_model::Drift,
+        resolved: &Resolved,
+    ) {
+        let mut rec = Self::with_commit(
+            self.record(
+                app,
+                EventKind::Drift,
+                &d.manager,
+                tether_audit::DETECTED,
+                crate::drift::describe(r, d),
+            ),
+            resolved,
+        );
+        let group_kind = if r.group.is_empty() {
+            r.kind.clone()
+        } else {
+            format!("{}/{}", r.group, r.kind)
+        };
+        rec.object = Some(if r.namespace.is_empty() {
+            format!("{group_kind} {}", r.name)
+        } else {
+            format!("{group_kind} {}/{}", r.namespace, r.name)
+        });
+        rec.details = serde_json::to_value(d).ok();
+        self.blocking("recording drift", move |log| log.append(&rec))
+            .await;
     }
 
     /// Source, Render or Plan failed; nothing was applied.

@@ -10,9 +10,11 @@
 pub mod agent;
 pub mod apply;
 pub mod audit;
+pub mod drift;
 pub mod pipeline;
 pub mod record;
 pub mod time;
+pub mod watch;
 
 pub use agent::{Agent, AgentConfig};
 pub use pipeline::{Engine, Preview};

@@ -23,6 +23,7 @@ use tether_render::{RenderRequest, Renderer};
 use tether_source::{Auth, Resolved, Sources};
 
 use crate::apply::{self, ApplyOutcome};
+use crate::drift;
 use crate::record::{self, Failure};
 
 /// Everything one cluster's reconciles share: the cluster, the Git fetchers
@@ -37,6 +38,8 @@ pub struct Engine {
     pub progress_recheck: Duration,
     /// The durable audit log, when the agent keeps one.
     pub audit: Option<crate::audit::Auditor>,
+    /// Watches on managed kinds that wake an app when its objects change.
+    pub watch: Option<Arc<crate::watch::DriftWatch>>,
 }
 
 /// Where Source and Render ended: the commit and the desired objects.
@@ -232,7 +235,29 @@ impl Engine {
 
         // Decide whether to sync: on request, or automatically when Git moved,
         // the spec changed, or a failed sync is due for a retry.
-        let sync_reason = record::sync_reason(app, &status, &revision, &plan, requested);
+        // Drift: live left Git at the revision already synced.
+        let synced_here = status.operation_state.as_ref().is_some_and(|o| {
+            o.revision.as_deref() == Some(revision.as_str()) && o.phase == OperationPhase::Succeeded
+        });
+        let drifts = if synced_here {
+            drift::forensics(&plan, &live, &inventory)
+        } else {
+            BTreeMap::new()
+        };
+        self.record_drift(&key, &status, &drifts, &desired).await;
+
+        let mut sync_reason = record::sync_reason(app, &status, &revision, &plan, requested);
+        let mut initiator = initiator;
+        if sync_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("self-heal"))
+        {
+            initiator = "self-heal".to_string();
+            let what: Vec<String> = drifts.iter().map(|(r, d)| drift::describe(r, d)).collect();
+            if !what.is_empty() {
+                sync_reason = Some(format!("self-heal: {}", what.join("; ")));
+            }
+        }
         let mut synced = None;
         if let Some(reason) = sync_reason {
             tracing::info!(app = %key, revision = %short(&revision), initiator = %initiator, "sync: {reason}");
@@ -243,16 +268,24 @@ impl Engine {
                 &initiator,
                 app.metadata.generation,
                 is_retry,
+                &reason,
             );
             let audit_id = match &self.audit {
                 Some(a) => {
-                    a.sync_started(&key, &desired.resolved, &initiator, &reason)
-                        .await
+                    a.sync_started(
+                        &key,
+                        &desired.resolved,
+                        &initiator,
+                        &reason,
+                        !drifts.is_empty(),
+                    )
+                    .await
                 }
                 None => None,
             };
             self.write_status(app, status.clone()).await;
-            let outcome = apply::run(&self.cluster, app, &plan).await;
+            // Self-heal takes fields back from whoever changed them.
+            let outcome = apply::run(&self.cluster, app, &plan, initiator == "self-heal").await;
             synced = Some((outcome, audit_id));
         }
         let (synced, audit_id) = match synced {
@@ -261,7 +294,14 @@ impl Engine {
         };
 
         // Assess: health of every managed object as it is now.
-        let (resources, health) = self.assess(&plan, &live, synced.as_ref()).await;
+        let (mut resources, health) = self.assess(&plan, &live, synced.as_ref()).await;
+        for r in resources
+            .iter_mut()
+            .filter(|r| r.status != SyncCode::Synced)
+        {
+            r.drift = drifts.get(&record::resource_ref(r)).cloned();
+        }
+        self.watch_kinds(&resources).await;
         record::finish(
             &mut status,
             app,
@@ -315,6 +355,48 @@ impl Engine {
         Outcome {
             requeue_after,
             failed: !written,
+        }
+    }
+
+    /// Log and audit drift once: when it differs from what the app's status
+    /// already shows for that object.
+    async fn record_drift(
+        &self,
+        key: &str,
+        status: &ApplicationStatus,
+        drifts: &BTreeMap<ObjectRef, tether_model::Drift>,
+        desired: &Desired,
+    ) {
+        for (r, d) in drifts {
+            let known = status
+                .resources
+                .iter()
+                .find(|x| record::resource_ref(x) == *r)
+                .and_then(|x| x.drift.as_ref());
+            if known == Some(d) {
+                continue;
+            }
+            tracing::info!(app = %key, object = %r, manager = %d.manager, "drift: {}", drift::describe(r, d));
+            if let Some(audit) = &self.audit {
+                audit.drift(key, r, d, &desired.resolved).await;
+            }
+        }
+    }
+
+    /// Watch every kind this app manages, so a change to one of its objects
+    /// wakes it at once.
+    async fn watch_kinds(&self, resources: &[ResourceStatus]) {
+        let Some(watch) = &self.watch else { return };
+        let mut kinds: Vec<(&str, &str)> = resources
+            .iter()
+            .map(|r| (r.group.as_str(), r.kind.as_str()))
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        for (group, kind) in kinds {
+            if let Ok(info) = self.cluster.resolve_kind(group, kind).await {
+                watch.ensure(&info.resource);
+            }
         }
     }
 
@@ -663,6 +745,7 @@ impl Engine {
                 health: Some(health),
                 message,
                 requires_pruning: is_extra,
+                drift: None,
             });
         }
         let app_health = tether_plan::health::app_health(healths.iter().map(|(r, h)| (r, h)));

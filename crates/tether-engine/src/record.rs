@@ -186,6 +186,7 @@ pub fn operation_started(
     initiator: &str,
     generation: Option<i64>,
     is_retry: bool,
+    reason: &str,
 ) {
     let retry_count = match &status.operation_state {
         Some(op) if is_retry => op.retry_count + 1,
@@ -193,7 +194,7 @@ pub fn operation_started(
     };
     status.operation_state = Some(OperationState {
         phase: OperationPhase::Running,
-        message: "syncing".into(),
+        message: format!("syncing: {reason}"),
         revision: Some(revision.to_string()),
         initiator: initiator.to_string(),
         started_at: time::now(),
@@ -280,6 +281,18 @@ pub fn finish(
             .as_ref()
             .map(|o| o.retry_count)
             .unwrap_or(0);
+        // Why this sync ran (`syncing: <reason>`), then what it did.
+        let why = status
+            .operation_state
+            .as_ref()
+            .and_then(|o| o.message.strip_prefix("syncing: "))
+            .map(str::to_string)
+            .unwrap_or_default();
+        let message = if why.is_empty() {
+            outcome.message.clone()
+        } else {
+            format!("{why}; {}", outcome.message)
+        };
         let synced_generation = status
             .operation_state
             .as_ref()
@@ -288,7 +301,7 @@ pub fn finish(
         let summary = summarise(&results);
         let op = OperationState {
             phase: outcome.phase,
-            message: outcome.message.clone(),
+            message: message.clone(),
             revision: Some(revision.clone()),
             initiator: initiator.to_string(),
             started_at: started_at.clone(),
@@ -311,7 +324,7 @@ pub fn finish(
             finished_at: Some(now.clone()),
             result: outcome.phase,
             initiator: initiator.to_string(),
-            message: outcome.message.clone(),
+            message: message.clone(),
             summary,
         });
         let excess = status.history.len().saturating_sub(history_limit.max(1));

@@ -149,6 +149,35 @@ pub struct ResourceStatus {
     /// Present in the cluster but no longer declared by Git (and not pruned).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub requires_pruning: bool,
+    /// When live drifted from Git: what changed and who changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+}
+
+/// Drift forensics for one object: the fields that differ from Git, with
+/// both values, and the field manager that last wrote the object.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// From managedFields: the most recent writer other than tether, e.g.
+    /// `kubectl-scale`, `kubectl-edit`; `deleted` when the object is gone.
+    pub manager: String,
+    /// When that manager wrote (managedFields time), RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    pub fields: Vec<DriftField>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftField {
+    /// e.g. `spec.replicas`, `spec.template.spec.containers[name=web].image`.
+    pub path: String,
+    /// The values as JSON text; empty when absent.
+    #[serde(default)]
+    pub git: String,
+    #[serde(default)]
+    pub live: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]

@@ -125,6 +125,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         history_limit: 10,
         progress_recheck: Duration::from_secs(2),
         audit: None,
+        watch: None,
     };
     let preview = engine
         .preview(&app)

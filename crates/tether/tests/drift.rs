@@ -1,0 +1,205 @@
+//! Watch-driven drift: a change to a managed object wakes its app at once (the
+//! agent polls Git only every hour here, so only the watch can explain a fast
+//! reaction), the drift is recorded with the fields and the field manager, and
+//! self-heal puts it back.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn replicas(env: &Env, ns: &str) -> i64 {
+    env.get("deployment", ns, "web").expect("web")["spec"]["replicas"]
+        .as_i64()
+        .unwrap_or(-1)
+}
+
+fn setup(env: &mut Env, name: &str, policy: &str) {
+    let repo = Repo::init(&env.dir.path().join(format!("repo-{name}")));
+    repo.write("app/web.yaml", &deployment("web", "nginx:1.0", 3));
+    repo.commit("web with 3 replicas");
+    env.apply_yaml(&app_yaml(name, &repo.url(), "app", name, policy, ""));
+    env.wait_synced_healthy(name);
+}
+
+fn audit(env: &Env, args: &[&str]) -> Vec<Value> {
+    let out = Command::new(BIN)
+        .arg("audit")
+        .arg("--state-dir")
+        .arg(env.dir.path().join("agent-state"))
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Issue 4, proof 1: `kubectl scale --replicas=2` on a self-healing app is put
+/// back to 3; status and audit name kubectl's field manager and the field.
+#[test]
+fn self_heal_reverts_a_scale_and_names_who_did_it() {
+    let mut env = Env::start();
+    env.agent(&["--poll-interval", "3600"]);
+    setup(
+        &mut env,
+        "healing",
+        "    automated: {prune: true, selfHeal: true}",
+    );
+    let before = env.app("healing")["status"]["history"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    env.kubectl_ok(&["scale", "deployment/web", "-n", "healing", "--replicas=2"]);
+    let started = Instant::now();
+    let app = env.wait_app(
+        "healing",
+        "self-heal recorded",
+        Duration::from_secs(10),
+        |a| {
+            a["status"]["history"]
+                .as_array()
+                .is_some_and(|h| h.len() > before)
+        },
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while replicas(&env, "healing") != 3 {
+        assert!(Instant::now() < deadline, "not healed back to 3");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let last = app["status"]["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(last["initiator"], "self-heal", "{last}");
+    let msg = app["status"]["operationState"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let entry = serde_json::to_string(&app["status"]).unwrap();
+    assert!(
+        entry.contains("spec.replicas"),
+        "the field is named: {msg} {last}"
+    );
+
+    let drifts = audit(&env, &["--app", "healing", "--kind", "drift"]);
+    assert_eq!(drifts.len(), 1, "{drifts:?}");
+    let actor = drifts[0]["actor"].as_str().unwrap();
+    assert!(
+        actor.starts_with("kubectl"),
+        "the field manager is the actor: {actor}"
+    );
+    assert!(
+        drifts[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.replicas 3 → 2"),
+        "{}",
+        drifts[0]
+    );
+    let heals = audit(&env, &["--app", "healing", "--kind", "self-heal"]);
+    assert_eq!(heals.len(), 1, "{heals:?}");
+    assert_eq!(heals[0]["outcome"], "succeeded");
+}
+
+/// Issue 4, proof 2 (first half): without self-heal the app goes OutOfSync
+/// with the drift's fields and values, and nothing is corrected.
+#[test]
+fn without_self_heal_drift_is_reported_not_corrected() {
+    let mut env = Env::start();
+    env.agent(&["--poll-interval", "3600"]);
+    setup(&mut env, "watching", AUTO_PRUNE);
+    env.kubectl_ok(&["scale", "deployment/web", "-n", "watching", "--replicas=2"]);
+    let app = env.wait_app("watching", "OutOfSync", Duration::from_secs(10), |a| {
+        sync(a) == "OutOfSync"
+    });
+    let web = app["status"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "web")
+        .cloned()
+        .unwrap();
+    let drift = &web["drift"];
+    assert!(
+        drift["manager"].as_str().unwrap().starts_with("kubectl"),
+        "{web}"
+    );
+    assert_eq!(drift["fields"][0]["path"], "spec.replicas");
+    assert_eq!(drift["fields"][0]["git"], "3");
+    assert_eq!(drift["fields"][0]["live"], "2");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        replicas(&env, "watching"),
+        2,
+        "not corrected without selfHeal"
+    );
+    let out = env.tether(&["app", "diff", "watching"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replicas"));
+}
+
+/// Issue 4, proof 3: a managed Deployment deleted with kubectl is recreated.
+#[test]
+fn a_deleted_object_is_recreated_by_self_heal() {
+    let mut env = Env::start();
+    env.agent(&["--poll-interval", "3600"]);
+    setup(
+        &mut env,
+        "recreate",
+        "    automated: {prune: true, selfHeal: true}",
+    );
+    let uid = env.get("deployment", "recreate", "web").unwrap()["metadata"]["uid"].clone();
+    env.kubectl_ok(&["delete", "deployment/web", "-n", "recreate"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if env
+            .get("deployment", "recreate", "web")
+            .is_some_and(|d| d["metadata"]["uid"] != uid)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not recreated:\n{}",
+            env.agent_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let drifts = audit(&env, &["--app", "recreate", "--kind", "drift"]);
+    assert!(drifts.iter().any(|d| d["actor"] == "deleted"), "{drifts:?}");
+}
+
+/// A controller writing status (the sandbox's rollout) never makes an app
+/// OutOfSync, and no drift is recorded for it.
+#[test]
+fn status_writes_are_not_drift() {
+    let mut env = Env::start_with(&["--rollout-delay-ms", "300"]);
+    env.agent(&["--poll-interval", "3600"]);
+    setup(
+        &mut env,
+        "quiet",
+        "    automated: {prune: true, selfHeal: true}",
+    );
+    // Scaling through Git-less status churn: the rollout controller writes status a few times.
+    std::thread::sleep(Duration::from_secs(2));
+    let app = env.app("quiet");
+    assert_eq!(sync(&app), "Synced");
+    assert_eq!(
+        app["status"]["history"].as_array().unwrap().len(),
+        1,
+        "no self-heal happened"
+    );
+    assert!(audit(&env, &["--app", "quiet", "--kind", "drift"]).is_empty());
+}
