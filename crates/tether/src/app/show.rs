@@ -347,6 +347,19 @@ pub fn summary(app: &Application, wide: bool) -> String {
         for r in &status.resources {
             let health = r.health.as_ref();
             let mut message = r.message.clone();
+            // Drift says more than "spec.replicas differs": the values and who.
+            if let Some(d) = &r.drift {
+                let fields: Vec<String> = d
+                    .fields
+                    .iter()
+                    .map(|f| format!("{} {} → {}", f.path, or_dash(&f.git), or_dash(&f.live)))
+                    .collect();
+                message = if fields.is_empty() {
+                    format!("drift: {}", d.manager)
+                } else {
+                    format!("drift: {} by {}", fields.join(", "), d.manager)
+                };
+            }
             if let Some(h) = health.filter(|h| !h.message.is_empty()) {
                 if message.is_empty() {
                     message = h.message.clone();
