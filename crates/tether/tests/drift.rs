@@ -147,7 +147,10 @@ fn without_self_heal_drift_is_reported_not_corrected() {
     );
     let get = env.tether(&["app", "get", "watching"]);
     let text = String::from_utf8_lossy(&get.stdout);
-    assert!(text.contains("drift: spec.replicas 3 → 2 by kubectl"), "app get shows the drift: {text}");
+    assert!(
+        text.contains("drift: spec.replicas 3 → 2 by kubectl"),
+        "app get shows the drift: {text}"
+    );
     let out = env.tether(&["app", "diff", "watching"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("replicas"));
