@@ -106,6 +106,7 @@ impl Agent {
         let engine = Engine {
             audit: Some(auditor),
             watch: Some(Arc::new(watch)),
+            events: Some(crate::events::Notifier::new(cluster.client().clone())),
             cluster,
             sources: Sources::new(config.state_dir.join("git")),
             renderer: Renderer::new(RendererConfig::default()),

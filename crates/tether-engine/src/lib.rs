@@ -11,6 +11,7 @@ pub mod agent;
 pub mod apply;
 pub mod audit;
 pub mod drift;
+pub mod events;
 pub mod pipeline;
 pub mod record;
 pub mod time;

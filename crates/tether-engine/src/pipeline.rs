@@ -40,6 +40,8 @@ pub struct Engine {
     pub audit: Option<crate::audit::Auditor>,
     /// Watches on managed kinds that wake an app when its objects change.
     pub watch: Option<Arc<crate::watch::DriftWatch>>,
+    /// Kubernetes Events on the Application.
+    pub events: Option<crate::events::Notifier>,
 }
 
 /// Where Source and Render ended: the commit and the desired objects.
@@ -244,7 +246,7 @@ impl Engine {
         } else {
             BTreeMap::new()
         };
-        self.record_drift(&key, &status, &drifts, &desired).await;
+        self.record_drift(app, &status, &drifts, &desired).await;
 
         let mut sync_reason = record::sync_reason(app, &status, &revision, &plan, requested);
         let mut initiator = initiator;
@@ -313,6 +315,21 @@ impl Engine {
             &initiator,
             self.history_limit,
         );
+        if let (Some(events), Some(outcome), Some(op)) = (
+            &self.events,
+            synced.as_ref(),
+            status.operation_state.as_ref(),
+        ) {
+            let note = format!("{} at {}: {}", initiator, short(&revision), op.message);
+            match (
+                outcome.phase == OperationPhase::Succeeded,
+                initiator == "self-heal",
+            ) {
+                (true, true) => events.normal(app, "SelfHealed", "Sync", note).await,
+                (true, false) => events.normal(app, "Synced", "Sync", note).await,
+                (false, _) => events.warning(app, "SyncFailed", "Sync", note).await,
+            }
+        }
         if let (Some(audit), Some(outcome)) = (&self.audit, synced.as_ref()) {
             let results = status
                 .operation_state
@@ -362,11 +379,12 @@ impl Engine {
     /// already shows for that object.
     async fn record_drift(
         &self,
-        key: &str,
+        app: &Application,
         status: &ApplicationStatus,
         drifts: &BTreeMap<ObjectRef, tether_model::Drift>,
         desired: &Desired,
     ) {
+        let key = Self::app_key(app);
         for (r, d) in drifts {
             let known = status
                 .resources
@@ -378,7 +396,12 @@ impl Engine {
             }
             tracing::info!(app = %key, object = %r, manager = %d.manager, "drift: {}", drift::describe(r, d));
             if let Some(audit) = &self.audit {
-                audit.drift(key, r, d, &desired.resolved).await;
+                audit.drift(&key, r, d, &desired.resolved).await;
+            }
+            if let Some(events) = &self.events {
+                events
+                    .warning(app, "DriftDetected", "Compare", drift::describe(r, d))
+                    .await;
             }
         }
     }
@@ -403,7 +426,6 @@ impl Engine {
     /// An error goes to the audit log once, not on every retry: only when it
     /// differs from the one the app already shows.
     async fn audit_error(&self, app: &Application, status: &ApplicationStatus, failure: &Failure) {
-        let Some(audit) = &self.audit else { return };
         let shown = status
             .condition("Ready")
             .map(|c| c.message.as_str())
@@ -411,9 +433,16 @@ impl Engine {
         if shown.starts_with(&failure.message) {
             return;
         }
-        audit
-            .error(&Self::app_key(app), failure.reason, &failure.message)
-            .await;
+        if let Some(audit) = &self.audit {
+            audit
+                .error(&Self::app_key(app), failure.reason, &failure.message)
+                .await;
+        }
+        if let Some(events) = &self.events {
+            events
+                .warning(app, failure.reason, "Reconcile", failure.message.clone())
+                .await;
+        }
     }
 
     /// Source → Render, without touching the cluster: used by `tether app diff`.

@@ -148,7 +148,8 @@ pub fn sync_reason(
         .steps
         .iter()
         .any(|s| matches!(s.action, Action::Create | Action::Update | Action::Prune));
-    if automated.self_heal && has_work {
+    let detect_only = app.spec.sync_policy.as_ref().is_some_and(|p| p.detect_only);
+    if automated.self_heal && !detect_only && has_work {
         return Some(format!("self-heal: {}", plan.summary()));
     }
     None

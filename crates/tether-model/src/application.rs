@@ -186,6 +186,10 @@ pub struct SyncPolicy {
     pub sync_options: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    /// Report drift (status, audit log, a Warning event) but never correct it, even with
+    /// `selfHeal`. New commits are still synced as `automated` says.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub detect_only: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

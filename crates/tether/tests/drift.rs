@@ -209,3 +209,50 @@ fn status_writes_are_not_drift() {
     );
     assert!(audit(&env, &["--app", "quiet", "--kind", "drift"]).is_empty());
 }
+
+/// Issue 4, proof 2 (second half): a detect-only app reports drift and
+/// alerts (a Warning event on the Application) but never corrects, even with
+/// selfHeal on. Syncs are Events too.
+#[test]
+fn detect_only_reports_and_alerts_but_never_corrects() {
+    let mut env = Env::start();
+    env.agent(&["--poll-interval", "3600"]);
+    setup(
+        &mut env,
+        "detect",
+        "    automated: {prune: true, selfHeal: true}\n    detectOnly: true",
+    );
+    env.kubectl_ok(&["scale", "deployment/web", "-n", "detect", "--replicas=2"]);
+    env.wait_app("detect", "OutOfSync", Duration::from_secs(10), |a| {
+        sync(a) == "OutOfSync"
+    });
+    let events = |reason: &str| {
+        let out = env.kubectl_ok(&["get", "events.events.k8s.io", "-n", "tether", "-o", "json"]);
+        let list: Value = serde_json::from_str(&out).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["reason"] == reason && e["regarding"]["name"] == "detect")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while events("DriftDetected").is_empty() {
+        assert!(Instant::now() < deadline, "no DriftDetected event");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let drift = &events("DriftDetected")[0];
+    assert_eq!(drift["type"], "Warning");
+    assert!(
+        drift["note"]
+            .as_str()
+            .unwrap()
+            .contains("spec.replicas 3 → 2"),
+        "{drift}"
+    );
+    assert_eq!(events("Synced").len(), 1, "the first sync was an event");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(replicas(&env, "detect"), 2, "detect-only never corrects");
+    assert!(audit(&env, &["--app", "detect", "--kind", "self-heal"]).is_empty());
+}

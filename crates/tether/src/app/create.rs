@@ -232,6 +232,10 @@ pub struct CreateArgs {
     /// With --auto: undo changes made in the cluster (drift) as soon as they are seen.
     #[arg(long, requires = "auto", help_heading = "Sync policy")]
     self_heal: bool,
+    /// Report drift (status, audit log, a Warning event) but never correct it, even with
+    /// --self-heal. New commits are still synced as --auto says.
+    #[arg(long, help_heading = "Sync policy")]
+    detect_only: bool,
     /// With --auto --prune: let a render with no objects prune everything (off by
     /// default, so a broken commit cannot wipe the app).
     #[arg(long, requires = "auto", help_heading = "Sync policy")]
@@ -266,11 +270,12 @@ impl CreateArgs {
             self_heal: self.self_heal,
             allow_empty: self.allow_empty,
         });
-        let sync_policy =
-            (automated.is_some() || !self.sync_option.is_empty()).then(|| SyncPolicy {
+        let sync_policy = (automated.is_some() || !self.sync_option.is_empty() || self.detect_only)
+            .then(|| SyncPolicy {
                 automated,
                 sync_options: self.sync_option.clone(),
                 retry: None,
+                detect_only: self.detect_only,
             });
         let spec = ApplicationSpec {
             source,

@@ -126,6 +126,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         progress_recheck: Duration::from_secs(2),
         audit: None,
         watch: None,
+        events: None,
     };
     let preview = engine
         .preview(&app)
