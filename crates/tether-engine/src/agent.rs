@@ -107,6 +107,7 @@ impl Agent {
             audit: Some(auditor),
             watch: Some(Arc::new(watch)),
             events: Some(crate::events::Notifier::new(cluster.client().clone())),
+            heals: Default::default(),
             cluster,
             sources: Sources::new(config.state_dir.join("git")),
             renderer: Renderer::new(RendererConfig::default()),

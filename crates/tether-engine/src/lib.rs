@@ -12,6 +12,7 @@ pub mod apply;
 pub mod audit;
 pub mod drift;
 pub mod events;
+pub mod flapping;
 pub mod pipeline;
 pub mod record;
 pub mod time;

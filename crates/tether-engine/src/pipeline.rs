@@ -24,6 +24,7 @@ use tether_source::{Auth, Resolved, Sources};
 
 use crate::apply::{self, ApplyOutcome};
 use crate::drift;
+use crate::flapping;
 use crate::record::{self, Failure};
 
 /// Everything one cluster's reconciles share: the cluster, the Git fetchers
@@ -42,6 +43,8 @@ pub struct Engine {
     pub watch: Option<Arc<crate::watch::DriftWatch>>,
     /// Kubernetes Events on the Application.
     pub events: Option<crate::events::Notifier>,
+    /// Recent self-heals per app, to notice flapping.
+    pub heals: std::sync::Mutex<HashMap<String, flapping::Heals>>,
 }
 
 /// Where Source and Render ended: the commit and the desired objects.
@@ -250,6 +253,7 @@ impl Engine {
 
         let mut sync_reason = record::sync_reason(app, &status, &revision, &plan, requested);
         let mut initiator = initiator;
+        let mut flap_wait = None;
         if sync_reason
             .as_deref()
             .is_some_and(|r| r.starts_with("self-heal"))
@@ -258,6 +262,22 @@ impl Engine {
             let what: Vec<String> = drifts.iter().map(|(r, d)| drift::describe(r, d)).collect();
             if !what.is_empty() {
                 sync_reason = Some(format!("self-heal: {}", what.join("; ")));
+            }
+            // Another controller fighting back: heal with a growing wait, not hot.
+            let manager = drifts
+                .values()
+                .next()
+                .map(|d| d.manager.clone())
+                .unwrap_or_default();
+            let mut heals = self.heals.lock().unwrap_or_else(|e| e.into_inner());
+            let h = heals.entry(key.clone()).or_default();
+            match h.verdict(std::time::Instant::now()) {
+                flapping::Verdict::Heal => h.healed(std::time::Instant::now(), &manager),
+                flapping::Verdict::Wait(d) => {
+                    tracing::info!(app = %key, manager = %manager, "self-heal flapping; next heal in {d:?}");
+                    flap_wait = Some(d);
+                    sync_reason = None;
+                }
             }
         }
         let mut synced = None;
@@ -354,6 +374,7 @@ impl Engine {
             || synced
                 .as_ref()
                 .is_some_and(|s| s.phase != OperationPhase::Succeeded);
+        self.flapping_condition(&key, &mut status, &plan, app.metadata.generation);
         let requeue_after = match synced.as_ref() {
             Some(s) if s.phase != OperationPhase::Succeeded => {
                 let attempt = status
@@ -365,6 +386,13 @@ impl Engine {
             }
             _ if progressing => self.progress_recheck,
             _ => self.poll_interval,
+        };
+        let requeue_after = flap_wait.map_or(requeue_after, |w| w.min(requeue_after));
+        // While flapping, look again after a calm spell so the flag can clear.
+        let requeue_after = if status.condition("SelfHealFlapping").is_some() {
+            requeue_after.min(flapping::CALM + Duration::from_secs(1))
+        } else {
+            requeue_after
         };
         // A lost final write would leave the "Running" operation behind and the
         // history entry unwritten: back off and try again rather than wait a poll.
@@ -403,6 +431,54 @@ impl Engine {
                     .warning(app, "DriftDetected", "Compare", drift::describe(r, d))
                     .await;
             }
+        }
+    }
+
+    /// `SelfHealFlapping` says who tether keeps fighting; it clears once the
+    /// fight is over (no heals in the window, or live matches Git).
+    fn flapping_condition(
+        &self,
+        key: &str,
+        status: &mut ApplicationStatus,
+        plan: &Plan,
+        generation: Option<i64>,
+    ) {
+        let mut heals = self.heals.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        let flapping = match heals.get_mut(key) {
+            Some(h) => {
+                if plan.in_sync() {
+                    h.calm(now);
+                } else {
+                    h.stirred();
+                }
+                h.flapping(now)
+            }
+            None => false,
+        };
+        let time = crate::time::now();
+        if flapping {
+            let manager = heals
+                .get(key)
+                .map(|h| h.manager.clone())
+                .unwrap_or_default();
+            status.set_condition(
+                tether_model::Condition {
+                    type_: "SelfHealFlapping".into(),
+                    status: "True".into(),
+                    reason: "Flapping".into(),
+                    message: format!(
+                        "self-heal flapping with manager {manager}: corrected {}+ times in {}s; backing off",
+                        flapping::FREE_HEALS,
+                        flapping::WINDOW.as_secs()
+                    ),
+                    last_transition_time: None,
+                    observed_generation: generation,
+                },
+                &time,
+            );
+        } else {
+            status.remove_condition("SelfHealFlapping");
         }
     }
 

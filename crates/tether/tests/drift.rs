@@ -256,3 +256,58 @@ fn detect_only_reports_and_alerts_but_never_corrects() {
     assert_eq!(replicas(&env, "detect"), 2, "detect-only never corrects");
     assert!(audit(&env, &["--app", "detect", "--kind", "self-heal"]).is_empty());
 }
+
+/// A controller that keeps fighting self-heal: tether backs off instead of
+/// looping hot, and says whom it is fighting.
+#[test]
+fn self_heal_backs_off_when_another_manager_keeps_fighting() {
+    let mut env = Env::start();
+    env.agent(&["--poll-interval", "3600"]);
+    setup(
+        &mut env,
+        "fight",
+        "    automated: {prune: true, selfHeal: true}",
+    );
+    let kubeconfig = env.kubeconfig.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fighter = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut scales = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = Command::new("kubectl")
+                    .args(["scale", "deployment/web", "-n", "fight", "--replicas=2"])
+                    .env("KUBECONFIG", &kubeconfig)
+                    .output();
+                scales += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            scales
+        })
+    };
+    let app = env.wait_app("fight", "flapping shown", Duration::from_secs(20), |a| {
+        condition(a, "SelfHealFlapping")["status"] == "True"
+    });
+    let msg = condition(&app, "SelfHealFlapping")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("self-heal flapping with manager kubectl"),
+        "{msg}"
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let scales = fighter.join().unwrap();
+    let heals = audit(&env, &["--app", "fight", "--kind", "self-heal"]).len();
+    assert!(scales >= 8, "the fighter ran: {scales}");
+    assert!(
+        heals <= 7,
+        "{heals} heals against {scales} scales: backing off, not looping hot"
+    );
+    // Once the fight stops, tether wins and the flag clears.
+    env.wait_app("fight", "healed and calm", Duration::from_secs(40), |a| {
+        sync(a) == "Synced" && condition(a, "SelfHealFlapping").is_null()
+    });
+    assert_eq!(replicas(&env, "fight"), 3);
+}

@@ -127,6 +127,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         audit: None,
         watch: None,
         events: None,
+        heals: Default::default(),
     };
     let preview = engine
         .preview(&app)
