@@ -192,7 +192,22 @@ impl Engine {
         } else {
             self.poll_interval
         };
-        let desired = match self.source_and_render(app, max_age).await {
+        // A rollback holds the app at an older commit until Git moves on.
+        let hold = match self.rollback_hold(app, &mut status, max_age).await {
+            Ok(h) => h,
+            Err(failure) => {
+                record::failed_before_sync(&mut status, app, &failure);
+                self.write_status(app, status).await;
+                return Outcome {
+                    requeue_after: self.poll_interval,
+                    failed: true,
+                };
+            }
+        };
+        let desired = match self
+            .source_and_render_at(app, max_age, hold.as_deref())
+            .await
+        {
             Ok(d) => d,
             Err(failure) => {
                 tracing::warn!(app = %key, reason = failure.reason, "{}", failure.message);
@@ -547,8 +562,74 @@ impl Engine {
         app: &Application,
         max_age: Duration,
     ) -> Result<Desired, Failure> {
-        let (resolved, root) = self.source(app, max_age).await?;
+        self.source_and_render_at(app, max_age, None).await
+    }
+
+    /// Source and Render, at `at` (a commit) instead of the spec's revision when given.
+    async fn source_and_render_at(
+        &self,
+        app: &Application,
+        max_age: Duration,
+        at: Option<&str>,
+    ) -> Result<Desired, Failure> {
+        let (resolved, root) = self.source(app, max_age, at).await?;
         self.render(app, resolved, root).await
+    }
+
+    /// The commit a rollback holds the app at, if one is in force. A rollback
+    /// ends when Git moves past the commit it pointed at when the rollback
+    /// began (the annotation is then removed), or when a user removes the
+    /// annotation (`tether app sync`).
+    async fn rollback_hold(
+        &self,
+        app: &Application,
+        status: &mut ApplicationStatus,
+        max_age: Duration,
+    ) -> Result<Option<String>, Failure> {
+        let key = Self::app_key(app);
+        let Some(target) = app
+            .annotations()
+            .get(tether_model::ROLLBACK_ANNOTATION)
+            .cloned()
+        else {
+            if status.rollback.take().is_some() {
+                tracing::info!(app = %key, "rollback ended by a user's sync");
+            }
+            return Ok(None);
+        };
+        let (head, _) = self.source(app, max_age, None).await?;
+        match &status.rollback {
+            Some(rb) if rb.revision == target && rb.held_head != head.commit => {
+                tracing::info!(app = %key, "Git moved on from {}: the rollback ends", short(&rb.held_head));
+                status.rollback = None;
+                let api: Api<Application> = Api::namespaced(
+                    self.cluster.client().clone(),
+                    &app.namespace().unwrap_or_default(),
+                );
+                let patch = serde_json::json!({"metadata": {"annotations": {tether_model::ROLLBACK_ANNOTATION: null}}});
+                if let Err(e) = api
+                    .patch(
+                        &app.name_any(),
+                        &kube::api::PatchParams::default(),
+                        &kube::api::Patch::Merge(&patch),
+                    )
+                    .await
+                {
+                    tracing::warn!(app = %key, "cannot remove the rollback annotation: {e}");
+                }
+                Ok(None)
+            }
+            Some(rb) if rb.revision == target => Ok(Some(target)),
+            _ => {
+                tracing::info!(app = %key, "rollback to {}", short(&target));
+                status.rollback = Some(tether_model::RollbackState {
+                    revision: target.clone(),
+                    held_head: head.commit,
+                    since: crate::time::now(),
+                });
+                Ok(Some(target))
+            }
+        }
     }
 
     /// Source: resolve the revision (one shared fetcher per repo URL) and check
@@ -557,6 +638,7 @@ impl Engine {
         &self,
         app: &Application,
         max_age: Duration,
+        at: Option<&str>,
     ) -> Result<(Resolved, PathBuf), Failure> {
         let src = &app.spec.source;
         let auth = match &src.secret_ref {
@@ -564,7 +646,7 @@ impl Engine {
             None => None,
         };
         let fetcher = self.sources.fetcher(&src.repo_url, auth);
-        let revision = src.revision.as_deref().filter(|r| !r.is_empty());
+        let revision = at.or(src.revision.as_deref().filter(|r| !r.is_empty()));
         let resolved = fetcher
             .resolve(revision, max_age)
             .await

@@ -371,6 +371,20 @@ pub fn finish(
         }
     };
     status.set_condition(cond("Ready", ready, reason, &message, generation), &now);
+    match &status.rollback {
+        Some(rb) => {
+            let message = format!(
+                "rolled back to {}; auto-sync will not move forward until Git moves past {} or `tether app sync`",
+                short(&rb.revision),
+                short(&rb.held_head)
+            );
+            status.set_condition(
+                cond("RolledBack", true, "Rollback", &message, generation),
+                &now,
+            );
+        }
+        None => status.remove_condition("RolledBack"),
+    }
     let reconciling = health.status == HealthCode::Progressing && !sync_failed;
     status.set_condition(
         cond(

@@ -26,6 +26,9 @@ pub const REFRESH_ANNOTATION: &str = "tether.dev/refresh";
 /// On an Application: who asked for the refresh (`user:<name>`), recorded as the initiator.
 pub const REFRESH_BY_ANNOTATION: &str = "tether.dev/refresh-by";
 
+/// On an Application: hold the app at this commit (`tether app rollback`). Auto-sync does
+/// not move it forward until Git moves on or `tether app sync` removes the annotation.
+pub const ROLLBACK_ANNOTATION: &str = "tether.dev/rollback";
 /// On an Application: deleting it deletes its objects first (the CLI's default, as in Argo CD).
 pub const CASCADE_FINALIZER: &str = "tether.dev/resources-finalizer";
 

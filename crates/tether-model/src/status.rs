@@ -29,6 +29,20 @@ pub struct ApplicationStatus {
     /// The last refresh request (`tether.dev/refresh` annotation value) the agent handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_refresh: Option<String>,
+    /// Set while the app is held at an older commit by `tether app rollback`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackState>,
+}
+
+/// A rollback in force: the app stays at `revision` and does not auto-sync
+/// forward until Git moves past `heldHead` or a user runs `tether app sync`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackState {
+    pub revision: String,
+    /// The commit Git pointed at when the rollback began.
+    pub held_head: String,
+    pub since: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -311,3 +311,88 @@ fn self_heal_backs_off_when_another_manager_keeps_fighting() {
     });
     assert_eq!(replicas(&env, "fight"), 3);
 }
+
+/// Issue 4, proof 5: a `git revert` of a bad commit converges back, and the
+/// history shows both; `tether app rollback` goes to an entry, holds there
+/// (status says so) until Git moves on.
+#[test]
+fn revert_and_rollback() {
+    let mut env = Env::start();
+    env.agent(&[]);
+    let repo = Repo::init(&env.dir.path().join("repo"));
+    repo.write("app/web.yaml", &deployment("web", "nginx:1.0", 1));
+    let good = repo.commit("good");
+    env.apply_yaml(&app_yaml("rb", &repo.url(), "app", "rb", AUTO_PRUNE, ""));
+    env.wait_synced_healthy("rb");
+    let image = |env: &Env| {
+        env.get("deployment", "rb", "web").unwrap()["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // A bad commit, then its revert: the cluster follows Git back.
+    repo.write("app/web.yaml", &deployment("web", "nginx:fail", 1));
+    let bad = repo.commit("bad image");
+    env.wait_app("rb", "bad applied", Duration::from_secs(15), |a| {
+        a["status"]["sync"]["revision"] == bad
+    });
+    repo.git(&["revert", "--no-edit", "HEAD"]);
+    let reverted = repo.git(&["rev-parse", "HEAD"]);
+    env.wait_app("rb", "revert applied", Duration::from_secs(15), |a| {
+        a["status"]["sync"]["revision"] == reverted && health(a) == "Healthy"
+    });
+    assert_eq!(image(&env), "nginx:1.0");
+    let app = env.app("rb");
+    let revs: Vec<&str> = app["status"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["revision"].as_str().unwrap())
+        .collect();
+    assert_eq!(revs, [good.as_str(), bad.as_str(), reverted.as_str()]);
+
+    // Forward again, then roll back to entry 1 (the good commit) with the CLI.
+    repo.write("app/web.yaml", &deployment("web", "nginx:2.0", 1));
+    let two = repo.commit("2.0");
+    env.wait_app("rb", "2.0 applied", Duration::from_secs(15), |a| {
+        a["status"]["sync"]["revision"] == two
+    });
+    let out = env.tether(&["app", "rollback", "rb", "1", "--timeout", "30s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(image(&env), "nginx:1.0");
+    let app = env.app("rb");
+    assert_eq!(app["status"]["rollback"]["revision"], good);
+    assert_eq!(app["status"]["sync"]["revision"], good);
+    let rolled = condition(&app, "RolledBack");
+    assert_eq!(rolled["status"], "True");
+    assert!(
+        rolled["message"]
+            .as_str()
+            .unwrap()
+            .contains("will not move forward"),
+        "{rolled}"
+    );
+    // Polls go by (1 s each) and the app stays where it was put.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        image(&env),
+        "nginx:1.0",
+        "auto-sync does not move a rolled-back app forward"
+    );
+
+    // Git moves on: the rollback ends and the new commit is synced.
+    repo.write("app/web.yaml", &deployment("web", "nginx:3.0", 1));
+    let three = repo.commit("3.0");
+    let app = env.wait_app("rb", "3.0 applied", Duration::from_secs(15), |a| {
+        a["status"]["sync"]["revision"] == three && sync(a) == "Synced"
+    });
+    assert!(app["status"]["rollback"].is_null());
+    assert!(condition(&app, "RolledBack").is_null());
+    assert!(env.get("application.tether.dev", "tether", "rb").unwrap()["metadata"]["annotations"]["tether.dev/rollback"].is_null());
+    assert_eq!(image(&env), "nginx:3.0");
+}

@@ -65,6 +65,13 @@ pub enum AppCommand {
     Sync(sync::SyncArgs),
     /// Show an Application's sync history: which commit, when, who asked, and the result.
     History(show::HistoryArgs),
+    /// Roll an Application back to the revision of a history entry, and hold it there.
+    ///
+    /// The agent syncs that commit and does not auto-sync forward until Git moves past the
+    /// commit it points at now (then the rollback ends by itself) or until `tether app sync`.
+    /// The status condition RolledBack says so while it lasts. Without ID, goes back to the
+    /// last successful sync of another revision. Exit codes as for `tether app sync`.
+    Rollback(sync::RollbackArgs),
     /// Wait until an Application is synced and/or healthy.
     ///
     /// Without --sync or --health, waits for both. Exit codes: 0 the state was reached;
@@ -98,6 +105,7 @@ pub async fn run(cmd: AppCommand) -> anyhow::Result<ExitCode> {
         AppCommand::Diff(args) => diff::run(args).await,
         AppCommand::Sync(args) => sync::sync(args).await,
         AppCommand::History(args) => show::history(args).await,
+        AppCommand::Rollback(args) => sync::rollback(args).await,
         AppCommand::Wait(args) => sync::wait(args).await,
         AppCommand::Delete(args) => delete::run(args).await,
     }

@@ -160,7 +160,59 @@ fn state_line(app: &Application) -> String {
     line
 }
 
+/// `tether app rollback NAME [ID]`.
+#[derive(clap::Args, Debug)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    sync: SyncArgs,
+    /// The history entry to go back to (`tether app history` shows the ids)
+    /// [default: the last successful sync before the current one].
+    id: Option<i64>,
+}
+
+/// Sync the app to the revision of a history entry, and hold it there: the
+/// agent does not auto-sync forward until Git moves past the commit it points
+/// at now, or until `tether app sync` (as in Argo CD, a rollback pauses the
+/// automated sync; here it resumes by itself once Git moves on).
+pub async fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx::connect(&args.sync.target).await?;
+    let app = ctx.get(&args.sync.name).await?;
+    let status = app.status.clone().unwrap_or_default();
+    let current = status
+        .sync
+        .as_ref()
+        .and_then(|s| s.revision.clone())
+        .unwrap_or_default();
+    let entry = match args.id {
+        Some(id) => status.history.iter().find(|h| h.id == id).ok_or_else(|| {
+            anyhow!(
+                "history entry {id} not found; `tether app history {}` lists them",
+                args.sync.name
+            )
+        })?,
+        None => status
+            .history
+            .iter()
+            .rev()
+            .find(|h| h.result == OperationPhase::Succeeded && h.revision != current)
+            .ok_or_else(|| anyhow!("no earlier successful sync to roll back to"))?,
+    };
+    let revision = entry.revision.clone();
+    eprintln!(
+        "rolling back to history entry {} ({})",
+        entry.id,
+        output::short(&revision)
+    );
+    request(args.sync, Some(revision)).await
+}
+
 pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    request(args, None).await
+}
+
+/// Ask the agent to sync now (and, with `rollback`, to go to that commit and
+/// stay; without it any rollback in force ends), then follow it.
+async fn request(args: SyncArgs, rollback: Option<String>) -> anyhow::Result<ExitCode> {
     let ctx = Ctx::connect(&args.target).await?;
     let app = ctx.get(&args.name).await?;
     let (ns, name) = (app.namespace().unwrap_or_default(), app.name_any());
@@ -196,7 +248,11 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         f.started().await;
     }
 
-    let patch = json!({"metadata": {"annotations": {REFRESH_ANNOTATION: value, REFRESH_BY_ANNOTATION: &by}}});
+    let patch = json!({"metadata": {"annotations": {
+        REFRESH_ANNOTATION: value,
+        REFRESH_BY_ANNOTATION: &by,
+        tether_model::ROLLBACK_ANNOTATION: rollback,
+    }}});
     api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .map_err(|e| anyhow!("requesting a sync of {key}: {e}"))?;
