@@ -47,6 +47,8 @@ pub struct AgentConfig {
     /// This cluster's name: apps whose `destination.cluster` names another
     /// cluster are left to that cluster's agent.
     pub cluster_name: String,
+    /// How much of the audit log to keep; applied at start and hourly.
+    pub audit_retention: tether_audit::Retention,
 }
 
 impl Default for AgentConfig {
@@ -59,6 +61,10 @@ impl Default for AgentConfig {
             history_limit: 10,
             progress_recheck: Duration::from_secs(2),
             cluster_name: IN_CLUSTER.to_string(),
+            audit_retention: tether_audit::Retention {
+                max_age: Some(Duration::from_secs(90 * 24 * 3600)),
+                max_records: Some(1_000_000),
+            },
         }
     }
 }
@@ -150,6 +156,19 @@ impl Agent {
         let mut next_due: HashMap<String, Instant> = HashMap::new();
         let mut failures: HashMap<String, u32> = HashMap::new();
         tokio::pin!(shutdown);
+        let retention = {
+            let engine = self.engine.clone();
+            let policy = self.config.audit_retention.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(3600));
+                loop {
+                    every.tick().await;
+                    if let Some(audit) = &engine.audit {
+                        audit.retain(policy.clone()).await;
+                    }
+                }
+            })
+        };
         tracing::info!(
             poll_interval = ?self.config.poll_interval,
             concurrency = self.config.concurrency,
@@ -283,6 +302,7 @@ impl Agent {
             }
         }
 
+        retention.abort();
         // Graceful stop: wait for the reconciles that are running; queued ones
         // see the flag and do not start.
         stopping.store(true, Ordering::SeqCst);

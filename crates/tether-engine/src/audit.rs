@@ -216,6 +216,23 @@ impl Auditor {
             .await;
     }
 
+    /// Apply the retention policy: old records are folded into per-day
+    /// summaries and dropped.
+    pub async fn retain(&self, policy: tether_audit::Retention) {
+        if let Some(report) = self
+            .blocking("applying retention", move |log| {
+                log.apply_retention(&policy)
+            })
+            .await
+            && report.dropped > 0
+        {
+            tracing::info!(
+                dropped = report.dropped,
+                "audit log: old records summarised and dropped"
+            );
+        }
+    }
+
     /// Source, Render or Plan failed; nothing was applied.
     pub async fn error(&self, app: &str, reason: &str, message: &str) {
         let rec = self.record(

@@ -36,6 +36,14 @@ pub struct AgentArgs {
     /// left alone (their own cluster's agent reconciles them); empty and `in-cluster` mean this one.
     #[arg(long, default_value = "in-cluster")]
     pub cluster_name: String,
+    /// Audit log retention: records older than this many days are summarised per app and
+    /// day, then dropped (checked at start and hourly). 0 keeps them all.
+    #[arg(long, default_value_t = 90)]
+    pub audit_max_age_days: u64,
+    /// Audit log retention: beyond this many records the oldest are summarised and dropped.
+    /// 0 means no limit.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub audit_max_records: usize,
 }
 
 impl AgentArgs {
@@ -48,6 +56,11 @@ impl AgentArgs {
             history_limit: self.history_limit.max(1),
             progress_recheck: Duration::from_secs_f64(self.progress_interval.max(0.1)),
             cluster_name: self.cluster_name.clone(),
+            audit_retention: tether_audit::Retention {
+                max_age: (self.audit_max_age_days > 0)
+                    .then(|| Duration::from_secs(self.audit_max_age_days * 24 * 3600)),
+                max_records: (self.audit_max_records > 0).then_some(self.audit_max_records),
+            },
         }
     }
 }

@@ -396,3 +396,46 @@ fn revert_and_rollback() {
     assert!(env.get("application.tether.dev", "tether", "rb").unwrap()["metadata"]["annotations"]["tether.dev/rollback"].is_null());
     assert_eq!(image(&env), "nginx:3.0");
 }
+
+/// Issue 4, proof 4 (second half): replicas owned by an HPA, ignored through
+/// ignoreDifferences, never make the app OutOfSync nor trigger self-heal.
+#[test]
+fn ignored_differences_are_not_drift() {
+    let mut env = Env::start();
+    env.agent(&["--poll-interval", "3600"]);
+    let repo = Repo::init(&env.dir.path().join("repo"));
+    repo.write("app/web.yaml", &deployment("web", "nginx:1.0", 3));
+    repo.commit("web");
+    let yaml = app_yaml("hpa", &repo.url(), "app", "hpa", "    automated: {prune: true, selfHeal: true}", "")
+        .replace(
+            "  syncPolicy:\n",
+            "  ignoreDifferences:\n    - {group: apps, kind: Deployment, jsonPointers: [/spec/replicas]}\n  syncPolicy:\n",
+        );
+    env.apply_yaml(&yaml);
+    env.wait_synced_healthy("hpa");
+    env.kubectl_ok(&["scale", "deployment/web", "-n", "hpa", "--replicas=7"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let app = env.app("hpa");
+    assert_eq!(sync(&app), "Synced", "{}", app["status"]);
+    assert_eq!(
+        replicas(&env, "hpa"),
+        7,
+        "not healed: the HPA owns replicas"
+    );
+    assert_eq!(app["status"]["history"].as_array().unwrap().len(), 1);
+    assert!(audit(&env, &["--app", "hpa", "--kind", "drift"]).is_empty());
+    // A field that is not ignored still is drift.
+    env.kubectl_ok(&[
+        "set",
+        "image",
+        "deployment/web",
+        "-n",
+        "hpa",
+        "main=nginx:evil",
+    ]);
+    env.wait_app("hpa", "image healed", Duration::from_secs(10), |a| {
+        a["status"]["history"]
+            .as_array()
+            .is_some_and(|h| h.len() == 2)
+    });
+}
