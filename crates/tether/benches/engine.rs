@@ -4,7 +4,10 @@
 //!    annotation), p50 and p95 over 20 commits;
 //! 2. convergence from cold of 100 apps × 10 objects, and the agent's peak RSS;
 //! 3. applying 1,000 objects: tether (Application created → Synced) against
-//!    `kubectl apply --server-side` of the same files to the same sandbox.
+//!    `kubectl apply --server-side` of the same files to the same sandbox;
+//! 4. drift → detected and drift → corrected, p50 and p95 over 50 drifts, with
+//!    10 and with 1,000 managed apps; the agent's RSS with 10,000 managed
+//!    objects; its CPU while idle with 1,000 apps.
 //!
 //! Run: `make bench-engine` (or `cargo bench -p tether --bench engine`).
 //! Everything runs on this machine's cores, so compare the ratios, not the
@@ -348,8 +351,195 @@ async fn apply_thousand(dir: &Path) -> (f64, f64) {
     (tether_secs, kubectl_secs)
 }
 
+fn deployment(name: &str, replicas: u32) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: main\n          image: nginx:1.0\n"
+    )
+}
+
+async fn create_app_with(
+    client: &kube::Client,
+    name: &str,
+    url: &str,
+    path: &str,
+    dest: &str,
+    automated: serde_json::Value,
+) {
+    let api: Api<Application> = Api::namespaced(client.clone(), "tether");
+    let app = json!({
+        "apiVersion": "tether.dev/v1alpha1", "kind": "Application",
+        "metadata": {"name": name, "namespace": "tether"},
+        "spec": {"source": {"repoURL": url, "path": path}, "destination": {"namespace": dest},
+                 "syncPolicy": {"automated": automated, "syncOptions": ["CreateNamespace=true"]}}
+    });
+    api.patch(name, &PatchParams::apply("bench"), &Patch::Apply(&app))
+        .await
+        .expect("app");
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0 // utime + stime, in clock ticks (100/s)
+}
+
+/// 50 drifts (`replicas` 3 → 2 by another field manager): when the app's
+/// status shows it (a detect-only app) and when it is put back (a self-heal app).
+/// Self-heal apps are taken in turn, so none is corrected more than 3 times a
+/// minute (more would be flapping, which backs off on purpose).
+const HEAL_APPS: usize = 17;
+
+async fn drift_latency(client: &kube::Client, detect_ns: &str) -> ((f64, f64), (f64, f64)) {
+    let apps: Api<Application> = Api::namespaced(client.clone(), "tether");
+    let mut detected = Vec::new();
+    let mut corrected = Vec::new();
+    for n in 0..50 {
+        // Detection, on the detect-only app.
+        let deploys: Api<k8s_openapi::api::apps::v1::Deployment> =
+            Api::namespaced(client.clone(), detect_ns);
+        let replicas = if n % 2 == 0 { 2 } else { 4 };
+        let patch = json!({"spec": {"replicas": replicas}});
+        let start = Instant::now();
+        deploys
+            .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("drift");
+        loop {
+            let a = apps.get(detect_ns).await.expect("app");
+            let seen = a.status.as_ref().is_some_and(|s| {
+                s.resources.iter().any(|r| {
+                    r.drift
+                        .as_ref()
+                        .is_some_and(|d| d.fields.iter().any(|f| f.live == replicas.to_string()))
+                })
+            });
+            if seen {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        detected.push(start.elapsed().as_secs_f64() * 1000.0);
+
+        // Correction, on the self-heal app.
+        let heal_ns = format!("heal{}", n % HEAL_APPS);
+        let deploys: Api<k8s_openapi::api::apps::v1::Deployment> =
+            Api::namespaced(client.clone(), &heal_ns);
+        let start = Instant::now();
+        deploys
+            .patch(
+                "web",
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": {"replicas": 2}})),
+            )
+            .await
+            .expect("drift");
+        loop {
+            let d = deploys.get("web").await.expect("web");
+            if d.spec.and_then(|s| s.replicas) == Some(3) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        corrected.push(start.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    detected.sort_by(f64::total_cmp);
+    corrected.sort_by(f64::total_cmp);
+    (
+        (percentile(&detected, 0.5), percentile(&detected, 0.95)),
+        (percentile(&corrected, 0.5), percentile(&corrected, 0.95)),
+    )
+}
+
+/// 4. Drift with `extra` other apps of 10 ConfigMaps each beside the two measured ones.
+async fn drift(dir: &Path, extra: usize) -> ((f64, f64), (f64, f64), f64, f64) {
+    let (_sb, kc) = sandbox(dir);
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("web")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("web/web.yaml"), deployment("web", 3)).unwrap();
+    for a in 0..extra {
+        let d = repo.join(format!("apps/app{a}"));
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..10 {
+            std::fs::write(
+                d.join(format!("cm{i}.yaml")),
+                configmap(&format!("cm{i}"), "v"),
+            )
+            .unwrap();
+        }
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "fleet"]);
+    let agent = agent(dir, &kc, "30", "8");
+    let client = client(&kc).await;
+    wait_crd(&client).await;
+    ensure_ns(&client, "tether").await;
+    let url = format!("file://{}", repo.display());
+    create_app_with(
+        &client,
+        "detect",
+        &url,
+        "web",
+        "detect",
+        json!({"prune": true}),
+    )
+    .await;
+    create_app_with(
+        &client,
+        "heal",
+        &url,
+        "web",
+        "heal",
+        json!({"prune": true, "selfHeal": true}),
+    )
+    .await;
+    for a in 0..extra {
+        create_app(
+            &client,
+            &format!("app{a}"),
+            &url,
+            &format!("apps/app{a}"),
+            &format!("ns{a}"),
+        )
+        .await;
+    }
+    let apps: Api<Application> = Api::namespaced(client.clone(), "tether");
+    loop {
+        let list = apps.list(&ListParams::default()).await.expect("list");
+        if list.items.len() == extra + 1 + HEAL_APPS && list.items.iter().all(synced_healthy) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rss = peak_rss_mib(agent.0.id());
+    // Idle: nothing changes for 30 s (one poll interval).
+    let before = cpu_seconds(agent.0.id());
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let idle_cpu = (cpu_seconds(agent.0.id()) - before) / 30.0 * 100.0;
+    let (d, c) = drift_latency(&client, "detect").await;
+    (d, c, rss, idle_cpu)
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "drift") {
+        let tmp = tempfile::tempdir().expect("tmp");
+        for extra in [10usize, 1000] {
+            let dir = tmp.path().join(format!("drift{extra}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let ((d50, d95), (c50, c95), rss, cpu) = drift(&dir, extra).await;
+            println!(
+                "{} apps ({} objects): drift → detected p50 {d50:.0} ms, p95 {d95:.0} ms; drift → corrected p50 {c50:.0} ms, p95 {c95:.0} ms; agent peak RSS {rss:.1} MiB; idle CPU {cpu:.2}% of one core",
+                extra + 1 + HEAL_APPS,
+                extra * 10 + 1 + HEAL_APPS
+            );
+        }
+        return;
+    }
     // `cargo bench` passes --bench; nothing else to parse.
     let tmp = tempfile::tempdir().expect("tmp");
     let d = |n: &str| {
