@@ -422,6 +422,7 @@ async fn drift_latency(client: &kube::Client, detect_ns: &str) -> ((f64, f64), (
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         detected.push(start.elapsed().as_secs_f64() * 1000.0);
+        eprintln!("drift {n}: detected");
 
         // Correction, on the self-heal app.
         let heal_ns = format!("heal{}", n % HEAL_APPS);
@@ -488,15 +489,18 @@ async fn drift(dir: &Path, extra: usize) -> ((f64, f64), (f64, f64), f64, f64) {
         json!({"prune": true}),
     )
     .await;
-    create_app_with(
-        &client,
-        "heal",
-        &url,
-        "web",
-        "heal",
-        json!({"prune": true, "selfHeal": true}),
-    )
-    .await;
+    for h in 0..HEAL_APPS {
+        let name = format!("heal{h}");
+        create_app_with(
+            &client,
+            &name,
+            &url,
+            "web",
+            &name,
+            json!({"prune": true, "selfHeal": true}),
+        )
+        .await;
+    }
     for a in 0..extra {
         create_app(
             &client,
@@ -515,6 +519,7 @@ async fn drift(dir: &Path, extra: usize) -> ((f64, f64), (f64, f64), f64, f64) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    eprintln!("drift bench: {} apps converged", extra + 1 + HEAL_APPS);
     let rss = peak_rss_mib(agent.0.id());
     // Idle: nothing changes for 30 s (one poll interval).
     let before = cpu_seconds(agent.0.id());
