@@ -16,7 +16,7 @@ use serde_json::Value;
 use tether_kube::{Cluster, KubeError};
 use tether_model::{
     Application, ApplicationStatus, HealthCode, HealthStatus, ObjectRef, OperationPhase,
-    ResourceStatus, SyncCode, Tool,
+    ResourceStatus, SyncCode,
 };
 use tether_plan::plan::{Action, Plan, PlanInput};
 use tether_render::{RenderRequest, Renderer};
@@ -50,7 +50,6 @@ pub struct Engine {
 /// Where Source and Render ended: the commit and the desired objects.
 pub struct Desired {
     pub resolved: Resolved,
-    pub tool: Tool,
     /// Rendered objects with namespace defaulted and tracking metadata added,
     /// each with where it came from.
     pub objects: Vec<(Value, String)>,
@@ -804,11 +803,7 @@ impl Engine {
             tether_plan::plan::decorate(&mut obj, &tracking, &annotation);
             objects.push((obj, m.origin.clone()));
         }
-        Ok(Desired {
-            resolved,
-            tool: rendered.tool,
-            objects,
-        })
+        Ok(Desired { resolved, objects })
     }
 
     fn default_namespace(&self, app: &Application) -> String {

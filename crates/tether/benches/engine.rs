@@ -131,16 +131,7 @@ async fn ensure_ns(client: &kube::Client, ns: &str) {
 }
 
 async fn create_app(client: &kube::Client, name: &str, url: &str, path: &str, dest: &str) {
-    let api: Api<Application> = Api::namespaced(client.clone(), "tether");
-    let app = json!({
-        "apiVersion": "tether.dev/v1alpha1", "kind": "Application",
-        "metadata": {"name": name, "namespace": "tether"},
-        "spec": {"source": {"repoURL": url, "path": path}, "destination": {"namespace": dest},
-                 "syncPolicy": {"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]}}
-    });
-    api.patch(name, &PatchParams::apply("bench"), &Patch::Apply(&app))
-        .await
-        .expect("app");
+    create_app_with(client, name, url, path, dest, json!({"prune": true})).await;
 }
 
 fn synced_healthy(app: &Application) -> bool {
