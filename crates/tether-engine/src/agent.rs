@@ -49,6 +49,9 @@ pub struct AgentConfig {
     pub cluster_name: String,
     /// How much of the audit log to keep; applied at start and hourly.
     pub audit_retention: tether_audit::Retention,
+    /// How often each app reads its objects from the API server instead of
+    /// the live cache, in case a watch missed something.
+    pub resync_interval: Duration,
 }
 
 impl Default for AgentConfig {
@@ -65,9 +68,15 @@ impl Default for AgentConfig {
                 max_age: Some(Duration::from_secs(90 * 24 * 3600)),
                 max_records: Some(1_000_000),
             },
+            resync_interval: Duration::from_secs(600),
         }
     }
 }
+
+/// How long after a managed object changes its app is re-planned: a burst of
+/// changes (a rollout writing status, `kubectl apply` of many objects) costs
+/// one reconcile, not one each.
+const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// The name an agent's own cluster always answers to, as in Argo CD.
 pub const IN_CLUSTER: &str = "in-cluster";
@@ -108,10 +117,12 @@ impl Agent {
                 "the last run stopped mid-sync; recorded as interrupted in the audit log"
             );
         }
-        let (watch, touched) = crate::watch::DriftWatch::new(cluster.client().clone());
+        let (live_cache, touched) = crate::watch::LiveCache::new(cluster.client().clone());
         let engine = Engine {
             audit: Some(auditor),
-            watch: Some(Arc::new(watch)),
+            live_cache: Some(Arc::new(live_cache)),
+            resync_interval: config.resync_interval,
+            pacing: Default::default(),
             events: Some(crate::events::Notifier::new(cluster.client().clone())),
             heals: Default::default(),
             cluster,
@@ -155,6 +166,8 @@ impl Agent {
         let mut dirty: HashSet<String> = HashSet::new();
         let mut next_due: HashMap<String, Instant> = HashMap::new();
         let mut failures: HashMap<String, u32> = HashMap::new();
+        let mut debouncing: HashSet<String> = HashSet::new();
+        let (settled_tx, mut settled_rx) = mpsc::unbounded_channel::<String>();
         tokio::pin!(shutdown);
         let retention = {
             let engine = self.engine.clone();
@@ -188,6 +201,9 @@ impl Agent {
                                 }
                                 // Apps deleted while the watch was down are forgotten.
                                 Event::InitDone => {
+                                    for gone in known.iter().filter(|k| !relisted.contains(*k)) {
+                                        self.engine.forget(gone);
+                                    }
                                     known.retain(|k| relisted.contains(k));
                                     seen.retain(|k, _| relisted.contains(k));
                                 }
@@ -195,6 +211,7 @@ impl Agent {
                                     let key = Engine::app_key(a);
                                     known.remove(&key);
                                     seen.remove(&key);
+                                    self.engine.forget(&key);
                                 }
                                 Event::Apply(_) => {}
                             }
@@ -216,13 +233,22 @@ impl Agent {
                         None => break,
                     }
                 }
-                // A managed object changed: re-plan its app now. A burst of
-                // changes while it runs collapses into one re-run (dirty).
+                // A managed object changed: re-plan its app shortly. Changes
+                // within the debounce collapse into one reconcile, and a burst
+                // while it runs into one re-run (dirty).
                 Some(t) = changes.recv() => {
-                    if known.contains(&t.app) {
+                    if known.contains(&t.app) && debouncing.insert(t.app.clone()) {
                         tracing::debug!(app = %t.app, object = %t.object, "managed object changed");
-                        let _ = due_tx.send((t.app, None));
+                        let tx = settled_tx.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(DEBOUNCE).await;
+                            let _ = tx.send(t.app);
+                        });
                     }
+                }
+                Some(key) = settled_rx.recv() => {
+                    debouncing.remove(&key);
+                    let _ = due_tx.send((key, None));
                 }
                 Some((key, at)) = due_rx.recv() => {
                     // A timer that was superseded by a newer schedule is ignored.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 use kube::ResourceExt;
 use serde_json::Value;
-use tether_kube::Cluster;
+use tether_kube::{Cluster, KubeError};
 use tether_model::{Application, FIELD_MANAGER, ObjectRef, OperationPhase};
 use tether_plan::order::Stage;
 use tether_plan::plan::{Action, Plan, Step};
@@ -31,6 +31,10 @@ pub struct ApplyOutcome {
     pub errors: BTreeMap<ObjectRef, String>,
     /// Objects not attempted because an earlier wave failed.
     pub skipped: BTreeSet<ObjectRef>,
+    /// At least one error was the cluster's, not the object's (429, 5xx, a
+    /// lost connection) and outlived the client's own retries: the sync is
+    /// worth repeating as it is, with backoff (phase `Error`).
+    pub transient: bool,
 }
 
 /// `take_over`: apply with force whatever the app's options (self-heal).
@@ -63,7 +67,12 @@ pub async fn run(
                 }
                 Ok(false) => {}
                 Err(e) => {
-                    out.phase = OperationPhase::Failed;
+                    out.transient = e.is_transient();
+                    out.phase = if out.transient {
+                        OperationPhase::Error
+                    } else {
+                        OperationPhase::Failed
+                    };
                     out.message = format!("creating namespace {ns}: {e}");
                     return out;
                 }
@@ -72,6 +81,8 @@ pub async fn run(
     }
 
     let mut failed_wave: Option<String> = None;
+    // Objects whose error was the cluster's (transient), not their own.
+    let mut flaky: BTreeSet<ObjectRef> = BTreeSet::new();
     for (stage, wave, steps) in plan.waves() {
         let todo: Vec<&Step> = steps
             .into_iter()
@@ -97,14 +108,11 @@ pub async fn run(
             })
             .collect();
         let shared = cluster.clone();
-        let results: Vec<(ObjectRef, Action, Result<Value, String>)> = stream::iter(work)
+        let results: Vec<(ObjectRef, Action, Result<Value, KubeError>)> = stream::iter(work)
             .map(move |(r, action, obj)| {
                 let cluster = shared.clone();
                 async move {
-                    let res = cluster
-                        .apply(&obj, FIELD_MANAGER, force, false)
-                        .await
-                        .map_err(|e| e.to_string());
+                    let res = cluster.apply(&obj, FIELD_MANAGER, force, false).await;
                     (r, action, res)
                 }
             })
@@ -125,7 +133,10 @@ pub async fn run(
                 }
                 Err(e) => {
                     tracing::warn!(app = %key, object = %r, wave, "apply failed: {e}");
-                    out.errors.insert(r, e);
+                    if e.is_transient() {
+                        flaky.insert(r.clone());
+                    }
+                    out.errors.insert(r, e.to_string());
                     wave_failed = true;
                 }
             }
@@ -138,6 +149,9 @@ pub async fn run(
                 .filter(|(r, _)| r.kind == "CustomResourceDefinition")
             {
                 if let Err(e) = cluster.wait_established(&r.name, ESTABLISH_TIMEOUT).await {
+                    if e.is_transient() {
+                        flaky.insert(r.clone());
+                    }
                     out.errors.insert(r.clone(), e.to_string());
                     wave_failed = true;
                 }
@@ -167,6 +181,11 @@ pub async fn run(
                     continue;
                 }
                 Err(e) => {
+                    // Not read, not deleted: it stays in the inventory for the next sync.
+                    tracing::warn!(app = %key, object = %step.object, "prune failed: reading it: {e}");
+                    if e.is_transient() {
+                        flaky.insert(step.object.clone());
+                    }
                     out.errors
                         .insert(step.object.clone(), format!("prune failed: {e}"));
                     continue;
@@ -188,6 +207,9 @@ pub async fn run(
                 }
                 Err(e) => {
                     tracing::warn!(app = %key, object = %step.object, "prune failed: {e}");
+                    if e.is_transient() {
+                        flaky.insert(step.object.clone());
+                    }
                     out.errors
                         .insert(step.object.clone(), format!("prune failed: {e}"));
                 }
@@ -198,11 +220,18 @@ pub async fn run(
     }
 
     if !out.errors.is_empty() {
-        out.phase = OperationPhase::Failed;
+        // A transient error makes the whole sync worth repeating: phase Error,
+        // and the message names that object and the API's error first.
+        out.transient = !flaky.is_empty();
+        out.phase = if out.transient {
+            OperationPhase::Error
+        } else {
+            OperationPhase::Failed
+        };
         let first = out
             .errors
             .iter()
-            .next()
+            .find(|(r, _)| !out.transient || flaky.contains(*r))
             .map(|(r, e)| format!("{r}: {e}"))
             .unwrap_or_default();
         out.message = match &failed_wave {

@@ -15,6 +15,17 @@ use tether_source::Resolved;
 
 use crate::apply::ApplyOutcome;
 
+/// What a sync is, for its audit record's kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncKind {
+    /// Git moved, the spec changed, a user asked, or a retry.
+    Sync,
+    /// Correcting drift.
+    SelfHeal,
+    /// Syncing the commit a rollback holds the app at.
+    Rollback,
+}
+
 pub struct Auditor {
     log: Arc<AuditLog>,
     cluster: String,
@@ -91,12 +102,12 @@ impl Auditor {
         resolved: &Resolved,
         initiator: &str,
         reason: &str,
-        heals_drift: bool,
+        kind: SyncKind,
     ) -> Option<i64> {
-        let kind = if heals_drift && initiator == "self-heal" {
-            EventKind::SelfHeal
-        } else {
-            EventKind::Sync
+        let kind = match kind {
+            SyncKind::Sync => EventKind::Sync,
+            SyncKind::SelfHeal => EventKind::SelfHeal,
+            SyncKind::Rollback => EventKind::Rollback,
         };
         let rec = Self::with_commit(
             self.record(

@@ -6,6 +6,7 @@
 //! - [`pipeline`] is one reconcile of one app, stage by stage.
 //! - [`apply`] runs a plan against the cluster, wave by wave.
 //! - [`record`] turns what happened into the Application's status.
+//! - [`leader`] elects one writing replica through a Lease.
 
 pub mod agent;
 pub mod apply;
@@ -13,6 +14,7 @@ pub mod audit;
 pub mod drift;
 pub mod events;
 pub mod flapping;
+pub mod leader;
 pub mod pipeline;
 pub mod record;
 pub mod time;

@@ -39,12 +39,26 @@ pub struct Engine {
     pub progress_recheck: Duration,
     /// The durable audit log, when the agent keeps one.
     pub audit: Option<crate::audit::Auditor>,
-    /// Watches on managed kinds that wake an app when its objects change.
-    pub watch: Option<Arc<crate::watch::DriftWatch>>,
+    /// The live cache: watches on managed kinds, read by Plan and Assess,
+    /// that wake an app when one of its objects changes.
+    pub live_cache: Option<Arc<crate::watch::LiveCache>>,
+    /// How often an app's plan reads every object from the API server instead
+    /// of the cache: the safety net under the watches.
+    pub resync_interval: Duration,
+    /// Per app: when it last read live state from the API server, and how many
+    /// reconciles in a row found it still progressing.
+    pub pacing: std::sync::Mutex<HashMap<String, Pacing>>,
     /// Kubernetes Events on the Application.
     pub events: Option<crate::events::Notifier>,
     /// Recent self-heals per app, to notice flapping.
     pub heals: std::sync::Mutex<HashMap<String, flapping::Heals>>,
+}
+
+/// Per-app timing the scheduler does not keep.
+#[derive(Default)]
+pub struct Pacing {
+    last_full_read: Option<std::time::Instant>,
+    progressing: u32,
 }
 
 /// Where Source and Render ended: the commit and the desired objects.
@@ -226,7 +240,7 @@ impl Engine {
 
         // Plan against what is live now.
         let inventory: Vec<ObjectRef> = status.resources.iter().map(record::resource_ref).collect();
-        let live = match self.live(&desired, &inventory).await {
+        let live = match self.live(&key, &desired, &inventory).await {
             Ok(l) => l,
             Err(e) => {
                 let failure =
@@ -306,22 +320,40 @@ impl Engine {
                 is_retry,
                 &reason,
             );
+            // Intent first: the objects about to be created join the inventory
+            // before any is applied, so a crash mid-sync cannot leave one behind
+            // that no later prune knows about. No write, no apply.
+            record::inventory_intent(&mut status, &plan);
+            if !self.write_status(app, status.clone()).await {
+                return Outcome {
+                    requeue_after: self.poll_interval,
+                    failed: true,
+                };
+            }
             let audit_id = match &self.audit {
                 Some(a) => {
-                    a.sync_started(
-                        &key,
-                        &desired.resolved,
-                        &initiator,
-                        &reason,
-                        !drifts.is_empty(),
-                    )
-                    .await
+                    let kind = if hold.is_some() {
+                        crate::audit::SyncKind::Rollback
+                    } else if initiator == "self-heal" && !drifts.is_empty() {
+                        crate::audit::SyncKind::SelfHeal
+                    } else {
+                        crate::audit::SyncKind::Sync
+                    };
+                    a.sync_started(&key, &desired.resolved, &initiator, &reason, kind)
+                        .await
                 }
                 None => None,
             };
-            self.write_status(app, status.clone()).await;
             // Self-heal takes fields back from whoever changed them.
             let outcome = apply::run(&self.cluster, app, &plan, initiator == "self-heal").await;
+            if let Some(cache) = &self.live_cache {
+                for (r, obj) in &outcome.applied {
+                    cache.applied(r, obj);
+                }
+                for r in &outcome.pruned {
+                    cache.deleted(r);
+                }
+            }
             synced = Some((outcome, audit_id));
         }
         let (synced, audit_id) = match synced {
@@ -337,7 +369,7 @@ impl Engine {
         {
             r.drift = drifts.get(&record::resource_ref(r)).cloned();
         }
-        self.watch_kinds(&resources).await;
+        self.watch_kinds(&key, &resources).await;
         record::finish(
             &mut status,
             app,
@@ -389,7 +421,21 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|s| s.phase != OperationPhase::Succeeded);
         self.flapping_condition(&key, &mut status, &plan, app.metadata.generation);
+        let progress_delay = self.progress_delay(&key, progressing);
+        // Transient cluster errors: retried whatever `retry` says, with the
+        // agent's backoff (failed below), and the conditions say so.
+        let transient = synced.as_ref().is_some_and(|s| s.transient);
         let requeue_after = match synced.as_ref() {
+            Some(_) if transient => {
+                let retries = status
+                    .operation_state
+                    .as_ref()
+                    .map(|o| o.retry_count)
+                    .unwrap_or(0);
+                let wait = record::transient_delay(retries, self.poll_interval);
+                record::transient_retry(&mut status, app, wait);
+                wait
+            }
             Some(s) if s.phase != OperationPhase::Succeeded => {
                 let attempt = status
                     .operation_state
@@ -398,7 +444,7 @@ impl Engine {
                     .unwrap_or(0);
                 record::retry_delay(app, attempt).unwrap_or(self.poll_interval)
             }
-            _ if progressing => self.progress_recheck,
+            _ if progressing => progress_delay,
             _ => self.poll_interval,
         };
         let requeue_after = flap_wait.map_or(requeue_after, |w| w.min(requeue_after));
@@ -410,11 +456,31 @@ impl Engine {
         };
         // A lost final write would leave the "Running" operation behind and the
         // history entry unwritten: back off and try again rather than wait a poll.
-        let written = self.write_status(app, status).await;
+        // Nothing new (a re-plan that found everything as it was): no write,
+        // so an idle agent costs the API server nothing.
+        let written = app.status.as_ref() == Some(&status) || self.write_status(app, status).await;
         Outcome {
             requeue_after,
-            failed: !written,
+            failed: !written || transient,
         }
+    }
+
+    /// How soon to look again at an app whose objects are still progressing:
+    /// `progress_recheck`, doubling while it stays progressing, up to the poll
+    /// interval. The live cache wakes the app when an object's status moves,
+    /// so this is only the fallback. A reconcile that finds the app settled
+    /// resets the streak.
+    fn progress_delay(&self, key: &str, progressing: bool) -> Duration {
+        let mut pacing = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
+        let p = pacing.entry(key.to_string()).or_default();
+        p.progressing = if progressing { p.progressing + 1 } else { 0 };
+        let n = p.progressing.max(1);
+        if self.live_cache.is_none() {
+            return self.progress_recheck;
+        }
+        self.progress_recheck
+            .saturating_mul(1u32 << (n - 1).min(16))
+            .min(self.poll_interval)
     }
 
     /// Log and audit drift once: when it differs from what the app's status
@@ -496,21 +562,38 @@ impl Engine {
         }
     }
 
-    /// Watch every kind this app manages, so a change to one of its objects
-    /// wakes it at once.
-    async fn watch_kinds(&self, resources: &[ResourceStatus]) {
-        let Some(watch) = &self.watch else { return };
+    /// Tell the live cache which kinds this app manages now, so a change to
+    /// one of its objects wakes it at once (and unused kinds are unwatched).
+    async fn watch_kinds(&self, key: &str, resources: &[ResourceStatus]) {
+        let Some(cache) = &self.live_cache else { return };
         let mut kinds: Vec<(&str, &str)> = resources
             .iter()
             .map(|r| (r.group.as_str(), r.kind.as_str()))
             .collect();
         kinds.sort();
         kinds.dedup();
+        let mut watched = Vec::with_capacity(kinds.len());
         for (group, kind) in kinds {
             if let Ok(info) = self.cluster.resolve_kind(group, kind).await {
-                watch.ensure(&info.resource);
+                watched.push(info.resource);
             }
         }
+        cache.use_kinds(key, &watched);
+    }
+
+    /// An app is gone: its kinds may be unwatched, its pacing forgotten.
+    pub fn forget(&self, key: &str) {
+        if let Some(cache) = &self.live_cache {
+            cache.forget(key);
+        }
+        self.pacing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        self.heals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 
     /// An error goes to the audit log once, not on every retry: only when it
@@ -544,7 +627,7 @@ impl Engine {
         let status = app.status.clone().unwrap_or_default();
         let inventory: Vec<ObjectRef> = status.resources.iter().map(record::resource_ref).collect();
         let live = self
-            .live(&desired, &inventory)
+            .live(&Self::app_key(app), &desired, &inventory)
             .await
             .map_err(|e| e.to_string())?;
         let plan = self
@@ -816,20 +899,49 @@ impl Engine {
             .unwrap_or_else(|| "default".into())
     }
 
-    /// Live state of every desired and inventory object, fetched concurrently.
+    /// Live state of every desired and inventory object: from the live cache
+    /// where it knows, else fetched from the API server concurrently. Every
+    /// `resync_interval` an app reads everything from the server once, in
+    /// case the cache missed something.
     async fn live(
         &self,
+        key: &str,
         desired: &Desired,
         inventory: &[ObjectRef],
     ) -> Result<BTreeMap<ObjectRef, Value>, KubeError> {
-        let mut refs: Vec<ObjectRef> = desired
+        let wanted: std::collections::BTreeSet<ObjectRef> = desired
             .objects
             .iter()
             .filter_map(|(o, _)| ObjectRef::of(o))
             .collect();
+        let mut refs: Vec<ObjectRef> = wanted.iter().cloned().collect();
         refs.extend(inventory.iter().cloned());
         refs.sort();
         refs.dedup();
+        let mut live = BTreeMap::new();
+        let full_read = {
+            let mut pacing = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
+            let p = pacing.entry(key.to_string()).or_default();
+            let due = p
+                .last_full_read
+                .is_none_or(|t| t.elapsed() >= self.resync_interval);
+            if due {
+                p.last_full_read = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if let (Some(cache), false) = (&self.live_cache, full_read) {
+            refs.retain(|r| match cache.lookup(r) {
+                crate::watch::Lookup::Hit(obj) => {
+                    live.insert(r.clone(), obj);
+                    false
+                }
+                // Not labelled yet (never applied, or someone else's object):
+                // a desired object may still exist, so ask the server.
+                crate::watch::Lookup::Absent => wanted.contains(r),
+                crate::watch::Lookup::Unknown => true,
+            });
+        }
         // Owned values in the closures: borrowed ones trip the compiler's
         // higher-ranked lifetime check once this future is spawned.
         let cluster = self.cluster.clone();
@@ -844,7 +956,6 @@ impl Engine {
             .buffer_unordered(16)
             .collect()
             .await;
-        let mut live = BTreeMap::new();
         for (r, got) in results {
             if let Some(obj) = got? {
                 live.insert(r, obj);

@@ -113,6 +113,19 @@ pub fn sync_reason(
     if requested {
         return Some("requested".into());
     }
+    // The cluster failed, not the commit (429, 5xx, a lost connection): try
+    // the same sync again, automated or not and whatever `retry` says; the
+    // agent backs off between attempts.
+    if let Some(op) = status.operation_state.as_ref()
+        && op.phase == OperationPhase::Error
+        && op.revision.as_deref() == Some(revision)
+        && !plan.in_sync()
+    {
+        return Some(format!(
+            "retry {} after a transient cluster error",
+            op.retry_count + 1
+        ));
+    }
     let automated = app.spec.automated()?;
     let Some(op) = status.operation_state.as_ref() else {
         return Some("first sync".into());
@@ -179,6 +192,47 @@ pub fn retry_delay(app: &Application, n: i64) -> Option<Duration> {
     Some(Duration::try_from_secs_f64(secs).unwrap_or(max).min(max))
 }
 
+/// The wait before the next attempt of a sync that failed on transient
+/// cluster errors, after `retries` such attempts: 1 s, 2 s, 4 s … (as the
+/// agent backs off) up to `cap`.
+pub fn transient_delay(retries: i64, cap: Duration) -> Duration {
+    Duration::from_secs(1u64 << retries.clamp(0, 16)).min(cap)
+}
+
+/// A sync failed on transient cluster errors and is tried again after `wait`:
+/// Ready=False `ClusterUnavailable` names the object, the API's error and
+/// when; Reconciling is True and Stalled False, as no one needs to act.
+pub fn transient_retry(status: &mut ApplicationStatus, app: &Application, wait: Duration) {
+    let now = time::now();
+    let generation = app.metadata.generation;
+    let when = if wait < Duration::from_secs(1) {
+        format!("{}ms", wait.as_millis())
+    } else {
+        format!("{}s", wait.as_secs())
+    };
+    let what = status
+        .operation_state
+        .as_ref()
+        .map(|o| o.message.clone())
+        .unwrap_or_default();
+    let message = format!("{what}; retrying in {when}");
+    status.set_condition(
+        cond("Ready", false, "ClusterUnavailable", &message, generation),
+        &now,
+    );
+    status.set_condition(
+        cond(
+            "Reconciling",
+            true,
+            "Retrying",
+            &format!("the cluster failed transiently; retrying in {when}"),
+            generation,
+        ),
+        &now,
+    );
+    status.set_condition(cond("Stalled", false, "Retrying", "", generation), &now);
+}
+
 /// A sync begins. `is_retry` (the automated retry of a failed sync) is what
 /// counts against `retry.limit`; requested and spec-change syncs do not.
 pub fn operation_started(
@@ -215,6 +269,40 @@ pub fn operation_started(
         ),
         &now,
     );
+}
+
+/// Add every object the plan is about to create to the inventory
+/// (`status.resources`) as OutOfSync, so the Running status written before the
+/// apply already names them: if the agent dies between creating an object and
+/// recording it, the next reconcile still prunes it once Git drops it.
+pub fn inventory_intent(status: &mut ApplicationStatus, plan: &Plan) {
+    for step in plan.steps.iter().filter(|s| s.action == Action::Create) {
+        if status
+            .resources
+            .iter()
+            .any(|r| resource_ref(r) == step.object)
+        {
+            continue;
+        }
+        let version = step
+            .desired
+            .as_ref()
+            .and_then(|o| o["apiVersion"].as_str())
+            .map(|v| tether_model::object::split_api_version(v).1.to_string())
+            .unwrap_or_default();
+        status.resources.push(ResourceStatus {
+            group: step.object.group.clone(),
+            version,
+            kind: step.object.kind.clone(),
+            namespace: step.object.namespace.clone(),
+            name: step.object.name.clone(),
+            status: SyncCode::OutOfSync,
+            health: None,
+            message: "being created".into(),
+            requires_pruning: false,
+            drift: None,
+        });
+    }
 }
 
 /// Sync status and message of one object after this reconcile.
@@ -312,6 +400,16 @@ pub fn finish(
             synced_generation,
         };
         let meta = &desired.resolved.meta;
+        // Retries after transient errors replace one another, so an outage
+        // does not push the last good syncs out of the history.
+        let repeat = outcome.phase == OperationPhase::Error
+            && status
+                .history
+                .last()
+                .is_some_and(|h| h.result == OperationPhase::Error && h.revision == revision);
+        if repeat {
+            status.history.pop();
+        }
         let id = status.history.last().map(|h| h.id + 1).unwrap_or(1);
         status.history.push(HistoryEntry {
             id,
@@ -549,4 +647,124 @@ pub async fn write_status(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tether_plan::order::Stage;
+
+    fn app(policy: serde_json::Value) -> Application {
+        serde_json::from_value(json!({
+            "apiVersion": "tether.dev/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "web", "namespace": "tether", "generation": 1},
+            "spec": {
+                "source": {"repoURL": "file:///repo", "path": "app"},
+                "destination": {"namespace": "web"},
+                "syncPolicy": policy,
+            },
+        }))
+        .expect("application")
+    }
+
+    fn out_of_sync() -> Plan {
+        Plan {
+            steps: vec![Step {
+                object: ObjectRef::new("", "ConfigMap", "web", "a"),
+                action: Action::Update,
+                reason: "data changed".into(),
+                diff: String::new(),
+                changes: Vec::new(),
+                stage: Stage::Main,
+                wave: 0,
+                desired: None,
+                requires_pruning: false,
+            }],
+            prune_blocked: None,
+        }
+    }
+
+    fn after(phase: OperationPhase, retry_count: i64) -> ApplicationStatus {
+        ApplicationStatus {
+            operation_state: Some(OperationState {
+                phase,
+                revision: Some("abc".into()),
+                retry_count,
+                synced_generation: Some(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_transient_failure_is_retried_without_a_retry_policy() {
+        let plan = out_of_sync();
+        let auto = app(json!({"automated": {"prune": true}}));
+        // A failed sync (the commit's fault) waits for Git or a user…
+        assert_eq!(
+            sync_reason(&auto, &after(OperationPhase::Failed, 0), "abc", &plan, false),
+            None
+        );
+        // …one the cluster failed is tried again, past any limit, manual or not.
+        let why = sync_reason(&auto, &after(OperationPhase::Error, 7), "abc", &plan, false);
+        assert_eq!(
+            why.as_deref(),
+            Some("retry 8 after a transient cluster error")
+        );
+        let limited = app(json!({"automated": {}, "retry": {"limit": 1}}));
+        assert!(sync_reason(&limited, &after(OperationPhase::Error, 5), "abc", &plan, false).is_some());
+        let manual = app(json!({}));
+        assert!(sync_reason(&manual, &after(OperationPhase::Error, 0), "abc", &plan, false).is_some());
+        // Not once live matches Git, and not for an older revision.
+        let done = Plan::default();
+        assert_eq!(
+            sync_reason(&manual, &after(OperationPhase::Error, 0), "abc", &done, false),
+            None
+        );
+        assert_eq!(
+            sync_reason(&manual, &after(OperationPhase::Error, 0), "def", &plan, false),
+            None
+        );
+    }
+
+    #[test]
+    fn transient_retries_back_off_like_the_agent() {
+        let cap = Duration::from_secs(30);
+        let waits: Vec<u64> = (0..7).map(|n| transient_delay(n, cap).as_secs()).collect();
+        assert_eq!(waits, vec![1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(transient_delay(-1, cap), Duration::from_secs(1));
+        assert_eq!(transient_delay(i64::MAX, cap), cap);
+        assert_eq!(
+            transient_delay(3, Duration::from_millis(500)),
+            Duration::from_millis(500)
+        );
+    }
+
+    #[test]
+    fn a_transient_retry_is_a_clear_condition_not_a_stall() {
+        let a = app(json!({"automated": {}}));
+        let mut status = after(OperationPhase::Error, 1);
+        if let Some(op) = status.operation_state.as_mut() {
+            op.message = "new revision abc; 1 object(s) failed in Main wave 0; later waves and prunes were not run. First: ConfigMap web/a: Internal error occurred: injected fault on patch configmaps".into();
+        }
+        transient_retry(&mut status, &a, Duration::from_secs(2));
+        let ready = status.condition("Ready").expect("Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "ClusterUnavailable")
+        );
+        assert!(
+            ready.message.contains("ConfigMap web/a: Internal error")
+                && ready.message.ends_with("retrying in 2s"),
+            "{}",
+            ready.message
+        );
+        assert_eq!(status.condition("Stalled").expect("Stalled").status, "False");
+        assert_eq!(
+            status.condition("Reconciling").expect("Reconciling").status,
+            "True"
+        );
+    }
 }

@@ -18,6 +18,9 @@ use serde_json::Value;
 use tether_model::ObjectRef;
 use tokio::sync::RwLock;
 
+pub mod fence;
+pub use fence::{Fence, FenceLayer};
+
 /// Errors from the cluster, worded for an Application's status.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
@@ -70,6 +73,87 @@ impl From<kube::Error> for KubeError {
     }
 }
 
+/// How a call to the API server is retried when it fails transiently (429,
+/// 5xx, connection errors): exponential backoff with jitter, a few attempts,
+/// and a cap on the total wait, so one sick request never holds a sync for
+/// long. Longer outages are the agent's to back off from, per app.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub base: Duration,
+    /// Up to this fraction of each wait is added at random (0.5: up to 50 % more),
+    /// so callers that failed together do not retry together.
+    pub jitter: f64,
+    /// The most one call waits across all its retries.
+    pub max_total: Duration,
+}
+
+/// What [`Cluster`] uses: waits of 150–225 ms, 300–450 ms, 600–900 ms.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    attempts: 4,
+    base: Duration::from_millis(150),
+    jitter: 0.5,
+    max_total: Duration::from_secs(2),
+};
+
+impl RetryPolicy {
+    /// The wait before retry `retry` (0 for the first retry) of a call that
+    /// has already waited `waited`, with `random` in [0, 1); None: give up.
+    pub fn delay(&self, retry: u32, waited: Duration, random: f64) -> Option<Duration> {
+        if retry.saturating_add(1) >= self.attempts {
+            return None;
+        }
+        let left = self.max_total.saturating_sub(waited);
+        if left.is_zero() {
+            return None;
+        }
+        let base = self.base.saturating_mul(1u32 << retry.min(20));
+        let random = if random.is_finite() {
+            random.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let wait = base.saturating_add(base.mul_f64(self.jitter.max(0.0) * random));
+        Some(wait.min(left))
+    }
+}
+
+/// A number in [0, 1) for jitter: std's per-instance random hasher keys are
+/// enough, and need no dependency.
+fn jitter_random() -> f64 {
+    use std::hash::BuildHasher;
+    let x = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Run `call` under [`RETRY`]: transient errors are retried (logged at debug),
+/// anything else is returned at once.
+async fn retrying<T, F, Fut>(what: &str, mut call: F) -> Result<T, KubeError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, KubeError>>,
+{
+    let mut waited = Duration::ZERO;
+    let mut retry = 0;
+    loop {
+        let err = match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() => e,
+            Err(e) => return Err(e),
+        };
+        let Some(wait) = RETRY.delay(retry, waited, jitter_random()) else {
+            tracing::debug!(attempts = retry + 1, "{what}: giving up: {err}");
+            return Err(err);
+        };
+        tracing::debug!(attempt = retry + 1, ?wait, "{what}: {err}; retrying");
+        tokio::time::sleep(wait).await;
+        waited += wait;
+        retry += 1;
+    }
+}
+
 /// What discovery says about one kind.
 #[derive(Clone, Debug)]
 pub struct KindInfo {
@@ -102,11 +186,30 @@ impl Cluster {
         kubeconfig: Option<&Path>,
         context: Option<&str>,
     ) -> Result<Cluster, KubeError> {
+        Cluster::connect_with(kubeconfig, context, None).await
+    }
+
+    /// Like [`Cluster::connect`], but every write (POST, PUT, PATCH, DELETE) except
+    /// those on the fence's own Lease is refused unless `fence` holds: the
+    /// client of a replica under leader election.
+    pub async fn connect_fenced(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+        fence: Fence,
+    ) -> Result<Cluster, KubeError> {
+        Cluster::connect_with(kubeconfig, context, Some(fence)).await
+    }
+
+    async fn connect_with(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+        fence: Option<Fence>,
+    ) -> Result<Cluster, KubeError> {
         let options = KubeConfigOptions {
             context: context.map(str::to_string),
             ..Default::default()
         };
-        let config = match kubeconfig {
+        let mut config = match kubeconfig {
             Some(path) => {
                 let kc = Kubeconfig::read_from(path).map_err(|e| {
                     KubeError::Connect(format!("reading kubeconfig {}: {e}", path.display()))
@@ -124,8 +227,17 @@ impl Cluster {
                     .map_err(|e| KubeError::Connect(e.to_string()))?,
             },
         };
+        // kube's own retry layer retries 429/503/504 up to 15 times, for minutes:
+        // a sync would hang on a busy server. Cluster's methods retry briefly
+        // themselves (RETRY) and the agent backs off per app.
+        config.default_retry = false;
         let server = config.cluster_url.to_string();
-        let client = Client::try_from(config).map_err(|e| KubeError::Connect(e.to_string()))?;
+        let builder = kube::client::ClientBuilder::try_from(config)
+            .map_err(|e| KubeError::Connect(e.to_string()))?;
+        let client = match fence {
+            Some(fence) => builder.with_layer(&FenceLayer::new(fence)).build(),
+            None => builder.build(),
+        };
         Cluster::new(client, server).await
     }
 
@@ -170,7 +282,7 @@ impl Cluster {
     }
 
     pub async fn refresh_discovery(&self) -> Result<(), KubeError> {
-        let snap = discover(&self.client).await?;
+        let snap = retrying("discovery", || discover(&self.client)).await?;
         *self.discovery.write().await = snap;
         Ok(())
     }
@@ -267,7 +379,12 @@ impl Cluster {
             Err(KubeError::UnknownKind { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        match self.api(&info, &r.namespace).get_opt(&r.name).await? {
+        let api = self.api(&info, &r.namespace);
+        let got = retrying(&format!("get {r}"), || async {
+            api.get_opt(&r.name).await.map_err(KubeError::from)
+        })
+        .await?;
+        match got {
             Some(obj) => Ok(Some(
                 serde_json::to_value(obj).map_err(|e| KubeError::Other(e.to_string()))?,
             )),
@@ -293,10 +410,14 @@ impl Cluster {
         let mut params = PatchParams::apply(field_manager);
         params.force = force;
         params.dry_run = dry_run;
-        let applied = self
-            .api(&info, namespace)
-            .patch(name, &params, &Patch::Apply(obj))
-            .await?;
+        let api = self.api(&info, namespace);
+        // Server-side apply is idempotent: sending it again is safe.
+        let applied = retrying(&format!("apply {kind} {namespace}/{name}"), || async {
+            api.patch(name, &params, &Patch::Apply(obj))
+                .await
+                .map_err(KubeError::from)
+        })
+        .await?;
         serde_json::to_value(applied).map_err(|e| KubeError::Other(e.to_string()))
     }
 
@@ -322,12 +443,16 @@ impl Cluster {
             }),
             ..Default::default()
         };
-        match self.api(&info, &r.namespace).delete(&r.name, &params).await {
+        let api = self.api(&info, &r.namespace);
+        // A retry after a lost reply finds the object gone: a 404, which is success.
+        let deleted = retrying(&format!("delete {r}"), || async {
+            api.delete(&r.name, &params).await.map_err(KubeError::from)
+        })
+        .await;
+        match deleted {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let e = KubeError::from(e);
-                if e.is_not_found() { Ok(()) } else { Err(e) }
-            }
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -421,4 +546,115 @@ async fn discover(client: &Client) -> Result<Snapshot, KubeError> {
         taken: Instant::now(),
         version,
     })
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn waits_double_with_jitter_on_top() {
+        let low: Vec<_> = (0..3).map(|n| RETRY.delay(n, ms(0), 0.0)).collect();
+        assert_eq!(low, vec![Some(ms(150)), Some(ms(300)), Some(ms(600))]);
+        let high: Vec<_> = (0..3).map(|n| RETRY.delay(n, ms(0), 0.999_999)).collect();
+        for (h, l) in high.iter().zip(&low) {
+            let (h, l) = (h.unwrap(), l.unwrap());
+            assert!(h > l && h <= l.mul_f64(1.5), "{h:?} vs {l:?}");
+        }
+    }
+
+    #[test]
+    fn gives_up_after_the_attempts() {
+        // Four attempts: three retries, then the error is returned.
+        assert!(RETRY.delay(2, ms(450), 0.0).is_some());
+        assert_eq!(RETRY.delay(3, ms(0), 0.0), None);
+        assert_eq!(RETRY.delay(u32::MAX, ms(0), 0.0), None);
+    }
+
+    #[test]
+    fn total_wait_is_capped() {
+        let mut waited = Duration::ZERO;
+        let mut n = 0;
+        while let Some(d) = RETRY.delay(n, waited, 0.999_999) {
+            waited += d;
+            n += 1;
+        }
+        assert_eq!(n, 3);
+        assert!(waited <= RETRY.max_total, "{waited:?}");
+        // A call that already waited long gets only what is left, then nothing.
+        assert_eq!(RETRY.delay(1, ms(1_900), 0.0), Some(ms(100)));
+        assert_eq!(RETRY.delay(1, ms(2_000), 0.0), None);
+        let long = RetryPolicy {
+            attempts: 40,
+            ..RETRY
+        };
+        assert_eq!(long.delay(35, ms(0), 0.5), Some(RETRY.max_total));
+    }
+
+    #[test]
+    fn odd_random_numbers_do_not_break_it() {
+        assert_eq!(RETRY.delay(0, ms(0), f64::NAN), Some(ms(150)));
+        assert_eq!(RETRY.delay(0, ms(0), -3.0), Some(ms(150)));
+        assert_eq!(RETRY.delay(0, ms(0), 7.0), Some(ms(225)));
+        let r = jitter_random();
+        assert!((0.0..1.0).contains(&r), "{r}");
+    }
+
+    #[test]
+    fn only_transient_errors_are_retried() {
+        let api = |code| KubeError::Api {
+            code,
+            reason: String::new(),
+            message: String::new(),
+        };
+        assert!(api(429).is_transient());
+        assert!(api(500).is_transient());
+        assert!(api(503).is_transient());
+        assert!(KubeError::Connect("refused".into()).is_transient());
+        assert!(!api(404).is_transient());
+        assert!(!api(409).is_transient());
+        assert!(!api(422).is_transient());
+        assert!(!KubeError::Other("bad".into()).is_transient());
+    }
+
+    #[tokio::test]
+    async fn retrying_stops_at_success_or_a_lasting_error() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let calls = AtomicU32::new(0);
+        let got = retrying("test", || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(KubeError::Connect("reset".into())),
+                _ => Ok(7),
+            }
+        })
+        .await;
+        assert_eq!(got.unwrap(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        calls.store(0, Ordering::SeqCst);
+        let got: Result<(), _> = retrying("test", || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(KubeError::Api {
+                code: 422,
+                reason: "Invalid".into(),
+                message: "bad".into(),
+            })
+        })
+        .await;
+        assert!(got.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "a 422 is not retried");
+
+        calls.store(0, Ordering::SeqCst);
+        let got: Result<(), _> = retrying("test", || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(KubeError::Connect("down".into()))
+        })
+        .await;
+        assert!(got.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), RETRY.attempts);
+    }
 }

@@ -151,9 +151,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn peak_rss_mib(pid: u32) -> f64 {
+    status_mib(pid, "VmHWM:")
+}
+
+fn rss_now_mib(pid: u32) -> f64 {
+    status_mib(pid, "VmRSS:")
+}
+
+fn status_mib(pid: u32, field: &str) -> f64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     text.lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
@@ -447,7 +455,7 @@ async fn drift_latency(client: &kube::Client, detect_ns: &str) -> ((f64, f64), (
 }
 
 /// 4. Drift with `extra` other apps of 10 ConfigMaps each beside the two measured ones.
-async fn drift(dir: &Path, extra: usize) -> ((f64, f64), (f64, f64), f64, f64) {
+async fn drift(dir: &Path, extra: usize) -> ((f64, f64), (f64, f64), f64, f64, f64) {
     let (_sb, kc) = sandbox(dir);
     let repo = dir.join("repo");
     std::fs::create_dir_all(repo.join("web")).unwrap();
@@ -516,8 +524,10 @@ async fn drift(dir: &Path, extra: usize) -> ((f64, f64), (f64, f64), f64, f64) {
     let before = cpu_seconds(agent.0.id());
     tokio::time::sleep(Duration::from_secs(30)).await;
     let idle_cpu = (cpu_seconds(agent.0.id()) - before) / 30.0 * 100.0;
+    // Steady state, every object in the live cache.
+    let rss_idle = rss_now_mib(agent.0.id());
     let (d, c) = drift_latency(&client, "detect").await;
-    (d, c, rss, idle_cpu)
+    (d, c, rss, rss_idle, idle_cpu)
 }
 
 #[tokio::main]
@@ -527,9 +537,9 @@ async fn main() {
         for extra in [10usize, 1000] {
             let dir = tmp.path().join(format!("drift{extra}"));
             std::fs::create_dir_all(&dir).unwrap();
-            let ((d50, d95), (c50, c95), rss, cpu) = drift(&dir, extra).await;
+            let ((d50, d95), (c50, c95), rss, rss_idle, cpu) = drift(&dir, extra).await;
             println!(
-                "{} apps ({} objects): drift → detected p50 {d50:.0} ms, p95 {d95:.0} ms; drift → corrected p50 {c50:.0} ms, p95 {c95:.0} ms; agent peak RSS {rss:.1} MiB; idle CPU {cpu:.2}% of one core",
+                "{} apps ({} objects): drift → detected p50 {d50:.0} ms, p95 {d95:.0} ms; drift → corrected p50 {c50:.0} ms, p95 {c95:.0} ms; agent peak RSS {rss:.1} MiB, RSS when idle {rss_idle:.1} MiB; idle CPU {cpu:.2}% of one core",
                 extra + 1 + HEAL_APPS,
                 extra * 10 + 1 + HEAL_APPS
             );

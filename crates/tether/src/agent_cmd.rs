@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tether_engine::leader::{Held, LeaderConfig, LeaderElector};
 use tether_engine::{Agent, AgentConfig};
 
 use crate::cli::ClusterArgs;
@@ -44,6 +45,78 @@ pub struct AgentArgs {
     /// 0 means no limit.
     #[arg(long, default_value_t = 1_000_000)]
     pub audit_max_records: usize,
+    /// Drift is seen through watches on every managed kind, kept in a live cache. As a safety
+    /// net under the watches, each app also reads its objects straight from the API server
+    /// this often, in seconds.
+    #[arg(long, default_value_t = 600.0)]
+    pub resync_interval: f64,
+    #[command(flatten)]
+    pub leader: LeaderArgs,
+}
+
+/// Leader election: run several replicas of the agent for high availability.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Leader election")]
+pub struct LeaderArgs {
+    /// Run as one of several replicas on one cluster. Only the replica holding a
+    /// coordination.k8s.io/v1 Lease reconciles; the others wait as standbys and take over
+    /// when the holder stops renewing it. A replica that cannot renew within
+    /// --renew-deadline stops writing (every write but the Lease's own is refused) and
+    /// goes back to standby. Off by default: a single agent needs no election.
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// Name of the Lease [default: tether-agent-<--cluster-name>]. Replicas that should
+    /// exclude each other must use the same name and namespace.
+    #[arg(long, requires = "leader_elect")]
+    pub lease_name: Option<String>,
+    /// Namespace of the Lease. It must exist.
+    #[arg(long, requires = "leader_elect", default_value = "tether")]
+    pub lease_namespace: String,
+    /// Seconds a standby waits after it last saw the Lease change before it takes the lease
+    /// over (measured on its own clock, so clock skew does not matter). Also the worst-case
+    /// failover time after a leader dies without releasing the lease.
+    #[arg(long, requires = "leader_elect", value_parser = parse_seconds, default_value = "15")]
+    pub lease_duration: Duration,
+    /// Seconds the leader keeps writing after its last successful renew was sent. Must be
+    /// shorter than --lease-duration: the difference is the safety gap in which the old
+    /// leader has already stopped writing and no other replica can have taken the lease yet.
+    #[arg(long, requires = "leader_elect", value_parser = parse_seconds, default_value = "10")]
+    pub renew_deadline: Duration,
+    /// Seconds between renews by the leader and between attempts by a standby. Must be
+    /// shorter than --renew-deadline so a failed renew is retried before it lapses.
+    #[arg(long, requires = "leader_elect", value_parser = parse_seconds, default_value = "2")]
+    pub retry_period: Duration,
+    /// This replica's name in the Lease's holderIdentity; must differ between replicas
+    /// [default: <hostname>-<pid>, and in a Pod the hostname is the Pod's name].
+    #[arg(long, requires = "leader_elect")]
+    pub identity: Option<String>,
+}
+
+impl LeaderArgs {
+    pub fn config(&self, cluster_name: &str) -> anyhow::Result<LeaderConfig> {
+        let mut config = LeaderConfig::new(cluster_name);
+        config.namespace = self.lease_namespace.clone();
+        if let Some(name) = &self.lease_name {
+            config.name = name.clone();
+        }
+        if let Some(identity) = &self.identity {
+            config.identity = identity.clone();
+        }
+        config.lease_duration = self.lease_duration;
+        config.renew_deadline = self.renew_deadline;
+        config.retry_period = self.retry_period;
+        config.validate().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "expected a positive number of seconds, got {text:?}"
+        )),
+    }
 }
 
 impl AgentArgs {
@@ -61,11 +134,15 @@ impl AgentArgs {
                     .then(|| Duration::from_secs(self.audit_max_age_days * 24 * 3600)),
                 max_records: (self.audit_max_records > 0).then_some(self.audit_max_records),
             },
+            resync_interval: Duration::from_secs_f64(self.resync_interval.max(1.0)),
         }
     }
 }
 
 pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
+    if args.leader.leader_elect {
+        return run_elected(args).await;
+    }
     let cluster = Arc::new(args.cluster.connect().await?);
     tracing::info!(server = %cluster.server, "connected");
     let agent = Agent::new(cluster, args.config())
@@ -87,5 +164,118 @@ pub async fn run_until_signal(agent: Agent) {
     tokio::select! {
         _ = running => {}
         _ = crate::cli::wait_for_interrupt() => eprintln!("forced stop"),
+    }
+}
+
+/// `--leader-elect`: wait for the lease, run the agent while holding it, and go
+/// back to standby when it is lost.
+async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
+    let lease = args.leader.config(&args.cluster_name)?;
+    let fence = lease.fence();
+    let path = args
+        .cluster
+        .kubeconfig
+        .as_ref()
+        .and_then(|p| std::env::split_paths(p).next());
+    let cluster = Arc::new(
+        tether_kube::Cluster::connect_fenced(
+            path.as_deref(),
+            args.cluster.context.as_deref(),
+            fence.clone(),
+        )
+        .await
+        .context("connecting to the cluster")?,
+    );
+    tracing::info!(
+        server = %cluster.server,
+        lease = %format!("{}/{}", lease.namespace, lease.name),
+        identity = %lease.identity,
+        "connected; leader election on"
+    );
+    let mut elector = LeaderElector::new(cluster.client().clone(), lease, fence.clone());
+    loop {
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = crate::cli::wait_for_interrupt() => {
+                eprintln!("stopping (standby: nothing to hand over)");
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        let agent = match Agent::new(cluster.clone(), args.config()).await {
+            Ok(agent) => agent,
+            Err(e) if !fence.holds() => {
+                tracing::warn!("lost leadership while starting ({e}); stopped writing");
+                continue;
+            }
+            Err(e) => {
+                elector.release().await;
+                return Err(anyhow::Error::new(e).context("starting the agent"));
+            }
+        };
+        // The agent runs until a signal or until the lease is lost; the lease is
+        // renewed meanwhile, including while running syncs finish after a signal.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut running = tokio::spawn(agent.run(async {
+            let _ = stop_rx.await;
+        }));
+        let mut holding = tokio::spawn(async move {
+            let held = elector
+                .hold(async {
+                    let _ = done_rx.await;
+                })
+                .await;
+            (elector, held)
+        });
+        tokio::select! {
+            _ = crate::cli::wait_for_interrupt() => {
+                eprintln!("stopping: letting running syncs finish (press Ctrl-C again to force)");
+                let _ = stop_tx.send(());
+                tokio::select! {
+                    _ = &mut running => {}
+                    _ = crate::cli::wait_for_interrupt() => {
+                        // No release: a standby takes over once the lease expires.
+                        eprintln!("forced stop");
+                        fence.revoke();
+                        holding.abort();
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
+                let _ = done_tx.send(());
+                match holding.await.context("the lease renewal task failed")? {
+                    (mut elector, Held::Stopped) => elector.release().await,
+                    (_, Held::Lost(why)) => {
+                        tracing::warn!("lost leadership while stopping: {why}; stopped writing");
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            held = &mut holding => {
+                let (returned, held) = held.context("the lease renewal task failed")?;
+                elector = returned;
+                let why = match held {
+                    Held::Lost(why) => why,
+                    Held::Stopped => "renewal stopped".to_string(),
+                };
+                tracing::warn!("lost leadership ({why}); stopped writing");
+                // Writes are refused from here on; let the running reconciles end.
+                let _ = stop_tx.send(());
+                tokio::select! {
+                    _ = &mut running => {}
+                    _ = crate::cli::wait_for_interrupt() => {
+                        eprintln!("stopping (not the leader: nothing to hand over)");
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
+                tracing::info!("back to standby");
+            }
+            _ = &mut running => {
+                let _ = done_tx.send(());
+                if let Ok((mut elector, Held::Stopped)) = holding.await {
+                    elector.release().await;
+                }
+                anyhow::bail!("the agent stopped by itself");
+            }
+        }
     }
 }

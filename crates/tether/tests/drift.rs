@@ -370,6 +370,9 @@ fn revert_and_rollback() {
     assert_eq!(app["status"]["sync"]["revision"], good);
     let rolled = condition(&app, "RolledBack");
     assert_eq!(rolled["status"], "True");
+    let rollbacks = audit(&env, &["--app", "rb", "--kind", "rollback"]);
+    assert_eq!(rollbacks.len(), 1, "{rollbacks:?}");
+    assert_eq!(rollbacks[0]["revision"], good, "{rollbacks:?}");
     assert!(
         rolled["message"]
             .as_str()
@@ -438,4 +441,231 @@ fn ignored_differences_are_not_drift() {
             .as_array()
             .is_some_and(|h| h.len() == 2)
     });
+}
+
+fn sandbox_stats(env: &Env) -> Value {
+    serde_json::from_str(&env.kubectl_ok(&["get", "--raw", "/_sandbox/stats"])).unwrap()
+}
+
+/// Plan reads live state from the live cache, not the API server: with every
+/// GET of a ConfigMap failing, drift on one is still seen and healed, and the
+/// app reports no error. (The test changes the ConfigMap with a PUT, which needs no GET.)
+#[test]
+fn drift_is_planned_from_the_live_cache() {
+    let mut env = Env::start();
+    env.agent(&["--poll-interval", "3600"]);
+    let repo = Repo::init(&env.dir.path().join("repo"));
+    repo.write("app/cm.yaml", &configmap("settings", "blue"));
+    repo.commit("settings");
+    env.apply_yaml(&app_yaml(
+        "cached",
+        &repo.url(),
+        "app",
+        "cached",
+        "    automated: {prune: true, selfHeal: true}",
+        "",
+    ));
+    env.wait_synced_healthy("cached");
+    // The first reconcile started the ConfigMap watch; give its list a moment
+    // (and make the last read from the API server over a second old, so that
+    // `--resync-interval 1` would read from the server and fail: the check
+    // that this test can fail).
+    std::thread::sleep(Duration::from_millis(1500));
+    let live = env.get("configmap", "cached", "settings").unwrap();
+    let rules = env.dir.path().join("faults.json");
+    std::fs::write(
+        &rules,
+        r#"{"rules":[{"verb":"get","resource":"configmaps","errorCode":500}]}"#,
+    )
+    .unwrap();
+    let rules = rules.to_str().unwrap();
+    env.kubectl_ok(&["replace", "--raw", "/_sandbox/faults", "-f", rules]);
+    assert!(
+        !env.kubectl(&["get", "configmap", "settings", "-n", "cached"])
+            .status
+            .success(),
+        "the fault is armed"
+    );
+    // A PUT of the whole object (update, not get), as another tool would.
+    let mut cm = live.clone();
+    cm["data"]["value"] = "red".into();
+    let file = env.dir.path().join("cm.json");
+    std::fs::write(&file, cm.to_string()).unwrap();
+    env.kubectl_ok(&[
+        "replace",
+        "--raw",
+        "/api/v1/namespaces/cached/configmaps/settings",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    let healed = |env: &Env| {
+        let out = env.kubectl_ok(&["get", "--raw", "/api/v1/namespaces/cached/configmaps"]);
+        let list: Value = serde_json::from_str(&out).unwrap();
+        list["items"][0]["data"]["value"] == "blue"
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !healed(&env) {
+        assert!(
+            Instant::now() < deadline,
+            "not healed while GETs fail:\n{}",
+            env.agent_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let app = env.app("cached");
+    assert_eq!(condition(&app, "Ready")["status"], "True", "{app}");
+    let history = app["status"]["history"].as_array().unwrap();
+    assert_eq!(history.last().unwrap()["initiator"], "self-heal");
+    env.kubectl_ok(&["delete", "--raw", "/_sandbox/faults"]);
+}
+
+/// A kind is watched while some app manages it and unwatched when none does.
+#[test]
+fn kinds_are_unwatched_when_no_app_manages_them() {
+    let mut env = Env::start();
+    env.agent(&["--poll-interval", "3600"]);
+    let repo = Repo::init(&env.dir.path().join("repo"));
+    repo.write("cm/cm.yaml", &configmap("settings", "blue"));
+    repo.write("web/web.yaml", &deployment("web", "nginx:1.0", 1));
+    repo.commit("two apps");
+    env.apply_yaml(&app_yaml("cms", &repo.url(), "cm", "cms", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "webs",
+        &repo.url(),
+        "web",
+        "webs",
+        AUTO_PRUNE,
+        "",
+    ));
+    env.wait_synced_healthy("cms");
+    env.wait_synced_healthy("webs");
+    let watches = |env: &Env| sandbox_stats(env)["watches"].as_u64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // Applications, ConfigMaps, Deployments (and kubectl's none: it has exited).
+    while watches(&env) < 3 {
+        assert!(Instant::now() < deadline, "{}", sandbox_stats(&env));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = watches(&env);
+    let out = env.tether(&["app", "delete", "cms", "--wait"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while watches(&env) != before - 1 {
+        assert!(
+            Instant::now() < deadline,
+            "ConfigMaps still watched: {} (before {before})\n{}",
+            sandbox_stats(&env),
+            env.agent_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The Deployment app still reacts at once.
+    env.kubectl_ok(&["scale", "deployment/web", "-n", "webs", "--replicas=3"]);
+    env.wait_app("webs", "OutOfSync", Duration::from_secs(5), |a| {
+        sync(a) == "OutOfSync"
+    });
+}
+
+/// The other kinds of drift the issue names, each seen through the watch with
+/// the field and kubectl's manager: an env var added inside a container list
+/// tether owns (`kubectl set env`; Git declares the env list) and a label
+/// changed (`kubectl label`).
+#[test]
+fn an_added_env_var_and_a_changed_label_are_drift() {
+    let mut env = Env::start();
+    env.agent(&["--poll-interval", "3600"]);
+    let repo = Repo::init(&env.dir.path().join("repo"));
+    // Git declares one env var, so the env list is tether's.
+    let web = deployment("web", "nginx:1.0", 1)
+        .replace(
+            "metadata:\n  name: web\n",
+            "metadata:\n  name: web\n  labels: {tier: web}\n",
+        )
+        .replace(
+            "          image: nginx:1.0\n",
+            "          image: nginx:1.0\n          env: [{name: MODE, value: prod}]\n",
+        );
+    assert!(web.contains("MODE") && web.contains("tier"), "{web}");
+    repo.write("app/web.yaml", &web);
+    repo.commit("web");
+    env.apply_yaml(&app_yaml(
+        "kinds",
+        &repo.url(),
+        "app",
+        "kinds",
+        AUTO_PRUNE,
+        "",
+    ));
+    env.wait_synced_healthy("kinds");
+    let drift_paths = |app: &Value| -> Vec<(String, String)> {
+        app["status"]["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["name"] == "web")
+            .flat_map(|r| r["drift"]["fields"].as_array().cloned().unwrap_or_default())
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap_or("").to_string(),
+                    f["live"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+
+    env.kubectl_ok(&["set", "env", "deployment/web", "-n", "kinds", "DEBUG=1"]);
+    let app = env.wait_app(
+        "kinds",
+        "the env var as drift",
+        Duration::from_secs(10),
+        |a| {
+            drift_paths(a)
+                .iter()
+                .any(|(p, _)| p.contains("env[name=DEBUG]"))
+        },
+    );
+    assert_eq!(sync(&app), "OutOfSync");
+    let web = app["status"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "web")
+        .unwrap();
+    assert!(
+        web["drift"]["manager"]
+            .as_str()
+            .unwrap()
+            .starts_with("kubectl"),
+        "{web}"
+    );
+
+    env.kubectl_ok(&[
+        "label",
+        "deployment/web",
+        "-n",
+        "kinds",
+        "tier=db",
+        "--overwrite",
+    ]);
+    let app = env.wait_app(
+        "kinds",
+        "the label as drift",
+        Duration::from_secs(10),
+        |a| {
+            drift_paths(a)
+                .iter()
+                .any(|(p, live)| p == "metadata.labels.tier" && live == "\"db\"")
+        },
+    );
+    assert!(
+        drift_paths(&app)
+            .iter()
+            .any(|(p, _)| p.contains("env[name=DEBUG]")),
+        "both drifts shown: {:?}",
+        drift_paths(&app)
+    );
 }

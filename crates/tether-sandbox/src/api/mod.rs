@@ -401,7 +401,7 @@ fn admin(sh: &Arc<Shared>, method: &Method, what: &str, body: &[u8]) -> Result<R
             ok(json!({"rolloutDelayMs": sh.rollout_delay_ms.load(Ordering::Relaxed)}))
         }
         ("GET", "stats") => ok(
-            json!({"objects": sh.store.object_count(), "resourceVersion": sh.store.current_rv().to_string()}),
+            json!({"objects": sh.store.object_count(), "resourceVersion": sh.store.current_rv().to_string(), "watches": sh.drop_watches.receiver_count()}),
         ),
         _ => Err(ApiError::no_route()),
     }

@@ -125,7 +125,9 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         history_limit: 10,
         progress_recheck: Duration::from_secs(2),
         audit: None,
-        watch: None,
+        live_cache: None,
+        resync_interval: Duration::ZERO,
+        pacing: Default::default(),
         events: None,
         heals: Default::default(),
     };

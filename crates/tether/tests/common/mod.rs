@@ -54,7 +54,23 @@ impl Env {
 
     /// Start `tether agent` with a fast poll; its log goes to `agent.log`.
     pub fn agent(&mut self, extra: &[&str]) {
-        let log = std::fs::File::create(self.dir.path().join("agent.log")).expect("log");
+        self.start_agent(extra, false);
+    }
+
+    /// Start the agent again after [`Env::kill_agent`] or [`Env::stop_agent`]:
+    /// same state dir, its log appended to `agent.log`.
+    pub fn restart_agent(&mut self, extra: &[&str]) {
+        self.start_agent(extra, true);
+    }
+
+    fn start_agent(&mut self, extra: &[&str], append: bool) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(self.dir.path().join("agent.log"))
+            .expect("log");
         let child = Command::new(BIN)
             .args(["agent", "--kubeconfig"])
             .arg(&self.kubeconfig)
@@ -95,6 +111,53 @@ impl Env {
             let _ = a.kill();
             let _ = a.wait();
         }
+    }
+
+    /// `kill -9` the agent: no signal handler runs, nothing is flushed or
+    /// finished, as in a crash or an OOM kill.
+    pub fn kill_agent(&mut self) {
+        let mut a = self.agent.take().expect("an agent is running");
+        let pid = a.id().to_string();
+        let killed = Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success(), "kill -9 {pid}");
+        let status = a.wait().expect("wait");
+        assert!(
+            !status.success(),
+            "the agent was killed, not exited: {status}"
+        );
+    }
+
+    /// Replace the sandbox's fault rules (`PUT /_sandbox/faults`).
+    pub fn set_faults(&self, rules: Value) {
+        let file = self.dir.path().join("faults.json");
+        std::fs::write(&file, serde_json::json!({ "rules": rules }).to_string()).expect("write");
+        self.kubectl_ok(&[
+            "replace",
+            "--raw",
+            "/_sandbox/faults",
+            "-f",
+            file.to_str().expect("utf-8 path"),
+        ]);
+    }
+
+    pub fn clear_faults(&self) {
+        self.kubectl_ok(&["delete", "--raw", "/_sandbox/faults"]);
+    }
+
+    /// Close every open watch, as an API-server restart would.
+    pub fn drop_watches(&self) {
+        let file = self.dir.path().join("empty.json");
+        std::fs::write(&file, "{}").expect("write");
+        self.kubectl_ok(&[
+            "create",
+            "--raw",
+            "/_sandbox/watches/drop",
+            "-f",
+            file.to_str().expect("utf-8 path"),
+        ]);
     }
 
     pub fn agent_log(&self) -> String {
@@ -204,6 +267,41 @@ impl Env {
         self.wait_app(name, "Synced and Healthy", Duration::from_secs(30), |a| {
             sync(a) == "Synced" && health(a) == "Healthy"
         })
+    }
+}
+
+impl Env {
+    /// Start one more `tether agent` with the same fast poll as [`Env::agent`], its
+    /// state in `<name>-state` and its log in `<name>.log` under the env's dir. It
+    /// does not wait for the CRD; the caller owns (and must kill) the process.
+    pub fn spawn_agent(&self, name: &str, extra: &[&str]) -> Child {
+        let log = std::fs::File::create(self.agent_log_path(name)).expect("log");
+        Command::new(BIN)
+            .args(["agent", "--kubeconfig"])
+            .arg(&self.kubeconfig)
+            .arg("--state-dir")
+            .arg(self.agent_state_dir(name))
+            .args(["--poll-interval", "1", "--progress-interval", "0.3"])
+            .args(extra)
+            .env("TETHER_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("tether agent starts")
+    }
+
+    /// The state dir of an agent started with [`Env::spawn_agent`].
+    pub fn agent_state_dir(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}-state"))
+    }
+
+    pub fn agent_log_path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}.log"))
+    }
+
+    /// The log of an agent started with [`Env::spawn_agent`].
+    pub fn spawned_agent_log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.agent_log_path(name)).unwrap_or_default()
     }
 }
 
