@@ -457,8 +457,9 @@ impl Engine {
         // A lost final write would leave the "Running" operation behind and the
         // history entry unwritten: back off and try again rather than wait a poll.
         // Nothing new (a re-plan that found everything as it was): no write,
-        // so an idle agent costs the API server nothing.
-        let written = app.status.as_ref() == Some(&status) || self.write_status(app, status).await;
+        // so an idle agent costs the API server (and itself) next to nothing.
+        let written =
+            nothing_new(app.status.as_ref(), &status) || self.write_status(app, status).await;
         Outcome {
             requeue_after,
             failed: !written || transient,
@@ -565,7 +566,9 @@ impl Engine {
     /// Tell the live cache which kinds this app manages now, so a change to
     /// one of its objects wakes it at once (and unused kinds are unwatched).
     async fn watch_kinds(&self, key: &str, resources: &[ResourceStatus]) {
-        let Some(cache) = &self.live_cache else { return };
+        let Some(cache) = &self.live_cache else {
+            return;
+        };
         let mut kinds: Vec<(&str, &str)> = resources
             .iter()
             .map(|r| (r.group.as_str(), r.kind.as_str()))
@@ -1059,6 +1062,28 @@ impl Engine {
     }
 }
 
+/// How stale `reconciledAt` may get while nothing else in the status changes.
+const RECONCILED_AT_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// The status differs from what is stored only in `reconciledAt`, and the
+/// stored one is recent: not worth a write.
+fn nothing_new(stored: Option<&ApplicationStatus>, status: &ApplicationStatus) -> bool {
+    let Some(stored) = stored else { return false };
+    let recent = stored
+        .reconciled_at
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|t| {
+            jiff::Timestamp::now()
+                .duration_since(t)
+                .unsigned_abs()
+                < RECONCILED_AT_MAX_AGE
+        });
+    let mut same = status.clone();
+    same.reconciled_at = stored.reconciled_at.clone();
+    recent && same == *stored
+}
+
 fn crd_scopes<'a>(objects: impl Iterator<Item = &'a Value>) -> HashMap<(String, String), bool> {
     objects
         .filter(|o| o["kind"] == "CustomResourceDefinition")
@@ -1093,5 +1118,32 @@ impl Failure {
             _ => "SourceFailed",
         };
         Failure::new(reason, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ts: jiff::Timestamp) -> ApplicationStatus {
+        ApplicationStatus {
+            reconciled_at: Some(crate::time::format_ts(ts)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_a_fresh_reconciled_at_is_not_worth_a_write() {
+        let now = jiff::Timestamp::now();
+        let stored = at(now - jiff::SignedDuration::from_secs(60));
+        assert!(nothing_new(Some(&stored), &at(now)));
+        // Anything else changed: write.
+        let mut changed = at(now);
+        changed.last_handled_refresh = Some("x".into());
+        assert!(!nothing_new(Some(&stored), &changed));
+        // reconciledAt grew old: write, so it stays roughly true.
+        let old = at(now - jiff::SignedDuration::from_secs(600));
+        assert!(!nothing_new(Some(&old), &at(now)));
+        assert!(!nothing_new(None, &at(now)));
     }
 }

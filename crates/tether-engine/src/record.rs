@@ -704,7 +704,13 @@ mod tests {
         let auto = app(json!({"automated": {"prune": true}}));
         // A failed sync (the commit's fault) waits for Git or a user…
         assert_eq!(
-            sync_reason(&auto, &after(OperationPhase::Failed, 0), "abc", &plan, false),
+            sync_reason(
+                &auto,
+                &after(OperationPhase::Failed, 0),
+                "abc",
+                &plan,
+                false
+            ),
             None
         );
         // …one the cluster failed is tried again, past any limit, manual or not.
@@ -714,17 +720,47 @@ mod tests {
             Some("retry 8 after a transient cluster error")
         );
         let limited = app(json!({"automated": {}, "retry": {"limit": 1}}));
-        assert!(sync_reason(&limited, &after(OperationPhase::Error, 5), "abc", &plan, false).is_some());
+        assert!(
+            sync_reason(
+                &limited,
+                &after(OperationPhase::Error, 5),
+                "abc",
+                &plan,
+                false
+            )
+            .is_some()
+        );
         let manual = app(json!({}));
-        assert!(sync_reason(&manual, &after(OperationPhase::Error, 0), "abc", &plan, false).is_some());
+        assert!(
+            sync_reason(
+                &manual,
+                &after(OperationPhase::Error, 0),
+                "abc",
+                &plan,
+                false
+            )
+            .is_some()
+        );
         // Not once live matches Git, and not for an older revision.
         let done = Plan::default();
         assert_eq!(
-            sync_reason(&manual, &after(OperationPhase::Error, 0), "abc", &done, false),
+            sync_reason(
+                &manual,
+                &after(OperationPhase::Error, 0),
+                "abc",
+                &done,
+                false
+            ),
             None
         );
         assert_eq!(
-            sync_reason(&manual, &after(OperationPhase::Error, 0), "def", &plan, false),
+            sync_reason(
+                &manual,
+                &after(OperationPhase::Error, 0),
+                "def",
+                &plan,
+                false
+            ),
             None
         );
     }
@@ -761,7 +797,10 @@ mod tests {
             "{}",
             ready.message
         );
-        assert_eq!(status.condition("Stalled").expect("Stalled").status, "False");
+        assert_eq!(
+            status.condition("Stalled").expect("Stalled").status,
+            "False"
+        );
         assert_eq!(
             status.condition("Reconciling").expect("Reconciling").status,
             "True"

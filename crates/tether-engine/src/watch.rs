@@ -102,11 +102,11 @@ impl LiveCache {
         let mut k = self.lock();
         let now: HashSet<String> = kinds.iter().map(kind_key).collect();
         for resource in kinds {
-            let key = kind_key(resource);
-            if !k.by_kind.contains_key(&key) {
-                let kind = self.watch(resource);
-                tracing::debug!(kind = %key, "watching");
-                k.by_kind.insert(key, kind);
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                k.by_kind.entry(kind_key(resource))
+            {
+                tracing::debug!(kind = %slot.key(), "watching");
+                slot.insert(self.watch(resource));
             }
         }
         let before = if now.is_empty() {

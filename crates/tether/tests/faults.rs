@@ -270,8 +270,14 @@ fn transient_api_errors_are_retried_and_never_half_prune() {
         {"verb": "delete", "resource": "configmaps", "errorCode": 500, "count": 4},
         {"verb": "get", "resource": "configmaps", "latencyMs": 300},
     ]));
-    obs.keep = set(&["ConfigMap/a", "ConfigMap/b", "ConfigMap/c", "Deployment/web"]);
-    let mut half = None;
+    obs.keep = set(&[
+        "ConfigMap/a",
+        "ConfigMap/b",
+        "ConfigMap/c",
+        "Deployment/web",
+    ]);
+    let mut half_seen = 0;
+    let mut prune_failure_shown = false;
     let (app, live) = obs.wait(
         "the prune finished after a partial failure",
         Duration::from_secs(30),
@@ -281,28 +287,31 @@ fn transient_api_errors_are_retried_and_never_half_prune() {
                 .filter(|r| live.contains_key(*r))
                 .collect();
             if left.len() == 1 {
+                // Half done: what is left is still the app's, to be pruned.
+                half_seen += 1;
                 let entry = app["status"]["resources"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .find(|r| format!("ConfigMap/{}", r["name"].as_str().unwrap()) == left[0])
-                    .cloned();
-                half = Some((left[0].to_string(), entry, ready(app)));
+                    .cloned()
+                    .unwrap_or_default();
+                assert_eq!(entry["requiresPruning"], true, "{}", app["status"]);
             }
+            let (_, reason, message) = ready(app);
+            prune_failure_shown |= reason == "ClusterUnavailable"
+                && message.contains(
+                    "prune failed: Internal error occurred: injected fault on delete configmaps",
+                )
+                && message.contains("retrying in");
             left.is_empty()
                 && app["status"]["sync"]["revision"] == drop_de
                 && sync(app) == "Synced"
                 && health(app) == "Healthy"
         },
     );
-    let (left, entry, (_, reason, message)) = half.expect("saw the prune half done");
-    let entry = entry.unwrap_or_else(|| panic!("{left} left the inventory while live"));
-    assert_eq!(entry["requiresPruning"], true, "{entry}");
-    // The condition at some point said which prune failed (the observation may
-    // land before the failed sync's status is written).
-    if reason == "ClusterUnavailable" {
-        assert!(message.contains("prune failed"), "{message}");
-    }
+    assert!(half_seen > 0, "never saw the prune half done");
+    assert!(prune_failure_shown, "the failed prune was never shown");
     assert_eq!(value_of(&live, "a"), "2");
     assert_eq!(image(&live), "nginx:1.1");
     assert_eq!(condition(&app, "Ready")["status"], "True");
@@ -315,25 +324,37 @@ fn transient_api_errors_are_retried_and_never_half_prune() {
         {"verb": "delete", "resource": "configmaps", "errorCode": 503, "errorRate": 0.5},
         {"verb": "get", "resource": "configmaps", "latencyMs": 300},
     ]));
-    obs.removed.extend(set(&["ConfigMap/c", "ConfigMap/f"]));
     obs.keep = set(&["ConfigMap/a", "ConfigMap/b", "Deployment/web"]);
-    let steps: [(&str, &dyn Fn()); 3] = [
-        ("b=2, add f", &|| {
-            repo.write("app/b.yaml", &configmap("b", "2"));
-            repo.write("app/f.yaml", &configmap("f", "1"));
-        }),
-        ("drop c, add g, web 1.2", &|| {
-            repo.remove("app/c.yaml");
-            repo.write("app/g.yaml", &configmap("g", "1"));
-            repo.write("app/web.yaml", &deployment("web", "nginx:1.2", 1));
-        }),
-        ("drop f, a=3", &|| {
-            repo.remove("app/f.yaml");
-            repo.write("app/a.yaml", &configmap("a", "3"));
-        }),
+    // Each commit, and what it drops from Git.
+    let steps: [(&str, &dyn Fn(), &str); 3] = [
+        (
+            "b=2, add f",
+            &|| {
+                repo.write("app/b.yaml", &configmap("b", "2"));
+                repo.write("app/f.yaml", &configmap("f", "1"));
+            },
+            "",
+        ),
+        (
+            "drop c, add g, web 1.2",
+            &|| {
+                repo.remove("app/c.yaml");
+                repo.write("app/g.yaml", &configmap("g", "1"));
+                repo.write("app/web.yaml", &deployment("web", "nginx:1.2", 1));
+            },
+            "ConfigMap/c",
+        ),
+        (
+            "drop f, a=3",
+            &|| {
+                repo.remove("app/f.yaml");
+                repo.write("app/a.yaml", &configmap("a", "3"));
+            },
+            "ConfigMap/f",
+        ),
     ];
     let mut head = String::new();
-    for (message, change) in steps {
+    for (message, change, dropped) in steps {
         change();
         head = repo.commit(message);
         env.drop_watches();
@@ -342,6 +363,10 @@ fn transient_api_errors_are_retried_and_never_half_prune() {
             Duration::from_secs(30),
             |app, _| app["status"]["operationState"]["revision"] == head,
         );
+        // From now on no sync of an older commit can (re)create it.
+        if !dropped.is_empty() {
+            obs.removed.insert(dropped.to_string());
+        }
     }
     env.clear_faults();
     let (app, live) = obs.wait(
@@ -355,7 +380,12 @@ fn transient_api_errors_are_retried_and_never_half_prune() {
     );
     assert_eq!(
         live.keys().cloned().collect::<BTreeSet<_>>(),
-        set(&["ConfigMap/a", "ConfigMap/b", "ConfigMap/g", "Deployment/web"]),
+        set(&[
+            "ConfigMap/a",
+            "ConfigMap/b",
+            "ConfigMap/g",
+            "Deployment/web"
+        ]),
         "exactly what Git declares"
     );
     assert_eq!(value_of(&live, "a"), "3");
@@ -363,7 +393,12 @@ fn transient_api_errors_are_retried_and_never_half_prune() {
     assert_eq!(image(&live), "nginx:1.2");
     assert_eq!(
         inventory(&app),
-        set(&["ConfigMap/a", "ConfigMap/b", "ConfigMap/g", "Deployment/web"])
+        set(&[
+            "ConfigMap/a",
+            "ConfigMap/b",
+            "ConfigMap/g",
+            "Deployment/web"
+        ])
     );
     assert!(obs.observations > 10, "{} observations", obs.observations);
     assert_no_panics(&env);
@@ -388,7 +423,16 @@ impl Rng {
 /// `tether audit --app crashy --kind sync -o json`, read-only.
 fn audit_syncs(env: &Env, app: &str) -> Vec<Value> {
     let out = Command::new(BIN)
-        .args(["audit", "--app", app, "--kind", "sync", "-o", "json", "--state-dir"])
+        .args([
+            "audit",
+            "--app",
+            app,
+            "--kind",
+            "sync",
+            "-o",
+            "json",
+            "--state-dir",
+        ])
         .arg(env.dir.path().join("agent-state"))
         .output()
         .expect("tether audit");
@@ -452,6 +496,7 @@ fn kill_dash_nine_during_syncs_loses_nothing() {
     ]));
 
     let mut kills = 0;
+    let mut saved_by_intent = 0;
     let mut in_flight_at_kill: BTreeSet<i64> = BTreeSet::new();
     // Finished sync records seen so far: id -> outcome. None may vanish or change.
     let mut finished: BTreeMap<i64, String> = BTreeMap::new();
@@ -463,12 +508,18 @@ fn kill_dash_nine_during_syncs_loses_nothing() {
         }
         for _ in 0..rng.below(3) {
             if model.len() > 2 {
-                let k = model.keys().nth(rng.below(model.len() as u64) as usize).cloned();
+                let k = model
+                    .keys()
+                    .nth(rng.below(model.len() as u64) as usize)
+                    .cloned();
                 model.remove(&k.unwrap());
             }
         }
         for _ in 0..=rng.below(2) {
-            let k = model.keys().nth(rng.below(model.len() as u64) as usize).cloned();
+            let k = model
+                .keys()
+                .nth(rng.below(model.len() as u64) as usize)
+                .cloned();
             model.insert(k.unwrap(), format!("{i}-changed"));
         }
         if i % 7 == 3 {
@@ -511,6 +562,22 @@ fn kill_dash_nine_during_syncs_loses_nothing() {
                 "after kill {kills} (change {i}): {r} is live outside the inventory {inv:?}"
             );
         }
+        // Objects created by the sync the kill cut short: in the inventory only
+        // because it was written before they were applied.
+        let intended: BTreeSet<String> = app["status"]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["message"] == "being created")
+            .map(|r| {
+                format!(
+                    "{}/{}",
+                    r["kind"].as_str().unwrap(),
+                    r["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        saved_by_intent += intended.iter().filter(|r| live.contains_key(*r)).count();
         let syncs = audit_syncs(&env, ns);
         for rec in &syncs {
             let id = rec["id"].as_i64().unwrap();
@@ -534,9 +601,7 @@ fn kill_dash_nine_during_syncs_loses_nothing() {
         "Synced and Healthy at the last commit",
         Duration::from_secs(40),
         |a| {
-            a["status"]["sync"]["revision"] == head
-                && sync(a) == "Synced"
-                && health(a) == "Healthy"
+            a["status"]["sync"]["revision"] == head && sync(a) == "Synced" && health(a) == "Healthy"
         },
     );
     // No orphans: what carries the app's label is exactly what Git declares,
@@ -577,9 +642,14 @@ fn kill_dash_nine_during_syncs_loses_nothing() {
         "{kills} kills and none landed mid-sync: {by_id:?}"
     );
     assert!(kills >= 20, "{kills} kills");
+    assert!(
+        saved_by_intent >= 1,
+        "no kill landed between an object's create and the end of its sync"
+    );
     assert_no_panics(&env);
+    for l in env.agent_log().lines().filter(|l| l.contains("WARN") || l.contains("ERROR")) { eprintln!("LOG {l}"); }
     eprintln!(
-        "{kills} kills, {interrupted} syncs interrupted, {} syncs recorded, {:?}",
+        "{kills} kills, {interrupted} syncs interrupted, {saved_by_intent} objects created mid-sync, {} syncs recorded, {:?}",
         by_id.len(),
         started.elapsed()
     );
