@@ -1074,10 +1074,7 @@ fn nothing_new(stored: Option<&ApplicationStatus>, status: &ApplicationStatus) -
         .as_deref()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .is_some_and(|t| {
-            jiff::Timestamp::now()
-                .duration_since(t)
-                .unsigned_abs()
-                < RECONCILED_AT_MAX_AGE
+            jiff::Timestamp::now().duration_since(t).unsigned_abs() < RECONCILED_AT_MAX_AGE
         });
     let mut same = status.clone();
     same.reconciled_at = stored.reconciled_at.clone();

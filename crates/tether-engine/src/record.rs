@@ -624,12 +624,13 @@ fn summarise(results: &[ResourceResult]) -> String {
     }
 }
 
-/// Server-side apply of the whole status on the status subresource.
+/// Server-side apply of the whole status on the status subresource, retried
+/// briefly on transient errors like every other write.
 pub async fn write_status(
     cluster: &Cluster,
     app: &Application,
     status: ApplicationStatus,
-) -> Result<(), kube::Error> {
+) -> Result<(), tether_kube::KubeError> {
     let api: Api<Application> = Api::namespaced(
         cluster.client().clone(),
         &app.namespace().unwrap_or_default(),
@@ -640,11 +641,13 @@ pub async fn write_status(
         "metadata": {"name": app.name_any()},
         "status": status,
     });
-    api.patch_status(
-        &app.name_any(),
-        &PatchParams::apply(STATUS_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
+    let params = PatchParams::apply(STATUS_MANAGER).force();
+    let name = app.name_any();
+    tether_kube::retrying(&format!("status of {name}"), || async {
+        api.patch_status(&name, &params, &Patch::Apply(&body))
+            .await
+            .map_err(tether_kube::KubeError::from)
+    })
     .await?;
     Ok(())
 }

@@ -129,8 +129,8 @@ fn jitter_random() -> f64 {
 }
 
 /// Run `call` under [`RETRY`]: transient errors are retried (logged at debug),
-/// anything else is returned at once.
-async fn retrying<T, F, Fut>(what: &str, mut call: F) -> Result<T, KubeError>
+/// anything else is returned at once. `what` names the call in the log.
+pub async fn retrying<T, F, Fut>(what: &str, mut call: F) -> Result<T, KubeError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, KubeError>>,
@@ -171,6 +171,7 @@ pub struct Cluster {
 
 struct Snapshot {
     discovery: Arc<Discovery>,
+    api_versions: Arc<Vec<String>>,
     taken: Instant,
     version: String,
 }
@@ -260,25 +261,10 @@ impl Cluster {
     }
 
     /// Every served `group/version` and `group/version/Kind` (for `helm --api-versions`).
-    pub async fn api_versions(&self) -> Vec<String> {
-        let snap = self.discovery.read().await;
-        let mut out = Vec::new();
-        for group in snap.discovery.groups() {
-            for version in group.versions() {
-                let gv = if group.name().is_empty() {
-                    version.to_string()
-                } else {
-                    format!("{}/{version}", group.name())
-                };
-                for (ar, _) in group.versioned_resources(version) {
-                    out.push(format!("{gv}/{}", ar.kind));
-                }
-                out.push(gv);
-            }
-        }
-        out.sort();
-        out.dedup();
-        out
+    /// Every `group/version` and `group/version/Kind` served, sorted (what
+    /// `helm template --api-versions` wants). Worked out once per discovery.
+    pub async fn api_versions(&self) -> Arc<Vec<String>> {
+        self.discovery.read().await.api_versions.clone()
     }
 
     pub async fn refresh_discovery(&self) -> Result<(), KubeError> {
@@ -534,6 +520,26 @@ impl Cluster {
     }
 }
 
+fn api_versions_of(discovery: &Discovery) -> Vec<String> {
+    let mut out = Vec::new();
+    for group in discovery.groups() {
+        for version in group.versions() {
+            let gv = if group.name().is_empty() {
+                version.to_string()
+            } else {
+                format!("{}/{version}", group.name())
+            };
+            for (ar, _) in group.versioned_resources(version) {
+                out.push(format!("{gv}/{}", ar.kind));
+            }
+            out.push(gv);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 async fn discover(client: &Client) -> Result<Snapshot, KubeError> {
     // Aggregated discovery is two requests instead of one per group version.
     let discovery = match Discovery::new(client.clone()).run_aggregated().await {
@@ -542,6 +548,7 @@ async fn discover(client: &Client) -> Result<Snapshot, KubeError> {
     };
     let version = client.apiserver_version().await?.git_version;
     Ok(Snapshot {
+        api_versions: Arc::new(api_versions_of(&discovery)),
         discovery: Arc::new(discovery),
         taken: Instant::now(),
         version,

@@ -39,12 +39,20 @@ pub struct Fetcher {
     checkouts_dir: PathBuf,
     remembered_hosts: PathBuf,
     /// Serialises fetches into the repository even if a caller's future is dropped mid-poll:
-    /// the blocking fetch runs on, and the next poll must not write refs alongside it.
-    fetch_lock: Arc<Mutex<()>>,
+    /// the blocking fetch runs on, and the next poll must not write refs alongside it. Holds
+    /// whether this process has cleared the lock files a killed one may have left.
+    fetch_lock: Arc<Mutex<bool>>,
     auth: Mutex<Option<Auth>>,
     /// Held across a poll, so concurrent callers wait for it and then share its result.
     state: tokio::sync::Mutex<PollState>,
     polls: AtomicU64,
+    /// Commits known to be in the local repository. Objects never leave it,
+    /// so each commit is looked up once, not on every reconcile (opening the
+    /// repository costs more than the rest of an idle re-plan).
+    present: Mutex<std::collections::HashSet<ObjectId>>,
+    /// What each ref target resolved to (the peeled commit and its metadata),
+    /// so an unchanged ref costs no repository access.
+    resolved: Mutex<std::collections::HashMap<ObjectId, Resolved>>,
 }
 
 #[derive(Default)]
@@ -90,7 +98,7 @@ pub(crate) struct Paths {
     pub(crate) repo_dir: PathBuf,
     pub(crate) checkouts_dir: PathBuf,
     remembered_hosts: PathBuf,
-    fetch_lock: Arc<Mutex<()>>,
+    fetch_lock: Arc<Mutex<bool>>,
 }
 
 impl Fetcher {
@@ -105,6 +113,8 @@ impl Fetcher {
             auth: Mutex::new(None),
             state: tokio::sync::Mutex::new(PollState::default()),
             polls: AtomicU64::new(0),
+            present: Mutex::new(Default::default()),
+            resolved: Mutex::new(Default::default()),
         }
     }
 
@@ -170,13 +180,31 @@ impl Fetcher {
             state.refs.clone()
         };
 
+        // A ref pointing where it pointed before resolves as it did then,
+        // without opening the repository.
+        let target = ref_target(&refs, revision.as_deref()).copied();
+        if let Some(id) = target
+            && let Some(known) = self.resolved.lock().unwrap_or_else(|e| e.into_inner()).get(&id)
+        {
+            return Ok(known.clone());
+        }
         let paths = self.paths();
         let first = {
             let (refs, revision) = (refs.clone(), revision.clone());
             blocking(move || lookup(&paths, &refs, revision.as_deref())).await?
         };
         match first {
-            Lookup::Found(resolved) => Ok(resolved),
+            Lookup::Found(resolved) => {
+                if let Some(id) = target {
+                    let mut memo = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
+                    // A long-lived agent sees many commits: keep the memo small.
+                    if memo.len() >= 256 {
+                        memo.clear();
+                    }
+                    memo.insert(id, resolved.clone());
+                }
+                Ok(resolved)
+            }
             Lookup::Missing { shallow: true } => {
                 // Perhaps an older commit hidden by the shallow boundary: fetch all history once.
                 let refs = {
@@ -237,10 +265,19 @@ impl Fetcher {
             revision: commit.to_owned(),
         };
         let id = ObjectId::from_hex(commit.trim().as_bytes()).map_err(|_| not_found())?;
+        if self.present.lock().unwrap_or_else(|e| e.into_inner()).contains(&id) {
+            return Ok(id);
+        }
         let paths = self.paths();
         let present = blocking(move || Ok(open(&paths, Vec::new())?.has_object(id))).await?;
-        if !present {
+        if present {
+            self.present
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id);
+        } else {
             // Duration::MAX: poll only if never polled in this process; deepen if shallow.
+            // Remembered as present by the next call, after it has looked.
             self.resolve(Some(commit), Duration::MAX).await?;
         }
         Ok(id)
@@ -326,6 +363,41 @@ pub(crate) fn open(paths: &Paths, overrides: Vec<String>) -> Result<gix::Reposit
     gix::open_opts(&paths.repo_dir, options).map_err(|e| local_error(paths, &e))
 }
 
+/// Remove the `*.lock` files gix writes beside what it changes (`shallow`, `packed-refs`, refs,
+/// `config`, `HEAD`) from the cache repository at `dir`. Call with `fetch_lock` held, before this
+/// process fetches into it: the state dir belongs to one agent, so they are a dead process's.
+fn remove_stale_locks(dir: &Path) {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            // Objects are written to temporary files and renamed; only refs nest.
+            if kind.is_dir() {
+                if d == dir && entry.file_name() != "refs" {
+                    continue;
+                }
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "lock") {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => tracing::warn!(
+                        lock = %path.display(),
+                        "removed a lock file left by an agent that stopped mid-fetch"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(lock = %path.display(), "cannot remove a stale lock file: {e}")
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `gix init --bare` the cache repository unless it exists. Call with `fetch_lock` held.
 fn init_if_missing(paths: &Paths) -> Result<(), SourceError> {
     if paths.repo_dir.join("HEAD").is_file() {
@@ -358,7 +430,13 @@ fn poll_blocking(
     history: History,
 ) -> Result<RemoteRefs, SourceError> {
     let connect_err = |e: gix::Error| error::from_gix(&paths.display_url, Phase::Connect, &e);
-    let _fetching = paths.fetch_lock.lock().unwrap_or_else(|e| e.into_inner());
+    let mut fetching = paths.fetch_lock.lock().unwrap_or_else(|e| e.into_inner());
+    if !*fetching {
+        // The first fetch of this process: no fetch of ours can hold a lock yet, so any lock
+        // file is a killed agent's, and would fail every fetch until removed by hand.
+        remove_stale_locks(&paths.repo_dir);
+        *fetching = true;
+    }
     init_if_missing(paths)?;
 
     // Keep the ssh key files alive until the connection is done.
@@ -431,14 +509,7 @@ fn poll_blocking(
 fn lookup(paths: &Paths, refs: &RemoteRefs, revision: Option<&str>) -> Result<Lookup, SourceError> {
     let repo = open(paths, Vec::new())?;
     let git_err = |e: gix::Error| error::from_gix(&paths.display_url, Phase::Transfer, &e);
-    let by_ref = match revision {
-        None => refs.by_name.get("HEAD"),
-        Some(name) if name.starts_with("refs/") => refs.by_name.get(name),
-        Some(name) => refs
-            .by_name
-            .get(&format!("refs/heads/{name}"))
-            .or_else(|| refs.by_name.get(&format!("refs/tags/{name}"))),
-    };
+    let by_ref = ref_target(refs, revision);
     let id = match (by_ref, revision) {
         (Some(id), _) => Some(*id),
         (None, Some(rev)) if is_commit_id_like(rev) => find_by_hex(&repo, rev, &paths.display_url)?,
@@ -466,6 +537,18 @@ fn lookup(paths: &Paths, refs: &RemoteRefs, revision: Option<&str>) -> Result<Lo
         commit: commit.id.to_string(),
         meta: meta(&commit).map_err(git_err)?,
     }))
+}
+
+/// What a branch, tag, full ref name or HEAD points at in the remote's listing.
+fn ref_target<'a>(refs: &'a RemoteRefs, revision: Option<&str>) -> Option<&'a ObjectId> {
+    match revision {
+        None => refs.by_name.get("HEAD"),
+        Some(name) if name.starts_with("refs/") => refs.by_name.get(name),
+        Some(name) => refs
+            .by_name
+            .get(&format!("refs/heads/{name}"))
+            .or_else(|| refs.by_name.get(&format!("refs/tags/{name}"))),
+    }
 }
 
 fn is_shallow(repo: &gix::Repository, paths: &Paths) -> Result<bool, SourceError> {

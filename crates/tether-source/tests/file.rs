@@ -347,3 +347,44 @@ async fn concurrent_callers_share_a_failed_poll() {
     assert!(fetcher.resolve(None, LONG).await.is_err());
     assert_eq!(fetcher.polls(), attempts + 1, "a new call retries");
 }
+
+/// Proves a cache left by an agent killed mid-fetch still works: the lock files gix writes
+/// beside `shallow`, `packed-refs` and refs (which make every later fetch fail with "might need
+/// manual deletion") are removed by the next process's first fetch, which then succeeds.
+#[tokio::test]
+async fn lock_files_of_a_killed_agent_do_not_stop_fetching() {
+    let f = fixture();
+    let cache = tempfile::tempdir().unwrap();
+    let first = Sources::new(cache.path()).fetcher(&f.repo.file_url(), None);
+    first.resolve(Some("main"), LONG).await.unwrap();
+    let repos: Vec<_> = std::fs::read_dir(cache.path().join("repos"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(repos.len(), 1);
+    let repo = &repos[0];
+    // What a kill -9 during a fetch leaves behind.
+    let locks = [
+        repo.join("shallow.lock"),
+        repo.join("packed-refs.lock"),
+        repo.join("refs/heads/main.lock"),
+    ];
+    for lock in &locks {
+        std::fs::write(lock, "").unwrap();
+    }
+    f.repo.write("README.md", "after the crash\n");
+    let c4 = f.repo.commit("c4");
+
+    // A new process (new Sources) fetches the new commit.
+    let second = Sources::new(cache.path()).fetcher(&f.repo.file_url(), None);
+    let got = second.resolve(Some("main"), Duration::ZERO).await.unwrap();
+    assert_eq!(got.commit, c4);
+    for lock in &locks {
+        assert!(!lock.exists(), "{} is left", lock.display());
+    }
+    let dir = second.checkout(&c4).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("README.md")).unwrap(),
+        "after the crash\n"
+    );
+}

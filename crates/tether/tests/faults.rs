@@ -647,7 +647,6 @@ fn kill_dash_nine_during_syncs_loses_nothing() {
         "no kill landed between an object's create and the end of its sync"
     );
     assert_no_panics(&env);
-    for l in env.agent_log().lines().filter(|l| l.contains("WARN") || l.contains("ERROR")) { eprintln!("LOG {l}"); }
     eprintln!(
         "{kills} kills, {interrupted} syncs interrupted, {saved_by_intent} objects created mid-sync, {} syncs recorded, {:?}",
         by_id.len(),
