@@ -184,7 +184,11 @@ impl Fetcher {
         // without opening the repository.
         let target = ref_target(&refs, revision.as_deref()).copied();
         if let Some(id) = target
-            && let Some(known) = self.resolved.lock().unwrap_or_else(|e| e.into_inner()).get(&id)
+            && let Some(known) = self
+                .resolved
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&id)
         {
             return Ok(known.clone());
         }
@@ -265,7 +269,12 @@ impl Fetcher {
             revision: commit.to_owned(),
         };
         let id = ObjectId::from_hex(commit.trim().as_bytes()).map_err(|_| not_found())?;
-        if self.present.lock().unwrap_or_else(|e| e.into_inner()).contains(&id) {
+        if self
+            .present
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id)
+        {
             return Ok(id);
         }
         let paths = self.paths();
