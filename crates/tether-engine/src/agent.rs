@@ -167,6 +167,8 @@ impl Agent {
         let mut next_due: HashMap<String, Instant> = HashMap::new();
         let mut failures: HashMap<String, u32> = HashMap::new();
         let mut debouncing: HashSet<String> = HashSet::new();
+        let mut holding_off: HashSet<String> = HashSet::new();
+        let mut changed_while_running: HashSet<String> = HashSet::new();
         let (settled_tx, mut settled_rx) = mpsc::unbounded_channel::<String>();
         tokio::pin!(shutdown);
         let retention = {
@@ -211,6 +213,8 @@ impl Agent {
                                     let key = Engine::app_key(a);
                                     known.remove(&key);
                                     seen.remove(&key);
+                                    holding_off.remove(&key);
+                                    failures.remove(&key);
                                     self.engine.forget(&key);
                                 }
                                 Event::Apply(_) => {}
@@ -248,6 +252,15 @@ impl Agent {
                 }
                 Some(key) = settled_rx.recv() => {
                     debouncing.remove(&key);
+                    // A failed sync waiting for its retry keeps waiting.
+                    if holding_off.contains(&key) {
+                        continue;
+                    }
+                    // Running: look again when it ends, unless it ends failed.
+                    if running.contains(&key) {
+                        changed_while_running.insert(key);
+                        continue;
+                    }
                     let _ = due_tx.send((key, None));
                 }
                 Some((key, at)) = due_rx.recv() => {
@@ -287,18 +300,18 @@ impl Agent {
                                     Ok(outcome) => outcome,
                                     Err(_) => {
                                         tracing::error!(app = %key, "reconcile panicked; will retry");
-                                        Outcome { requeue_after: engine.poll_interval, failed: true }
+                                        Outcome { requeue_after: engine.poll_interval, failed: true , hold_off: false }
                                     }
                                 }
                             }
                             Ok(Some(_)) => {
                                 tracing::debug!(app = %key, "destination is another cluster; skipped");
-                                Outcome { requeue_after: engine.poll_interval, failed: false }
+                                Outcome { requeue_after: engine.poll_interval, failed: false , hold_off: false }
                             }
-                            Ok(None) => Outcome { requeue_after: Duration::from_secs(3600), failed: false },
+                            Ok(None) => Outcome { requeue_after: Duration::from_secs(3600), failed: false , hold_off: false },
                             Err(e) => {
                                 tracing::warn!(app = %key, "cannot read the Application: {e}");
-                                Outcome { requeue_after: engine.poll_interval, failed: true }
+                                Outcome { requeue_after: engine.poll_interval, failed: true , hold_off: false }
                             }
                         };
                         let _ = done.send((key, outcome));
@@ -306,6 +319,17 @@ impl Agent {
                 }
                 Some((key, outcome)) = done_rx.recv() => {
                     running.remove(&key);
+                    // Deleted while it ran: the reconcile may have re-registered
+                    // its kinds after the delete event forgot them.
+                    if !known.contains(&key) {
+                        self.engine.forget(&key);
+                        changed_while_running.remove(&key);
+                        holding_off.remove(&key);
+                        failures.remove(&key);
+                        next_due.remove(&key);
+                        dirty.remove(&key);
+                        continue;
+                    }
                     let delay = if outcome.failed {
                         let n = failures.entry(key.clone()).or_insert(0);
                         *n = (*n + 1).min(16);
@@ -314,8 +338,14 @@ impl Agent {
                         failures.remove(&key);
                         outcome.requeue_after
                     };
-                    if dirty.remove(&key) {
+                    let changed = changed_while_running.remove(&key);
+                    if dirty.remove(&key) || (changed && !outcome.hold_off) {
                         let _ = due_tx.send((key.clone(), None));
+                    }
+                    if outcome.hold_off {
+                        holding_off.insert(key.clone());
+                    } else {
+                        holding_off.remove(&key);
                     }
                     let at = Instant::now() + delay;
                     next_due.insert(key.clone(), at);

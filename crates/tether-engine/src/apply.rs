@@ -35,10 +35,24 @@ pub struct ApplyOutcome {
     /// lost connection) and outlived the client's own retries: the sync is
     /// worth repeating as it is, with backoff (phase `Error`).
     pub transient: bool,
+    /// How long the apply took, waves and prunes included.
+    pub elapsed: std::time::Duration,
 }
 
 /// `take_over`: apply with force whatever the app's options (self-heal).
 pub async fn run(
+    cluster: &Arc<Cluster>,
+    app: &Application,
+    plan: &Plan,
+    take_over: bool,
+) -> ApplyOutcome {
+    let started = std::time::Instant::now();
+    let mut out = run_waves(cluster, app, plan, take_over).await;
+    out.elapsed = started.elapsed();
+    out
+}
+
+async fn run_waves(
     cluster: &Arc<Cluster>,
     app: &Application,
     plan: &Plan,

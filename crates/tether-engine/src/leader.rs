@@ -116,7 +116,10 @@ pub fn default_lease_name(cluster_name: &str) -> String {
     name
 }
 
-/// `<hostname>-<pid>`: in a Pod the hostname is the Pod's name.
+/// `<hostname>-<pid>-<random>`: in a Pod the hostname is the Pod's name. The
+/// random part keeps two replicas apart even when hostname and pid match (two
+/// host-network Pods on one node both run as pid 1); with one identity both
+/// would think they hold the lease.
 pub fn default_identity() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
@@ -125,7 +128,22 @@ pub fn default_identity() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "tether".to_string());
-    format!("{host}-{}", std::process::id())
+    let random: String = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map(|u| {
+            u.trim()
+                .chars()
+                .filter(char::is_ascii_hexdigit)
+                .take(8)
+                .collect()
+        })
+        .unwrap_or_else(|_| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            format!("{nanos:08x}")
+        });
+    format!("{host}-{}-{random}", std::process::id())
 }
 
 /// What to do about a Lease record, given how long it has stayed unchanged as
@@ -650,5 +668,6 @@ mod tests {
         assert_eq!(default_lease_name("Prod_EU"), "tether-agent-prod-eu");
         assert_eq!(default_lease_name(""), "tether-agent-default");
         assert!(default_identity().contains('-'));
+        assert_ne!(default_identity(), default_identity(), "a random part");
     }
 }

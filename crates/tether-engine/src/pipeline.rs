@@ -81,6 +81,10 @@ pub struct Outcome {
     /// Source, Render or Plan failed: the scheduler backs off exponentially
     /// (capped by `requeue_after`) while failures repeat.
     pub failed: bool,
+    /// A failed sync waits `requeue_after` before its retry: changes to the
+    /// app's objects must not wake it sooner, or an outage would be retried
+    /// at the pace of the events (a rollout writing status) instead.
+    pub hold_off: bool,
 }
 
 impl Engine {
@@ -95,6 +99,7 @@ impl Engine {
             return Outcome {
                 requeue_after: self.poll_interval,
                 failed: false,
+                hold_off: false,
             };
         }
         self.reconcile(app).await
@@ -196,6 +201,7 @@ impl Engine {
             return Outcome {
                 requeue_after: self.poll_interval,
                 failed: false,
+                hold_off: false,
             };
         }
 
@@ -214,6 +220,7 @@ impl Engine {
                 return Outcome {
                     requeue_after: self.poll_interval,
                     failed: true,
+                    hold_off: false,
                 };
             }
         };
@@ -233,6 +240,7 @@ impl Engine {
                 return Outcome {
                     requeue_after: self.poll_interval,
                     failed: true,
+                    hold_off: false,
                 };
             }
         };
@@ -250,6 +258,7 @@ impl Engine {
                 return Outcome {
                     requeue_after: self.poll_interval,
                     failed: true,
+                    hold_off: false,
                 };
             }
         };
@@ -262,6 +271,7 @@ impl Engine {
                 return Outcome {
                     requeue_after: self.poll_interval,
                     failed: true,
+                    hold_off: false,
                 };
             }
         };
@@ -328,6 +338,7 @@ impl Engine {
                 return Outcome {
                     requeue_after: self.poll_interval,
                     failed: true,
+                    hold_off: false,
                 };
             }
             let audit_id = match &self.audit {
@@ -460,9 +471,13 @@ impl Engine {
         // so an idle agent costs the API server (and itself) next to nothing.
         let written =
             nothing_new(app.status.as_ref(), &status) || self.write_status(app, status).await;
+        let retry_wait = synced
+            .as_ref()
+            .is_some_and(|s| s.phase != OperationPhase::Succeeded);
         Outcome {
             requeue_after,
             failed: !written || transient,
+            hold_off: retry_wait,
         }
     }
 
@@ -912,12 +927,11 @@ impl Engine {
         desired: &Desired,
         inventory: &[ObjectRef],
     ) -> Result<BTreeMap<ObjectRef, Value>, KubeError> {
-        let wanted: std::collections::BTreeSet<ObjectRef> = desired
+        let mut refs: Vec<ObjectRef> = desired
             .objects
             .iter()
             .filter_map(|(o, _)| ObjectRef::of(o))
             .collect();
-        let mut refs: Vec<ObjectRef> = wanted.iter().cloned().collect();
         refs.extend(inventory.iter().cloned());
         refs.sort();
         refs.dedup();
@@ -939,10 +953,11 @@ impl Engine {
                     live.insert(r.clone(), obj);
                     false
                 }
-                // Not labelled yet (never applied, or someone else's object):
-                // a desired object may still exist, so ask the server.
-                crate::watch::Lookup::Absent => wanted.contains(r),
-                crate::watch::Lookup::Unknown => true,
+                // Not labelled yet (never applied, or someone else's object),
+                // or deleted: ask the server. Misses are rare once an app is
+                // synced, and a wrong "gone" would drop an object from the
+                // inventory for good.
+                crate::watch::Lookup::Absent | crate::watch::Lookup::Unknown => true,
             });
         }
         // Owned values in the closures: borrowed ones trip the compiler's

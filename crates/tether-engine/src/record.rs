@@ -271,12 +271,18 @@ pub fn operation_started(
     );
 }
 
-/// Add every object the plan is about to create to the inventory
+/// Add every object the plan is about to create or take over to the inventory
 /// (`status.resources`) as OutOfSync, so the Running status written before the
 /// apply already names them: if the agent dies between creating an object and
 /// recording it, the next reconcile still prunes it once Git drops it.
 pub fn inventory_intent(status: &mut ApplicationStatus, plan: &Plan) {
-    for step in plan.steps.iter().filter(|s| s.action == Action::Create) {
+    // Updates too: an existing object taken over (adopted) is not in the
+    // inventory yet either.
+    for step in plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Create | Action::Update))
+    {
         if status
             .resources
             .iter()
@@ -298,7 +304,11 @@ pub fn inventory_intent(status: &mut ApplicationStatus, plan: &Plan) {
             name: step.object.name.clone(),
             status: SyncCode::OutOfSync,
             health: None,
-            message: "being created".into(),
+            message: if step.action == Action::Create {
+                "being created".into()
+            } else {
+                "being applied".into()
+            },
             requires_pruning: false,
             drift: None,
         });
@@ -388,6 +398,7 @@ pub fn finish(
             .and_then(|o| o.synced_generation);
         let results = results(plan, outcome);
         let summary = summarise(&results);
+        let changes = changed_objects(plan, &results);
         let op = OperationState {
             phase: outcome.phase,
             message: message.clone(),
@@ -425,6 +436,8 @@ pub fn finish(
             initiator: initiator.to_string(),
             message: message.clone(),
             summary,
+            changes,
+            duration_ms: Some(u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX)),
         });
         let excess = status.history.len().saturating_sub(history_limit.max(1));
         status.history.drain(..excess);
@@ -595,6 +608,49 @@ fn action_name(step: &Step) -> &'static str {
         Action::Prune => "pruned",
         Action::PruneSkipped => "prune-skipped",
     }
+}
+
+/// How many changed objects a history entry lists by name.
+const HISTORY_CHANGES: usize = 20;
+
+/// One line per object created, configured, pruned or failed, with the
+/// fields an update changed.
+fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
+    let mut lines: Vec<String> = results
+        .iter()
+        .filter(|r| r.action != "unchanged" && r.status != "Skipped" && r.action != "prune-skipped")
+        .map(|r| {
+            let object = ObjectRef {
+                group: r.group.clone(),
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+            };
+            let verb = if r.status == "SyncFailed" {
+                format!("failed to {}", r.action.trim_end_matches('d'))
+            } else {
+                r.action.clone()
+            };
+            let fields: Vec<&str> = plan
+                .steps
+                .iter()
+                .find(|s| s.object == object)
+                .filter(|s| s.action == Action::Update)
+                .map(|s| s.changes.iter().map(|c| c.path.as_str()).take(5).collect())
+                .unwrap_or_default();
+            if fields.is_empty() {
+                format!("{verb} {object}")
+            } else {
+                format!("{verb} {object}: {}", fields.join(", "))
+            }
+        })
+        .collect();
+    if lines.len() > HISTORY_CHANGES {
+        let more = lines.len() - HISTORY_CHANGES;
+        lines.truncate(HISTORY_CHANGES);
+        lines.push(format!("… and {more} more"));
+    }
+    lines
 }
 
 fn summarise(results: &[ResourceResult]) -> String {

@@ -193,6 +193,7 @@ impl LiveCache {
         let store = Arc::new(Store::default());
         let tx = self.tx.clone();
         let kind = resource.kind.clone();
+        let resource = resource.clone();
         let config = watcher::Config::default().labels(tether_model::TRACKING_LABEL);
         let task = {
             let store = store.clone();
@@ -213,7 +214,9 @@ impl LiveCache {
                             Vec::new()
                         }
                         Event::InitApply(obj) => {
-                            if let (Some(fresh), Some((key, v))) = (relist.as_mut(), entry(obj)) {
+                            if let (Some(fresh), Some((key, v))) =
+                                (relist.as_mut(), entry(obj, &resource))
+                            {
                                 fresh.insert(key, Arc::new(v));
                             }
                             Vec::new()
@@ -233,7 +236,7 @@ impl LiveCache {
                                 Vec::new()
                             }
                         }
-                        Event::Apply(obj) => match entry(obj) {
+                        Event::Apply(obj) => match entry(obj, &resource) {
                             Some((key, v)) => {
                                 let mut objects =
                                     store.objects.write().unwrap_or_else(|e| e.into_inner());
@@ -249,11 +252,15 @@ impl LiveCache {
                             }
                             None => Vec::new(),
                         },
-                        Event::Delete(obj) => match entry(obj) {
+                        Event::Delete(obj) => match entry(obj, &resource) {
                             Some((key, v)) => {
                                 let mut objects =
                                     store.objects.write().unwrap_or_else(|e| e.into_inner());
-                                objects.remove(&key);
+                                // A copy written through after a re-create is newer
+                                // than the deletion: keep it.
+                                if objects.get(&key).is_some_and(|old| !newer(old, &v)) {
+                                    objects.remove(&key);
+                                }
                                 vec![(key, v)]
                             }
                             None => Vec::new(),
@@ -298,8 +305,16 @@ fn ref_kind_key(r: &ObjectRef) -> String {
     format!("{}/{}", r.group, r.kind)
 }
 
-/// The cache key and stripped JSON of a watched object.
-fn entry(obj: DynamicObject) -> Option<(Key, Value)> {
+/// The cache key and stripped JSON of a watched object. Items of a list come
+/// without `apiVersion` and `kind` for built-in kinds (and kube does not fill
+/// them in), but health rules and diffs go by them: take them from the watch.
+fn entry(mut obj: DynamicObject, resource: &ApiResource) -> Option<(Key, Value)> {
+    if obj.types.is_none() {
+        obj.types = Some(kube::core::TypeMeta {
+            api_version: resource.api_version.clone(),
+            kind: resource.kind.clone(),
+        });
+    }
     let key = (
         obj.metadata.namespace.clone().unwrap_or_default(),
         obj.metadata.name.clone()?,

@@ -12,8 +12,9 @@
 //! [`FenceLayer`] enforces it at the HTTP layer of the kube client: every
 //! mutating request (POST, PUT, PATCH, DELETE) is refused while the fence does
 //! not hold, except the requests on the fence's own Lease, so no caller has to
-//! remember to check. A request that passed the check just before the fence
-//! lapsed can still land; `renew_deadline < lease_duration` leaves that gap.
+//! remember to check. A guarded write still in flight when the fence lapses is
+//! abandoned; one already on the wire can still land, and
+//! `renew_deadline < lease_duration` leaves the gap for that.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -92,6 +93,11 @@ impl Fence {
     /// fence holds, or when they are on the fence's own Lease.
     pub fn allows(&self, method: &Method, path: &str) -> bool {
         !is_write(method) || self.is_own_lease(method, path) || self.holds()
+    }
+
+    /// A write the fence guards: any write but the fence's own Lease's.
+    pub fn guards(&self, method: &Method, path: &str) -> bool {
+        is_write(method) && !self.is_own_lease(method, path)
     }
 
     fn is_own_lease(&self, method: &Method, path: &str) -> bool {
@@ -185,8 +191,34 @@ where
                 Box::new(not_leader_error()) as BoxError
             )));
         }
+        let guarded = self.fence.guards(req.method(), req.uri().path());
         let fut = self.inner.call(req);
-        Box::pin(async move { fut.await.map_err(Into::into) })
+        if !guarded {
+            return Box::pin(async move { fut.await.map_err(Into::into) });
+        }
+        // A guarded write still waiting for its connection or its answer when
+        // the fence lapses is abandoned, so it cannot go out late from a slow
+        // connect or a stalled stream. (One already on the wire may still land;
+        // the gap between renew deadline and lease duration covers that.)
+        let fence = self.fence.clone();
+        Box::pin(async move {
+            tokio::pin!(fut);
+            loop {
+                let Some(deadline) = fence.deadline() else {
+                    return Err(Box::new(not_leader_error()) as BoxError);
+                };
+                tokio::select! {
+                    done = &mut fut => return done.map_err(Into::into),
+                    _ = tokio::time::sleep_until(deadline.into()) => {
+                        // Renewed meanwhile: keep waiting for the new deadline.
+                        if !fence.holds() {
+                            tracing::warn!("a write was abandoned in flight: the lease lapsed");
+                            return Err(Box::new(not_leader_error()) as BoxError);
+                        }
+                    }
+                }
+            }
+        })
     }
 }
 
@@ -266,8 +298,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_layer_refuses_writes_with_a_clear_error() {
+    #[tokio::test]
+    async fn the_layer_refuses_writes_with_a_clear_error() {
         let fence = Fence::new("tether", "l");
         let sent = Ok200::default();
         let mut svc = FenceLayer::new(fence.clone()).layer(sent.clone());
@@ -290,7 +322,68 @@ mod tests {
         assert!(matches!(*err, kube::Error::Api(ref s) if s.code == 403));
         assert_eq!(*sent.0.lock().unwrap(), 1, "the refused write was not sent");
         fence.extend(Instant::now(), Duration::from_secs(60));
-        assert!(svc.call(req(Method::PATCH)).now_or_never().unwrap().is_ok());
+        assert!(svc.call(req(Method::PATCH)).await.is_ok());
         assert_eq!(*sent.0.lock().unwrap(), 2);
+    }
+
+    /// Never answers, as a server that stalls.
+    #[derive(Clone, Default)]
+    struct Stalls;
+
+    impl Service<Request<()>> for Stalls {
+        type Response = http::Response<()>;
+        type Error = BoxError;
+        type Future = BoxFuture<Result<http::Response<()>, BoxError>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_in_flight_is_abandoned_when_the_fence_lapses() {
+        let fence = Fence::new("tether", "l");
+        let mut svc = FenceLayer::new(fence.clone()).layer(Stalls);
+        let req = |m: Method| {
+            Request::builder()
+                .method(m)
+                .uri("https://k8s.example/api/v1/namespaces/web/configmaps/x")
+                .body(())
+                .unwrap()
+        };
+        fence.extend(Instant::now(), Duration::from_millis(200));
+        let started = Instant::now();
+        let err = tokio::time::timeout(Duration::from_secs(5), svc.call(req(Method::PATCH)))
+            .await
+            .expect("abandoned, not left hanging")
+            .unwrap_err();
+        assert!(err.to_string().contains(NOT_LEADER), "{err}");
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        // A renew in the meantime keeps the write waiting past the first deadline.
+        fence.extend(Instant::now(), Duration::from_millis(100));
+        let renewer = {
+            let fence = fence.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                fence.extend(Instant::now(), Duration::from_millis(300));
+            })
+        };
+        let started = Instant::now();
+        let _ = tokio::time::timeout(Duration::from_secs(5), svc.call(req(Method::PATCH))).await;
+        renewer.await.unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "waited for the renewed deadline: {:?}",
+            started.elapsed()
+        );
+        // Reads are never cut short.
+        let read =
+            tokio::time::timeout(Duration::from_millis(400), svc.call(req(Method::GET))).await;
+        assert!(
+            read.is_err(),
+            "a stalled read is left to the caller's timeouts"
+        );
     }
 }

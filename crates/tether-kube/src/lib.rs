@@ -438,6 +438,22 @@ impl Cluster {
         match deleted {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
+            // With preconditions, a retry after a delete that did land (its reply
+            // lost) can meet the object still there, finalizers pending, with a
+            // new resourceVersion: a 409. Same uid and being deleted is success.
+            Err(e) if e.is_conflict() && read.is_some() => {
+                let uid = read.map(|(uid, _)| uid).unwrap_or("");
+                match api.get_opt(&r.name).await {
+                    Ok(None) => Ok(()),
+                    Ok(Some(obj))
+                        if obj.metadata.uid.as_deref() == Some(uid)
+                            && obj.metadata.deletion_timestamp.is_some() =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(e),
+                }
+            }
             Err(e) => Err(e),
         }
     }

@@ -290,6 +290,14 @@ pub struct HistoryEntry {
     /// e.g. `2 created, 1 configured, 1 pruned`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub summary: String,
+    /// The objects this sync changed, one line each with the fields that
+    /// changed (`configured Deployment.apps web/web: spec.replicas`); at most
+    /// 20, then a count of the rest. The audit log keeps every one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+    /// How long the apply took, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 impl ApplicationStatus {

@@ -87,7 +87,7 @@ pub struct LeaderArgs {
     #[arg(long, requires = "leader_elect", value_parser = parse_seconds, default_value = "2")]
     pub retry_period: Duration,
     /// This replica's name in the Lease's holderIdentity; must differ between replicas
-    /// [default: <hostname>-<pid>, and in a Pod the hostname is the Pod's name].
+    /// [default: <hostname>-<pid>-<random>; in a Pod the hostname is the Pod's name].
     #[arg(long, requires = "leader_elect")]
     pub identity: Option<String>,
 }
@@ -201,24 +201,9 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
         }
-        let agent = match Agent::new(cluster.clone(), args.config()).await {
-            Ok(agent) => agent,
-            Err(e) if !fence.holds() => {
-                tracing::warn!("lost leadership while starting ({e}); stopped writing");
-                continue;
-            }
-            Err(e) => {
-                elector.release().await;
-                return Err(anyhow::Error::new(e).context("starting the agent"));
-            }
-        };
-        // The agent runs until a signal or until the lease is lost; the lease is
-        // renewed meanwhile, including while running syncs finish after a signal.
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        // Renew from the moment the lease is ours: starting the agent (the CRD,
+        // discovery) can take longer than the renew deadline.
         let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut running = tokio::spawn(agent.run(async {
-            let _ = stop_rx.await;
-        }));
         let mut holding = tokio::spawn(async move {
             let held = elector
                 .hold(async {
@@ -227,6 +212,36 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
                 .await;
             (elector, held)
         });
+        let started = tokio::select! {
+            started = Agent::new(cluster.clone(), args.config()) => started,
+            held = &mut holding => {
+                let (returned, held) = held.context("the lease renewal task failed")?;
+                elector = returned;
+                tracing::warn!("lost leadership while starting ({held:?}); stopped writing");
+                continue;
+            }
+        };
+        let agent = match started {
+            Ok(agent) => agent,
+            Err(e) if !fence.holds() => {
+                tracing::warn!("lost leadership while starting ({e}); stopped writing");
+                let _ = done_tx.send(());
+                elector = holding.await.context("the lease renewal task failed")?.0;
+                continue;
+            }
+            Err(e) => {
+                let _ = done_tx.send(());
+                let (mut elector, _) = holding.await.context("the lease renewal task failed")?;
+                elector.release().await;
+                return Err(anyhow::Error::new(e).context("starting the agent"));
+            }
+        };
+        // The agent runs until a signal or until the lease is lost; the lease is
+        // renewed meanwhile, including while running syncs finish after a signal.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut running = tokio::spawn(agent.run(async {
+            let _ = stop_rx.await;
+        }));
         tokio::select! {
             _ = crate::cli::wait_for_interrupt() => {
                 eprintln!("stopping: letting running syncs finish (press Ctrl-C again to force)");

@@ -622,6 +622,20 @@ fn auto_sync_reaches_healthy_records_history_and_diff_shows_drift() {
     );
     assert_eq!(entry["result"], "Succeeded");
     assert_eq!(entry["initiator"], "auto");
+    // Issue 4: each entry lists the objects changed, and how long it took.
+    assert!(
+        entry["changes"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|l| l == "created Deployment.apps shop/web")),
+        "{entry}"
+    );
+    assert!(entry["durationMs"].is_u64(), "{entry}");
+    let o = env.tether(&["app", "history", "shop", "-n", "t-auto", "-o", "wide"]);
+    assert!(
+        o.stdout.contains("#1 changed:\n")
+            && o.stdout.contains("\n  created Deployment.apps shop/web\n"),
+        "{o:?}"
+    );
 
     let o = env.tether(&["app", "history", "shop", "-n", "t-auto"]);
     assert_eq!(o.code, 0, "{o:?}");

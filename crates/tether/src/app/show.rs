@@ -49,7 +49,8 @@ pub struct HistoryArgs {
     target: Target,
     /// The Application (`NAME` in -n, or `NAMESPACE/NAME`).
     name: String,
-    /// Output format: table, wide (full revisions and messages), json, yaml, or name (the ids).
+    /// Output format: table, wide (full revisions and messages, and the objects each sync
+    /// changed), json, yaml, or name (the ids).
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
     output: Format,
 }
@@ -510,6 +511,7 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         "DATE",
         "INITIATOR",
         "RESULT",
+        "TOOK",
         "SUMMARY",
         "AUTHOR",
         "MESSAGE",
@@ -536,11 +538,29 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| h.started_at.clone()),
             or_dash(&h.initiator),
             h.result.as_str().to_string(),
+            h.duration_ms
+                .map(|ms| {
+                    if ms < 1000 {
+                        format!("{ms}ms")
+                    } else {
+                        format!("{:.1}s", ms as f64 / 1000.0)
+                    }
+                })
+                .unwrap_or_else(|| "-".into()),
             or_dash(&h.summary),
             or_dash(&author),
             or_dash(&message),
         ]);
     }
     print!("{}", output::render(t));
+    // Wide: what each sync changed, object by object.
+    if wide {
+        for h in history.iter().filter(|h| !h.changes.is_empty()) {
+            println!("\n#{} changed:", h.id);
+            for line in &h.changes {
+                println!("  {line}");
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
