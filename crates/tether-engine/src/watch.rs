@@ -456,6 +456,19 @@ mod tests {
     }
 
     #[test]
+    fn list_items_without_kind_get_it_from_the_watch() {
+        // A real API server leaves apiVersion and kind out of list items for
+        // built-in kinds; health rules go by them.
+        let resource = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
+        let mut obj = DynamicObject::new("web", &resource).within("shop");
+        obj.types = None;
+        let ((ns, name), v) = entry(obj, &resource).unwrap();
+        assert_eq!((ns.as_str(), name.as_str()), ("shop", "web"));
+        assert_eq!(v["apiVersion"], "apps/v1");
+        assert_eq!(v["kind"], "Deployment");
+    }
+
+    #[test]
     fn newer_compares_resource_versions_as_numbers() {
         let at = |rv: &str| json!({"metadata": {"resourceVersion": rv}});
         assert!(newer(&at("10"), &at("9")));

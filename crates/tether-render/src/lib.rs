@@ -49,7 +49,10 @@ pub struct RendererConfig {
     pub max_file_size: u64,
     /// Per tool output (and for all files of a plain directory together).
     pub max_output_size: u64,
-    /// Rendered results kept; the least recently used is dropped first.
+    /// Rendered results kept; the least recently used is dropped first. An
+    /// agent re-plans every app each poll interval, so this should exceed the
+    /// number of apps: below it, an LRU cache misses on every re-plan and each
+    /// one renders again.
     pub cache_entries: usize,
 }
 
@@ -59,7 +62,7 @@ impl Default for RendererConfig {
             timeout: Duration::from_secs(90),
             max_file_size: 4 << 20,
             max_output_size: 64 << 20,
-            cache_entries: 256,
+            cache_entries: 4096,
         }
     }
 }

@@ -228,12 +228,60 @@ impl Env {
 
     /// `tether …` with this env's kubeconfig.
     pub fn tether(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
+        self.tether_command(args).output().expect("tether runs")
+    }
+
+    fn tether_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
             .env("KUBECONFIG", &self.kubeconfig)
-            .env("TETHER_STATE_DIR", self.dir.path().join("cli-state"))
+            .env("TETHER_STATE_DIR", self.dir.path().join("cli-state"));
+        cmd
+    }
+
+    /// `tether …` as a user at a shell runs it: `USER=tester`, warnings only on
+    /// stderr, and no `TETHER_NAMESPACE` from the environment.
+    pub fn run_tether(&self, args: &[&str]) -> Out {
+        self.tether_command(args)
+            .env_remove("TETHER_NAMESPACE")
+            .env("USER", "tester")
+            .env("TETHER_LOG", "warn")
             .output()
             .expect("tether runs")
+            .into()
+    }
+
+    /// A path in this env's scratch dir.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The Application `namespace/name`, or None when the API server says it
+    /// does not exist (any other kubectl failure panics).
+    pub fn app_in(&self, namespace: &str, name: &str) -> Option<Value> {
+        let out = self.kubectl(&[
+            "get",
+            "applications.tether.dev",
+            name,
+            "-n",
+            namespace,
+            "-o",
+            "json",
+        ]);
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("NotFound") || stderr.contains("not found"),
+                "kubectl get application {namespace}/{name}: {stderr}"
+            );
+            return None;
+        }
+        Some(serde_json::from_slice(&out.stdout).expect("json"))
+    }
+
+    /// Whether the object exists (`namespace` empty for cluster-scoped kinds).
+    pub fn exists(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        self.get(kind, namespace, name).is_some()
     }
 
     /// Poll an Application until `done` holds; panics with the last status and
@@ -307,6 +355,12 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        if std::thread::panicking() && self.agent.is_some() {
+            eprintln!(
+                "--- agent log (last lines)\n{}",
+                tail(&self.agent_log(), 60)
+            );
+        }
         self.stop_agent();
         let _ = self.sandbox.kill();
         let _ = self.sandbox.wait();
@@ -326,6 +380,50 @@ pub fn condition<'a>(app: &'a Value, type_: &str) -> &'a Value {
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["type"] == type_))
         .unwrap_or(&Value::Null)
+}
+
+/// Poll `check` every 200ms until it gives Some, or panic after `timeout`
+/// naming `what`.
+pub fn eventually<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A finished command's exit code and output as text; `{:?}` shows all three,
+/// for assertion messages.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Out {
+    fn from(o: Output) -> Out {
+        Out {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
 }
 
 fn tail(text: &str, n: usize) -> String {
