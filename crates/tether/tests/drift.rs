@@ -472,14 +472,9 @@ fn drift_is_planned_from_the_live_cache() {
     // that this test can fail).
     std::thread::sleep(Duration::from_millis(1500));
     let live = env.get("configmap", "cached", "settings").unwrap();
-    let rules = env.dir.path().join("faults.json");
-    std::fs::write(
-        &rules,
-        r#"{"rules":[{"verb":"get","resource":"configmaps","errorCode":500}]}"#,
-    )
-    .unwrap();
-    let rules = rules.to_str().unwrap();
-    env.kubectl_ok(&["replace", "--raw", "/_sandbox/faults", "-f", rules]);
+    env.set_faults(serde_json::json!([
+        {"verb": "get", "resource": "configmaps", "errorCode": 500}
+    ]));
     assert!(
         !env.kubectl(&["get", "configmap", "settings", "-n", "cached"])
             .status
@@ -516,7 +511,7 @@ fn drift_is_planned_from_the_live_cache() {
     assert_eq!(condition(&app, "Ready")["status"], "True", "{app}");
     let history = app["status"]["history"].as_array().unwrap();
     assert_eq!(history.last().unwrap()["initiator"], "self-heal");
-    env.kubectl_ok(&["delete", "--raw", "/_sandbox/faults"]);
+    env.clear_faults();
 }
 
 /// A kind is watched while some app manages it and unwatched when none does.
@@ -668,4 +663,70 @@ fn an_added_env_var_and_a_changed_label_are_drift() {
         "both drifts shown: {:?}",
         drift_paths(&app)
     );
+}
+
+/// The live cache survives a watch outage that outlasts the server's event
+/// window: with watches on ConfigMaps failing, a drift goes unseen (Git is
+/// polled hourly here), and once they work again the resumed watch gets
+/// 410 Gone, re-lists, and the re-list wakes the owner of what changed, which
+/// heals it.
+#[test]
+fn a_relist_after_410_gone_finds_the_drift_missed_meanwhile() {
+    let mut env = Env::start_with(&["--rollout-delay-ms", "0", "--watch-window", "20"]);
+    env.agent(&["--poll-interval", "3600"]);
+    let repo = Repo::init(&env.dir.path().join("repo"));
+    repo.write("app/cm.yaml", &configmap("settings", "blue"));
+    repo.commit("settings");
+    env.apply_yaml(&app_yaml(
+        "gone",
+        &repo.url(),
+        "app",
+        "gone",
+        "    automated: {prune: true, selfHeal: true}",
+        "",
+    ));
+    env.wait_synced_healthy("gone");
+    std::thread::sleep(Duration::from_millis(500));
+    let value = |env: &Env| {
+        env.get("configmap", "gone", "settings").unwrap()["data"]["value"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    env.set_faults(serde_json::json!([
+        {"verb": "watch", "resource": "configmaps", "errorCode": 500}
+    ]));
+    env.drop_watches();
+    env.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        "gone",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"value":"red"}}"#,
+    ]);
+    // Push the patch out of the sandbox's 20-event window.
+    let mut many = String::new();
+    for i in 0..30 {
+        many.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: filler{i}, namespace: default}}\n"
+        ));
+    }
+    let file = env.dir.path().join("filler.yaml");
+    std::fs::write(&file, many).unwrap();
+    env.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(value(&env), "red", "no watch, no poll: not seen yet");
+    env.clear_faults();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while value(&env) != "blue" {
+        assert!(
+            Instant::now() < deadline,
+            "the drift missed during the outage was not healed:\n{}",
+            env.agent_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
