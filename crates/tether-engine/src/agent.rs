@@ -338,11 +338,14 @@ impl Agent {
                         failures.remove(&key);
                         outcome.requeue_after
                     };
+                    // A failure of any kind waits out its backoff: object events
+                    // (a rollout writing status) must not retry it at their pace.
+                    let hold_off = outcome.hold_off || outcome.failed;
                     let changed = changed_while_running.remove(&key);
-                    if dirty.remove(&key) || (changed && !outcome.hold_off) {
+                    if dirty.remove(&key) || (changed && !hold_off) {
                         let _ = due_tx.send((key.clone(), None));
                     }
-                    if outcome.hold_off {
+                    if hold_off {
                         holding_off.insert(key.clone());
                     } else {
                         holding_off.remove(&key);
