@@ -730,3 +730,58 @@ fn a_relist_after_410_gone_finds_the_drift_missed_meanwhile() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `tether.dev/compare: ignore` on an object in Git takes it out of drift:
+/// a self-heal app neither reports nor corrects a change to it.
+#[test]
+fn an_object_marked_compare_ignore_is_never_drift() {
+    let mut env = Env::start();
+    env.agent(&["--poll-interval", "3600"]);
+    let repo = Repo::init(&env.dir.path().join("repo"));
+    let web = deployment("web", "nginx:1.0", 3).replace(
+        "metadata:\n  name: web\n",
+        "metadata:\n  name: web\n  annotations: {tether.dev/compare: ignore}\n",
+    );
+    assert!(web.contains("compare"), "{web}");
+    repo.write("app/web.yaml", &web);
+    repo.write("app/cm.yaml", &configmap("settings", "blue"));
+    repo.commit("web, not compared");
+    env.apply_yaml(&app_yaml(
+        "ignored",
+        &repo.url(),
+        "app",
+        "ignored",
+        "    automated: {prune: true, selfHeal: true}",
+        "",
+    ));
+    env.wait_synced_healthy("ignored");
+    env.kubectl_ok(&["scale", "deployment/web", "-n", "ignored", "--replicas=1"]);
+    // A change to the other object is seen and healed: the app is watching.
+    env.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        "ignored",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"value":"red"}}"#,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env.get("configmap", "ignored", "settings").unwrap()["data"]["value"] != "blue" {
+        assert!(Instant::now() < deadline, "{}", env.agent_log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(replicas(&env, "ignored"), 1, "not compared, not corrected");
+    let app = env.app("ignored");
+    assert_eq!(sync(&app), "Synced", "{app}");
+    let drifts = audit(&env, &["--app", "ignored", "--kind", "drift"]);
+    assert!(
+        drifts
+            .iter()
+            .all(|d| !d["object"].as_str().unwrap_or("").contains("Deployment")),
+        "{drifts:?}"
+    );
+    assert!(!drifts.is_empty(), "the ConfigMap's drift is recorded");
+}
