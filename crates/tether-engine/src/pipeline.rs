@@ -321,13 +321,11 @@ impl Engine {
         let mut synced = None;
         if let Some(reason) = sync_reason {
             tracing::info!(app = %key, revision = %short(&revision), initiator = %initiator, "sync: {reason}");
-            let is_retry = reason.starts_with("retry");
             record::operation_started(
                 &mut status,
                 &revision,
                 &initiator,
                 app.metadata.generation,
-                is_retry,
                 &reason,
             );
             // Intent first: the objects about to be created join the inventory
@@ -404,6 +402,12 @@ impl Engine {
             ) {
                 (true, true) => events.normal(app, "SelfHealed", "Sync", note).await,
                 (true, false) => events.normal(app, "Synced", "Sync", note).await,
+                // The cluster failed, not the commit: say so, as the condition does.
+                (false, _) if outcome.transient => {
+                    events
+                        .warning(app, "ClusterUnavailable", "Sync", note)
+                        .await
+                }
                 (false, _) => events.warning(app, "SyncFailed", "Sync", note).await,
             }
         }
@@ -441,7 +445,7 @@ impl Engine {
                 let retries = status
                     .operation_state
                     .as_ref()
-                    .map(|o| o.retry_count)
+                    .map(|o| o.transient_retries)
                     .unwrap_or(0);
                 let wait = record::transient_delay(retries, self.poll_interval);
                 record::transient_retry(&mut status, app, wait);

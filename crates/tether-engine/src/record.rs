@@ -100,6 +100,10 @@ pub fn suspended(status: &mut ApplicationStatus, app: &Application) {
     status.observed_generation = generation;
 }
 
+/// How [`sync_reason`] ends the reason of a retry after transient cluster
+/// errors, which [`operation_started`] counts apart from `retry.limit`.
+pub const TRANSIENT_RETRY: &str = "after a transient cluster error";
+
 /// Why to sync now, or None. Follows Argo CD's automated policy: sync when Git
 /// moved or the spec changed, not merely because live drifted (unless
 /// selfHeal), and retry a failed sync only as `retry` allows.
@@ -122,8 +126,8 @@ pub fn sync_reason(
         && !plan.in_sync()
     {
         return Some(format!(
-            "retry {} after a transient cluster error",
-            op.retry_count + 1
+            "retry {} {TRANSIENT_RETRY}",
+            op.transient_retries + 1
         ));
     }
     let automated = app.spec.automated()?;
@@ -233,19 +237,23 @@ pub fn transient_retry(status: &mut ApplicationStatus, app: &Application, wait: 
     status.set_condition(cond("Stalled", false, "Retrying", "", generation), &now);
 }
 
-/// A sync begins. `is_retry` (the automated retry of a failed sync) is what
-/// counts against `retry.limit`; requested and spec-change syncs do not.
+/// A sync begins, for `reason` (from [`sync_reason`]). The automated retry of
+/// a failed sync is what counts against `retry.limit`; a retry after
+/// transient cluster errors is counted apart, and requested and spec-change
+/// syncs count as neither.
 pub fn operation_started(
     status: &mut ApplicationStatus,
     revision: &str,
     initiator: &str,
     generation: Option<i64>,
-    is_retry: bool,
     reason: &str,
 ) {
-    let retry_count = match &status.operation_state {
-        Some(op) if is_retry => op.retry_count + 1,
-        _ => 0,
+    let transient = reason.starts_with("retry") && reason.ends_with(TRANSIENT_RETRY);
+    let is_retry = reason.starts_with("retry") && !transient;
+    let (retry_count, transient_retries) = match &status.operation_state {
+        Some(op) if transient => (op.retry_count, op.transient_retries + 1),
+        Some(op) if is_retry => (op.retry_count + 1, 0),
+        _ => (0, 0),
     };
     status.operation_state = Some(OperationState {
         phase: OperationPhase::Running,
@@ -256,6 +264,7 @@ pub fn operation_started(
         finished_at: None,
         results: Vec::new(),
         retry_count,
+        transient_retries,
         synced_generation: generation,
     });
     let now = time::now();
@@ -375,11 +384,11 @@ pub fn finish(
             .as_ref()
             .map(|o| o.started_at.clone())
             .unwrap_or_else(|| now.clone());
-        let retry_count = status
+        let (retry_count, transient_retries) = status
             .operation_state
             .as_ref()
-            .map(|o| o.retry_count)
-            .unwrap_or(0);
+            .map(|o| (o.retry_count, o.transient_retries))
+            .unwrap_or((0, 0));
         // Why this sync ran (`syncing: <reason>`), then what it did.
         let why = status
             .operation_state
@@ -408,6 +417,7 @@ pub fn finish(
             finished_at: Some(now.clone()),
             results,
             retry_count,
+            transient_retries,
             synced_generation,
         };
         let meta = &desired.resolved.meta;
@@ -758,6 +768,37 @@ mod tests {
     }
 
     #[test]
+    fn transient_retries_do_not_use_up_the_retry_limit() {
+        let a = app(json!({"automated": {}, "retry": {"limit": 2}}));
+        let mut status = after(OperationPhase::Failed, 1);
+        let counts = |s: &ApplicationStatus| {
+            let op = s.operation_state.as_ref().unwrap();
+            (op.retry_count, op.transient_retries)
+        };
+        // Two retries after transient errors: the policy's count stays at 1.
+        for n in 1..=2 {
+            operation_started(
+                &mut status,
+                "abc",
+                "auto",
+                Some(1),
+                &format!("retry {n} {TRANSIENT_RETRY}"),
+            );
+            assert_eq!(counts(&status), (1, n));
+            status.operation_state.as_mut().unwrap().phase = OperationPhase::Error;
+        }
+        // The commit's own failure is retried as the policy allows, once more.
+        status.operation_state.as_mut().unwrap().phase = OperationPhase::Failed;
+        let why = sync_reason(&a, &status, "abc", &out_of_sync(), false);
+        assert_eq!(why.as_deref(), Some("retry 2 of the failed sync"));
+        operation_started(&mut status, "abc", "auto", Some(1), why.as_deref().unwrap());
+        assert_eq!(counts(&status), (2, 0));
+        // A new reason (Git moved) starts both counts again.
+        operation_started(&mut status, "def", "auto", Some(1), "new revision def");
+        assert_eq!(counts(&status), (0, 0));
+    }
+
+    #[test]
     fn a_transient_failure_is_retried_without_a_retry_policy() {
         let plan = out_of_sync();
         let auto = app(json!({"automated": {"prune": true}}));
@@ -773,7 +814,11 @@ mod tests {
             None
         );
         // …one the cluster failed is tried again, past any limit, manual or not.
-        let why = sync_reason(&auto, &after(OperationPhase::Error, 7), "abc", &plan, false);
+        let mut seven = after(OperationPhase::Error, 0);
+        if let Some(op) = seven.operation_state.as_mut() {
+            op.transient_retries = 7;
+        }
+        let why = sync_reason(&auto, &seven, "abc", &plan, false);
         assert_eq!(
             why.as_deref(),
             Some("retry 8 after a transient cluster error")

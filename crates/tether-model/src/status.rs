@@ -230,9 +230,15 @@ pub struct OperationState {
     pub finished_at: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<ResourceResult>,
-    /// How many times this revision was retried after failing.
+    /// How many times this revision was retried after failing (what
+    /// `retry.limit` counts).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retry_count: i64,
+    /// How many times this revision was retried after transient cluster
+    /// errors (429, 5xx, a lost connection); these never count against
+    /// `retry.limit`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub transient_retries: i64,
     /// The Application's generation this sync applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_generation: Option<i64>,

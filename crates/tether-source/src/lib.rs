@@ -53,11 +53,48 @@ pub struct Sources {
     fetchers: Mutex<HashMap<String, Arc<Fetcher>>>,
 }
 
+/// A checkout's temporary directory this old was left by a process that died
+/// writing it (a checkout takes seconds): safe to delete even while another
+/// process shares the cache.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Remove `.tmp-*` directories under `checkouts` older than `age`: a crash
+/// mid-checkout leaves one behind (never a half checkout under a commit's
+/// name). Best effort; errors are logged.
+fn remove_abandoned_checkouts(checkouts: &std::path::Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(checkouts) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|elapsed| elapsed >= age);
+        if old {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(dir = %entry.path().display(), "removed an abandoned checkout")
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %entry.path().display(), "cannot remove an abandoned checkout: {e}")
+                }
+            }
+        }
+    }
+}
+
 impl Sources {
     /// A registry keeping its repositories and checkouts under `cache_dir` (created on first use).
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        let cache_dir = cache_dir.into();
+        remove_abandoned_checkouts(&cache_dir.join("checkouts"), ABANDONED_AFTER);
         Self {
-            cache_dir: cache_dir.into(),
+            cache_dir,
             fetchers: Mutex::new(HashMap::new()),
         }
     }
@@ -193,5 +230,27 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &c));
         assert_ne!(basic("p").fingerprint(), basic("q").fingerprint());
         assert!(!basic("secret").fingerprint().contains("secret"));
+    }
+}
+
+#[cfg(test)]
+mod abandoned_tests {
+    use super::*;
+
+    #[test]
+    fn only_old_temporary_checkouts_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkouts = dir.path().join("checkouts");
+        std::fs::create_dir_all(checkouts.join(".tmp-abc/sub")).unwrap();
+        std::fs::create_dir_all(checkouts.join("0123abcd")).unwrap();
+        // Young: kept (another process may be writing it).
+        remove_abandoned_checkouts(&checkouts, std::time::Duration::from_secs(600));
+        assert!(checkouts.join(".tmp-abc").exists());
+        // Old enough: removed; finished checkouts never are.
+        remove_abandoned_checkouts(&checkouts, std::time::Duration::ZERO);
+        assert!(!checkouts.join(".tmp-abc").exists());
+        assert!(checkouts.join("0123abcd").exists());
+        // A missing dir is fine.
+        remove_abandoned_checkouts(&dir.path().join("nothing"), std::time::Duration::ZERO);
     }
 }

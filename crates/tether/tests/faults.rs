@@ -227,7 +227,9 @@ fn transient_api_errors_are_retried_and_never_half_prune() {
                 && reason == "ClusterUnavailable"
                 && op["revision"] == drop_de
                 && op["phase"] == "Error"
-                && op["retryCount"].as_i64().unwrap_or(0) >= 2
+                && op["transientRetries"].as_i64().unwrap_or(0) >= 2
+                // Not counted against `retry.limit`.
+                && op["retryCount"].is_null()
         },
     );
     env.drop_watches();
@@ -240,6 +242,23 @@ fn transient_api_errors_are_retried_and_never_half_prune() {
     );
     let op = &app["status"]["operationState"];
     assert_eq!(op["phase"], "Error", "{op}");
+    // The Events say the cluster failed, not the commit.
+    let reasons: Vec<String> = {
+        let out = env.kubectl_ok(&["get", "events.events.k8s.io", "-n", "tether", "-o", "json"]);
+        let list: Value = serde_json::from_str(&out).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["regarding"]["name"] == ns && e["type"] == "Warning")
+            .map(|e| e["reason"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert!(
+        reasons.iter().any(|r| r == "ClusterUnavailable")
+            && !reasons.iter().any(|r| r == "SyncFailed"),
+        "{reasons:?}"
+    );
     let web = op["results"]
         .as_array()
         .unwrap()

@@ -415,6 +415,13 @@ pub fn summary(app: &Application, wide: bool) -> String {
         if op.retry_count > 0 {
             let _ = writeln!(out, "{:<16}{}", "Retries:", op.retry_count);
         }
+        if op.transient_retries > 0 {
+            let _ = writeln!(
+                out,
+                "{:<16}{} (after cluster errors)",
+                "Retries:", op.transient_retries
+            );
+        }
         if !op.results.is_empty() {
             out.push('\n');
             out.push_str(&results_table(&op.results, wide));
