@@ -300,18 +300,18 @@ impl Agent {
                                     Ok(outcome) => outcome,
                                     Err(_) => {
                                         tracing::error!(app = %key, "reconcile panicked; will retry");
-                                        Outcome { requeue_after: engine.poll_interval, failed: true , hold_off: false }
+                                        Outcome::failed(engine.poll_interval)
                                     }
                                 }
                             }
                             Ok(Some(_)) => {
                                 tracing::debug!(app = %key, "destination is another cluster; skipped");
-                                Outcome { requeue_after: engine.poll_interval, failed: false , hold_off: false }
+                                Outcome::after(engine.poll_interval)
                             }
-                            Ok(None) => Outcome { requeue_after: Duration::from_secs(3600), failed: false , hold_off: false },
+                            Ok(None) => Outcome::after(Duration::from_secs(3600)),
                             Err(e) => {
                                 tracing::warn!(app = %key, "cannot read the Application: {e}");
-                                Outcome { requeue_after: engine.poll_interval, failed: true , hold_off: false }
+                                Outcome::failed(engine.poll_interval)
                             }
                         };
                         let _ = done.send((key, outcome));

@@ -165,16 +165,7 @@ impl Auditor {
                 ),
                 resolved,
             );
-            let group_kind = if r.group.is_empty() {
-                r.kind.clone()
-            } else {
-                format!("{}/{}", r.group, r.kind)
-            };
-            rec.object = Some(if r.namespace.is_empty() {
-                format!("{group_kind} {}", r.name)
-            } else {
-                format!("{group_kind} {}/{}", r.namespace, r.name)
-            });
+            rec.object = Some(object_label(&r.group, &r.kind, &r.namespace, &r.name));
             rec.details =
                 Some(serde_json::json!({"action": r.action, "status": r.status, "wave": r.wave}));
             changes.push(rec);
@@ -212,16 +203,7 @@ impl Auditor {
             ),
             resolved,
         );
-        let group_kind = if r.group.is_empty() {
-            r.kind.clone()
-        } else {
-            format!("{}/{}", r.group, r.kind)
-        };
-        rec.object = Some(if r.namespace.is_empty() {
-            format!("{group_kind} {}", r.name)
-        } else {
-            format!("{group_kind} {}/{}", r.namespace, r.name)
-        });
+        rec.object = Some(object_label(&r.group, &r.kind, &r.namespace, &r.name));
         rec.details = serde_json::to_value(d).ok();
         self.blocking("recording drift", move |log| log.append(&rec))
             .await;
@@ -255,5 +237,21 @@ impl Auditor {
         );
         self.blocking("recording an error", move |log| log.append(&rec))
             .await;
+    }
+}
+
+/// How an object is named in the audit log (what `tether audit --object`
+/// matches): `group/Kind namespace/name`, without the group for core kinds and
+/// without the namespace for cluster-scoped ones.
+fn object_label(group: &str, kind: &str, namespace: &str, name: &str) -> String {
+    let group_kind = if group.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{group}/{kind}")
+    };
+    if namespace.is_empty() {
+        format!("{group_kind} {name}")
+    } else {
+        format!("{group_kind} {namespace}/{name}")
     }
 }

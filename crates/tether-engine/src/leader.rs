@@ -299,14 +299,6 @@ impl LeaderElector {
         }
     }
 
-    pub fn fence(&self) -> &Fence {
-        &self.fence
-    }
-
-    pub fn config(&self) -> &LeaderConfig {
-        &self.config
-    }
-
     /// Wait until this replica holds the lease. Logs the holder it waits for
     /// once, and "became leader" when it gets it.
     pub async fn acquire(&mut self) {

@@ -87,6 +87,26 @@ pub struct Outcome {
     pub hold_off: bool,
 }
 
+impl Outcome {
+    /// Look again after `d`.
+    pub fn after(d: Duration) -> Outcome {
+        Outcome {
+            requeue_after: d,
+            failed: false,
+            hold_off: false,
+        }
+    }
+
+    /// Something failed: look again with the scheduler's backoff, at most `d`.
+    pub fn failed(d: Duration) -> Outcome {
+        Outcome {
+            requeue_after: d,
+            failed: true,
+            hold_off: false,
+        }
+    }
+}
+
 impl Engine {
     pub fn app_key(app: &Application) -> String {
         format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any())
@@ -96,11 +116,7 @@ impl Engine {
     pub async fn handle(&self, app: &Application) -> Outcome {
         if app.metadata.deletion_timestamp.is_some() {
             self.finalize(app).await;
-            return Outcome {
-                requeue_after: self.poll_interval,
-                failed: false,
-                hold_off: false,
-            };
+            return Outcome::after(self.poll_interval);
         }
         self.reconcile(app).await
     }
@@ -198,11 +214,7 @@ impl Engine {
         if app.spec.suspend && !requested {
             record::suspended(&mut status, app);
             self.write_status(app, status).await;
-            return Outcome {
-                requeue_after: self.poll_interval,
-                failed: false,
-                hold_off: false,
-            };
+            return Outcome::after(self.poll_interval);
         }
 
         // Source and Render. Max age zero forces a poll of the repo.
@@ -217,11 +229,7 @@ impl Engine {
             Err(failure) => {
                 record::failed_before_sync(&mut status, app, &failure);
                 self.write_status(app, status).await;
-                return Outcome {
-                    requeue_after: self.poll_interval,
-                    failed: true,
-                    hold_off: false,
-                };
+                return Outcome::failed(self.poll_interval);
             }
         };
         let desired = match self
@@ -237,11 +245,7 @@ impl Engine {
                     status.last_handled_refresh = refresh;
                 }
                 self.write_status(app, status).await;
-                return Outcome {
-                    requeue_after: self.poll_interval,
-                    failed: true,
-                    hold_off: false,
-                };
+                return Outcome::failed(self.poll_interval);
             }
         };
         let revision = desired.resolved.commit.clone();
@@ -255,11 +259,7 @@ impl Engine {
                     Failure::new("ClusterUnavailable", format!("reading live objects: {e}"));
                 record::failed_before_sync(&mut status, app, &failure);
                 self.write_status(app, status).await;
-                return Outcome {
-                    requeue_after: self.poll_interval,
-                    failed: true,
-                    hold_off: false,
-                };
+                return Outcome::failed(self.poll_interval);
             }
         };
         let plan = match self.plan(app, &desired, &live, &inventory, true) {
@@ -268,11 +268,7 @@ impl Engine {
                 self.audit_error(app, &status, &failure).await;
                 record::failed_before_sync(&mut status, app, &failure);
                 self.write_status(app, status).await;
-                return Outcome {
-                    requeue_after: self.poll_interval,
-                    failed: true,
-                    hold_off: false,
-                };
+                return Outcome::failed(self.poll_interval);
             }
         };
 
@@ -333,11 +329,7 @@ impl Engine {
             // that no later prune knows about. No write, no apply.
             record::inventory_intent(&mut status, &plan);
             if !self.write_status(app, status.clone()).await {
-                return Outcome {
-                    requeue_after: self.poll_interval,
-                    failed: true,
-                    hold_off: false,
-                };
+                return Outcome::failed(self.poll_interval);
             }
             let audit_id = match &self.audit {
                 Some(a) => {

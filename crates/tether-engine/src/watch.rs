@@ -174,20 +174,6 @@ impl LiveCache {
             .map(|k| k.store.clone())
     }
 
-    /// Kinds watched now.
-    pub fn watched(&self) -> usize {
-        self.lock().by_kind.len()
-    }
-
-    /// Objects held, over every kind.
-    pub fn objects(&self) -> usize {
-        self.lock()
-            .by_kind
-            .values()
-            .map(|k| k.store.objects.read().map(|o| o.len()).unwrap_or(0))
-            .sum()
-    }
-
     fn watch(&self, resource: &ApiResource) -> Kind {
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), resource);
         let store = Arc::new(Store::default());

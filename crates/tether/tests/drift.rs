@@ -25,23 +25,6 @@ fn setup(env: &mut Env, name: &str, policy: &str) {
     env.wait_synced_healthy(name);
 }
 
-fn audit(env: &Env, args: &[&str]) -> Vec<Value> {
-    let out = Command::new(BIN)
-        .arg("audit")
-        .arg("--state-dir")
-        .arg(env.dir.path().join("agent-state"))
-        .args(args)
-        .args(["-o", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// Issue 4, proof 1: `kubectl scale --replicas=2` on a self-healing app is put
 /// back to 3; status and audit name kubectl's field manager and the field.
 #[test]
@@ -93,7 +76,7 @@ fn self_heal_reverts_a_scale_and_names_who_did_it() {
         "the field is named: {msg} {last}"
     );
 
-    let drifts = audit(&env, &["--app", "healing", "--kind", "drift"]);
+    let drifts = env.audit(&["--app", "healing", "--kind", "drift"]);
     assert_eq!(drifts.len(), 1, "{drifts:?}");
     let actor = drifts[0]["actor"].as_str().unwrap();
     assert!(
@@ -108,7 +91,7 @@ fn self_heal_reverts_a_scale_and_names_who_did_it() {
         "{}",
         drifts[0]
     );
-    let heals = audit(&env, &["--app", "healing", "--kind", "self-heal"]);
+    let heals = env.audit(&["--app", "healing", "--kind", "self-heal"]);
     assert_eq!(heals.len(), 1, "{heals:?}");
     assert_eq!(heals[0]["outcome"], "succeeded");
 }
@@ -183,7 +166,7 @@ fn a_deleted_object_is_recreated_by_self_heal() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let drifts = audit(&env, &["--app", "recreate", "--kind", "drift"]);
+    let drifts = env.audit(&["--app", "recreate", "--kind", "drift"]);
     assert!(drifts.iter().any(|d| d["actor"] == "deleted"), "{drifts:?}");
 }
 
@@ -207,7 +190,7 @@ fn status_writes_are_not_drift() {
         1,
         "no self-heal happened"
     );
-    assert!(audit(&env, &["--app", "quiet", "--kind", "drift"]).is_empty());
+    assert!(env.audit(&["--app", "quiet", "--kind", "drift"]).is_empty());
 }
 
 /// Issue 4, proof 2 (second half): a detect-only app reports drift and
@@ -227,14 +210,9 @@ fn detect_only_reports_and_alerts_but_never_corrects() {
         sync(a) == "OutOfSync"
     });
     let events = |reason: &str| {
-        let out = env.kubectl_ok(&["get", "events.events.k8s.io", "-n", "tether", "-o", "json"]);
-        let list: Value = serde_json::from_str(&out).unwrap();
-        list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["reason"] == reason && e["regarding"]["name"] == "detect")
-            .cloned()
+        env.app_events("detect")
+            .into_iter()
+            .filter(|e| e["reason"] == reason)
             .collect::<Vec<_>>()
     };
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -254,7 +232,10 @@ fn detect_only_reports_and_alerts_but_never_corrects() {
     assert_eq!(events("Synced").len(), 1, "the first sync was an event");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(replicas(&env, "detect"), 2, "detect-only never corrects");
-    assert!(audit(&env, &["--app", "detect", "--kind", "self-heal"]).is_empty());
+    assert!(
+        env.audit(&["--app", "detect", "--kind", "self-heal"])
+            .is_empty()
+    );
 }
 
 /// A controller that keeps fighting self-heal: tether backs off instead of
@@ -299,7 +280,7 @@ fn self_heal_backs_off_when_another_manager_keeps_fighting() {
     std::thread::sleep(Duration::from_secs(4));
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let scales = fighter.join().unwrap();
-    let heals = audit(&env, &["--app", "fight", "--kind", "self-heal"]).len();
+    let heals = env.audit(&["--app", "fight", "--kind", "self-heal"]).len();
     assert!(scales >= 8, "the fighter ran: {scales}");
     assert!(
         heals <= 7,
@@ -370,7 +351,7 @@ fn revert_and_rollback() {
     assert_eq!(app["status"]["sync"]["revision"], good);
     let rolled = condition(&app, "RolledBack");
     assert_eq!(rolled["status"], "True");
-    let rollbacks = audit(&env, &["--app", "rb", "--kind", "rollback"]);
+    let rollbacks = env.audit(&["--app", "rb", "--kind", "rollback"]);
     assert_eq!(rollbacks.len(), 1, "{rollbacks:?}");
     assert_eq!(rollbacks[0]["revision"], good, "{rollbacks:?}");
     assert!(
@@ -426,7 +407,7 @@ fn ignored_differences_are_not_drift() {
         "not healed: the HPA owns replicas"
     );
     assert_eq!(app["status"]["history"].as_array().unwrap().len(), 1);
-    assert!(audit(&env, &["--app", "hpa", "--kind", "drift"]).is_empty());
+    assert!(env.audit(&["--app", "hpa", "--kind", "drift"]).is_empty());
     // A field that is not ignored still is drift.
     env.kubectl_ok(&[
         "set",
@@ -776,7 +757,7 @@ fn an_object_marked_compare_ignore_is_never_drift() {
     assert_eq!(replicas(&env, "ignored"), 1, "not compared, not corrected");
     let app = env.app("ignored");
     assert_eq!(sync(&app), "Synced", "{app}");
-    let drifts = audit(&env, &["--app", "ignored", "--kind", "drift"]);
+    let drifts = env.audit(&["--app", "ignored", "--kind", "drift"]);
     assert!(
         drifts
             .iter()

@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -243,17 +242,12 @@ fn transient_api_errors_are_retried_and_never_half_prune() {
     let op = &app["status"]["operationState"];
     assert_eq!(op["phase"], "Error", "{op}");
     // The Events say the cluster failed, not the commit.
-    let reasons: Vec<String> = {
-        let out = env.kubectl_ok(&["get", "events.events.k8s.io", "-n", "tether", "-o", "json"]);
-        let list: Value = serde_json::from_str(&out).unwrap();
-        list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["regarding"]["name"] == ns && e["type"] == "Warning")
-            .map(|e| e["reason"].as_str().unwrap_or("").to_string())
-            .collect()
-    };
+    let reasons: Vec<String> = env
+        .app_events(ns)
+        .iter()
+        .filter(|e| e["type"] == "Warning")
+        .map(|e| e["reason"].as_str().unwrap_or("").to_string())
+        .collect();
     assert!(
         reasons.iter().any(|r| r == "ClusterUnavailable")
             && !reasons.iter().any(|r| r == "SyncFailed"),
@@ -439,28 +433,9 @@ impl Rng {
     }
 }
 
-/// `tether audit --app crashy --kind sync -o json`, read-only.
+/// `tether audit --app APP --kind sync -o json`, read-only.
 fn audit_syncs(env: &Env, app: &str) -> Vec<Value> {
-    let out = Command::new(BIN)
-        .args([
-            "audit",
-            "--app",
-            app,
-            "--kind",
-            "sync",
-            "-o",
-            "json",
-            "--state-dir",
-        ])
-        .arg(env.dir.path().join("agent-state"))
-        .output()
-        .expect("tether audit");
-    assert!(
-        out.status.success(),
-        "tether audit: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    env.audit(&["--app", app, "--kind", "sync"])
 }
 
 /// `kill -9` the agent at random points of 50 syncs and restart it: no object

@@ -84,19 +84,7 @@ fn writes(env: &Env, name: &str) -> Vec<Value> {
     if !dir.join("audit.sqlite").exists() {
         return Vec::new();
     }
-    let out = Command::new(BIN)
-        .arg("audit")
-        .arg("--state-dir")
-        .arg(&dir)
-        .args(["--kind", "sync", "--kind", "self-heal", "-o", "json"])
-        .output()
-        .expect("tether audit runs");
-    assert!(
-        out.status.success(),
-        "tether audit for {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("audit JSON")
+    audit_json(&dir, &["--kind", "sync", "--kind", "self-heal"])
 }
 
 fn value(env: &Env) -> String {

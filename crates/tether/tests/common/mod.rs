@@ -339,6 +339,24 @@ impl Env {
     }
 
     /// The state dir of an agent started with [`Env::spawn_agent`].
+    /// `tether audit ARGS -o json` on the default agent's log.
+    pub fn audit(&self, args: &[&str]) -> Vec<Value> {
+        audit_json(&self.dir.path().join("agent-state"), args)
+    }
+
+    /// Kubernetes Events whose subject is the Application `app` (in `tether`).
+    pub fn app_events(&self, app: &str) -> Vec<Value> {
+        let out = self.kubectl_ok(&["get", "events.events.k8s.io", "-n", "tether", "-o", "json"]);
+        let list: Value = serde_json::from_str(&out).expect("events JSON");
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["regarding"]["name"] == app)
+            .cloned()
+            .collect()
+    }
+
     pub fn agent_state_dir(&self, name: &str) -> PathBuf {
         self.dir.path().join(format!("{name}-state"))
     }
@@ -545,4 +563,22 @@ pub fn configmap(name: &str, value: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n"
     )
+}
+
+/// `tether audit ARGS -o json` on the audit log in `state_dir`, read-only.
+pub fn audit_json(state_dir: &Path, args: &[&str]) -> Vec<Value> {
+    let out = Command::new(BIN)
+        .arg("audit")
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .expect("tether audit runs");
+    assert!(
+        out.status.success(),
+        "tether audit {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("audit JSON")
 }
