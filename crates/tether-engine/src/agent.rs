@@ -52,6 +52,8 @@ pub struct AgentConfig {
     /// How often each app reads its objects from the API server instead of
     /// the live cache, in case a watch missed something.
     pub resync_interval: Duration,
+    /// Render limits, the render worker, and whether remote bases may be fetched.
+    pub renderer: RendererConfig,
 }
 
 impl Default for AgentConfig {
@@ -69,6 +71,7 @@ impl Default for AgentConfig {
                 max_records: Some(1_000_000),
             },
             resync_interval: Duration::from_secs(600),
+            renderer: RendererConfig::default(),
         }
     }
 }
@@ -127,7 +130,7 @@ impl Agent {
             heals: Default::default(),
             cluster,
             sources: Sources::new(config.state_dir.join("git")),
-            renderer: Renderer::new(RendererConfig::default()),
+            renderer: Renderer::new(config.renderer.clone()),
             poll_interval: config.poll_interval,
             history_limit: config.history_limit,
             progress_recheck: config.progress_recheck,
@@ -365,6 +368,7 @@ impl Agent {
         // Graceful stop: wait for the reconciles that are running; queued ones
         // see the flag and do not start.
         stopping.store(true, Ordering::SeqCst);
+        self.engine.renderer.stop_renders();
         if !running.is_empty() {
             tracing::info!(
                 running = running.len(),

@@ -824,14 +824,11 @@ impl Engine {
             namespace: Some(&namespace),
             kube_version: Some(&kube_version),
             api_versions: &api_versions,
+            hard_refresh: hard_refresh_requested(app),
         };
         let rendered = self.renderer.render(&req).await.map_err(|e| {
-            let reason = match e {
-                tether_render::RenderError::PathNotFound { .. } => "PathNotFound",
-                _ => "RenderFailed",
-            };
             Failure::new(
-                reason,
+                e.reason(),
                 format!("{} at {}: {e}", short(&resolved.commit), display_path(path)),
             )
         })?;
@@ -1110,6 +1107,20 @@ fn crd_scopes<'a>(objects: impl Iterator<Item = &'a Value>) -> HashMap<(String, 
 
 pub fn short(commit: &str) -> &str {
     &commit[..commit.len().min(8)]
+}
+
+/// A hard refresh not yet handled: the user asked to render again even if
+/// the result (or failure) for this input is cached.
+fn hard_refresh_requested(app: &Application) -> bool {
+    let handled = app
+        .status
+        .as_ref()
+        .and_then(|s| s.last_handled_refresh.as_deref());
+    app.annotations()
+        .get(tether_model::REFRESH_ANNOTATION)
+        .is_some_and(|v| {
+            v.starts_with(tether_model::HARD_REFRESH_PREFIX) && Some(v.as_str()) != handled
+        })
 }
 
 fn display_path(path: &str) -> &str {

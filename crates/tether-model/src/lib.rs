@@ -23,6 +23,9 @@ pub const PRUNE_ANNOTATION: &str = "tether.dev/prune";
 pub const COMPARE_ANNOTATION: &str = "tether.dev/compare";
 /// On an Application: any new value asks the agent to refresh from Git and sync now.
 pub const REFRESH_ANNOTATION: &str = "tether.dev/refresh";
+/// A refresh value with this prefix is a hard refresh: the app is rendered
+/// again even when its input's result, or its failure, is cached.
+pub const HARD_REFRESH_PREFIX: &str = "hard:";
 /// On an Application: who asked for the refresh (`user:<name>`), recorded as the initiator.
 pub const REFRESH_BY_ANNOTATION: &str = "tether.dev/refresh-by";
 

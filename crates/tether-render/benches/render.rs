@@ -1,6 +1,9 @@
 //! Render timings against the peer tools, on fixtures made in a temp dir:
 //! `kubectl kustomize` / `helm template` as a subprocess, tether cold (a fresh
-//! Renderer each run: copy, tool, parse, checks) and tether cached (a hit).
+//! Renderer each run: copy, tool, parse, checks), in-process and in a render
+//! worker process as the agent runs it, and tether cached (a hit). This bench
+//! binary is its own render worker: started with `render-worker`, it serves
+//! one job, as `tether render-worker` does.
 //!
 //! `cargo bench -p tether-render --bench render` (needs kubectl and helm on PATH).
 
@@ -13,7 +16,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tether_model::Source;
-use tether_render::{RenderRequest, Renderer, RendererConfig};
+use tether_model::Tool;
+use tether_render::{RenderRequest, Renderer, RendererConfig, WorkerCommand};
 
 const RUNS: usize = 20;
 
@@ -59,6 +63,7 @@ async fn render_once(r: &Renderer, root: &Path, path: &str, src: &Source) -> Dur
             namespace: Some("demo"),
             kube_version: None,
             api_versions: &[],
+            hard_refresh: false,
         })
         .await
         .expect("render succeeds");
@@ -66,24 +71,42 @@ async fn render_once(r: &Renderer, root: &Path, path: &str, src: &Source) -> Dur
     started.elapsed()
 }
 
-async fn time_tether(root: &Path, path: &str) -> (f64, f64) {
-    let src = common::source(None);
-    let mut cold = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        let r = Renderer::new(RendererConfig::default());
-        cold.push(render_once(&r, root, path, &src).await);
+fn config(worker: bool) -> RendererConfig {
+    RendererConfig {
+        worker: worker
+            .then(|| WorkerCommand::current_exe(&["render-worker"]).expect("own executable")),
+        ..RendererConfig::default()
     }
-    let r = Renderer::new(RendererConfig::default());
+}
+
+/// Median cold (in-process), cold (worker) and cached render, in ms.
+async fn time_tether(root: &Path, path: &str, tool: Option<Tool>) -> (f64, f64, f64) {
+    let src = common::source(tool);
+    let mut cold = Vec::with_capacity(RUNS);
+    let mut cold_worker = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let r = Renderer::new(config(false));
+        cold.push(render_once(&r, root, path, &src).await);
+        let r = Renderer::new(config(true));
+        cold_worker.push(render_once(&r, root, path, &src).await);
+    }
+    let r = Renderer::new(config(true));
     render_once(&r, root, path, &src).await;
     let mut cached = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         cached.push(render_once(&r, root, path, &src).await);
     }
     assert_eq!(r.cache_stats(), (RUNS as u64, 1));
-    (median(cold), median(cached))
+    (median(cold), median(cold_worker), median(cached))
 }
 
 fn main() {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "render-worker") {
+        std::process::exit(match tether_render::worker::serve() {
+            c if c == std::process::ExitCode::SUCCESS => 0,
+            _ => 2,
+        });
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -103,7 +126,7 @@ fn main() {
         &["kustomize".into(), t.path().join("overlays/prod").into()],
         &[],
     );
-    let (k_cold, k_cached) = rt.block_on(time_tether(t.path(), "overlays/prod"));
+    let k = rt.block_on(time_tether(t.path(), "overlays/prod", None));
 
     let helm_peer = time_peer(
         "helm",
@@ -117,24 +140,32 @@ fn main() {
         ],
         &helm_env,
     );
-    let (h_cold, h_cached) = rt.block_on(time_tether(t.path(), "charts/web"));
+    let h = rt.block_on(time_tether(t.path(), "charts/web", None));
+
+    // Jsonnet has no peer binary here: in-process is the baseline.
+    std::fs::create_dir_all(t.path().join("jsonnet")).expect("dir");
+    std::fs::write(
+        t.path().join("jsonnet/main.jsonnet"),
+        "[{apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: 'cm-%d' % i}, data: {i: std.toString(i)}} for i in std.range(1, 50)]\n",
+    )
+    .expect("jsonnet fixture");
+    let j = rt.block_on(time_tether(t.path(), "jsonnet", Some(Tool::Jsonnet)));
 
     println!("runs = {RUNS}, median ms (ratio = tether / peer)\n");
-    println!("| case | peer | peer ms | tether cold ms | ratio | tether cached ms | ratio |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
-    for (case, peer, p, cold, cached) in [
-        (
-            "kustomize base+overlay",
-            "kubectl kustomize",
-            kustomize_peer,
-            k_cold,
-            k_cached,
-        ),
-        ("helm chart", "helm template", helm_peer, h_cold, h_cached),
+    println!(
+        "| case | peer | peer ms | in-process cold ms | ratio | worker cold ms | ratio | worker / in-process | cached ms | ratio |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (case, peer, p, (cold, worker, cached)) in [
+        ("kustomize base+overlay", "kubectl kustomize", kustomize_peer, k),
+        ("helm chart", "helm template", helm_peer, h),
+        ("jsonnet, 50 objects", "tether in-process", j.0, j),
     ] {
         println!(
-            "| {case} | {peer} | {p:.2} | {cold:.2} | {:.2} | {cached:.4} | {:.5} |",
+            "| {case} | {peer} | {p:.2} | {cold:.2} | {:.2} | {worker:.2} | {:.2} | {:.2} | {cached:.4} | {:.5} |",
             cold / p,
+            worker / p,
+            worker / cold,
             cached / p
         );
     }

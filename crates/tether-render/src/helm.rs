@@ -13,7 +13,7 @@ use crate::process::{self, Invocation};
 use crate::{Ctx, Manifest, RenderError, yaml};
 
 /// What Chart.yaml says about dependencies, read once per checkout and path.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ChartInfo {
     /// A `file://` dependency may point anywhere in the repository, so the whole
     /// checkout is copied (and hashed) rather than the chart alone.
@@ -166,7 +166,6 @@ pub(crate) async fn render(
             shown: format!("helm dependency build {}", shown(req.rel)),
             cwd: &work,
             env: env.clone(),
-            env_clear_prefix: Some("HELM_"),
             scrub: scrub.clone(),
             timeout: ctx.timeout,
             max_output: ctx.max_output_size,
@@ -227,7 +226,6 @@ pub(crate) async fn render(
         shown: shown_cmd,
         cwd: &work,
         env,
-        env_clear_prefix: Some("HELM_"),
         scrub,
         timeout: ctx.timeout,
         max_output: ctx.max_output_size,

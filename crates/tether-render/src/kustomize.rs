@@ -16,7 +16,7 @@ use crate::paths::{self, shown};
 use crate::process::{self, Invocation};
 use crate::{Ctx, Manifest, RenderError, yaml};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) enum KustomizeBin {
     Kustomize(PathBuf),
     Kubectl(PathBuf),
@@ -97,7 +97,6 @@ pub(crate) async fn render(
         shown: shown_cmd,
         cwd: &repo,
         env: vec![],
-        env_clear_prefix: None,
         scrub,
         timeout: ctx.timeout,
         max_output: ctx.max_output_size,

@@ -2,15 +2,21 @@
 //! Kubernetes objects, with plain YAML/JSON, Kustomize, Helm or Jsonnet.
 //!
 //! Kustomize and Helm run as the real binaries on a temp copy of what they need
-//! (the checkout itself is never written); Jsonnet runs in-process. Whatever the
-//! tool, its output goes through the same YAML defences, object checks and
-//! duplicate detection.
+//! (the checkout itself is never written), after [`confine`] has checked that
+//! nothing they would read lies outside the repository; Jsonnet is evaluated
+//! with jrsonnet. In the agent, all three run in a [`worker`] process with
+//! resource limits, so a hostile repository fails its own render and nothing
+//! else. Whatever the tool, its output goes through the same YAML defences,
+//! object checks and duplicate detection.
 //!
-//! Output is cached by a hash of everything that can change it. A checkout
+//! Output is cached by a hash of everything that can change it, and so are
+//! deterministic failures: a broken commit is rendered once, not on every
+//! retry, until its input or options change or a hard refresh asks. A checkout
 //! directory is treated as immutable (one directory per commit), so the content
 //! hash of a tree is worked out once per (root, path) and a cache hit costs a
 //! few map lookups, never a walk.
 
+mod confine;
 mod directory;
 mod error;
 mod helm;
@@ -18,6 +24,7 @@ mod jsonnet;
 mod kustomize;
 mod paths;
 mod process;
+pub mod worker;
 mod yaml;
 
 use std::collections::HashMap;
@@ -31,14 +38,14 @@ use sha2::{Digest, Sha256};
 use tether_model::{Source, Tool};
 
 pub use error::RenderError;
+pub use worker::{Limits, WorkerCommand};
 
 use crate::helm::ChartInfo;
 use crate::kustomize::KustomizeBin;
 use crate::paths::TreeInfo;
 
-/// Jsonnet recursion goes deep on the native stack; a dedicated thread with a
-/// large (lazily committed) stack turns a runaway recursion into jrsonnet's
-/// "stack overflow" error instead of aborting the agent.
+/// Jsonnet's evaluation thread: deep enough for real libraries (jrsonnet's
+/// own depth limit usually answers first).
 const JSONNET_THREAD_STACK: usize = 256 << 20;
 
 #[derive(Clone, Debug)]
@@ -54,6 +61,15 @@ pub struct RendererConfig {
     /// number of apps: below it, an LRU cache misses on every re-plan and each
     /// one renders again.
     pub cache_entries: usize,
+    /// Limits on each Kustomize, Helm and Jsonnet render's worker process.
+    pub limits: Limits,
+    /// How to start a render worker. `None` renders in this process (library
+    /// tests and benchmarks; limits other than the timeout do not apply).
+    pub worker: Option<WorkerCommand>,
+    /// Let Kustomize fetch remote bases and Helm fetch dependencies from chart
+    /// repositories at render time. Off by default: a repository could make
+    /// the agent fetch from any address its network reaches.
+    pub allow_remote_bases: bool,
 }
 
 impl Default for RendererConfig {
@@ -63,6 +79,9 @@ impl Default for RendererConfig {
             max_file_size: 4 << 20,
             max_output_size: 64 << 20,
             cache_entries: 4096,
+            limits: Limits::default(),
+            worker: None,
+            allow_remote_bases: false,
         }
     }
 }
@@ -81,9 +100,11 @@ pub struct RenderRequest<'a> {
     pub kube_version: Option<&'a str>,
     /// From discovery, e.g. `apps/v1` (`helm --api-versions`).
     pub api_versions: &'a [String],
+    /// Render again even if this input's result (or failure) is cached.
+    pub hard_refresh: bool,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Manifest {
     pub object: serde_json::Value,
     /// Where it came from, e.g. `apps/web/deploy.yaml:12`,
@@ -130,6 +151,7 @@ pub(crate) struct Ctx {
     pub timeout: Duration,
     pub max_file_size: u64,
     pub max_output_size: u64,
+    pub allow_remote: bool,
 }
 
 /// What is known about one (root, path): resolved once, since the checkout
@@ -149,7 +171,8 @@ struct Entry<T> {
 #[derive(Default)]
 struct State {
     tick: u64,
-    results: HashMap<String, Entry<Arc<Vec<Manifest>>>>,
+    /// Successful renders and deterministic failures, by cache key.
+    results: HashMap<String, Entry<Result<Arc<Vec<Manifest>>, RenderError>>>,
     paths: HashMap<(PathBuf, String), Entry<Arc<PathInfo>>>,
     trees: HashMap<(PathBuf, String), Entry<Arc<TreeInfo>>>,
 }
@@ -182,9 +205,8 @@ pub struct Renderer {
     state: Mutex<State>,
     /// One render per key at a time: a second caller waits and then hits.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Jsonnet evaluations that may run at once. A timed-out evaluation keeps
-    /// its slot until it really ends, so runaway code cannot pile up threads.
-    jsonnet_slots: Arc<tokio::sync::Semaphore>,
+    /// Set when the agent stops: running renders are killed, not awaited.
+    stopping: tokio::sync::watch::Sender<bool>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -209,12 +231,16 @@ impl Renderer {
             helm,
             state: Mutex::new(State::default()),
             inflight: Mutex::new(HashMap::new()),
-            jsonnet_slots: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
-            )),
+            stopping: tokio::sync::watch::Sender::new(false),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
+    }
+
+    /// Kill every running render (and refuse new ones): the agent is stopping
+    /// and must not wait out a render's timeout.
+    pub fn stop_renders(&self) {
+        self.stopping.send_replace(true);
     }
 
     /// (hits, misses) since creation; a miss is a render that actually ran.
@@ -266,38 +292,52 @@ impl Renderer {
         }
         let key = cache_key(tool, &rel, req, &tree);
 
-        if let Some(hit) = self.lookup(&key, tool) {
-            return Ok(hit);
+        if !req.hard_refresh
+            && let Some(hit) = self.lookup(&key, tool)
+        {
+            return hit;
         }
         let gate = {
             let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             inflight.entry(key.clone()).or_default().clone()
         };
         let _turn = gate.lock().await;
-        if let Some(hit) = self.lookup(&key, tool) {
-            return Ok(hit);
+        // A hard refresh still takes what a concurrent render just produced:
+        // that render started after the refresh was asked for.
+        if !req.hard_refresh
+            && let Some(hit) = self.lookup(&key, tool)
+        {
+            return hit;
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let result = self
             .run(tool, &rel, &info, req)
             .await
             .and_then(|m| yaml::check_duplicates(&m).map(|()| Arc::new(m)));
-        if let Ok(manifests) = &result
-            && self.config.cache_entries > 0
-        {
+        let cacheable = result.as_ref().map_or_else(RenderError::is_deterministic, |_| true);
+        if let Err(e) = &result {
+            tracing::info!(
+                app = req.app_name,
+                path = paths::shown(&rel),
+                tool = tool.as_str(),
+                cached = cacheable,
+                "render failed: {e}"
+            );
+        }
+        if cacheable && self.config.cache_entries > 0 {
             let mut st = self.state();
             let used = st.next();
             st.results.insert(
                 key.clone(),
                 Entry {
-                    value: manifests.clone(),
+                    value: result.clone(),
                     used,
                 },
             );
             trim(&mut st.results, self.config.cache_entries);
         }
         // Only now, with the result cached, may a newcomer skip the gate.
-        // Errors are not cached: a timeout or a missing binary may pass.
+        // A missing binary or an I/O error is not cached: it may pass.
         self.inflight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -311,20 +351,21 @@ impl Renderer {
         })
     }
 
-    fn lookup(&self, key: &str, tool: Tool) -> Option<Rendered> {
+    /// A cached result or cached failure for `key`.
+    fn lookup(&self, key: &str, tool: Tool) -> Option<Result<Rendered, RenderError>> {
         let mut st = self.state();
         let used = st.next();
         let entry = st.results.get_mut(key)?;
         entry.used = used;
-        let manifests = entry.value.clone();
+        let cached = entry.value.clone();
         drop(st);
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(Rendered {
+        Some(cached.map(|manifests| Rendered {
             tool,
             manifests,
             cache_hit: true,
             key: key.to_string(),
-        })
+        }))
     }
 
     async fn path_info(&self, root: &Path, rel: &str) -> Result<Arc<PathInfo>, RenderError> {
@@ -413,119 +454,142 @@ impl Renderer {
         info: &PathInfo,
         req: &RenderRequest<'_>,
     ) -> Result<Vec<Manifest>, RenderError> {
-        let ctx = Ctx {
+        let job = worker::Job {
+            tool,
+            rel: rel.to_string(),
             root_canon: info.root_canon.clone(),
+            dir: info.dir.clone(),
+            chart: info.chart.clone(),
+            source: req.source.clone(),
+            app_name: req.app_name.to_string(),
+            namespace: req.namespace.map(str::to_string),
+            kube_version: req.kube_version.map(str::to_string),
+            api_versions: req.api_versions.to_vec(),
             timeout: self.config.timeout,
             max_file_size: self.config.max_file_size,
             max_output_size: self.config.max_output_size,
+            allow_remote: self.config.allow_remote_bases,
+            kustomize: self.kustomize.clone(),
+            helm: self.helm.clone(),
+            limits: self.config.limits.clone(),
         };
-        match tool {
-            Tool::Directory => {
-                let rel = rel.to_string();
-                let dir = info.dir.clone();
-                let opts = req.source.directory.clone();
-                let work = blocking(move || {
-                    directory::render(
-                        &ctx,
-                        &directory::DirRequest {
-                            rel: &rel,
-                            dir: &dir,
-                            opts: opts.as_ref(),
-                            jsonnet: None,
-                        },
-                    )
-                });
-                tokio::time::timeout(self.config.timeout, work)
-                    .await
-                    .map_err(|_| RenderError::Timeout {
-                        tool,
-                        secs: self.config.timeout.as_secs(),
-                    })?
+        let render = async {
+            match (tool, &self.config.worker) {
+                // A plain directory is parsed here: the parser has its own budgets,
+                // and a process per render would cost more than the render.
+                (Tool::Directory, _) | (_, None) => {
+                    tokio::time::timeout(self.config.timeout, run_tool(&job))
+                        .await
+                        .map_err(|_| RenderError::Timeout {
+                            tool,
+                            secs: self.config.timeout.as_secs(),
+                        })?
+                }
+                (_, Some(cmd)) => worker::run(cmd, &job).await,
             }
-            Tool::Jsonnet => self.run_jsonnet(ctx, rel, info, req).await,
-            Tool::Kustomize => {
-                kustomize::render(
+        };
+        let mut stopping = self.stopping.subscribe();
+        // Dropping the render kills its worker's process group.
+        tokio::select! {
+            result = render => result,
+            _ = stopping.wait_for(|s| *s) => Err(RenderError::Stopped),
+        }
+    }
+}
+
+/// One render, by the tool's own code: in the worker process, or in this one
+/// when no worker is configured.
+pub(crate) async fn run_tool(job: &worker::Job) -> Result<Vec<Manifest>, RenderError> {
+    let ctx = job.ctx();
+    match job.tool {
+        Tool::Directory => {
+            let (ctx, rel, dir) = (ctx.clone(), job.rel.clone(), job.dir.clone());
+            let opts = job.source.directory.clone();
+            blocking(move || {
+                directory::render(
                     &ctx,
-                    self.kustomize.as_ref(),
-                    rel,
-                    req.source.kustomize.as_ref(),
-                )
-                .await
-            }
-            Tool::Helm => {
-                helm::render(
-                    &ctx,
-                    self.helm.as_deref(),
-                    helm::HelmRequest {
-                        rel,
-                        opts: req.source.helm.as_ref(),
-                        chart: &info.chart,
-                        app_name: req.app_name,
-                        namespace: req.namespace,
-                        kube_version: req.kube_version,
-                        api_versions: req.api_versions,
+                    &directory::DirRequest {
+                        rel: &rel,
+                        dir: &dir,
+                        opts: opts.as_ref(),
+                        jsonnet: None,
                     },
                 )
-                .await
-            }
-        }
-    }
-
-    async fn run_jsonnet(
-        &self,
-        ctx: Ctx,
-        rel: &str,
-        info: &PathInfo,
-        req: &RenderRequest<'_>,
-    ) -> Result<Vec<Manifest>, RenderError> {
-        let deadline = tokio::time::Instant::now() + self.config.timeout;
-        let timeout = || RenderError::Timeout {
-            tool: Tool::Jsonnet,
-            secs: self.config.timeout.as_secs(),
-        };
-        let slot = tokio::time::timeout_at(deadline, self.jsonnet_slots.clone().acquire_owned())
+            })
             .await
-            .map_err(|_| timeout())?
-            .map_err(|_| timeout())?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let rel_owned = rel.to_string();
-        let dir = info.dir.clone();
-        let dir_opts = req.source.directory.clone();
-        let jsonnet_opts = req.source.jsonnet.clone();
-        let spawned = std::thread::Builder::new()
-            .name("tether-jsonnet".into())
-            .stack_size(JSONNET_THREAD_STACK)
-            .spawn(move || {
-                let result =
-                    jsonnet::setup(&ctx.root_canon, jsonnet_opts.as_ref()).and_then(|setup| {
-                        directory::render(
-                            &ctx,
-                            &directory::DirRequest {
-                                rel: &rel_owned,
-                                dir: &dir,
-                                opts: dir_opts.as_ref(),
-                                jsonnet: Some(&setup),
-                            },
-                        )
-                    });
-                drop(slot);
-                // The receiver is gone only if the render timed out or was dropped.
-                let _ = tx.send(result);
-            });
-        if let Err(e) = spawned {
-            return Err(RenderError::io("a thread for jsonnet", e));
         }
-        // A timed-out evaluation cannot be interrupted (jrsonnet has no hook
-        // for it); its thread finishes on its own and the result is discarded.
-        match tokio::time::timeout_at(deadline, rx).await {
-            Err(_) => Err(timeout()),
-            Ok(Err(_)) => Err(RenderError::Jsonnet {
-                file: paths::shown(rel).to_string(),
-                message: "the evaluator crashed (see the agent log)".into(),
-            }),
-            Ok(Ok(result)) => result,
+        Tool::Jsonnet => run_jsonnet(ctx, job).await,
+        Tool::Kustomize => {
+            confine::check_kustomize(&ctx.root_canon, &job.rel, ctx.allow_remote)?;
+            kustomize::render(
+                &ctx,
+                job.kustomize.as_ref(),
+                &job.rel,
+                job.source.kustomize.as_ref(),
+            )
+            .await
+        }
+        Tool::Helm => {
+            confine::check_chart(
+                &ctx.root_canon,
+                &job.rel,
+                job.chart.missing_deps,
+                ctx.allow_remote,
+            )?;
+            helm::render(
+                &ctx,
+                job.helm.as_deref(),
+                helm::HelmRequest {
+                    rel: &job.rel,
+                    opts: job.source.helm.as_ref(),
+                    chart: &job.chart,
+                    app_name: &job.app_name,
+                    namespace: job.namespace.as_deref(),
+                    kube_version: job.kube_version.as_deref(),
+                    api_versions: &job.api_versions,
+                },
+            )
+            .await
         }
     }
+}
+
+/// Jsonnet recursion goes deep on the native stack, so it is evaluated on a
+/// thread with a large (lazily committed) stack. In the worker, a recursion
+/// deeper still overflows it and kills the worker alone.
+async fn run_jsonnet(ctx: Ctx, job: &worker::Job) -> Result<Vec<Manifest>, RenderError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let rel = job.rel.clone();
+    let dir = job.dir.clone();
+    let dir_opts = job.source.directory.clone();
+    let jsonnet_opts = job.source.jsonnet.clone();
+    let spawned = std::thread::Builder::new()
+        .name("tether-jsonnet".into())
+        .stack_size(JSONNET_THREAD_STACK)
+        .spawn(move || {
+            let result = jsonnet::setup(&ctx.root_canon, jsonnet_opts.as_ref()).and_then(|setup| {
+                directory::render(
+                    &ctx,
+                    &directory::DirRequest {
+                        rel: &rel,
+                        dir: &dir,
+                        opts: dir_opts.as_ref(),
+                        jsonnet: Some(&setup),
+                    },
+                )
+            });
+            // The receiver is gone only if the render timed out or was dropped.
+            let _ = tx.send(result);
+        });
+    if let Err(e) = spawned {
+        return Err(RenderError::io("a thread for jsonnet", e));
+    }
+    rx.await.unwrap_or_else(|_| {
+        Err(RenderError::Jsonnet {
+            file: paths::shown(&job.rel).to_string(),
+            message: "the evaluator crashed (see the agent log)".into(),
+        })
+    })
 }
 
 /// Run blocking file-system work off the async threads.

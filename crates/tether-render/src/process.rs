@@ -24,9 +24,6 @@ pub(crate) struct Invocation<'a> {
     pub shown: String,
     pub cwd: &'a Path,
     pub env: Vec<(&'static str, PathBuf)>,
-    /// Environment variables starting with this are removed first, so a user's
-    /// `HELM_REPOSITORY_CONFIG` cannot point the agent's helm at their files.
-    pub env_clear_prefix: Option<&'static str>,
     /// Replaced by nothing in stderr: temp paths mean nothing to users.
     pub scrub: Vec<String>,
     pub timeout: Duration,
@@ -41,13 +38,13 @@ pub(crate) async fn run(inv: Invocation<'_>) -> Result<String, RenderError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if let Some(prefix) = inv.env_clear_prefix {
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with(prefix) {
-                cmd.env_remove(k);
-            }
-        }
+    // A tool sees PATH and a throwaway HOME, nothing of the agent's
+    // environment: no kubeconfig, no credentials, no user Helm settings.
+    cmd.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
     }
+    cmd.env("HOME", inv.cwd);
     for (k, v) in &inv.env {
         cmd.env(k, v);
     }
@@ -115,12 +112,12 @@ pub(crate) async fn run(inv: Invocation<'_>) -> Result<String, RenderError> {
     })
 }
 
-enum Capped {
+pub(crate) enum Capped {
     TooLarge(u64),
     Io(std::io::Error),
 }
 
-async fn read_capped(mut r: impl AsyncRead + Unpin, max: u64) -> Result<Vec<u8>, Capped> {
+pub(crate) async fn read_capped(mut r: impl AsyncRead + Unpin, max: u64) -> Result<Vec<u8>, Capped> {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
@@ -136,7 +133,7 @@ async fn read_capped(mut r: impl AsyncRead + Unpin, max: u64) -> Result<Vec<u8>,
 }
 
 /// Read everything, keep the last 64 KiB (trimmed further for display).
-async fn read_tail(mut r: impl AsyncRead + Unpin) -> Result<Vec<u8>, Capped> {
+pub(crate) async fn read_tail(mut r: impl AsyncRead + Unpin) -> Result<Vec<u8>, Capped> {
     const KEEP: usize = 64 * 1024;
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];

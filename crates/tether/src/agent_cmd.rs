@@ -51,6 +51,8 @@ pub struct AgentArgs {
     #[arg(long, default_value_t = 600.0)]
     pub resync_interval: f64,
     #[command(flatten)]
+    pub render: crate::render_limits::RenderLimitArgs,
+    #[command(flatten)]
     pub leader: LeaderArgs,
 }
 
@@ -135,6 +137,7 @@ impl AgentArgs {
                 max_records: (self.audit_max_records > 0).then_some(self.audit_max_records),
             },
             resync_interval: Duration::from_secs_f64(self.resync_interval.max(1.0)),
+            renderer: self.render.config(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use serde_json::Value;
 use tether_model::Source;
-use tether_render::{RenderRequest, Renderer, RendererConfig};
+use tether_render::{RenderRequest, Renderer};
 
 use crate::app::ToolArgs;
 
@@ -121,7 +121,7 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "render".into());
 
-    let renderer = Renderer::new(RendererConfig::default());
+    let renderer = Renderer::new(crate::render_limits::RenderLimitArgs::default().config());
     let req = RenderRequest {
         root: &root,
         path: &rel,
@@ -130,6 +130,7 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         namespace: args.namespace.as_deref(),
         kube_version: args.kube_version.as_deref(),
         api_versions: &args.api_versions,
+        hard_refresh: false,
     };
     let rendered = renderer
         .render(&req)

@@ -95,6 +95,8 @@ pub struct UpArgs {
     /// Give up waiting for the demo apps after this many seconds (they keep running).
     #[arg(long, default_value_t = 120)]
     wait_timeout: u64,
+    #[command(flatten)]
+    render: crate::render_limits::RenderLimitArgs,
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -142,6 +144,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let config = AgentConfig {
         state_dir: state_dir.join("agent"),
         poll_interval: Duration::from_secs_f64(args.poll_interval.max(0.5)),
+        renderer: args.render.config(),
         ..AgentConfig::default()
     };
     let agent = Agent::new(cluster.clone(), config)

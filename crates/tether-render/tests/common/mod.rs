@@ -50,6 +50,7 @@ pub async fn render_with(
         namespace,
         kube_version,
         api_versions,
+        hard_refresh: false,
     })
     .await
 }

@@ -11,7 +11,7 @@ use kube::ResourceExt;
 use serde_json::{Value, json};
 use tether_engine::Engine;
 use tether_plan::plan::{Action, Step};
-use tether_render::{Renderer, RendererConfig};
+use tether_render::Renderer;
 use tether_source::Sources;
 
 use super::{Ctx, EXIT_DIFF, Target};
@@ -120,7 +120,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let engine = Engine {
         cluster: ctx.cluster.clone(),
         sources: Sources::new(cache_dir()),
-        renderer: Renderer::new(RendererConfig::default()),
+        renderer: Renderer::new(crate::render_limits::RenderLimitArgs::default().config()),
         poll_interval: Duration::from_secs(30),
         history_limit: 10,
         progress_recheck: Duration::from_secs(2),

@@ -41,6 +41,11 @@ pub struct SyncArgs {
     /// Who asks, recorded as the sync's initiator `user:<name>` [default: $USER].
     #[arg(long = "as", value_name = "USER")]
     as_user: Option<String>,
+    /// Render the app again even if its commit's result, or its failure, is cached (as
+    /// Argo CD's hard refresh). Use it after fixing what a render depends on outside Git,
+    /// such as a missing tool.
+    #[arg(long)]
+    hard_refresh: bool,
     /// Output format of the result: table (the operation and its per-object results),
     /// wide (nothing truncated), json or yaml (the operation state).
     #[arg(short = 'o', long, value_parser = output::formats(&["table", "wide", "json", "yaml"]), default_value = "table")]
@@ -222,9 +227,15 @@ async fn request(args: SyncArgs, rollback: Option<String>) -> anyhow::Result<Exi
     }
     let before_id = last_history_id(&app);
     let by = initiator(args.as_user.as_deref());
-    let value = jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
-        .to_string();
+    let value = format!(
+        "{}{}",
+        if args.hard_refresh {
+            tether_model::HARD_REFRESH_PREFIX
+        } else {
+            ""
+        },
+        jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
+    );
     let api = ctx.api(&ns);
 
     // Watch before asking, so that every version of the status from here on is

@@ -1,0 +1,174 @@
+//! One bad commit never hurts another app. Every case in `tests/hostile/` is a
+//! repository that tries to crash, exhaust, stall or read past the agent; all
+//! of them are synced by one agent at once, beside a healthy app. Each must
+//! fail with its own condition, while the healthy app keeps syncing new
+//! commits, the agent's memory stays bounded, and it still stops promptly.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    #[allow(dead_code)]
+    about: String,
+    reason: String,
+    message: Vec<String>,
+    #[serde(default)]
+    source: String,
+    files: BTreeMap<String, String>,
+    #[serde(default)]
+    symlinks: BTreeMap<String, String>,
+}
+
+fn corpus() -> Vec<(String, Case)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile");
+    let mut cases: Vec<(String, Case)> = std::fs::read_dir(&dir)
+        .expect("tests/hostile")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("case");
+            let case: Case = serde_saphyr::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, case)
+        })
+        .collect();
+    cases.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(cases.len() >= 10, "the corpus is there");
+    cases
+}
+
+/// VmHWM (peak resident memory) of a process, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[test]
+fn hostile_repositories_fail_alone() {
+    let env = Env::start();
+    // The loops end at this timeout; memory and stack meet the defaults.
+    let mut agent = env.spawn_agent("hostile", &["--render-timeout", "5"]);
+    let state_dir = env.agent_state_dir("hostile");
+    eventually("the CRD", Duration::from_secs(30), || {
+        env.kubectl(&["get", "crd", "applications.tether.dev"])
+            .status
+            .success()
+            .then_some(())
+    });
+    let _ = env.kubectl(&["create", "namespace", "tether"]);
+
+    // The neighbour: a plain app that must keep syncing throughout.
+    let good = Repo::init(&env.dir.path().join("good"));
+    good.write("cm.yaml", &configmap("good", "1"));
+    good.commit("good 1");
+    env.apply_yaml(&app_yaml("good", &good.url(), "", "good", AUTO_PRUNE, ""));
+    env.wait_synced_healthy("good");
+
+    let up = "../".repeat(32);
+    let cases = corpus();
+    for (name, case) in &cases {
+        let repo = Repo::init(&env.dir.path().join(format!("repo-{name}")));
+        for (file, text) in &case.files {
+            let text = text
+                .replace("{{STATE_DIR}}", &state_dir.display().to_string())
+                .replace("{{UP}}", &up);
+            repo.write(file, &text);
+        }
+        for (link, target) in &case.symlinks {
+            std::os::unix::fs::symlink(target, repo.path.join(link)).expect("symlink");
+        }
+        repo.commit(&format!("hostile: {name}"));
+        let extra = case
+            .source
+            .lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>();
+        env.apply_yaml(&app_yaml(name, &repo.url(), "", name, AUTO_PRUNE, &extra));
+    }
+
+    // While they fail, the neighbour syncs a new commit.
+    let commit = {
+        good.write("cm.yaml", &configmap("good", "2"));
+        good.commit("good 2")
+    };
+    let app = env.wait_app("good", "the new commit synced", Duration::from_secs(60), |a| {
+        a["status"]["sync"]["revision"] == commit.as_str() && sync(a) == "Synced"
+    });
+    assert_eq!(health(&app), "Healthy");
+    assert_eq!(
+        env.get("configmap", "good", "good").unwrap()["data"]["value"],
+        "2"
+    );
+
+    for (name, case) in &cases {
+        let app = env.wait_app(name, &case.reason, Duration::from_secs(90), |a| {
+            condition(a, "Ready")["reason"] == case.reason.as_str()
+        });
+        let message = condition(&app, "Ready")["message"].as_str().unwrap_or("");
+        for want in &case.message {
+            assert!(
+                message.contains(want.as_str()),
+                "{name}: the message names {want:?}: {message}"
+            );
+        }
+        assert!(
+            !message.contains(&state_dir.display().to_string()) || name.contains("url"),
+            "{name}: the message does not leak the agent's paths needlessly: {message}"
+        );
+        assert_eq!(sync(&app), "Unknown", "{name}: nothing was synced");
+        // Nothing of the hostile app reached the cluster.
+        let objects = env.kubectl_ok(&["get", "configmaps,secrets", "-n", name, "-o", "name"]);
+        assert!(
+            objects.lines().all(|l| l.ends_with("kube-root-ca.crt")),
+            "{name}: nothing applied: {objects}"
+        );
+    }
+
+    // Still the same agent process: nothing crashed it.
+    assert!(
+        agent.try_wait().expect("try_wait").is_none(),
+        "the agent is still running:\n{}",
+        env.spawned_agent_log("hostile")
+    );
+    let peak = peak_rss_kib(agent.id());
+    assert!(
+        peak < 400 * 1024,
+        "the agent's peak RSS stays bounded (the renders' memory is their workers'): {peak} KiB"
+    );
+
+    // A failed render is cached per input: the endless chart is not rendered
+    // again on every retry.
+    std::thread::sleep(Duration::from_secs(8));
+    let log = env.spawned_agent_log("hostile");
+    let renders = log
+        .lines()
+        .filter(|l| l.contains("render failed") && l.contains("helm-endless-template"))
+        .count();
+    assert_eq!(renders, 1, "one render of the endless chart:\n{log}");
+
+    // Shutdown is prompt even with renders running.
+    let started = Instant::now();
+    let term = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let status = agent.wait().expect("wait");
+    let took = started.elapsed();
+    assert!(status.success(), "a clean stop: {status}");
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+}
