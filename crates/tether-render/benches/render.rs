@@ -101,7 +101,10 @@ async fn time_tether(root: &Path, path: &str, tool: Option<Tool>) -> (f64, f64, 
 }
 
 fn main() {
-    if std::env::args_os().nth(1).is_some_and(|a| a == "render-worker") {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "render-worker")
+    {
         std::process::exit(match tether_render::worker::serve() {
             c if c == std::process::ExitCode::SUCCESS => 0,
             _ => 2,
@@ -157,7 +160,12 @@ fn main() {
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (case, peer, p, (cold, worker, cached)) in [
-        ("kustomize base+overlay", "kubectl kustomize", kustomize_peer, k),
+        (
+            "kustomize base+overlay",
+            "kubectl kustomize",
+            kustomize_peer,
+            k,
+        ),
         ("helm chart", "helm template", helm_peer, h),
         ("jsonnet, 50 objects", "tether in-process", j.0, j),
     ] {

@@ -42,7 +42,11 @@ const FILE_LIST_FIELDS: [&str; 5] = [
 ];
 
 /// Check every kustomization reachable from `rel` in the checkout at `root`.
-pub(crate) fn check_kustomize(root: &Path, rel: &str, allow_remote: bool) -> Result<(), RenderError> {
+pub(crate) fn check_kustomize(
+    root: &Path,
+    rel: &str,
+    allow_remote: bool,
+) -> Result<(), RenderError> {
     let mut queue = VecDeque::from([rel.to_string()]);
     let mut seen = HashSet::new();
     while let Some(dir) = queue.pop_front() {
@@ -144,7 +148,9 @@ impl Reference<'_> {
         };
         let lower = entry.to_ascii_lowercase();
         if lower.starts_with("file:") || lower.contains("::file:") {
-            return Err(escapes("file:// sources read the agent's disk and are never allowed"));
+            return Err(escapes(
+                "file:// sources read the agent's disk and are never allowed",
+            ));
         }
         if Path::new(entry).is_absolute() {
             return Err(escapes("an absolute path is outside the repository"));
@@ -196,7 +202,11 @@ fn read_kustomization(root: &Path, dir: &str) -> Result<Option<(String, Value)>,
         };
         let label = |_line: u64| file.clone();
         let docs = yaml::parse_yaml_stream(&text, &label)?;
-        let doc = docs.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null);
+        let doc = docs
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or(Value::Null);
         return Ok(Some((file, doc)));
     }
     Ok(None)
@@ -215,7 +225,12 @@ fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
 fn file_fields(doc: &Value) -> Vec<&str> {
     let mut out = Vec::new();
     for field in ["patches", "patchesJson6902", "replacements"] {
-        for item in doc.get(field).and_then(Value::as_array).into_iter().flatten() {
+        for item in doc
+            .get(field)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(p) = item.get("path").and_then(Value::as_str) {
                 out.push(p);
             }
@@ -225,7 +240,12 @@ fn file_fields(doc: &Value) -> Vec<&str> {
         out.push(p);
     }
     for field in ["configMapGenerator", "secretGenerator"] {
-        for gen_ in doc.get(field).and_then(Value::as_array).into_iter().flatten() {
+        for gen_ in doc
+            .get(field)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             for f in strings(gen_.get("files")).chain(strings(gen_.get("envs"))) {
                 // `key=path` names the key.
                 out.push(f.split_once('=').map_or(f, |(_, p)| p));
@@ -254,7 +274,13 @@ mod tests {
         ] {
             assert!(looks_remote(r), "{r}");
         }
-        for l in ["base", "../base", "./overlays/prod", "deploy.yaml", ".hidden/x"] {
+        for l in [
+            "base",
+            "../base",
+            "./overlays/prod",
+            "deploy.yaml",
+            ".hidden/x",
+        ] {
             assert!(!looks_remote(l), "{l}");
         }
     }
@@ -298,7 +324,10 @@ mod tests {
 
     #[test]
     fn file_urls_are_refused_even_when_remote_bases_are_allowed() {
-        for entry in ["file:///var/lib/tether/git/repos/x", "git::file:///srv/repo"] {
+        for entry in [
+            "file:///var/lib/tether/git/repos/x",
+            "git::file:///srv/repo",
+        ] {
             let d = repo(&[("kustomization.yaml", &format!("resources: [{entry:?}]\n"))]);
             let e = check_kustomize(d.path(), "", true).unwrap_err();
             assert!(e.to_string().contains("never allowed"), "{e}");
@@ -339,7 +368,10 @@ mod tests {
                 "chart/Chart.yaml",
                 "apiVersion: v2\nname: c\nversion: 1.0.0\ndependencies: [{name: x, version: 1.0.0, repository: \"file://../lib\"}]\n",
             ),
-            ("lib/Chart.yaml", "apiVersion: v2\nname: x\nversion: 1.0.0\n"),
+            (
+                "lib/Chart.yaml",
+                "apiVersion: v2\nname: x\nversion: 1.0.0\n",
+            ),
         ]);
         check_chart(d.path(), "chart", true, false).unwrap();
     }

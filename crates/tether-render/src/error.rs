@@ -54,7 +54,9 @@ pub enum RenderError {
         detail: String,
     },
 
-    #[error("{file}: {entry:?} is a remote source, and remote bases and chart dependencies are turned off (start the agent with --allow-remote-bases to fetch them)")]
+    #[error(
+        "{file}: {entry:?} is a remote source, and remote bases and chart dependencies are turned off (start the agent with --allow-remote-bases to fetch them)"
+    )]
     RemoteNotAllowed { file: String, entry: String },
 
     #[error("the render was stopped because the agent is shutting down")]

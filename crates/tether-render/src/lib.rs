@@ -46,7 +46,7 @@ use crate::paths::TreeInfo;
 
 /// Jsonnet's evaluation thread: deep enough for real libraries (jrsonnet's
 /// own depth limit usually answers first).
-const JSONNET_THREAD_STACK: usize = 256 << 20;
+const JSONNET_THREAD_STACK: usize = 64 << 20;
 
 #[derive(Clone, Debug)]
 pub struct RendererConfig {
@@ -314,7 +314,9 @@ impl Renderer {
             .run(tool, &rel, &info, req)
             .await
             .and_then(|m| yaml::check_duplicates(&m).map(|()| Arc::new(m)));
-        let cacheable = result.as_ref().map_or_else(RenderError::is_deterministic, |_| true);
+        let cacheable = result
+            .as_ref()
+            .map_or_else(RenderError::is_deterministic, |_| true);
         if let Err(e) = &result {
             tracing::info!(
                 app = req.app_name,

@@ -92,6 +92,12 @@ pub(crate) async fn run(inv: Invocation<'_>) -> Result<String, RenderError> {
     };
     if !status.success() {
         let mut stderr = String::from_utf8_lossy(&err).into_owned();
+        // A Go runtime crash (out of memory, a stack overflow in a template)
+        // says why first and then dumps every goroutine: the reason is the
+        // line to show, not the dump's tail.
+        if let Some(fatal) = go_fatal_error(&stderr) {
+            stderr = fatal;
+        }
         for s in &inv.scrub {
             stderr = stderr.replace(s.as_str(), "");
         }
@@ -117,7 +123,10 @@ pub(crate) enum Capped {
     Io(std::io::Error),
 }
 
-pub(crate) async fn read_capped(mut r: impl AsyncRead + Unpin, max: u64) -> Result<Vec<u8>, Capped> {
+pub(crate) async fn read_capped(
+    mut r: impl AsyncRead + Unpin,
+    max: u64,
+) -> Result<Vec<u8>, Capped> {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
@@ -132,8 +141,11 @@ pub(crate) async fn read_capped(mut r: impl AsyncRead + Unpin, max: u64) -> Resu
     }
 }
 
-/// Read everything, keep the last 64 KiB (trimmed further for display).
+/// Read everything, keep the first 4 KiB and the last 64 KiB (trimmed
+/// further for display): a crash says why at the start, a tool's error
+/// comes last.
 pub(crate) async fn read_tail(mut r: impl AsyncRead + Unpin) -> Result<Vec<u8>, Capped> {
+    const HEAD: usize = 4 * 1024;
     const KEEP: usize = 64 * 1024;
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
@@ -143,10 +155,19 @@ pub(crate) async fn read_tail(mut r: impl AsyncRead + Unpin) -> Result<Vec<u8>, 
             return Ok(buf);
         }
         buf.extend_from_slice(&chunk[..n]);
-        if buf.len() > 2 * KEEP {
-            buf.drain(..buf.len() - KEEP);
+        if buf.len() > HEAD + 2 * KEEP {
+            let cut = buf.len() - KEEP;
+            buf.drain(HEAD..cut);
         }
     }
+}
+
+/// The `fatal error: …` line of a Go runtime crash, if stderr holds one.
+fn go_fatal_error(stderr: &str) -> Option<String> {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("fatal error: ") || l.starts_with("runtime: out of memory"))?;
+    Some(format!("{line} (the Go runtime crashed)"))
 }
 
 /// kubectl logs through klog: `E1122 04:23:13.375428    4808 run.go:72] msg`.
@@ -208,6 +229,16 @@ mod tests {
             "\"command failed\" err=x"
         );
         assert_eq!(strip_klog("Error: plain"), "Error: plain");
+    }
+
+    #[test]
+    fn a_go_crash_shows_its_reason_not_its_goroutines() {
+        let dump = "fatal error: runtime: out of memory\n\nruntime stack:\nruntime.throw(...)\ngoroutine 1 [running]:\n";
+        assert_eq!(
+            go_fatal_error(dump).as_deref(),
+            Some("fatal error: runtime: out of memory (the Go runtime crashed)")
+        );
+        assert_eq!(go_fatal_error("Error: template: x:1: bad"), None);
     }
 
     #[test]

@@ -54,9 +54,12 @@ impl WorkerCommand {
 /// hundred MiB), and far below what takes a node down.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Limits {
-    /// Memory the worker and its tool may hold (RLIMIT_DATA: heap and private
-    /// mappings; Go's address-space reservations do not count, so Helm and
-    /// Kustomize start normally under it).
+    /// Memory the worker and its tool may hold: RLIMIT_DATA (heap and
+    /// private mappings), and twice this as RLIMIT_AS. Both are needed: the
+    /// Go runtime of Helm and Kustomize escapes RLIMIT_DATA (its heap grows
+    /// in place inside address space it reserved at start), and reserves
+    /// far more address space than it uses, so RLIMIT_AS alone at this value
+    /// would stop it from starting.
     pub memory_bytes: u64,
     /// CPU seconds (RLIMIT_CPU), counted per process.
     pub cpu_secs: u64,
@@ -153,7 +156,10 @@ pub(crate) async fn run(cmd: &WorkerCommand, job: &Job) -> Result<Vec<Manifest>,
     };
     // The result is JSON of what the tool printed: allow for JSON's quoting
     // on top of the tool's own output cap.
-    let max_result = job.max_output_size.saturating_mul(2).saturating_add(1 << 20);
+    let max_result = job
+        .max_output_size
+        .saturating_mul(2)
+        .saturating_add(1 << 20);
     let work = async {
         // A worker that dies before reading its job closes the pipe: that is
         // reported from its exit status below, not as a write error.
@@ -309,6 +315,8 @@ fn confine_self(limits: &Limits) -> nix::Result<()> {
         limits.memory_bytes,
         limits.memory_bytes,
     )?;
+    let address_space = limits.memory_bytes.saturating_mul(2);
+    setrlimit(Resource::RLIMIT_AS, address_space, address_space)?;
     // Soft then hard: SIGXCPU first, which names the limit; SIGKILL a second
     // later if it is ignored.
     setrlimit(
@@ -342,7 +350,7 @@ mod tests {
             tool: Tool::Helm,
             command: "helm template".into(),
             status: "exit status: 2".into(),
-            stderr: "fatal error: runtime: out of memory\n\ngoroutine 1".into(),
+            stderr: "runtime: out of memory: cannot allocate 2000683008-byte block (the Go runtime crashed)".into(),
         };
         let named = name_go_oom(e, &Limits::default());
         assert_eq!(
