@@ -193,3 +193,72 @@ async fn renderer_is_shareable_and_renders_can_be_spawned() {
     .unwrap();
     assert_eq!(out, 1);
 }
+
+/// A chart that fails the same way every time is rendered once: retries hit
+/// the cached failure, until a hard refresh asks or the input changes.
+#[tokio::test]
+async fn a_deterministic_failure_is_cached_until_a_hard_refresh_or_a_change() {
+    let tools = CountingTools::new();
+    let r = tools.renderer(RendererConfig::default());
+    let t = tempfile::tempdir().unwrap();
+    helm_repo(t.path());
+    write(
+        t.path(),
+        "charts/web/values.yaml",
+        "replicas: 1\nimage: nginx:1.25\nport: 80\ngreeting: hi\nfailOnPurpose: true\n",
+    );
+    let src = source(None);
+    let request = |hard_refresh| tether_render::RenderRequest {
+        root: t.path(),
+        path: "charts/web",
+        source: &src,
+        app_name: "web",
+        namespace: None,
+        kube_version: None,
+        api_versions: &[],
+        hard_refresh,
+    };
+
+    let first = r.render(&request(false)).await.unwrap_err();
+    assert_eq!(tools.runs(), 1);
+    let again = r.render(&request(false)).await.unwrap_err();
+    assert_eq!(again, first, "the same error, from the cache");
+    assert_eq!(tools.runs(), 1, "a cached failure runs no tool");
+
+    let hard = r.render(&request(true)).await.unwrap_err();
+    assert_eq!(hard, first);
+    assert_eq!(tools.runs(), 2, "a hard refresh renders again");
+
+    // The fix, in a new checkout: rendered, not the cached failure.
+    let fixed = tempfile::tempdir().unwrap();
+    copy_dir(t.path(), fixed.path());
+    write(
+        fixed.path(),
+        "charts/web/values.yaml",
+        "replicas: 1\nimage: nginx:1.25\nport: 80\ngreeting: hi\nfailOnPurpose: false\n",
+    );
+    let ok = render(&r, fixed.path(), "charts/web", &src).await.unwrap();
+    assert!(!ok.cache_hit);
+    assert_eq!(tools.runs(), 3);
+}
+
+/// A missing tool may be installed next minute: not cached.
+#[tokio::test]
+async fn a_missing_tool_is_not_cached() {
+    let empty = tempfile::tempdir().unwrap();
+    let r = tether_render::Renderer::with_search_path(
+        RendererConfig::default(),
+        empty.path().as_os_str(),
+    );
+    let t = tempfile::tempdir().unwrap();
+    helm_repo(t.path());
+    let src = source(None);
+    for _ in 0..2 {
+        let e = render(&r, t.path(), "charts/web", &src).await.unwrap_err();
+        assert!(
+            matches!(e, tether_render::RenderError::ToolMissing { .. }),
+            "{e}"
+        );
+    }
+    assert_eq!(r.cache_stats(), (0, 2), "both attempts ran");
+}

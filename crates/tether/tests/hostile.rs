@@ -159,6 +159,36 @@ fn hostile_repositories_fail_alone() {
         .count();
     assert_eq!(renders, 1, "one render of the endless chart:\n{log}");
 
+    // A user's sync takes the cached failure too; a hard refresh renders again.
+    let failures = |env: &Env| {
+        env.spawned_agent_log("hostile")
+            .lines()
+            .filter(|l| l.contains("render failed") && l.contains("kustomize-internal-http"))
+            .count()
+    };
+    assert_eq!(failures(&env), 1);
+    let synced = env.run_tether(&["app", "sync", "kustomize-internal-http", "-n", "tether"]);
+    assert_ne!(synced.code, 0, "the sync fails: {synced:?}");
+    assert_eq!(failures(&env), 1, "a plain sync reuses the cached failure");
+    let hard = env.run_tether(&[
+        "app",
+        "sync",
+        "kustomize-internal-http",
+        "-n",
+        "tether",
+        "--hard-refresh",
+    ]);
+    assert_ne!(
+        hard.code, 0,
+        "the hard refresh fails the same way: {hard:?}"
+    );
+    assert!(
+        hard.stdout.contains("--allow-remote-bases")
+            || hard.stderr.contains("--allow-remote-bases"),
+        "{hard:?}"
+    );
+    assert_eq!(failures(&env), 2, "a hard refresh renders again");
+
     // Shutdown is prompt even with renders running.
     let started = Instant::now();
     let term = Command::new("kill")
