@@ -201,3 +201,68 @@ fn hostile_repositories_fail_alone() {
     assert!(status.success(), "a clean stop: {status}");
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
 }
+
+/// A remote base is fetched only when the agent allows it: by default not one
+/// request reaches the address the repository names.
+#[test]
+fn remote_bases_are_fetched_only_when_allowed() {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = server.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    {
+        let requests = requests.clone();
+        std::thread::spawn(move || {
+            for stream in server.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                requests.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let body = configmap("remote", "fetched");
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+    }
+
+    let mut env = Env::start();
+    env.agent(&[]);
+    let repo = Repo::init(&env.dir.path().join("repo"));
+    repo.write(
+        "kustomization.yaml",
+        &format!("resources:\n- http://127.0.0.1:{port}/cm.yaml\n"),
+    );
+    repo.commit("a remote base");
+    env.apply_yaml(&app_yaml(
+        "remote",
+        &repo.url(),
+        "",
+        "remote",
+        AUTO_PRUNE,
+        "",
+    ));
+    let app = env.wait_app("remote", "refused", Duration::from_secs(30), |a| {
+        condition(a, "Ready")["reason"] == "SourceNotAllowed"
+    });
+    let message = condition(&app, "Ready")["message"].as_str().unwrap();
+    assert!(
+        message.contains("kustomization.yaml") && message.contains("--allow-remote-bases"),
+        "{message}"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "nothing was fetched");
+
+    env.stop_agent();
+    env.restart_agent(&["--allow-remote-bases"]);
+    env.wait_synced_healthy("remote");
+    assert_eq!(
+        env.get("configmap", "remote", "remote").unwrap()["data"]["value"],
+        "fetched"
+    );
+    assert!(requests.load(Ordering::SeqCst) >= 1);
+}
