@@ -33,8 +33,9 @@ const REFERENCE_FIELDS: [&str; 3] = ["resources", "bases", "components"];
 /// kustomization's own directory already; they are checked too, so that the
 /// error names the file and a future `--load-restrictor` change cannot open
 /// a hole.
-const FILE_LIST_FIELDS: [&str; 5] = [
+const FILE_LIST_FIELDS: [&str; 6] = [
     "patchesStrategicMerge",
+    "configurations",
     "crds",
     "generators",
     "transformers",

@@ -144,6 +144,7 @@ fn hostile_repositories_fail_alone() {
         env.spawned_agent_log("hostile")
     );
     let peak = peak_rss_kib(agent.id());
+    eprintln!("agent peak RSS with {} hostile apps: {peak} KiB", cases.len());
     assert!(
         peak < 400 * 1024,
         "the agent's peak RSS stays bounded (the renders' memory is their workers'): {peak} KiB"
@@ -199,6 +200,7 @@ fn hostile_repositories_fail_alone() {
     let status = agent.wait().expect("wait");
     let took = started.elapsed();
     assert!(status.success(), "a clean stop: {status}");
+    eprintln!("agent stopped {took:?} after SIGTERM");
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
 }
 
