@@ -877,7 +877,7 @@ impl Engine {
                                 "UnknownKind",
                                 format!(
                                     "{}: kind {kind} ({api_version}) is not served by the cluster and no CRD in the app defines it",
-                                    m.origin
+                                    tether_model::text::one_line(&m.origin)
                                 ),
                             ));
                         }
@@ -1130,6 +1130,7 @@ fn invalid_object(
         .as_str()
         .or(meta["generateName"].as_str())
         .unwrap_or("");
+    let origin = tether_model::text::one_line(origin);
     let message = match destination {
         Some(ns) => format!(
             "{origin}: {kind} {name:?}: the Application's destination namespace {ns:?} is invalid: {}",
