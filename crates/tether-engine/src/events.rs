@@ -43,8 +43,13 @@ impl Notifier {
         note: String,
     ) {
         let reference = app.object_ref(&());
-        // The API caps an event's note at 1 KiB.
-        let note: String = note.chars().take(1000).collect();
+        // The API caps an event's note at 1 KiB. Escaped to one line: a note
+        // carries commit messages and file names, and `kubectl get events`
+        // prints it raw in a table row.
+        let note: String = tether_model::text::one_line(&note)
+            .chars()
+            .take(1000)
+            .collect();
         let ev = Event {
             type_,
             reason: reason.into(),

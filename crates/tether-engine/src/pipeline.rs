@@ -859,6 +859,10 @@ impl Engine {
             let mut obj = m.object.clone();
             let api_version = obj["apiVersion"].as_str().unwrap_or("").to_string();
             let kind = obj["kind"].as_str().unwrap_or("").to_string();
+            // Names and namespaces the API server would refuse are the commit's
+            // fault, caught before anything is applied (else the client fails
+            // to build a URL and the cluster gets the blame).
+            invalid_object(&obj, &m.origin, &kind, None)?;
             let namespaced = match self.cluster.resolve(&api_version, &kind).await {
                 Ok(info) => info.namespaced,
                 Err(KubeError::UnknownKind { .. }) => {
@@ -870,7 +874,7 @@ impl Engine {
                                 "UnknownKind",
                                 format!(
                                     "{}: kind {kind} ({api_version}) is not served by the cluster and no CRD in the app defines it",
-                                    m.origin
+                                    tether_model::text::one_line(&m.origin)
                                 ),
                             ));
                         }
@@ -890,6 +894,7 @@ impl Engine {
                     .is_empty()
                 {
                     obj["metadata"]["namespace"] = Value::String(namespace.clone());
+                    invalid_object(&obj, &m.origin, &kind, Some(&namespace))?;
                 }
             } else if let Some(meta) = obj["metadata"].as_object_mut() {
                 meta.remove("namespace");
@@ -1103,6 +1108,34 @@ fn crd_scopes<'a>(objects: impl Iterator<Item = &'a Value>) -> HashMap<(String, 
             ))
         })
         .collect()
+}
+
+/// Render: an object whose name or namespace the API server would refuse
+/// fails the render as `InvalidObject`, naming the file and the object
+/// (`destination`: the namespace was the Application's, not the file's).
+fn invalid_object(
+    obj: &Value,
+    origin: &str,
+    kind: &str,
+    destination: Option<&str>,
+) -> Result<(), Failure> {
+    let Err(e) = tether_plan::names::check_object(obj) else {
+        return Ok(());
+    };
+    let meta = &obj["metadata"];
+    let name = meta["name"]
+        .as_str()
+        .or(meta["generateName"].as_str())
+        .unwrap_or("");
+    let origin = tether_model::text::one_line(origin);
+    let message = match destination {
+        Some(ns) => format!(
+            "{origin}: {kind} {name:?}: the Application's destination namespace {ns:?} is invalid: {}",
+            e.rule
+        ),
+        None => format!("{origin}: {kind} {name:?}: {e}"),
+    };
+    Err(Failure::new("InvalidObject", message))
 }
 
 pub fn short(commit: &str) -> &str {

@@ -534,6 +534,10 @@ pub fn finish(
         ),
         &now,
     );
+    // Commit messages and authors, tool output and object messages come from
+    // the repository: escaped here as well as at the write, so that a status
+    // compared with the stored one before writing compares equal.
+    status.escape_control();
 }
 
 fn out_of_sync_message(resources: &[ResourceStatus]) -> String {
@@ -695,8 +699,11 @@ fn summarise(results: &[ResourceResult]) -> String {
 pub async fn write_status(
     cluster: &Cluster,
     app: &Application,
-    status: ApplicationStatus,
+    mut status: ApplicationStatus,
 ) -> Result<(), tether_kube::KubeError> {
+    // Clean text: nothing a repository wrote reaches the status with raw
+    // control characters, whichever path built it (idempotent).
+    status.escape_control();
     let api: Api<Application> = Api::namespaced(
         cluster.client().clone(),
         &app.namespace().unwrap_or_default(),

@@ -4,6 +4,7 @@
 pub mod application;
 pub mod object;
 pub mod status;
+pub mod text;
 
 pub use application::*;
 pub use object::ObjectRef;

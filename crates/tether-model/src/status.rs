@@ -333,3 +333,128 @@ impl ApplicationStatus {
         self.conditions.retain(|c| c.type_ != type_);
     }
 }
+
+impl ApplicationStatus {
+    /// Escape control characters (see [`crate::text`]) in every text the
+    /// status carries that a repository or a cluster can put there: messages
+    /// (multi-line: `\n` and `\t` kept), commit authors, initiators, summaries
+    /// and change lines (one line). So `kubectl get -o wide`, `kubectl
+    /// describe` and any other reader of the status are safe. Idempotent and
+    /// cheap when there is nothing to escape.
+    ///
+    /// The inventory's object identities (group, kind, namespace, name) are
+    /// left exact: they address objects to prune, and the API server already
+    /// restricts them.
+    pub fn escape_control(&mut self) {
+        use crate::text::{Lines, escape_in_place};
+        let multi = |s: &mut String| escape_in_place(s, Lines::Keep);
+        let one = |s: &mut String| escape_in_place(s, Lines::Escape);
+        for c in &mut self.conditions {
+            multi(&mut c.message);
+        }
+        if let Some(h) = &mut self.health {
+            multi(&mut h.message);
+        }
+        for r in &mut self.resources {
+            multi(&mut r.message);
+            if let Some(h) = &mut r.health {
+                multi(&mut h.message);
+            }
+            if let Some(d) = &mut r.drift {
+                one(&mut d.manager);
+                for f in &mut d.fields {
+                    one(&mut f.path);
+                    multi(&mut f.git);
+                    multi(&mut f.live);
+                }
+            }
+        }
+        if let Some(op) = &mut self.operation_state {
+            multi(&mut op.message);
+            one(&mut op.initiator);
+            for r in &mut op.results {
+                one(&mut r.namespace);
+                one(&mut r.name);
+                multi(&mut r.message);
+            }
+        }
+        for h in &mut self.history {
+            if let Some(c) = &mut h.commit {
+                one(&mut c.author);
+                multi(&mut c.message);
+            }
+            one(&mut h.initiator);
+            multi(&mut h.message);
+            one(&mut h.summary);
+            for line in &mut h.changes {
+                one(line);
+            }
+        }
+        if let Some(r) = &mut self.last_handled_refresh {
+            one(r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_texts_are_escaped_but_object_identities_are_not() {
+        let esc = "\x1b]0;pwned\x07";
+        let mut s = ApplicationStatus {
+            conditions: vec![Condition {
+                type_: "Ready".into(),
+                message: format!("render failed:\n{esc}"),
+                ..Default::default()
+            }],
+            resources: vec![ResourceStatus {
+                name: "web".into(),
+                message: format!("x{esc}"),
+                health: Some(HealthStatus::new(HealthCode::Degraded, esc)),
+                ..Default::default()
+            }],
+            operation_state: Some(OperationState {
+                message: esc.into(),
+                results: vec![ResourceResult {
+                    message: esc.into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            history: vec![HistoryEntry {
+                commit: Some(CommitInfo {
+                    author: format!("Eve{esc}\n"),
+                    message: format!("subject{esc}\n\nbody\tline\r"),
+                    time: String::new(),
+                }),
+                changes: vec![format!("created ConfigMap a\nb")],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        s.escape_control();
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            !json.contains("\\u001b") && !json.contains("\\u0007"),
+            "{json}"
+        );
+        assert_eq!(
+            s.conditions[0].message,
+            "render failed:\n\\u{1b}]0;pwned\\u{7}"
+        );
+        let c = s.history[0].commit.as_ref().unwrap();
+        assert_eq!(c.author, "Eve\\u{1b}]0;pwned\\u{7}\\u{a}");
+        assert_eq!(
+            c.message,
+            "subject\\u{1b}]0;pwned\\u{7}\n\nbody\tline\\u{d}"
+        );
+        assert_eq!(s.history[0].changes[0], "created ConfigMap a\\u{a}b");
+        assert_eq!(s.resources[0].name, "web");
+        // Twice is once: an unchanged status stays equal (no needless writes).
+        let once = s.clone();
+        s.escape_control();
+        assert_eq!(s, once);
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod health;
+pub mod names;
 pub mod order;
 pub mod plan;
 

@@ -5,6 +5,10 @@
 //! JSON), and a deterministic one is cached like a result.
 
 use tether_model::Tool;
+// File names are one-line fields inside a message that may span lines (a
+// tool's stderr): a newline or escape in a name is escaped, so it cannot pass
+// for a line of the message, of a log, or reach a terminal raw.
+use tether_model::text::one_line;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum RenderError {
@@ -14,10 +18,13 @@ pub enum RenderError {
     #[error("path {path:?} escapes the repository: {detail}")]
     PathEscapes { path: String, detail: String },
 
-    #[error("{file} is {size} bytes, over the limit of {limit} bytes")]
+    #[error("{} is {size} bytes, over the limit of {limit} bytes", one_line(file))]
     FileTooLarge { file: String, size: u64, limit: u64 },
 
-    #[error("invalid YAML in {file} at line {line}, column {column}: {message}")]
+    #[error(
+        "invalid YAML in {} at line {line}, column {column}: {message}",
+        one_line(file)
+    )]
     Yaml {
         file: String,
         line: u64,
@@ -25,10 +32,14 @@ pub enum RenderError {
         message: String,
     },
 
-    #[error("{origin} is not a Kubernetes object: {detail}")]
+    #[error("{} is not a Kubernetes object: {detail}", one_line(origin))]
     NotAnObject { origin: String, detail: String },
 
-    #[error("duplicate object {object}: first in {first}, again in {second}")]
+    #[error(
+        "duplicate object {object}: first in {}, again in {}",
+        one_line(first),
+        one_line(second)
+    )]
     Duplicate {
         object: String,
         first: String,
@@ -65,11 +76,11 @@ pub enum RenderError {
     #[error("{} took longer than {secs}s and was stopped", tool.as_str())]
     Timeout { tool: Tool, secs: u64 },
 
-    #[error("jsonnet error in {file}: {message}")]
+    #[error("jsonnet error in {}: {message}", one_line(file))]
     Jsonnet { file: String, message: String },
 
     /// The I/O error as text: it must cross a process boundary.
-    #[error("cannot read {path}: {message}")]
+    #[error("cannot read {}: {message}", one_line(path))]
     Io { path: String, message: String },
 }
 
@@ -104,5 +115,30 @@ impl RenderError {
             RenderError::FileTooLarge { .. } => "SourceTooLarge",
             _ => "RenderFailed",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_in_messages_stay_on_one_line() {
+        let e = RenderError::Yaml {
+            file: "app/x\n2026-01-01T00:00:00Z  INFO forged\x1b[2J.yaml".into(),
+            line: 3,
+            column: 1,
+            message: "unclosed bracket".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid YAML in app/x\\u{a}2026-01-01T00:00:00Z  INFO forged\\u{1b}[2J.yaml at line 3, column 1: unclosed bracket"
+        );
+        let d = RenderError::Duplicate {
+            object: "ConfigMap a/b".into(),
+            first: "a\nb.yaml".into(),
+            second: "c.yaml".into(),
+        };
+        assert!(!d.to_string().contains('\n'));
     }
 }

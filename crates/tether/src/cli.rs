@@ -103,6 +103,8 @@ pub fn main() -> ExitCode {
     // Colours only for a terminal: logs sent to a file stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
+        // One line per event, whatever a field holds (see log_format).
+        .fmt_fields(crate::log_format::CleanFields::default())
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
@@ -136,7 +138,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote status messages and tool output: escaped.
+            eprintln!("error: {}", crate::output::text(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -5,6 +5,7 @@ mod agent_cmd;
 mod app;
 mod audit_cmd;
 mod cli;
+mod log_format;
 mod output;
 mod render_cmd;
 mod render_limits;

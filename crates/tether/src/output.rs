@@ -1,10 +1,19 @@
 //! Output helpers shared by the read commands: the `-o` formats, JSON/YAML
 //! printing, kubectl-style borderless tables, ages and truncation.
+//!
+//! Clean text: whatever a repository wrote (file names, commit messages and
+//! authors, tool output) reaches the terminal with its control characters
+//! escaped (`tether_model::text`). Every table cell is escaped to one line by
+//! [`Table`]; other human-readable text goes through [`line`] or [`text`];
+//! JSON keeps the exact data but writes the characters a terminal would act
+//! on as `\uXXXX` escapes ([`json`]).
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 
-use comfy_table::{Table, presets};
+use comfy_table::presets;
 use serde::Serialize;
+use tether_model::text::{self, Lines};
 
 /// `-o` / `--output`: how a read command prints what it found.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,17 +31,104 @@ pub enum Format {
     Name,
 }
 
-/// A JSON value as pretty JSON, followed by a newline.
+/// A JSON value as pretty JSON, followed by a newline. The same data as
+/// `serde_json::to_string_pretty`, but every character that a terminal would
+/// act on is a `\uXXXX` escape: serde_json escapes C0 controls itself, and
+/// [`SafeJson`] adds DEL, C1 controls and the bidi controls.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<String> {
-    let mut s = serde_json::to_string_pretty(value)?;
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut buf,
+        SafeJson(serde_json::ser::PrettyFormatter::new()),
+    );
+    value.serialize(&mut ser)?;
+    let mut s = String::from_utf8(buf)?;
     s.push('\n');
     Ok(s)
 }
 
-/// A serialisable value as YAML (key order kept).
+/// serde_json's pretty formatter, writing the characters of
+/// [`tether_model::text`]'s escape set inside strings as `\uXXXX`.
+struct SafeJson<'a>(serde_json::ser::PrettyFormatter<'a>);
+
+impl serde_json::ser::Formatter for SafeJson<'_> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if text::needs_escape(c, Lines::Escape) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                // Every character escaped is in the Basic Multilingual Plane.
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// Repository text for one line of human output: every control character
+/// (newlines and tabs too) escaped.
+pub fn line(s: &str) -> Cow<'_, str> {
+    text::one_line(s)
+}
+
+/// Repository text for multi-line human output (a diff, a long message):
+/// newlines and tabs kept, every other control character escaped.
+pub fn text(s: &str) -> Cow<'_, str> {
+    text::multi_line(s)
+}
+
+/// A serialisable value as YAML (key order kept). The YAML emitter escapes
+/// control characters itself (`\e`, `\x9B`) but writes bidi controls as they
+/// are; a value holding one is printed as JSON instead, which is YAML too and
+/// escapes them, so the data stays exact either way.
 pub fn yaml<T: Serialize>(value: &T) -> anyhow::Result<String> {
     let value = serde_json::to_value(value)?;
-    Ok(tether_model::to_yaml(&value))
+    let yaml = tether_model::to_yaml(&value);
+    if yaml.chars().any(|c| text::needs_escape(c, Lines::Keep)) {
+        return json(&value);
+    }
+    Ok(yaml)
 }
 
 /// A `-o` parser that accepts only `allowed` (for commands where some formats mean nothing).
@@ -55,6 +151,48 @@ pub fn print_structured<T: Serialize>(format: Format, value: &T) -> anyhow::Resu
     Ok(true)
 }
 
+/// Width of the label column in `tether app get`'s and `sync`'s summaries.
+const LABEL_WIDTH: usize = 16;
+
+/// One `Label:   value` line of a summary; the value is escaped to one line.
+pub fn field(out: &mut String, label: &str, value: &str) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "{:<LABEL_WIDTH$}{}", format!("{label}:"), line(value));
+}
+
+/// A summary field holding multi-line text (a tool's error output): escaped
+/// with [`text`], its further lines indented under the value column so that
+/// none can pass for a label line of its own.
+pub fn field_text(out: &mut String, label: &str, value: &str) {
+    let value = text(value.trim_end_matches('\n'));
+    let indented = value.replace('\n', &format!("\n{:LABEL_WIDTH$}", ""));
+    field_raw(out, label, &indented);
+}
+
+fn field_raw(out: &mut String, label: &str, value: &str) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "{:<LABEL_WIDTH$}{value}", format!("{label}:"));
+}
+
+/// A table whose every cell is one line of clean text: cells are escaped
+/// with [`line`] as they are added, so no caller can forget it (and a newline
+/// in a cell cannot break the table into extra rows).
+pub struct Table(comfy_table::Table);
+
+impl Table {
+    pub fn add_row<I, S>(&mut self, row: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let cells: Vec<String> = row
+            .into_iter()
+            .map(|c| line(c.as_ref()).into_owned())
+            .collect();
+        self.0.add_row(cells);
+    }
+}
+
 /// A table in kubectl's plain style: no borders, upper-case headers, columns
 /// three spaces apart.
 pub fn table<I, S>(header: I) -> Table
@@ -62,14 +200,15 @@ where
     I: IntoIterator<Item = S>,
     S: Into<comfy_table::Cell>,
 {
-    let mut t = Table::new();
+    let mut t = comfy_table::Table::new();
     t.load_preset(presets::NOTHING);
     t.set_header(header);
-    t
+    Table(t)
 }
 
 /// The table as text, trailing spaces trimmed, ending with a newline.
-pub fn render(mut t: Table) -> String {
+pub fn render(t: Table) -> String {
+    let mut t = t.0;
     let n = t.column_count();
     for (i, col) in t.column_iter_mut().enumerate() {
         col.set_padding((0, if i + 1 == n { 0 } else { 3 }));
@@ -201,6 +340,67 @@ mod tests {
         assert_eq!(
             text,
             "NAME            SYNC\ndemo            Synced\na-longer-name   OutOfSync\n"
+        );
+    }
+
+    #[test]
+    fn table_cells_are_escaped_to_one_line() {
+        let mut t = table(["NAME", "MESSAGE"]);
+        t.add_row(["evil", "\x1b]0;pwned\x07fix\nINFO forged"]);
+        let text = render(t);
+        assert_eq!(
+            text,
+            "NAME   MESSAGE\nevil   \\u{1b}]0;pwned\\u{7}fix\\u{a}INFO forged\n"
+        );
+    }
+
+    #[test]
+    fn summary_fields_stay_in_their_column() {
+        let mut out = String::new();
+        field(&mut out, "Path", "a\nb\x1b");
+        field_text(&mut out, "Message", "helm failed:\n\tError: \x1b[2Jbad\n");
+        assert_eq!(
+            out,
+            "Path:           a\\u{a}b\\u{1b}\n\
+             Message:        helm failed:\n                \tError: \\u{1b}[2Jbad\n"
+        );
+    }
+
+    #[test]
+    fn yaml_keeps_the_data_and_escapes_what_a_terminal_acts_on() {
+        for v in [
+            serde_json::json!({"a": "x\x1b[2Jy\u{9b}z\u{7f}", "b": "l1\nl2\x07\n", "c": ["t\tab"]}),
+            serde_json::json!({"m": "access\u{202e} \u{2066}admin\u{2069}", "n": 1}),
+        ] {
+            let out = yaml(&v).unwrap();
+            assert!(
+                !out.chars().any(|c| text::needs_escape(c, Lines::Keep)),
+                "{out:?}"
+            );
+            let back: serde_json::Value = serde_saphyr::from_str(&out).unwrap();
+            assert_eq!(back, v, "{out}");
+        }
+        // Ordinary data stays block YAML.
+        assert_eq!(yaml(&serde_json::json!({"a": 1})).unwrap(), "a: 1\n");
+    }
+
+    #[test]
+    fn json_keeps_the_data_and_escapes_what_a_terminal_acts_on() {
+        let v =
+            serde_json::json!({"m\u{202e}": "\x1b[2J\u{9b}1m\u{2066}ok\u{7f}", "n": [1, "é\\"]});
+        let out = json(&v).unwrap();
+        assert!(
+            !out.chars().any(|c| text::needs_escape(c, Lines::Keep)),
+            "{out:?}"
+        );
+        assert!(out.contains("\\u001b[2J\\u009b1m\\u2066ok\\u007f"), "{out}");
+        let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, v);
+        // Ordinary data prints exactly as serde_json's pretty printer does.
+        let plain = serde_json::json!({"a": [1, {"b": "c"}], "d": {}, "e": []});
+        assert_eq!(
+            json(&plain).unwrap(),
+            serde_json::to_string_pretty(&plain).unwrap() + "\n"
         );
     }
 

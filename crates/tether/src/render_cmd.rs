@@ -149,7 +149,9 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                     out.push_str("---\n");
                 }
                 if !m.origin.is_empty() {
-                    out.push_str(&format!("# Source: {}\n", m.origin));
+                    // A file name with a newline must not end the comment and
+                    // inject YAML of its own.
+                    out.push_str(&format!("# Source: {}\n", crate::output::line(&m.origin)));
                 }
                 out.push_str(&tether_model::to_yaml(&m.object));
                 if !out.ends_with('\n') {

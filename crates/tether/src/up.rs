@@ -321,7 +321,7 @@ async fn wait_for_demo(cluster: &tether_kube::Cluster, timeout: Duration) -> boo
             }
             let line = line.join("  ");
             if line != last {
-                println!("  {line}");
+                println!("  {}", crate::output::line(&line));
                 last = line;
             }
             if done {

@@ -181,21 +181,26 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let tty = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = String::new();
     for step in &changed {
-        out.push_str(&format!("===== {} ======\n", title(step)));
-        out.push_str(&format!("# {}: {}\n", what(step), step.reason));
+        // Names, reasons and the YAML diff come from the repository and the
+        // cluster: escaped (the diff keeps its lines) before any colour is added.
+        out.push_str(&format!("===== {} ======\n", output::line(&title(step))));
+        out.push_str(&format!(
+            "# {}: {}\n",
+            what(step),
+            output::line(&step.reason)
+        ));
         if !step.diff.is_empty() {
-            let diff = if step.diff.ends_with('\n') {
-                step.diff.clone()
-            } else {
-                format!("{}\n", step.diff)
-            };
+            let mut diff = output::text(&step.diff).into_owned();
+            if !diff.ends_with('\n') {
+                diff.push('\n');
+            }
             out.push_str(&if tty { colour(&diff) } else { diff });
         }
         out.push('\n');
     }
     print!("{out}");
     if let Some(blocked) = &plan.prune_blocked {
-        eprintln!("warning: {blocked}");
+        eprintln!("warning: {}", output::line(blocked));
     }
     if has_diff {
         eprintln!(

@@ -254,30 +254,40 @@ pub fn summary(app: &Application, wide: bool) -> String {
     let mut out = String::new();
     let status = app.status.as_ref();
     let src = &app.spec.source;
-    let mut field = |label: &str, value: &str| {
-        let _ = writeln!(out, "{:<16}{value}", format!("{label}:"));
-    };
-    field(
+    output::field(
+        &mut out,
         "Name",
         &format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()),
     );
-    field("Repo", &src.repo_url);
-    field("Target", src.revision.as_deref().unwrap_or("HEAD"));
-    field("Path", src.path.as_deref().unwrap_or("."));
-    field("Tool", src.tool.map(|t| t.as_str()).unwrap_or("(detected)"));
+    output::field(&mut out, "Repo", &src.repo_url);
+    output::field(
+        &mut out,
+        "Target",
+        src.revision.as_deref().unwrap_or("HEAD"),
+    );
+    output::field(&mut out, "Path", src.path.as_deref().unwrap_or("."));
+    output::field(
+        &mut out,
+        "Tool",
+        src.tool.map(|t| t.as_str()).unwrap_or("(detected)"),
+    );
     if let Some(secret) = &src.secret_ref {
-        field("Credentials", &format!("Secret {secret}"));
+        output::field(&mut out, "Credentials", &format!("Secret {secret}"));
     }
-    field("Destination", &format!("namespace {}", destination(app)));
+    output::field(
+        &mut out,
+        "Destination",
+        &format!("namespace {}", destination(app)),
+    );
     let mut sync_policy = policy(app);
     if let Some(p) = &app.spec.sync_policy
         && !p.sync_options.is_empty()
     {
         sync_policy.push_str(&format!("; options: {}", p.sync_options.join(", ")));
     }
-    field("Sync Policy", &sync_policy);
+    output::field(&mut out, "Sync Policy", &sync_policy);
     if app.spec.suspend {
-        field("Suspended", "yes: not refreshed or synced");
+        output::field(&mut out, "Suspended", "yes: not refreshed or synced");
     }
     let rev = revision(status);
     let sync = if rev.is_empty() {
@@ -285,32 +295,38 @@ pub fn summary(app: &Application, wide: bool) -> String {
     } else {
         format!("{} to {}", sync_code(status), short(rev))
     };
-    field("Sync Status", &sync);
+    output::field(&mut out, "Sync Status", &sync);
     let health_msg = status
         .and_then(|s| s.health.as_ref())
         .map(|h| h.message.clone())
         .unwrap_or_default();
     if health_msg.is_empty() {
-        field("Health Status", health_code(status));
+        output::field(&mut out, "Health Status", health_code(status));
     } else {
-        field(
+        output::field(
+            &mut out,
             "Health Status",
             &format!("{} ({})", health_code(status), cut(&health_msg, 100)),
         );
     }
     let message = ready_message(app);
     if !message.is_empty() {
-        field("Message", &cut(&message, 120));
+        // Multi-line (a tool's error output): further lines indented.
+        output::field_text(&mut out, "Message", &cut(&message, 120));
     }
     if let Some(at) = status.and_then(|s| s.reconciled_at.as_deref()) {
-        field("Reconciled", &format!("{} ago", age(Some(at))));
+        output::field(&mut out, "Reconciled", &format!("{} ago", age(Some(at))));
     }
     let created = app
         .metadata
         .creation_timestamp
         .as_ref()
         .map(|t| t.0.to_string());
-    field("Created", &format!("{} ago", age(created.as_deref())));
+    output::field(
+        &mut out,
+        "Created",
+        &format!("{} ago", age(created.as_deref())),
+    );
     if let Some(ts) = &app.metadata.deletion_timestamp {
         let cascade = app.finalizers().iter().any(|f| f == CASCADE_FINALIZER);
         let how = if cascade {
@@ -318,7 +334,8 @@ pub fn summary(app: &Application, wide: bool) -> String {
         } else {
             "its objects are kept"
         };
-        field(
+        output::field(
+            &mut out,
             "Deleting",
             &format!("since {} ago; {how}", age(Some(&ts.0.to_string()))),
         );
@@ -406,11 +423,11 @@ pub fn summary(app: &Application, wide: bool) -> String {
             "Last Sync:",
             op.phase.as_str(),
             op.revision.as_deref().map(short).unwrap_or("-"),
-            or_dash(&op.initiator),
+            output::line(&or_dash(&op.initiator)),
             age(Some(&op.started_at)),
         );
         if !op.message.is_empty() {
-            let _ = writeln!(out, "{:<16}{}", "Sync Message:", cut(&op.message, 120));
+            output::field_text(&mut out, "Sync Message", &cut(&op.message, 120));
         }
         if op.retry_count > 0 {
             let _ = writeln!(out, "{:<16}{}", "Retries:", op.retry_count);
@@ -565,7 +582,7 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         for h in history.iter().filter(|h| !h.changes.is_empty()) {
             println!("\n#{} changed:", h.id);
             for line in &h.changes {
-                println!("  {line}");
+                println!("  {}", output::line(line));
             }
         }
     }

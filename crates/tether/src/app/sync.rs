@@ -1,7 +1,6 @@
 //! `tether app sync` and `tether app wait`: ask the agent to act, then follow
 //! the Application's status until it is done.
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,8 +95,10 @@ impl Progress {
             return;
         }
         self.last = message.to_string();
+        // Progress lines carry status messages: one line, escaped.
+        let message = output::line(message);
         match &self.bar {
-            Some(bar) => bar.set_message(message.to_string()),
+            Some(bar) => bar.set_message(message.into_owned()),
             None => eprintln!("{message}"),
         }
     }
@@ -335,7 +336,10 @@ async fn request(args: SyncArgs, rollback: Option<String>) -> anyhow::Result<Exi
                 .is_some_and(|s| s.status == SyncCode::Synced);
             let message = super::show::ready_message(&app);
             if synced {
-                println!("{key}: nothing to sync; {}", state_line(&app));
+                println!(
+                    "{key}: nothing to sync; {}",
+                    output::line(&state_line(&app))
+                );
                 Ok(ExitCode::SUCCESS)
             } else {
                 bail!("sync of {key} did not run: {message}")
@@ -347,9 +351,7 @@ async fn request(args: SyncArgs, rollback: Option<String>) -> anyhow::Result<Exi
 fn operation_report(key: &str, app: &Application, op: &OperationState, wide: bool) -> String {
     let mut out = String::new();
     let status = app.status.as_ref();
-    let mut field = |label: &str, value: &str| {
-        let _ = writeln!(out, "{:<16}{value}", format!("{label}:"));
-    };
+    let mut field = |label: &str, value: &str| output::field(&mut out, label, value);
     field("Application", key);
     let revision = op.revision.as_deref().unwrap_or("");
     let commit = status
@@ -370,13 +372,13 @@ fn operation_report(key: &str, app: &Application, op: &OperationState, wide: boo
     field("Initiator", &op.initiator);
     field("Phase", op.phase.as_str());
     if !op.message.is_empty() {
-        field("Message", &op.message);
+        output::field_text(&mut out, "Message", &op.message);
     }
     if let (Some(end), Ok(start)) = (&op.finished_at, op.started_at.parse::<jiff::Timestamp>())
         && let Ok(end) = end.parse::<jiff::Timestamp>()
     {
         let secs = (end.as_second() - start.as_second()).max(0) as u64;
-        field("Duration", &output::duration(secs));
+        output::field(&mut out, "Duration", &output::duration(secs));
     }
     let sync = status
         .and_then(|s| s.sync.as_ref())
@@ -386,7 +388,11 @@ fn operation_report(key: &str, app: &Application, op: &OperationState, wide: boo
         .and_then(|s| s.health.as_ref())
         .map(|h| h.status)
         .unwrap_or_default();
-    field("Status", &format!("{}/{}", sync.as_str(), health.as_str()));
+    output::field(
+        &mut out,
+        "Status",
+        &format!("{}/{}", sync.as_str(), health.as_str()),
+    );
     if !op.results.is_empty() {
         out.push('\n');
         out.push_str(&super::show::results_table(&op.results, wide));
@@ -573,7 +579,10 @@ pub async fn wait(args: WaitArgs) -> anyhow::Result<ExitCode> {
                 .and_then(|s| s.revision.as_deref())
                 .map(short)
                 .unwrap_or("-");
-            println!("{key} is {goal} (revision {rev}): {}", state_line(&app));
+            println!(
+                "{key} is {goal} (revision {rev}): {}",
+                output::line(&state_line(&app))
+            );
             return Ok(ExitCode::SUCCESS);
         }
         if want_health && r.degraded {
