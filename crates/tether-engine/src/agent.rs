@@ -52,6 +52,12 @@ pub struct AgentConfig {
     /// How often each app reads its objects from the API server instead of
     /// the live cache, in case a watch missed something.
     pub resync_interval: Duration,
+    /// What a repository may cost (file and checkout sizes) and whether local repositories
+    /// (`file://`, paths) may be read.
+    pub source: tether_source::SourceOptions,
+    /// How often checkouts and mirrors no Application needs are removed (also at start); one
+    /// used within the last interval is kept.
+    pub gc_interval: Duration,
 }
 
 impl Default for AgentConfig {
@@ -69,6 +75,8 @@ impl Default for AgentConfig {
                 max_records: Some(1_000_000),
             },
             resync_interval: Duration::from_secs(600),
+            source: tether_source::SourceOptions::default(),
+            gc_interval: Duration::from_secs(600),
         }
     }
 }
@@ -126,7 +134,7 @@ impl Agent {
             events: Some(crate::events::Notifier::new(cluster.client().clone())),
             heals: Default::default(),
             cluster,
-            sources: Sources::new(config.state_dir.join("git")),
+            sources: Sources::with_options(config.state_dir.join("git"), config.source),
             renderer: Renderer::new(RendererConfig::default()),
             poll_interval: config.poll_interval,
             history_limit: config.history_limit,
@@ -184,6 +192,8 @@ impl Agent {
                 }
             })
         };
+        let source_gc =
+            crate::source_gc::spawn(self.engine.clone(), api.clone(), self.config.gc_interval);
         tracing::info!(
             poll_interval = ?self.config.poll_interval,
             concurrency = self.config.concurrency,
@@ -362,6 +372,7 @@ impl Agent {
         }
 
         retention.abort();
+        source_gc.abort();
         // Graceful stop: wait for the reconciles that are running; queued ones
         // see the flag and do not start.
         stopping.store(true, Ordering::SeqCst);

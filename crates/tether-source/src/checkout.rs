@@ -140,7 +140,13 @@ fn survey(
             if total > options.max_checkout_size {
                 let biggest = largest
                     .as_ref()
-                    .map(|(s, p)| format!("; the largest file so far is {} ({})", shown(p), format_size(*s)))
+                    .map(|(s, p)| {
+                        format!(
+                            "; the largest file so far is {} ({})",
+                            shown(p),
+                            format_size(*s)
+                        )
+                    })
                     .unwrap_or_default();
                 return Err(SourceError::TooLarge {
                     url: paths.display_url.clone(),

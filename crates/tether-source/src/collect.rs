@@ -202,8 +202,7 @@ fn delete_set_aside(dir: &Path, aside: Vec<PathBuf>) {
     let mut all = aside;
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(".tmp-gc-") && !all.contains(&e.path())
-            {
+            if e.file_name().to_string_lossy().starts_with(".tmp-gc-") && !all.contains(&e.path()) {
                 all.push(e.path());
             }
         }
@@ -376,7 +375,9 @@ mod tests {
         drop(two);
         assert!(in_use.lock().is_empty());
         // A missing directory is fine.
-        assert!(collect_checkouts(&checkouts.join("none"), &refs, &in_use, Duration::ZERO).is_empty());
+        assert!(
+            collect_checkouts(&checkouts.join("none"), &refs, &in_use, Duration::ZERO).is_empty()
+        );
     }
 
     #[test]
@@ -414,8 +415,14 @@ mod tests {
         assert!(!unread.exists());
         assert!(fresh.is_dir(), "polled within the grace period");
         assert!(!no_url.exists());
-        assert!(!stale.exists(), "an app reads its URL, but nobody polled it for long");
-        assert!(owned_dir.is_dir(), "this process's own are decided by the caller");
+        assert!(
+            !stale.exists(),
+            "an app reads its URL, but nobody polled it for long"
+        );
+        assert!(
+            owned_dir.is_dir(),
+            "this process's own are decided by the caller"
+        );
 
         let removed = collect_mirrors(repos, &refs, &owned, grace, vec![owned_dir.clone()]);
         assert_eq!(removed, vec!["owned"]);

@@ -56,7 +56,9 @@ impl SourceError {
                 url: url.clone(),
                 detail: detail.clone(),
             },
-            SourceError::LocalNotAllowed { url } => SourceError::LocalNotAllowed { url: url.clone() },
+            SourceError::LocalNotAllowed { url } => {
+                SourceError::LocalNotAllowed { url: url.clone() }
+            }
             SourceError::Io(e) => SourceError::Io(std::io::Error::new(e.kind(), e.to_string())),
         }
     }

@@ -83,7 +83,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "m" | "mi" | "mib" | "mb" => MIB,
         "g" | "gi" | "gib" | "gb" => GIB,
         "t" | "ti" | "tib" | "tb" => 1024 * GIB,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use Ki, Mi or Gi)")),
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use Ki, Mi or Gi)"
+            ));
+        }
     };
     let value: f64 = number
         .parse()

@@ -86,7 +86,10 @@ async fn local_repositories_only_when_allowed() {
             "{text}"
         );
         let err = fetcher.checkout(&head).await.unwrap_err();
-        assert!(matches!(err, SourceError::LocalNotAllowed { .. }), "{err:?}");
+        assert!(
+            matches!(err, SourceError::LocalNotAllowed { .. }),
+            "{err:?}"
+        );
         assert_eq!(fetcher.polls(), 0, "refused before connecting");
     }
     assert!(
@@ -97,7 +100,14 @@ async fn local_repositories_only_when_allowed() {
     let allowing = Sources::with_options(cache.path(), SourceOptions::local());
     let fetcher = allowing.fetcher(&repo.file_url(), None);
     assert_eq!(fetcher.resolve(None, LONG).await.unwrap().commit, head);
-    assert!(fetcher.checkout(&head).await.unwrap().join("app/a.yaml").is_file());
+    assert!(
+        fetcher
+            .checkout(&head)
+            .await
+            .unwrap()
+            .join("app/a.yaml")
+            .is_file()
+    );
 }
 
 /// Proves a file over the per-file limit is refused at checkout from its header, naming the
@@ -158,7 +168,14 @@ async fn oversized_files_and_checkouts_are_refused_before_writing() {
     let sources = Sources::with_options(cache.path(), options(1 << 20, 1 << 20));
     let fetcher = sources.fetcher(&repo.file_url(), None);
     fetcher.resolve(None, LONG).await.unwrap();
-    assert!(fetcher.checkout(&many).await.unwrap().join("many/f19.yaml").is_file());
+    assert!(
+        fetcher
+            .checkout(&many)
+            .await
+            .unwrap()
+            .join("many/f19.yaml")
+            .is_file()
+    );
 }
 
 /// Proves an object over the allocation limit (the file limit, at least 64 MiB) is refused

@@ -95,6 +95,10 @@ pub struct UpArgs {
     /// Give up waiting for the demo apps after this many seconds (they keep running).
     #[arg(long, default_value_t = 120)]
     wait_timeout: u64,
+    /// The agent's limits on repositories, as for `tether agent`. Local repositories are
+    /// always allowed here: the demo repository is one.
+    #[command(flatten)]
+    source: crate::agent_cmd::SourceArgs,
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -142,6 +146,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let config = AgentConfig {
         state_dir: state_dir.join("agent"),
         poll_interval: Duration::from_secs_f64(args.poll_interval.max(0.5)),
+        source: args.source.options(true),
+        gc_interval: args.source.gc_interval,
         ..AgentConfig::default()
     };
     let agent = Agent::new(cluster.clone(), config)
