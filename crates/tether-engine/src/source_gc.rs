@@ -110,7 +110,7 @@ mod tests {
                 },
                 "status": {
                     "sync": {"status": "Synced", "revision": a},
-                    "operationState": {"phase": "Succeeded", "revision": b},
+                    "operationState": {"phase": "Succeeded", "revision": b, "startedAt": "2026-01-01T00:00:00Z"},
                     "rollback": {"revision": c, "heldHead": d, "since": "2026-01-01T00:00:00Z"}
                 }
             })),
