@@ -198,7 +198,7 @@ fn rand_nonce() -> u64 {
 }
 
 /// Delete directories set aside, and any `.tmp-gc-*` a collector that died left in `dir`.
-fn delete_set_aside(dir: &Path, aside: Vec<PathBuf>) {
+pub(crate) fn delete_set_aside(dir: &Path, aside: Vec<PathBuf>) {
     let mut all = aside;
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
@@ -268,14 +268,15 @@ pub(crate) fn mirror_unneeded(dir: &Path, refs: &References, grace: Duration) ->
 
 /// The mirrors pass, on directories not held by this process: set aside those
 /// [`mirror_unneeded`] says may go (`owned` are this process's own and are decided by the
-/// caller), then delete them.
+/// caller), and `also`. Returns their names and where they were set aside, for
+/// [`delete_set_aside`] once the caller has let go of its lock.
 pub(crate) fn collect_mirrors(
     repos: &Path,
     refs: &References,
     owned: &HashSet<PathBuf>,
     grace: Duration,
     also: Vec<PathBuf>,
-) -> Vec<String> {
+) -> (Vec<String>, Vec<PathBuf>) {
     let mut removed = Vec::new();
     let mut aside = Vec::new();
     for dir in also {
@@ -302,8 +303,7 @@ pub(crate) fn collect_mirrors(
             }
         }
     }
-    delete_set_aside(repos, aside);
-    removed
+    (removed, aside)
 }
 
 #[cfg(test)]
@@ -408,7 +408,13 @@ mod tests {
         refs.add_url("https://h.example/read");
         let owned: HashSet<PathBuf> = [owned_dir.clone()].into();
 
-        let mut removed = collect_mirrors(repos, &refs, &owned, grace, Vec::new());
+        let (mut removed, aside) = collect_mirrors(repos, &refs, &owned, grace, Vec::new());
+        assert_eq!(aside.len(), 3);
+        assert!(
+            aside.iter().all(|a| a.is_dir()),
+            "set aside, not yet deleted"
+        );
+        delete_set_aside(repos, aside);
         removed.sort();
         assert_eq!(removed, vec!["no-url", "stale", "unread"]);
         assert!(read.is_dir(), "an app reads it");
@@ -424,8 +430,15 @@ mod tests {
             "this process's own are decided by the caller"
         );
 
-        let removed = collect_mirrors(repos, &refs, &owned, grace, vec![owned_dir.clone()]);
+        let (removed, aside) =
+            collect_mirrors(repos, &refs, &owned, grace, vec![owned_dir.clone()]);
+        delete_set_aside(repos, aside);
         assert_eq!(removed, vec!["owned"]);
+        assert_eq!(
+            std::fs::read_dir(repos).unwrap().count(),
+            2,
+            "read and fresh are left, nothing set aside"
+        );
         assert!(!owned_dir.exists());
     }
 }

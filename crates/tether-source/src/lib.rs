@@ -144,8 +144,11 @@ impl Sources {
             owned.insert(dir);
             true
         });
-        let mirrors = collect::collect_mirrors(&repos, refs, &owned, grace, ours_to_remove);
+        let (mirrors, aside) =
+            collect::collect_mirrors(&repos, refs, &owned, grace, ours_to_remove);
         drop(fetchers);
+        // Deleting can take a while; fetchers are handed out meanwhile.
+        collect::delete_set_aside(&repos, aside);
         let checkouts = collect::collect_checkouts(
             &self.cache_dir.join("checkouts"),
             refs,
