@@ -255,15 +255,21 @@ pub(crate) fn collect_checkouts(
     removed
 }
 
-/// Whether the mirror at `dir` (not held by any fetcher of this process) may go.
-pub(crate) fn mirror_unneeded(dir: &Path, refs: &References, grace: Duration) -> bool {
+/// After how long unpolled a mirror that an Application reads counts as a leftover.
+pub(crate) fn stale_after(grace: Duration) -> Duration {
+    (grace * STALE_MIRROR_GRACES).max(STALE_MIRROR_MIN)
+}
+
+/// Whether the mirror at `dir` (not held by any fetcher of this process) may go. `stale`:
+/// whether a mirror an app reads but nobody polled for [`stale_after`] goes too; off until
+/// the process has run that long, or a restart after a long stop would drop every mirror.
+pub(crate) fn mirror_unneeded(dir: &Path, refs: &References, grace: Duration, stale: bool) -> bool {
     if used_within(dir, grace) {
         return false;
     }
     let url = std::fs::read_to_string(dir.join(URL_FILE)).ok();
     let read_by_an_app = url.as_deref().is_some_and(|u| refs.urls.contains(u.trim()));
-    let stale_after = (grace * STALE_MIRROR_GRACES).max(STALE_MIRROR_MIN);
-    !(read_by_an_app && used_within(dir, stale_after))
+    !(read_by_an_app && (!stale || used_within(dir, stale_after(grace))))
 }
 
 /// The mirrors pass, on directories not held by this process: set aside those
@@ -275,6 +281,7 @@ pub(crate) fn collect_mirrors(
     refs: &References,
     owned: &HashSet<PathBuf>,
     grace: Duration,
+    stale: bool,
     also: Vec<PathBuf>,
 ) -> (Vec<String>, Vec<PathBuf>) {
     let mut removed = Vec::new();
@@ -295,7 +302,7 @@ pub(crate) fn collect_mirrors(
             if name.starts_with('.') || owned.contains(&entry.path()) {
                 continue;
             }
-            if mirror_unneeded(&entry.path(), refs, grace)
+            if mirror_unneeded(&entry.path(), refs, grace, stale)
                 && let Some(a) = set_aside(&entry.path())
             {
                 aside.push(a);
@@ -408,15 +415,21 @@ mod tests {
         refs.add_url("https://h.example/read");
         let owned: HashSet<PathBuf> = [owned_dir.clone()].into();
 
-        let (mut removed, aside) = collect_mirrors(repos, &refs, &owned, grace, Vec::new());
-        assert_eq!(aside.len(), 3);
+        // Just started: a mirror an app reads is kept however long it went unpolled.
+        let (mut removed, aside) = collect_mirrors(repos, &refs, &owned, grace, false, Vec::new());
+        assert_eq!(aside.len(), 2);
         assert!(
             aside.iter().all(|a| a.is_dir()),
             "set aside, not yet deleted"
         );
         delete_set_aside(repos, aside);
         removed.sort();
-        assert_eq!(removed, vec!["no-url", "stale", "unread"]);
+        assert_eq!(removed, vec!["no-url", "unread"]);
+        assert!(stale.is_dir());
+        // Running long enough: the stale one goes too.
+        let (removed, aside) = collect_mirrors(repos, &refs, &owned, grace, true, Vec::new());
+        delete_set_aside(repos, aside);
+        assert_eq!(removed, vec!["stale"]);
         assert!(read.is_dir(), "an app reads it");
         assert!(!unread.exists());
         assert!(fresh.is_dir(), "polled within the grace period");
@@ -431,7 +444,7 @@ mod tests {
         );
 
         let (removed, aside) =
-            collect_mirrors(repos, &refs, &owned, grace, vec![owned_dir.clone()]);
+            collect_mirrors(repos, &refs, &owned, grace, true, vec![owned_dir.clone()]);
         delete_set_aside(repos, aside);
         assert_eq!(removed, vec!["owned"]);
         assert_eq!(

@@ -62,6 +62,7 @@ pub struct Sources {
     fetchers: Mutex<HashMap<String, Arc<Fetcher>>>,
     /// Checkouts held by reconciles of this process; collection leaves them alone.
     in_use: Arc<collect::InUse>,
+    started: std::time::Instant,
 }
 
 /// A checkout's temporary directory this old was left by a process that died
@@ -115,6 +116,7 @@ impl Sources {
             options,
             fetchers: Mutex::new(HashMap::new()),
             in_use: Arc::default(),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -131,13 +133,15 @@ impl Sources {
         // Held across the mirrors pass, so no fetcher for a mirror being removed is handed
         // out meanwhile; renames only, the deleting happens after.
         let mut fetchers = self.fetchers.lock().unwrap_or_else(|e| e.into_inner());
+        // Only a process that has run long enough can tell "nobody polls it" from "just started".
+        let stale = self.started.elapsed() >= collect::stale_after(grace);
         let mut owned = std::collections::HashSet::new();
         let mut ours_to_remove = Vec::new();
         fetchers.retain(|_, fetcher| {
             let dir = fetcher.repo_dir().to_path_buf();
             // Held by a reconcile right now: in use.
             let busy = Arc::strong_count(fetcher) > 1;
-            if !busy && collect::mirror_unneeded(&dir, refs, grace) {
+            if !busy && collect::mirror_unneeded(&dir, refs, grace, stale) {
                 ours_to_remove.push(dir);
                 return false;
             }
@@ -145,7 +149,7 @@ impl Sources {
             true
         });
         let (mirrors, aside) =
-            collect::collect_mirrors(&repos, refs, &owned, grace, ours_to_remove);
+            collect::collect_mirrors(&repos, refs, &owned, grace, stale, ours_to_remove);
         drop(fetchers);
         // Deleting can take a while; fetchers are handed out meanwhile.
         collect::delete_set_aside(&repos, aside);
