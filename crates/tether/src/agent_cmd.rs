@@ -67,9 +67,10 @@ pub struct AgentArgs {
 #[command(next_help_heading = "Repositories")]
 pub struct SourceArgs {
     /// The largest file a commit may hold (a size: 64Mi, 1Gi, or bytes). An app whose
-    /// commit holds a larger one fails with SourceTooLarge naming the file, before it is read
-    /// into memory or written to disk; what is deployed stays. GitHub refuses files over
-    /// 100 MiB, so a deploy repository never meets the default.
+    /// commit holds a larger one fails with SourceTooLarge naming the file (or, for an object
+    /// over max(this, 64Mi), refused while fetching, the branch), before it is read into
+    /// memory or written to disk; what is deployed stays. GitHub refuses files over 100 MiB,
+    /// so a deploy repository never meets the default.
     #[arg(long, value_parser = parse_size, default_value = "64Mi")]
     pub max_file_size: u64,
     /// The largest one commit's checkout may be: its files added up, each file and directory
