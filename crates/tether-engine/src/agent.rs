@@ -54,6 +54,12 @@ pub struct AgentConfig {
     pub resync_interval: Duration,
     /// Render limits, the render worker, and whether remote bases may be fetched.
     pub renderer: RendererConfig,
+    /// What a repository may cost (file and checkout sizes) and whether local repositories
+    /// (`file://`, paths) may be read.
+    pub source: tether_source::SourceOptions,
+    /// How often checkouts and mirrors no Application needs are removed (also at start); one
+    /// used within the last interval is kept.
+    pub gc_interval: Duration,
 }
 
 impl Default for AgentConfig {
@@ -72,6 +78,8 @@ impl Default for AgentConfig {
             },
             resync_interval: Duration::from_secs(600),
             renderer: RendererConfig::default(),
+            source: tether_source::SourceOptions::default(),
+            gc_interval: Duration::from_secs(600),
         }
     }
 }
@@ -129,8 +137,8 @@ impl Agent {
             events: Some(crate::events::Notifier::new(cluster.client().clone())),
             heals: Default::default(),
             cluster,
-            sources: Sources::new(config.state_dir.join("git")),
             renderer: Renderer::new(config.renderer.clone()),
+            sources: Sources::with_options(config.state_dir.join("git"), config.source),
             poll_interval: config.poll_interval,
             history_limit: config.history_limit,
             progress_recheck: config.progress_recheck,
@@ -187,6 +195,8 @@ impl Agent {
                 }
             })
         };
+        let source_gc =
+            crate::source_gc::spawn(self.engine.clone(), api.clone(), self.config.gc_interval);
         tracing::info!(
             poll_interval = ?self.config.poll_interval,
             concurrency = self.config.concurrency,
@@ -365,6 +375,7 @@ impl Agent {
         }
 
         retention.abort();
+        source_gc.abort();
         // Graceful stop: wait for the reconciles that are running; queued ones
         // see the flag and do not start.
         stopping.store(true, Ordering::SeqCst);

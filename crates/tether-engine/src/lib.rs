@@ -7,6 +7,7 @@
 //! - [`apply`] runs a plan against the cluster, wave by wave.
 //! - [`record`] turns what happened into the Application's status.
 //! - [`leader`] elects one writing replica through a Lease.
+//! - [`source_gc`] removes checkouts and mirrors no Application needs.
 
 pub mod agent;
 pub mod apply;
@@ -17,6 +18,7 @@ pub mod flapping;
 pub mod leader;
 pub mod pipeline;
 pub mod record;
+pub mod source_gc;
 pub mod time;
 pub mod watch;
 

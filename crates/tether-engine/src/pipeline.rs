@@ -20,7 +20,7 @@ use tether_model::{
 };
 use tether_plan::plan::{Action, Plan, PlanInput};
 use tether_render::{RenderRequest, Renderer};
-use tether_source::{Auth, Resolved, Sources};
+use tether_source::{Auth, Checkout, Resolved, Sources};
 
 use crate::apply::{self, ApplyOutcome};
 use crate::drift;
@@ -668,8 +668,10 @@ impl Engine {
         max_age: Duration,
         at: Option<&str>,
     ) -> Result<Desired, Failure> {
-        let (resolved, root) = self.source(app, max_age, at).await?;
-        self.render(app, resolved, root).await
+        // The guard keeps the checkout from collection until the render is done.
+        let (resolved, checkout) = self.source(app, max_age, at).await?;
+        self.render(app, resolved, checkout.path().to_path_buf())
+            .await
     }
 
     /// The commit a rollback holds the app at, if one is in force. A rollback
@@ -735,7 +737,7 @@ impl Engine {
         app: &Application,
         max_age: Duration,
         at: Option<&str>,
-    ) -> Result<(Resolved, PathBuf), Failure> {
+    ) -> Result<(Resolved, Checkout), Failure> {
         let src = &app.spec.source;
         let auth = match &src.secret_ref {
             Some(name) => Some(self.credentials(app, name).await?),
@@ -1167,6 +1169,8 @@ impl Failure {
             Unreachable { .. } => "SourceUnreachable",
             Auth { .. } => "SourceAuthFailed",
             RevisionNotFound { .. } => "RevisionNotFound",
+            TooLarge { .. } => "SourceTooLarge",
+            LocalNotAllowed { .. } => "LocalRepoNotAllowed",
             _ => "SourceFailed",
         };
         Failure::new(reason, e.to_string())

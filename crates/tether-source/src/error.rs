@@ -18,6 +18,15 @@ pub enum SourceError {
     /// The repository was reached but the Git operation failed (corrupt data, protocol error).
     #[error("git error in repository {url}: {detail}")]
     Git { url: String, detail: String },
+    /// The repository holds a file, or a commit's tree adds up to, more than the agent's limits
+    /// (`--max-file-size`, `--max-checkout-size`). Nothing was written.
+    #[error("repository {url}: {detail}")]
+    TooLarge { url: String, detail: String },
+    /// A `file://` URL or a local path, and the agent was not started to allow them.
+    #[error(
+        "repository {url} is on the agent's own disk; this agent reads local repositories only when started with --allow-local-repos"
+    )]
+    LocalNotAllowed { url: String },
     /// Local file-system trouble in the cache directory.
     #[error("source cache I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -43,6 +52,13 @@ impl SourceError {
                 url: url.clone(),
                 detail: detail.clone(),
             },
+            SourceError::TooLarge { url, detail } => SourceError::TooLarge {
+                url: url.clone(),
+                detail: detail.clone(),
+            },
+            SourceError::LocalNotAllowed { url } => {
+                SourceError::LocalNotAllowed { url: url.clone() }
+            }
             SourceError::Io(e) => SourceError::Io(std::io::Error::new(e.kind(), e.to_string())),
         }
     }

@@ -17,7 +17,9 @@ use gix::remote::fetch::Shallow;
 use sha2::Digest as _;
 
 use crate::auth::{self, Auth};
+use crate::collect::{self, Checkout, InUse};
 use crate::error::{self, Phase};
+use crate::limits::{self, SourceOptions, format_size};
 use crate::{CommitMeta, Resolved, SourceError, checkout};
 
 /// What a poll asks for: branches and tags mirrored under their own names, and HEAD listed (no
@@ -35,6 +37,9 @@ pub struct Fetcher {
     url: String,
     /// The URL without any password, for messages and logs.
     display_url: String,
+    options: SourceOptions,
+    /// Checkouts in use by this process's reconciles, shared by every fetcher.
+    in_use: Arc<InUse>,
     repo_dir: PathBuf,
     checkouts_dir: PathBuf,
     remembered_hosts: PathBuf,
@@ -95,6 +100,7 @@ enum Lookup {
 pub(crate) struct Paths {
     pub(crate) url: String,
     pub(crate) display_url: String,
+    pub(crate) options: SourceOptions,
     pub(crate) repo_dir: PathBuf,
     pub(crate) checkouts_dir: PathBuf,
     remembered_hosts: PathBuf,
@@ -102,10 +108,18 @@ pub(crate) struct Paths {
 }
 
 impl Fetcher {
-    pub(crate) fn new(url: &str, key: &str, cache_dir: &Path) -> Self {
+    pub(crate) fn new(
+        url: &str,
+        key: &str,
+        cache_dir: &Path,
+        options: SourceOptions,
+        in_use: Arc<InUse>,
+    ) -> Self {
         Self {
             url: url.to_owned(),
             display_url: crate::redact_url(url),
+            options,
+            in_use,
             repo_dir: cache_dir.join("repos").join(repo_dir_name(key)),
             checkouts_dir: cache_dir.join("checkouts"),
             remembered_hosts: cache_dir.join("ssh").join("known_hosts"),
@@ -136,10 +150,25 @@ impl Fetcher {
         self.polls.load(Ordering::Relaxed)
     }
 
+    pub(crate) fn repo_dir(&self) -> &Path {
+        &self.repo_dir
+    }
+
+    /// Refuse a repository on the agent's own disk unless local repositories are allowed.
+    fn check_allowed(&self) -> Result<(), SourceError> {
+        if !self.options.allow_local && limits::is_local_url(&self.url) {
+            return Err(SourceError::LocalNotAllowed {
+                url: self.display_url.clone(),
+            });
+        }
+        Ok(())
+    }
+
     fn paths(&self) -> Paths {
         Paths {
             url: self.url.clone(),
             display_url: self.display_url.clone(),
+            options: self.options,
             repo_dir: self.repo_dir.clone(),
             checkouts_dir: self.checkouts_dir.clone(),
             remembered_hosts: self.remembered_hosts.clone(),
@@ -159,6 +188,7 @@ impl Fetcher {
         revision: Option<&str>,
         max_age: Duration,
     ) -> Result<Resolved, SourceError> {
+        self.check_allowed()?;
         let revision = revision
             .map(str::trim)
             .filter(|r| !r.is_empty() && *r != "HEAD")
@@ -264,6 +294,7 @@ impl Fetcher {
 
     /// Make sure `commit` is in the local copy, fetching (and deepening) if needed, and return its id.
     async fn local_commit(&self, commit: &str) -> Result<ObjectId, SourceError> {
+        self.check_allowed()?;
         let not_found = || SourceError::RevisionNotFound {
             url: self.display_url.clone(),
             revision: commit.to_owned(),
@@ -296,17 +327,26 @@ impl Fetcher {
     ///
     /// Written to a temporary directory and renamed into place, so a directory under that name
     /// is always complete; a second call returns at once. Symlinks are written as symlinks,
-    /// unchecked: the render stage decides whether they escape.
-    pub async fn checkout(&self, commit: &str) -> Result<PathBuf, SourceError> {
+    /// unchecked: the render stage decides whether they escape. A file or a tree over the
+    /// limits of [`SourceOptions`] is refused ([`SourceError::TooLarge`]) before anything is
+    /// written.
+    ///
+    /// The checkout stays on disk while the returned guard lives: hold it until whatever reads
+    /// the checkout is done, and [`crate::Sources::collect`] leaves it alone.
+    pub async fn checkout(&self, commit: &str) -> Result<Checkout, SourceError> {
         let id = self.local_commit(commit).await?;
         let dest = self.checkouts_dir.join(id.to_string());
+        // Registered before looking: from here on collection keeps it.
+        let guard = Checkout::register(&self.in_use, &id.to_string(), dest.clone());
         if tokio::fs::try_exists(&dest).await? {
-            return Ok(dest);
+            // Used now, for collectors in other processes sharing the cache.
+            collect::touch(&dest);
+            return Ok(guard);
         }
         let paths = self.paths();
         let out = dest.clone();
         blocking(move || checkout::materialise(&paths, id, &out)).await?;
-        Ok(dest)
+        Ok(guard)
     }
 
     /// The id of the object at `path` (relative; `""` or `"."` is the root) in `commit`: a tree
@@ -368,6 +408,15 @@ pub(crate) fn open(paths: &Paths, overrides: Vec<String>) -> Result<gix::Reposit
         let _creating = paths.fetch_lock.lock().unwrap_or_else(|e| e.into_inner());
         init_if_missing(paths)?;
     }
+    // No object larger than the file limit is ever inflated into memory: gix checks each
+    // object's size from its header against this before allocating, in a fetch (indexing the
+    // pack) as in a checkout. At least 64 MiB, so a small --max-file-size does not trip on a
+    // big repository's own bookkeeping (the pack's delta tree).
+    let mut overrides = overrides;
+    overrides.push(format!(
+        "gitoxide.objects.allocLimit={}",
+        alloc_limit(&paths.options)
+    ));
     let options = gix::open::Options::isolated().config_overrides(overrides);
     gix::open_opts(&paths.repo_dir, options).map_err(|e| local_error(paths, &e))
 }
@@ -418,7 +467,24 @@ fn init_if_missing(paths: &Paths) -> Result<(), SourceError> {
     }
     std::fs::create_dir_all(&paths.repo_dir)?;
     gix::init_bare(&paths.repo_dir).map_err(|e| local_error(paths, &e))?;
+    record_url(paths);
     Ok(())
+}
+
+/// What `gitoxide.objects.allocLimit` is set to: the file limit, at least 64 MiB.
+fn alloc_limit(options: &SourceOptions) -> u64 {
+    options.max_file_size.max(limits::DEFAULT_MAX_FILE_SIZE)
+}
+
+/// Write which repository the mirror holds (no password), so collection in a later process
+/// can tell whether an Application still reads it. Best effort.
+fn record_url(paths: &Paths) {
+    let file = paths.repo_dir.join(collect::URL_FILE);
+    if !file.exists()
+        && let Err(e) = std::fs::write(&file, collect::url_identity(&paths.url))
+    {
+        tracing::warn!(file = %file.display(), "cannot record the mirror's URL: {e}");
+    }
 }
 
 fn local_error(paths: &Paths, e: &gix::Error) -> SourceError {
@@ -444,9 +510,15 @@ fn poll_blocking(
         // The first fetch of this process: no fetch of ours can hold a lock yet, so any lock
         // file is a killed agent's, and would fail every fetch until removed by hand.
         remove_stale_locks(&paths.repo_dir);
+        // Mirrors written before the URL was recorded get it now.
+        if paths.repo_dir.join("HEAD").is_file() {
+            record_url(paths);
+        }
         *fetching = true;
     }
     init_if_missing(paths)?;
+    // Polled now: collectors (here and in any process sharing the cache) keep it.
+    collect::touch(&paths.repo_dir);
 
     // Keep the ssh key files alive until the connection is done.
     let mut overrides = Vec::new();
@@ -509,9 +581,41 @@ fn poll_blocking(
         prepare
             .with_shallow(shallow)
             .receive(gix::progress::Discard, &interrupt)
-            .map_err(|e| error::from_gix(&paths.display_url, Phase::Transfer, &e))?;
+            .map_err(|e| {
+                if e.is_resource_exhausted() {
+                    too_large_to_fetch(paths, &repo, &refs)
+                } else {
+                    error::from_gix(&paths.display_url, Phase::Transfer, &e)
+                }
+            })?;
     }
     Ok(refs)
+}
+
+/// A fetch refused because an object in the pack is over the allocation limit. gix stops
+/// while indexing the pack, before inflating that object and before anything is stored, so
+/// which file it is cannot be known: the message names the refs being fetched instead.
+fn too_large_to_fetch(paths: &Paths, repo: &gix::Repository, refs: &RemoteRefs) -> SourceError {
+    let mut new: Vec<String> = refs
+        .by_name
+        .iter()
+        .filter(|(_, id)| !repo.has_object(*id))
+        .map(|(name, id)| format!("{name} ({})", &id.to_string()[..8]))
+        .collect();
+    new.sort();
+    let more = new.len().saturating_sub(3);
+    new.truncate(3);
+    let mut list = new.join(", ");
+    if more > 0 {
+        list.push_str(&format!(" and {more} more"));
+    }
+    SourceError::TooLarge {
+        url: paths.display_url.clone(),
+        detail: format!(
+            "the commits fetched for {list} hold an object larger than {}, the limit per file (--max-file-size); the fetch was stopped before that object was read or anything was stored",
+            format_size(alloc_limit(&paths.options))
+        ),
+    }
 }
 
 /// Find `revision` in the advertised refs or, for a commit id, in the local objects.

@@ -9,20 +9,28 @@
 //! - `checkouts/<commit>/`: materialised trees, written once and then only read;
 //! - `ssh/known_hosts`: host keys learnt for ssh remotes that came without `known_hosts`.
 //!
+//! What a repository may cost is bounded by [`SourceOptions`] (file and checkout sizes, local
+//! repositories), and [`Sources::collect`] removes what no Application needs any more.
+//!
 //! All gix work is blocking and runs on tokio's blocking pool.
 
 mod auth;
 mod checkout;
+mod collect;
 mod error;
 mod fetcher;
+mod limits;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub use auth::Auth;
+pub use collect::{Checkout, Collected, References};
 pub use error::SourceError;
 pub use fetcher::Fetcher;
+pub use limits::{SourceOptions, format_size, is_local_url, parse_size};
 
 /// A commit that a revision resolved to.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -50,7 +58,11 @@ pub struct CommitMeta {
 /// The registry of fetchers: one per normalised repository URL, shared by every app.
 pub struct Sources {
     cache_dir: PathBuf,
+    options: SourceOptions,
     fetchers: Mutex<HashMap<String, Arc<Fetcher>>>,
+    /// Checkouts held by reconciles of this process; collection leaves them alone.
+    in_use: Arc<collect::InUse>,
+    started: std::time::Instant,
 }
 
 /// A checkout's temporary directory this old was left by a process that died
@@ -89,14 +101,73 @@ fn remove_abandoned_checkouts(checkouts: &std::path::Path, age: std::time::Durat
 }
 
 impl Sources {
-    /// A registry keeping its repositories and checkouts under `cache_dir` (created on first use).
+    /// A registry keeping its repositories and checkouts under `cache_dir` (created on first
+    /// use), with the default [`SourceOptions`]: local repositories refused.
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        Self::with_options(cache_dir, SourceOptions::default())
+    }
+
+    /// A registry with these limits and this local-repository policy.
+    pub fn with_options(cache_dir: impl Into<PathBuf>, options: SourceOptions) -> Self {
         let cache_dir = cache_dir.into();
         remove_abandoned_checkouts(&cache_dir.join("checkouts"), ABANDONED_AFTER);
         Self {
             cache_dir,
+            options,
             fetchers: Mutex::new(HashMap::new()),
+            in_use: Arc::default(),
+            started: std::time::Instant::now(),
         }
+    }
+
+    pub fn options(&self) -> SourceOptions {
+        self.options
+    }
+
+    /// Remove checkouts and mirrors that nothing needs: not in `refs` (what the Applications
+    /// name), not in use by this process, and not used by anyone within `grace` (see
+    /// [`collect`](crate::collect) for the rules). Blocking file-system work: call it from a
+    /// blocking thread. Cheap when there is nothing to remove: two directory listings.
+    pub fn collect(&self, refs: &References, grace: Duration) -> Collected {
+        let repos = self.cache_dir.join("repos");
+        // Held across the mirrors pass, so no fetcher for a mirror being removed is handed
+        // out meanwhile; renames only, the deleting happens after.
+        let mut fetchers = self.fetchers.lock().unwrap_or_else(|e| e.into_inner());
+        // Only a process that has run long enough can tell "nobody polls it" from "just started".
+        let stale = self.started.elapsed() >= collect::stale_after(grace);
+        let mut owned = std::collections::HashSet::new();
+        let mut ours_to_remove = Vec::new();
+        fetchers.retain(|_, fetcher| {
+            let dir = fetcher.repo_dir().to_path_buf();
+            // Held by a reconcile right now: in use.
+            let busy = Arc::strong_count(fetcher) > 1;
+            if !busy && collect::mirror_unneeded(&dir, refs, grace, stale) {
+                ours_to_remove.push(dir);
+                return false;
+            }
+            owned.insert(dir);
+            true
+        });
+        let (mirrors, aside) =
+            collect::collect_mirrors(&repos, refs, &owned, grace, stale, ours_to_remove);
+        drop(fetchers);
+        // Deleting can take a while; fetchers are handed out meanwhile.
+        collect::delete_set_aside(&repos, aside);
+        let checkouts = collect::collect_checkouts(
+            &self.cache_dir.join("checkouts"),
+            refs,
+            &self.in_use,
+            grace,
+        );
+        let collected = Collected { checkouts, mirrors };
+        if !collected.checkouts.is_empty() || !collected.mirrors.is_empty() {
+            tracing::info!(
+                checkouts = collected.checkouts.len(),
+                mirrors = collected.mirrors.len(),
+                "collected checkouts and mirrors that no Application needs"
+            );
+        }
+        collected
     }
 
     /// The fetcher for `url`: the same `Arc` for the same repository and credentials, whether or
@@ -119,6 +190,8 @@ impl Sources {
                     url.trim().trim_end_matches('/'),
                     &key,
                     &self.cache_dir,
+                    self.options,
+                    self.in_use.clone(),
                 ))
             })
             .clone();

@@ -6,9 +6,14 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 
 use support::repo::{AUTHOR, COMMITTER, TestRepo};
-use tether_source::{SourceError, Sources};
+use tether_source::{SourceError, SourceOptions, Sources};
 
 const LONG: Duration = Duration::from_secs(3600);
+
+/// A registry that may read repositories on this disk, as every test here does.
+fn local_sources(cache: &std::path::Path) -> Sources {
+    Sources::with_options(cache, SourceOptions::local())
+}
 
 /// History used by several tests:
 ///
@@ -54,7 +59,7 @@ async fn resolves_every_revision_form() {
     let f = fixture();
     let [c0, c1, c2, c3] = &f.c;
     let cache = tempfile::tempdir().unwrap();
-    let fetcher = Sources::new(cache.path()).fetcher(&f.repo.file_url(), None);
+    let fetcher = local_sources(cache.path()).fetcher(&f.repo.file_url(), None);
 
     let cases: [(Option<&str>, &String); 8] = [
         (None, c2),
@@ -94,7 +99,7 @@ async fn missing_revision_is_reported_by_name() {
     let f = fixture();
     let cache = tempfile::tempdir().unwrap();
     let url = f.repo.file_url();
-    let fetcher = Sources::new(cache.path()).fetcher(&url, None);
+    let fetcher = local_sources(cache.path()).fetcher(&url, None);
     for revision in [
         "no-such-branch",
         "deadbeefdeadbeefdeadbeefdeadbeefdeadbeef",
@@ -124,7 +129,7 @@ async fn missing_revision_is_reported_by_name() {
 async fn new_commits_appear_only_after_a_forced_poll() {
     let f = fixture();
     let cache = tempfile::tempdir().unwrap();
-    let fetcher = Sources::new(cache.path()).fetcher(&f.repo.file_url(), None);
+    let fetcher = local_sources(cache.path()).fetcher(&f.repo.file_url(), None);
     assert_eq!(
         fetcher.resolve(Some("main"), LONG).await.unwrap().commit,
         f.c[2]
@@ -168,7 +173,7 @@ async fn commit_metadata_is_read() {
         1_700_000_500,
     );
     let cache = tempfile::tempdir().unwrap();
-    let fetcher = Sources::new(cache.path()).fetcher(&repo.file_url(), None);
+    let fetcher = local_sources(cache.path()).fetcher(&repo.file_url(), None);
     let resolved = fetcher.resolve(None, LONG).await.unwrap();
     assert_eq!(resolved.commit, id);
     let meta = resolved.meta;
@@ -201,9 +206,9 @@ async fn checkout_materialises_files_modes_and_symlinks() {
     let id = repo.commit("tree");
 
     let cache = tempfile::tempdir().unwrap();
-    let fetcher = Sources::new(cache.path()).fetcher(&repo.file_url(), None);
+    let fetcher = local_sources(cache.path()).fetcher(&repo.file_url(), None);
     let out = fetcher.checkout(&id).await.unwrap();
-    assert_eq!(out, cache.path().join("checkouts").join(&id));
+    assert_eq!(out.path(), cache.path().join("checkouts").join(&id));
     assert_eq!(
         std::fs::read_to_string(out.join("apps/web/deploy.yaml")).unwrap(),
         "kind: Deployment\n"
@@ -233,7 +238,7 @@ async fn checkout_materialises_files_modes_and_symlinks() {
 
     // Cached: a marker written into the checkout survives a second call.
     std::fs::write(out.join("marker"), "x").unwrap();
-    assert_eq!(fetcher.checkout(&id).await.unwrap(), out);
+    assert_eq!(fetcher.checkout(&id).await.unwrap().path(), out.path());
     assert!(
         out.join("marker").exists(),
         "second checkout must not rewrite the directory"
@@ -260,7 +265,7 @@ async fn tree_id_follows_directory_content() {
     let second = repo.commit("second");
 
     let cache = tempfile::tempdir().unwrap();
-    let fetcher = Sources::new(cache.path()).fetcher(&repo.file_url(), None);
+    let fetcher = local_sources(cache.path()).fetcher(&repo.file_url(), None);
     fetcher.resolve(None, LONG).await.unwrap();
 
     let web1 = fetcher
@@ -296,7 +301,7 @@ async fn tree_id_follows_directory_content() {
 #[tokio::test]
 async fn unreachable_remotes_name_the_url() {
     let cache = tempfile::tempdir().unwrap();
-    let sources = Sources::new(cache.path());
+    let sources = local_sources(cache.path());
     for url in ["file:///nonexistent/repo", "http://127.0.0.1:1/x"] {
         let fetcher = sources.fetcher(url, None);
         let err = fetcher.resolve(None, LONG).await.unwrap_err();
@@ -325,7 +330,7 @@ async fn concurrent_callers_share_a_failed_poll() {
         }
     });
     let cache = tempfile::tempdir().unwrap();
-    let fetcher = Sources::new(cache.path()).fetcher(&url, None);
+    let fetcher = local_sources(cache.path()).fetcher(&url, None);
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
@@ -355,7 +360,7 @@ async fn concurrent_callers_share_a_failed_poll() {
 async fn lock_files_of_a_killed_agent_do_not_stop_fetching() {
     let f = fixture();
     let cache = tempfile::tempdir().unwrap();
-    let first = Sources::new(cache.path()).fetcher(&f.repo.file_url(), None);
+    let first = local_sources(cache.path()).fetcher(&f.repo.file_url(), None);
     first.resolve(Some("main"), LONG).await.unwrap();
     let repos: Vec<_> = std::fs::read_dir(cache.path().join("repos"))
         .unwrap()
@@ -376,7 +381,7 @@ async fn lock_files_of_a_killed_agent_do_not_stop_fetching() {
     let c4 = f.repo.commit("c4");
 
     // A new process (new Sources) fetches the new commit.
-    let second = Sources::new(cache.path()).fetcher(&f.repo.file_url(), None);
+    let second = local_sources(cache.path()).fetcher(&f.repo.file_url(), None);
     let got = second.resolve(Some("main"), Duration::ZERO).await.unwrap();
     assert_eq!(got.commit, c4);
     for lock in &locks {

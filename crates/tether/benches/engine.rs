@@ -94,6 +94,8 @@ fn agent(dir: &Path, kc: &Path, poll: &str, concurrency: &str) -> Proc {
             concurrency,
             "--progress-interval",
             "0.2",
+            // The benchmark's repositories are local.
+            "--allow-local-repos",
         ])
         .env("TETHER_LOG", "warn")
         .stdout(Stdio::null())

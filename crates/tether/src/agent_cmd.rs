@@ -50,10 +50,55 @@ pub struct AgentArgs {
     /// this often, in seconds.
     #[arg(long, default_value_t = 600.0)]
     pub resync_interval: f64,
+    /// Read repositories on the agent's own disk: `file://` URLs and local paths. Off by
+    /// default, so an Application cannot read the agent's state (its cache of other apps'
+    /// private repositories); an app with such a URL fails with LocalRepoNotAllowed. `tether
+    /// up` turns it on for its demo repository.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set, help_heading = "Repositories")]
+    pub allow_local_repos: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
     #[command(flatten)]
     pub render: crate::render_limits::RenderLimitArgs,
     #[command(flatten)]
     pub leader: LeaderArgs,
+}
+
+/// What a repository may cost the agent; shared by `tether agent` and `tether up`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Repositories")]
+pub struct SourceArgs {
+    /// The largest file a commit may hold (a size: 64Mi, 1Gi, or bytes). An app whose
+    /// commit holds a larger one fails with SourceTooLarge naming the file (or, for an object
+    /// over max(this, 64Mi), refused while fetching, the branch), before it is read into
+    /// memory or written to disk; what is deployed stays. GitHub refuses files over 100 MiB,
+    /// so a deploy repository never meets the default.
+    #[arg(long, value_parser = parse_size, default_value = "64Mi")]
+    pub max_file_size: u64,
+    /// The largest one commit's checkout may be: its files added up, each file and directory
+    /// counted as at least 4 KiB. Over it, the app fails with SourceTooLarge before anything
+    /// is written. A deploy repository's tree is a few MiB.
+    #[arg(long, value_parser = parse_size, default_value = "1Gi")]
+    pub max_checkout_size: u64,
+    /// How often, in seconds, checkouts of commits and mirrors of repositories that no
+    /// Application references any more are removed from the state dir (also at start).
+    /// Anything used within the last interval is kept.
+    #[arg(long, value_parser = parse_seconds, default_value = "600")]
+    pub gc_interval: Duration,
+}
+
+impl SourceArgs {
+    pub fn options(&self, allow_local: bool) -> tether_source::SourceOptions {
+        tether_source::SourceOptions {
+            max_file_size: self.max_file_size,
+            max_checkout_size: self.max_checkout_size,
+            allow_local,
+        }
+    }
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    tether_source::parse_size(text)
 }
 
 /// Leader election: run several replicas of the agent for high availability.
@@ -138,6 +183,8 @@ impl AgentArgs {
             },
             resync_interval: Duration::from_secs_f64(self.resync_interval.max(1.0)),
             renderer: self.render.config(),
+            source: self.source.options(self.allow_local_repos),
+            gc_interval: self.source.gc_interval,
         }
     }
 }

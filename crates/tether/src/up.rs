@@ -97,6 +97,10 @@ pub struct UpArgs {
     wait_timeout: u64,
     #[command(flatten)]
     render: crate::render_limits::RenderLimitArgs,
+    /// The agent's limits on repositories, as for `tether agent`. Local repositories are
+    /// always allowed here: the demo repository is one.
+    #[command(flatten)]
+    source: crate::agent_cmd::SourceArgs,
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -145,6 +149,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         state_dir: state_dir.join("agent"),
         poll_interval: Duration::from_secs_f64(args.poll_interval.max(0.5)),
         renderer: args.render.config(),
+        source: args.source.options(true),
+        gc_interval: args.source.gc_interval,
         ..AgentConfig::default()
     };
     let agent = Agent::new(cluster.clone(), config)

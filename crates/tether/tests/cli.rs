@@ -192,7 +192,13 @@ fn every_command_has_help_that_explains_it() {
     for (args, must) in [
         (
             &["up", "--help"][..],
-            &["--state-dir", "--kubeconfig", "--poll-interval", "demo"][..],
+            &[
+                "--state-dir",
+                "--kubeconfig",
+                "--poll-interval",
+                "demo",
+                "--max-file-size",
+            ][..],
         ),
         (
             &["agent", "--help"],
@@ -201,6 +207,10 @@ fn every_command_has_help_that_explains_it() {
                 "--concurrency",
                 "--state-dir",
                 "--cluster-name",
+                "--max-file-size",
+                "--max-checkout-size",
+                "--gc-interval",
+                "--allow-local-repos",
             ],
         ),
         (

@@ -119,8 +119,9 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
     let engine = Engine {
         cluster: ctx.cluster.clone(),
-        sources: Sources::new(cache_dir()),
         renderer: Renderer::new(crate::render_limits::RenderLimitArgs::default().config()),
+        // The user's own disk, read on the user's behalf: local repositories are fine here.
+        sources: Sources::with_options(cache_dir(), tether_source::SourceOptions::local()),
         poll_interval: Duration::from_secs(30),
         history_limit: 10,
         progress_recheck: Duration::from_secs(2),

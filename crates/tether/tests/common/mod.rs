@@ -82,6 +82,7 @@ impl Env {
                 &["--poll-interval", "1"][..]
             })
             .args(["--progress-interval", "0.3"])
+            .args(local_repos(extra))
             .args(extra)
             .env("TETHER_LOG", "info")
             .stdout(Stdio::null())
@@ -104,6 +105,12 @@ impl Env {
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.kubectl(&["create", "namespace", "tether"]);
+    }
+
+    /// The process id of the agent started with [`Env::agent`], to read its
+    /// memory from `/proc`.
+    pub fn agent_pid(&self) -> u32 {
+        self.agent.as_ref().expect("an agent is running").id()
     }
 
     pub fn stop_agent(&mut self) {
@@ -330,6 +337,7 @@ impl Env {
             .arg("--state-dir")
             .arg(self.agent_state_dir(name))
             .args(["--poll-interval", "1", "--progress-interval", "0.3"])
+            .args(local_repos(extra))
             .args(extra)
             .env("TETHER_LOG", "info")
             .stdout(Stdio::null())
@@ -382,6 +390,16 @@ impl Drop for Env {
         self.stop_agent();
         let _ = self.sandbox.kill();
         let _ = self.sandbox.wait();
+    }
+}
+
+/// The tests' repositories are local, so agents may read them, unless a test says otherwise
+/// (`--allow-local-repos=false`).
+fn local_repos(extra: &[&str]) -> &'static [&'static str] {
+    if extra.iter().any(|a| a.starts_with("--allow-local-repos")) {
+        &[]
+    } else {
+        &["--allow-local-repos"]
     }
 }
 
