@@ -7,6 +7,7 @@
 //! - [`apply`] runs a plan against the cluster, wave by wave.
 //! - [`record`] turns what happened into the Application's status.
 //! - [`leader`] elects one writing replica through a Lease.
+//! - [`owner`] keeps one app per object: conflicts, adoption, take-over.
 
 pub mod agent;
 pub mod apply;
@@ -15,6 +16,7 @@ pub mod drift;
 pub mod events;
 pub mod flapping;
 pub mod leader;
+pub mod owner;
 pub mod pipeline;
 pub mod record;
 pub mod time;
