@@ -47,6 +47,19 @@ pub struct ApplyOutcome {
     pub elapsed: std::time::Duration,
 }
 
+/// An apply error, saying so when the conflict is with another app's field
+/// manager (two apps applied the object at once, before either saw the other's
+/// label): the next reconcile reports it as a SharedResource conflict.
+fn conflict_with_app(e: &KubeError) -> String {
+    let text = e.to_string();
+    let prefix = format!("conflict with \"{FIELD_MANAGER}/");
+    if e.is_conflict() && text.contains(&prefix) {
+        format!("SharedResource: another app applies this object too: {text}")
+    } else {
+        text
+    }
+}
+
 /// `take_over`: apply with force whatever the app's options (self-heal).
 pub async fn run(
     cluster: &Arc<Cluster>,
@@ -173,7 +186,7 @@ async fn run_waves(
                     if e.is_transient() {
                         flaky.insert(r.clone());
                     }
-                    out.errors.insert(r, e.to_string());
+                    out.errors.insert(r, conflict_with_app(&e));
                     wave_failed = true;
                 }
             }
@@ -283,7 +296,11 @@ async fn run_waves(
     }
     // Say what changed hands, and what was left to another app.
     let mut notes: Vec<String> = Vec::new();
-    for step in plan.steps.iter().filter(|s| out.applied.contains_key(&s.object)) {
+    for step in plan
+        .steps
+        .iter()
+        .filter(|s| out.applied.contains_key(&s.object))
+    {
         match &step.claim {
             Some(Claim::Adopt) => notes.push(format!("adopted {}", step.object)),
             Some(Claim::Orphan { from }) => {
@@ -295,7 +312,11 @@ async fn run_waves(
             _ => {}
         }
     }
-    let shared = plan.steps.iter().filter(|s| s.action == Action::Shared).count();
+    let shared = plan
+        .steps
+        .iter()
+        .filter(|s| s.action == Action::Shared)
+        .count();
     if shared > 0 {
         notes.push(format!(
             "{shared} not applied: managed by another app (SharedResource)"
@@ -310,4 +331,36 @@ async fn run_waves(
         out.message = format!("{}; {}", out.message, notes.join(", "));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conflict(message: &str) -> KubeError {
+        KubeError::Api {
+            code: 409,
+            reason: "Conflict".into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_conflict_with_another_apps_manager_says_so() {
+        let e = conflict(
+            r#"Apply failed with 1 conflict: conflict with "tether/tether.first": .data.value"#,
+        );
+        assert!(
+            conflict_with_app(&e)
+                .starts_with("SharedResource: another app applies this object too: Apply failed"),
+            "{}",
+            conflict_with_app(&e)
+        );
+        // Any other manager's conflict, or another error, reads as it came.
+        let kubectl =
+            conflict(r#"Apply failed with 1 conflict: conflict with "kubectl": .data.value"#);
+        assert_eq!(conflict_with_app(&kubectl), kubectl.to_string());
+        let other = KubeError::Other(r#"conflict with "tether/x""#.into());
+        assert_eq!(conflict_with_app(&other), other.to_string());
+    }
 }

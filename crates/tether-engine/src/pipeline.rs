@@ -422,8 +422,7 @@ impl Engine {
                 )
                 .await;
         }
-        if let Some(conflict) =
-            crate::owner::condition(&mut status, &plan, app.metadata.generation)
+        if let Some(conflict) = crate::owner::condition(&mut status, &plan, app.metadata.generation)
         {
             tracing::warn!(app = %key, "SharedResource: {conflict}");
             if let Some(audit) = &self.audit {

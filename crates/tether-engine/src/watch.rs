@@ -465,8 +465,7 @@ mod tests {
             json!({"manager": "tether/tether.web", "operation": "Apply", "time": "t1"})
         );
         assert_eq!(
-            s["metadata"]["managedFields"][1],
-            obj["metadata"]["managedFields"][1],
+            s["metadata"]["managedFields"][1], obj["metadata"]["managedFields"][1],
             "another app's tree stays, for ignoreDifferences and the forensics"
         );
         assert_eq!(crate::drift::last_writer(&s).0, "tether/tether.other");

@@ -168,7 +168,10 @@ mod tests {
     #[test]
     fn object_sync_options_parse_like_argo_cds() {
         assert!(option_in_list("TakeOver=true", TAKE_OVER_OPTION));
-        assert!(option_in_list("Prune=false, takeover=TRUE", TAKE_OVER_OPTION));
+        assert!(option_in_list(
+            "Prune=false, takeover=TRUE",
+            TAKE_OVER_OPTION
+        ));
         assert!(option_in_list("TakeOver", TAKE_OVER_OPTION));
         assert!(!option_in_list("TakeOver=false", TAKE_OVER_OPTION));
         assert!(!option_in_list("", TAKE_OVER_OPTION));

@@ -332,7 +332,10 @@ mod tests {
         let r = ObjectRef::new("", "ConfigMap", "demo", "shared");
         let text = shared_reason(&r, "tether/first", ME, false);
         assert!(text.starts_with("ConfigMap demo/shared is managed by app tether/first; app tether/second does not apply it"), "{text}");
-        assert!(text.contains("tether.dev/sync-options: TakeOver=true"), "{text}");
+        assert!(
+            text.contains("tether.dev/sync-options: TakeOver=true"),
+            "{text}"
+        );
         let both = shared_reason(&r, "tether/first", ME, true);
         assert!(both.contains("takes it over too"), "{both}");
     }
@@ -376,12 +379,23 @@ mod tests {
                 "Apply",
                 json!({"f:data": {"f:old": {}, "f:kept": {}}, "f:metadata": {"f:labels": {"f:a": {}}}}),
             ),
-            entry("kubectl-edit", "Update", json!({"f:data": {"f:edited": {}}})),
-            entry("tether/tether.second", "Apply", json!({"f:data": {"f:new": {}}})),
+            entry(
+                "kubectl-edit",
+                "Update",
+                json!({"f:data": {"f:edited": {}}}),
+            ),
+            entry(
+                "tether/tether.second",
+                "Apply",
+                json!({"f:data": {"f:new": {}}}),
+            ),
         ];
         let out = fold_managers(&entries, &["tether".into()], "tether/tether.second").unwrap();
         assert_eq!(out.len(), 2, "{out:?}");
-        assert_eq!(out[0]["manager"], "kubectl-edit", "others are kept as they were");
+        assert_eq!(
+            out[0]["manager"], "kubectl-edit",
+            "others are kept as they were"
+        );
         let mine = &out[1];
         assert_eq!(mine["manager"], "tether/tether.second");
         assert_eq!(mine["operation"], "Apply");
@@ -396,6 +410,9 @@ mod tests {
         assert_eq!(out[0]["manager"], "tether/x.y");
         assert_eq!(out[0]["fieldsV1"], entries[0]["fieldsV1"]);
         // Nothing to fold.
-        assert_eq!(fold_managers(&entries[1..], &["tether".into()], "tether/x.y"), None);
+        assert_eq!(
+            fold_managers(&entries[1..], &["tether".into()], "tether/x.y"),
+            None
+        );
     }
 }

@@ -177,7 +177,10 @@ impl Plan {
         Some(if more == 0 {
             first.reason.clone()
         } else {
-            format!("{}; and {more} more object(s) managed by other apps", first.reason)
+            format!(
+                "{}; and {more} more object(s) managed by other apps",
+                first.reason
+            )
         })
     }
 
@@ -219,6 +222,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     };
 
     let mut desired_refs = BTreeSet::new();
+    let inventory: BTreeSet<&ObjectRef> = input.inventory.iter().collect();
     let mut applies: Vec<(Key, Step)> = Vec::with_capacity(input.desired.len());
     for (index, obj) in input.desired.iter().enumerate() {
         let object = ObjectRef::of(obj).ok_or_else(|| PlanError::Unidentified {
@@ -237,13 +241,17 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             redact: false,
         };
         let live = input.live.get(&object);
-        let claim = owner::claim(
+        let claim = match owner::claim(
             obj,
             live,
             input.tracking,
             input.take_over,
             input.holders.get(&object),
-        );
+        ) {
+            // This app's own object whose label someone removed: drift, not an adoption.
+            Some(Claim::Adopt) if inventory.contains(&object) => None,
+            claim => claim,
+        };
         let (action, reason, diff, changes) = match live {
             None => (
                 Action::Create,
@@ -288,14 +296,18 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                     input.take_over || owner::takes_over(obj),
                 ),
             ),
-            Some(Claim::Adopt) => (Action::Update, format!("adopting it (no {TRACKING_LABEL} label); {reason}")),
+            Some(Claim::Adopt) => (
+                Action::Update,
+                format!("adopting it (no {TRACKING_LABEL} label); {reason}"),
+            ),
             Some(Claim::Orphan { from }) => (
                 Action::Update,
                 format!("adopting it from app {from}, which no longer manages it; {reason}"),
             ),
-            Some(Claim::TakeOver { from }) => {
-                (Action::Update, format!("taking it over from app {from}; {reason}"))
-            }
+            Some(Claim::TakeOver { from }) => (
+                Action::Update,
+                format!("taking it over from app {from}; {reason}"),
+            ),
             None => (action, reason),
         };
         let fold = if action == Action::Update {
@@ -1230,14 +1242,25 @@ mod tests {
                 owner: "argo/first".into()
             })
         );
-        assert!(s.reason.contains("managed by app argo/first; app argo/demo does not apply it"), "{}", s.reason);
+        assert!(
+            s.reason
+                .contains("managed by app argo/first; app argo/demo does not apply it"),
+            "{}",
+            s.reason
+        );
         assert!(s.fold.is_empty());
         // The rest is applied; the shared one is in no wave.
         let waves = p.waves();
-        let applied: Vec<&str> = waves.iter().flat_map(|(_, _, w)| w.iter().map(|s| s.object.name.as_str())).collect();
+        let applied: Vec<&str> = waves
+            .iter()
+            .flat_map(|(_, _, w)| w.iter().map(|s| s.object.name.as_str()))
+            .collect();
         assert_eq!(applied, ["other"]);
         assert!(!p.in_sync());
-        assert_eq!(p.summary(), "1 to create, 1 managed by another app (not applied)");
+        assert_eq!(
+            p.summary(),
+            "1 to create, 1 managed by another app (not applied)"
+        );
         assert_eq!(p.shared_conflict().as_deref(), Some(s.reason.as_str()));
     }
 
@@ -1245,13 +1268,34 @@ mod tests {
     fn an_object_whose_app_is_gone_is_adopted_with_its_fields() {
         let x = cm("x", json!({"k": "v"}));
         let mut live = owned_by(&x, "argo.gone");
-        live["metadata"]["managedFields"] = json!([{"manager": "tether/argo.gone", "operation": "Apply", "fieldsV1": {}}]);
+        live["metadata"]["managedFields"] =
+            json!([{"manager": "tether/argo.gone", "operation": "Apply", "fieldsV1": {}}]);
         let p = Case::new(vec![x]).live(&[live]).plan();
         let s = step(&p, "x");
         assert_eq!(s.action, Action::Update);
-        assert!(s.reason.starts_with("adopting it from app argo/gone, which no longer manages it"), "{}", s.reason);
+        assert!(
+            s.reason
+                .starts_with("adopting it from app argo/gone, which no longer manages it"),
+            "{}",
+            s.reason
+        );
         assert_eq!(s.fold, ["tether/argo.gone"]);
         assert!(p.shared_conflict().is_none());
+    }
+
+    #[test]
+    fn an_own_object_that_lost_its_label_is_drift_not_an_adoption() {
+        let x = cm("x", json!({"k": "v"}));
+        let mut live = applied(&x);
+        live["metadata"]["labels"] = json!({});
+        let p = Case::new(vec![x.clone()])
+            .live(&[live])
+            .inventory(&[x])
+            .plan();
+        let s = step(&p, "x");
+        assert_eq!(s.action, Action::Update);
+        assert_eq!(s.claim, None);
+        assert_eq!(s.reason, "metadata.labels[\"tether.dev/app\"] changed");
     }
 
     #[test]
@@ -1259,12 +1303,20 @@ mod tests {
         let mut x = cm("x", json!({"k": "v"}));
         x["metadata"]["annotations"][tether_model::COMPARE_ANNOTATION] = json!("ignore");
         let mut live = applied(&x);
-        live["metadata"]["labels"].as_object_mut().unwrap().shift_remove(TRACKING_LABEL);
+        live["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .shift_remove(TRACKING_LABEL);
         let p = Case::new(vec![x]).live(&[live]).plan();
         let s = step(&p, "x");
         assert_eq!(s.action, Action::Update, "the label must become this app's");
         assert_eq!(s.claim, Some(Claim::Adopt));
-        assert!(s.reason.starts_with("adopting it (no tether.dev/app label)"), "{}", s.reason);
+        assert!(
+            s.reason
+                .starts_with("adopting it (no tether.dev/app label)"),
+            "{}",
+            s.reason
+        );
     }
 
     #[test]
@@ -1280,15 +1332,25 @@ mod tests {
             case.take_over = true;
             case.plan()
         };
-        x["metadata"]["annotations"][tether_model::SYNC_OPTIONS_ANNOTATION] = json!("TakeOver=true");
+        x["metadata"]["annotations"][tether_model::SYNC_OPTIONS_ANNOTATION] =
+            json!("TakeOver=true");
         let mut case = Case::new(vec![x.clone()]).live(&[live]);
         case.holders.insert(r(&x), owner::Holder::default());
         let by_annotation = case.plan();
         for p in [by_option, by_annotation] {
             let s = step(&p, "x");
             assert_eq!(s.action, Action::Update);
-            assert_eq!(s.claim, Some(Claim::TakeOver { from: "argo/first".into() }));
-            assert!(s.reason.starts_with("taking it over from app argo/first"), "{}", s.reason);
+            assert_eq!(
+                s.claim,
+                Some(Claim::TakeOver {
+                    from: "argo/first".into()
+                })
+            );
+            assert!(
+                s.reason.starts_with("taking it over from app argo/first"),
+                "{}",
+                s.reason
+            );
             assert_eq!(s.fold, ["tether", "tether/argo.first"]);
         }
     }
@@ -1297,7 +1359,8 @@ mod tests {
     fn objects_of_the_old_shared_manager_are_migrated_when_next_applied() {
         let x = cm("x", json!({"k": "new"}));
         let mut live = applied(&cm("x", json!({"k": "old"})));
-        live["metadata"]["managedFields"] = json!([{"manager": "tether", "operation": "Apply", "fieldsV1": {}}]);
+        live["metadata"]["managedFields"] =
+            json!([{"manager": "tether", "operation": "Apply", "fieldsV1": {}}]);
         let p = Case::new(vec![x.clone()]).live(&[live.clone()]).plan();
         assert_eq!(step(&p, "x").fold, ["tether"]);
         assert_eq!(step(&p, "x").claim, None);

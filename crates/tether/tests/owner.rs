@@ -102,9 +102,23 @@ fn a_second_app_reports_a_shared_resource_and_never_prunes_it() {
     let mut env = Env::start();
     env.agent(&[]);
     let repo = two_apps(&env, "");
-    env.apply_yaml(&app_yaml("first", &repo.url(), "first", "demo", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "first",
+        &repo.url(),
+        "first",
+        "demo",
+        AUTO_PRUNE,
+        "",
+    ));
     env.wait_synced_healthy("first");
-    env.apply_yaml(&app_yaml("second", &repo.url(), "second", "demo", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "second",
+        &repo.url(),
+        "second",
+        "demo",
+        AUTO_PRUNE,
+        "",
+    ));
 
     let second = env.wait_app("second", "SharedResource", Duration::from_secs(30), |a| {
         shared_condition(a) && resource(a, "second-only").is_some_and(|r| r["status"] == "Synced")
@@ -113,7 +127,12 @@ fn a_second_app_reports_a_shared_resource_and_never_prunes_it() {
     assert_eq!(ready["status"], "False", "{ready}");
     assert_eq!(ready["reason"], "SharedResource", "{ready}");
     let message = ready["message"].as_str().unwrap();
-    for part in ["ConfigMap demo/shared", "app tether/first", "app tether/second", "TakeOver=true"] {
+    for part in [
+        "ConfigMap demo/shared",
+        "app tether/first",
+        "app tether/second",
+        "TakeOver=true",
+    ] {
         assert!(message.contains(part), "{part:?} in {message}");
     }
     assert_eq!(condition(&second, "Stalled")["reason"], "SharedResource");
@@ -132,8 +151,14 @@ fn a_second_app_reports_a_shared_resource_and_never_prunes_it() {
     assert_eq!(owner_label(&env, "shared"), "tether.first");
     assert_eq!(data(&env, "shared")["value"], "first");
     let m = managers(&env, "shared");
-    assert!(m.contains(&"tether/tether.first/Apply".to_string()), "{m:?}");
-    assert!(!m.iter().any(|m| m.starts_with("tether/tether.second")), "{m:?}");
+    assert!(
+        m.contains(&"tether/tether.first/Apply".to_string()),
+        "{m:?}"
+    );
+    assert!(
+        !m.iter().any(|m| m.starts_with("tether/tether.second")),
+        "{m:?}"
+    );
     // Recorded once, in the audit log and as an Event.
     let errors = env.audit(&["--app", "tether/second", "--kind", "error"]);
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -170,7 +195,11 @@ fn a_second_app_reports_a_shared_resource_and_never_prunes_it() {
     let second = env.wait_app("second", "no conflict", Duration::from_secs(30), |a| {
         sync(a) == "Synced" && health(a) == "Healthy" && !shared_condition(a)
     });
-    assert!(resource(&second, "shared").is_none(), "{}", second["status"]);
+    assert!(
+        resource(&second, "shared").is_none(),
+        "{}",
+        second["status"]
+    );
     assert_eq!(condition(&second, "Ready")["status"], "True");
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(owner_label(&env, "shared"), "tether.first");
@@ -178,7 +207,8 @@ fn a_second_app_reports_a_shared_resource_and_never_prunes_it() {
     let first = env.app("first");
     assert_eq!((sync(&first), health(&first)), ("Synced", "Healthy"));
     assert!(
-        env.audit(&["--app", "tether/second", "--kind", "prune"]).is_empty(),
+        env.audit(&["--app", "tether/second", "--kind", "prune"])
+            .is_empty(),
         "nothing pruned"
     );
 }
@@ -190,10 +220,29 @@ fn two_self_healing_apps_do_not_fight_over_an_object() {
     let mut env = Env::start();
     env.agent(&[]);
     let repo = two_apps(&env, "");
-    env.apply_yaml(&app_yaml("first", &repo.url(), "first", "demo", SELF_HEAL, ""));
+    env.apply_yaml(&app_yaml(
+        "first",
+        &repo.url(),
+        "first",
+        "demo",
+        SELF_HEAL,
+        "",
+    ));
     env.wait_synced_healthy("first");
-    env.apply_yaml(&app_yaml("second", &repo.url(), "second", "demo", SELF_HEAL, ""));
-    env.wait_app("second", "SharedResource", Duration::from_secs(30), shared_condition);
+    env.apply_yaml(&app_yaml(
+        "second",
+        &repo.url(),
+        "second",
+        "demo",
+        SELF_HEAL,
+        "",
+    ));
+    env.wait_app(
+        "second",
+        "SharedResource",
+        Duration::from_secs(30),
+        shared_condition,
+    );
 
     let rv = |env: &Env| {
         env.get("configmap", "demo", "shared").expect("shared")["metadata"]["resourceVersion"]
@@ -216,9 +265,16 @@ fn two_self_healing_apps_do_not_fight_over_an_object() {
     let writes = stats(&env) - writes_before;
     eprintln!("writes to the cluster in 10 s of two self-healing apps on one object: {writes}");
     assert_eq!(rv(&env), rv_before, "the object was not written again");
-    assert_eq!(data(&env, "shared")["value"], "first", "the owner's content");
+    assert_eq!(
+        data(&env, "shared")["value"],
+        "first",
+        "the owner's content"
+    );
     assert_eq!(owner_label(&env, "shared"), "tether.first");
-    assert!(writes <= 2, "{writes} writes: the agent is idle, not fighting");
+    assert!(
+        writes <= 2,
+        "{writes} writes: the agent is idle, not fighting"
+    );
     let first = env.app("first");
     let second = env.app("second");
     assert_eq!(
@@ -245,9 +301,23 @@ fn an_explicit_take_over_moves_the_object_and_is_audited() {
         &env,
         "  annotations:\n    tether.dev/sync-options: TakeOver=true\n",
     );
-    env.apply_yaml(&app_yaml("first", &repo.url(), "first", "demo", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "first",
+        &repo.url(),
+        "first",
+        "demo",
+        AUTO_PRUNE,
+        "",
+    ));
     env.wait_synced_healthy("first");
-    env.apply_yaml(&app_yaml("second", &repo.url(), "second", "demo", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "second",
+        &repo.url(),
+        "second",
+        "demo",
+        AUTO_PRUNE,
+        "",
+    ));
     let second = env.wait_synced_healthy("second");
 
     assert_eq!(owner_label(&env, "shared"), "tether.second");
@@ -258,8 +328,14 @@ fn an_explicit_take_over_moves_the_object_and_is_audited() {
         "the previous owner's fields went with it: {d}"
     );
     let m = managers(&env, "shared");
-    assert!(m.contains(&"tether/tether.second/Apply".to_string()), "{m:?}");
-    assert!(!m.iter().any(|m| m.starts_with("tether/tether.first")), "{m:?}");
+    assert!(
+        m.contains(&"tether/tether.second/Apply".to_string()),
+        "{m:?}"
+    );
+    assert!(
+        !m.iter().any(|m| m.starts_with("tether/tether.first")),
+        "{m:?}"
+    );
     let last = history(&second).last().cloned().unwrap();
     assert!(
         last["changes"]
@@ -276,16 +352,27 @@ fn an_explicit_take_over_moves_the_object_and_is_audited() {
             .contains("took ConfigMap demo/shared over from app tether/first"),
         "{last}"
     );
-    let audited = env.audit(&["--app", "tether/second", "--object", "ConfigMap demo/shared"]);
+    let audited = env.audit(&[
+        "--app",
+        "tether/second",
+        "--object",
+        "ConfigMap demo/shared",
+    ]);
     assert!(
         audited
             .iter()
-            .any(|r| r["message"] == "taken-over: from app tether/first" && r["outcome"] == "succeeded"),
+            .any(|r| r["message"] == "taken-over: from app tether/first"
+                && r["outcome"] == "succeeded"),
         "{audited:?}"
     );
 
     // The old owner still declares it: a conflict, not Missing, and no fight.
-    let first = env.wait_app("first", "SharedResource", Duration::from_secs(30), shared_condition);
+    let first = env.wait_app(
+        "first",
+        "SharedResource",
+        Duration::from_secs(30),
+        shared_condition,
+    );
     assert_ne!(health(&first), "Missing");
     assert!(
         condition(&first, "Ready")["message"]
@@ -329,7 +416,14 @@ fn adopting_an_unmanaged_object_is_recorded() {
     repo.write("app/existing.yaml", &configmap("existing", "v"));
     repo.write("app/new.yaml", &configmap("new", "n"));
     repo.commit("manage the existing ConfigMap");
-    env.apply_yaml(&app_yaml("adopt", &repo.url(), "app", "demo", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "adopt",
+        &repo.url(),
+        "app",
+        "demo",
+        AUTO_PRUNE,
+        "",
+    ));
     let app = env.wait_synced_healthy("adopt");
 
     assert_eq!(owner_label(&env, "existing"), "tether.adopt");
@@ -343,16 +437,22 @@ fn adopting_an_unmanaged_object_is_recorded() {
         "{changes}"
     );
     assert!(
-        changes.as_array().unwrap().iter().any(|c| c == "created ConfigMap demo/new"),
+        changes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "created ConfigMap demo/new"),
         "{changes}"
     );
-    let audited = env.audit(&["--app", "tether/adopt", "--object", "ConfigMap demo/existing"]);
+    let audited = env.audit(&[
+        "--app",
+        "tether/adopt",
+        "--object",
+        "ConfigMap demo/existing",
+    ]);
     assert!(
         audited.iter().any(|r| r["kind"] == "object-change"
-            && r["message"]
-                .as_str()
-                .unwrap_or("")
-                .starts_with("adopted")),
+            && r["message"].as_str().unwrap_or("").starts_with("adopted")),
         "{audited:?}"
     );
 }
@@ -367,7 +467,13 @@ fn objects_of_the_old_shared_field_manager_are_migrated() {
     env.kubectl_ok(&["create", "namespace", "demo"]);
     let old = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: demo\n  labels:\n    tether.dev/app: tether.legacy\ndata:\n  a: \"1\"\n  dropped: \"x\"\n";
     let mut child = Command::new("kubectl")
-        .args(["apply", "--server-side", "--field-manager=tether", "-f", "-"])
+        .args([
+            "apply",
+            "--server-side",
+            "--field-manager=tether",
+            "-f",
+            "-",
+        ])
         .env("KUBECONFIG", &env.kubeconfig)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -390,12 +496,22 @@ fn objects_of_the_old_shared_field_manager_are_migrated() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: \"2\"\n",
     );
     repo.commit("a is 2; dropped is gone");
-    env.apply_yaml(&app_yaml("legacy", &repo.url(), "app", "demo", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "legacy",
+        &repo.url(),
+        "app",
+        "demo",
+        AUTO_PRUNE,
+        "",
+    ));
     let started = Instant::now();
     env.wait_synced_healthy("legacy");
     let d = data(&env, "settings");
     assert_eq!(d["a"], "2");
-    assert!(d.get("dropped").is_none(), "a field Git dropped is removed: {d}");
+    assert!(
+        d.get("dropped").is_none(),
+        "a field Git dropped is removed: {d}"
+    );
     assert_eq!(managers(&env, "settings"), ["tether/tether.legacy/Apply"]);
     eprintln!("migrated in {:?}", started.elapsed());
 }
