@@ -515,3 +515,100 @@ fn objects_of_the_old_shared_field_manager_are_migrated() {
     assert_eq!(managers(&env, "settings"), ["tether/tether.legacy/Apply"]);
     eprintln!("migrated in {:?}", started.elapsed());
 }
+
+/// The Application's syncOption `TakeOver=true` takes objects over too; and
+/// when the owner asks for the same, the two do not take it from each other
+/// in turn: the second one reports the conflict and leaves the object alone.
+#[test]
+fn take_over_by_sync_option_and_two_takers_do_not_take_turns() {
+    let mut env = Env::start();
+    env.agent(&[]);
+    let repo = two_apps(&env, "");
+    env.apply_yaml(&app_yaml(
+        "first",
+        &repo.url(),
+        "first",
+        "demo",
+        SELF_HEAL,
+        "",
+    ));
+    env.wait_synced_healthy("first");
+    env.apply_yaml(&app_yaml(
+        "second",
+        &repo.url(),
+        "second",
+        "demo",
+        SELF_HEAL,
+        "",
+    ));
+    env.wait_app(
+        "second",
+        "SharedResource",
+        Duration::from_secs(30),
+        shared_condition,
+    );
+
+    let take_over = |name: &str| {
+        env.kubectl_ok(&[
+            "patch",
+            "applications.tether.dev",
+            name,
+            "-n",
+            "tether",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"syncPolicy":{"syncOptions":["CreateNamespace=true","TakeOver=true"]}}}"#,
+        ]);
+    };
+    take_over("second");
+    env.wait_app("second", "taken over", Duration::from_secs(30), |a| {
+        sync(a) == "Synced" && health(a) == "Healthy" && !shared_condition(a)
+    });
+    assert_eq!(owner_label(&env, "shared"), "tether.second");
+    assert_eq!(data(&env, "shared")["value"], "second");
+    env.wait_app(
+        "first",
+        "SharedResource",
+        Duration::from_secs(30),
+        shared_condition,
+    );
+
+    // The old owner asks for it back: both ask, so neither takes it from the other.
+    take_over("first");
+    let first = env.wait_app("first", "the contest", Duration::from_secs(30), |a| {
+        condition(a, "SharedResource")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("which takes it over too"))
+    });
+    assert!(
+        condition(&first, "Ready")["message"]
+            .as_str()
+            .unwrap()
+            .contains("remove TakeOver from one of the two apps"),
+        "{}",
+        condition(&first, "Ready")
+    );
+    let rv = |env: &Env| {
+        env.get("configmap", "demo", "shared").expect("shared")["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let before = rv(&env);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(rv(&env), before, "nobody rewrote it");
+    assert_eq!(owner_label(&env, "shared"), "tether.second");
+    let taken: Vec<Value> = env
+        .audit(&["--object", "ConfigMap demo/shared"])
+        .into_iter()
+        .filter(|r| {
+            r["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("taken-over")
+        })
+        .collect();
+    assert_eq!(taken.len(), 1, "taken over once: {taken:?}");
+    assert_eq!(taken[0]["app"], "tether/second");
+}
