@@ -146,6 +146,11 @@ fn a_second_app_reports_a_shared_resource_and_never_prunes_it() {
         "{entry}"
     );
     assert_eq!(sync(&second), "OutOfSync");
+    let get = env.run_tether(&["app", "get", "second"]);
+    assert!(
+        get.stdout.contains("SharedResource") && get.stdout.contains("tether/first"),
+        "`tether app get` shows the conflict: {get:?}"
+    );
     // Its other object was applied; the shared one was not touched.
     assert_eq!(owner_label(&env, "second-only"), "tether.second");
     assert_eq!(owner_label(&env, "shared"), "tether.first");
