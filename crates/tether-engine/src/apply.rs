@@ -2,6 +2,11 @@
 //! wave are applied concurrently. CRDs and Namespaces come first and are waited
 //! for. A failed object is reported and the rest of its wave still goes on, but
 //! later waves do not start (they may depend on it), and nothing is pruned.
+//!
+//! Each app applies as its own field manager (`tether/<ns>.<name>`), so the
+//! API server itself reports a conflict when two apps set the same field. An
+//! object declared by an app but managed by another (`Shared` in the plan)
+//! is not applied at all.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,11 +18,14 @@ use serde_json::Value;
 use tether_kube::{Cluster, KubeError};
 use tether_model::{Application, FIELD_MANAGER, ObjectRef, OperationPhase};
 use tether_plan::order::Stage;
+use tether_plan::owner::Claim;
 use tether_plan::plan::{Action, Plan, Step};
 
 /// Objects applied at once within a wave.
 const APPLY_CONCURRENCY: usize = 8;
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Objects that changed hands named in the operation's message.
+const NOTES_SHOWN: usize = 5;
 
 /// What one sync did.
 #[derive(Debug, Default)]
@@ -37,6 +45,19 @@ pub struct ApplyOutcome {
     pub transient: bool,
     /// How long the apply took, waves and prunes included.
     pub elapsed: std::time::Duration,
+}
+
+/// An apply error, saying so when the conflict is with another app's field
+/// manager (two apps applied the object at once, before either saw the other's
+/// label): the next reconcile reports it as a SharedResource conflict.
+fn conflict_with_app(e: &KubeError) -> String {
+    let text = e.to_string();
+    let prefix = format!("conflict with \"{FIELD_MANAGER}/");
+    if e.is_conflict() && text.contains(&prefix) {
+        format!("SharedResource: another app applies this object too: {text}")
+    } else {
+        text
+    }
 }
 
 /// `take_over`: apply with force whatever the app's options (self-heal).
@@ -62,6 +83,7 @@ async fn run_waves(
     let force = take_over || app.spec.force_conflicts();
     let tracking =
         tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
+    let manager = tether_model::field_manager_for(&tracking);
     let mut out = ApplyOutcome {
         phase: OperationPhase::Succeeded,
         ..Default::default()
@@ -111,22 +133,36 @@ async fn run_waves(
         }
         // Owned values in the closures: borrowed ones trip the compiler's
         // higher-ranked lifetime check once this future is spawned.
-        let work: Vec<(ObjectRef, Action, Value)> = todo
+        let work: Vec<(ObjectRef, Action, Value, Vec<String>)> = todo
             .iter()
             .map(|s| {
                 (
                     s.object.clone(),
                     s.action,
                     s.desired.clone().unwrap_or(Value::Null),
+                    s.fold.clone(),
                 )
             })
             .collect();
         let shared = cluster.clone();
+        let manager = manager.clone();
         let results: Vec<(ObjectRef, Action, Result<Value, KubeError>)> = stream::iter(work)
-            .map(move |(r, action, obj)| {
+            .map(move |(r, action, obj, fold)| {
                 let cluster = shared.clone();
+                let manager = manager.clone();
                 async move {
-                    let res = cluster.apply(&obj, FIELD_MANAGER, force, false).await;
+                    // Fields the previous manager applied become this app's, so
+                    // what this app's Git leaves out is removed by the apply.
+                    if !fold.is_empty()
+                        && let Err(e) =
+                            crate::owner::fold_managers(&cluster, &r, &fold, &manager).await
+                    {
+                        return (r, action, Err(e));
+                    }
+                    // A create is never forced: if another app created the object
+                    // meanwhile, its field manager's conflict stops this one.
+                    let force = force && action != Action::Create;
+                    let res = cluster.apply(&obj, &manager, force, false).await;
                     (r, action, res)
                 }
             })
@@ -150,7 +186,7 @@ async fn run_waves(
                     if e.is_transient() {
                         flaky.insert(r.clone());
                     }
-                    out.errors.insert(r, e.to_string());
+                    out.errors.insert(r, conflict_with_app(&e));
                     wave_failed = true;
                 }
             }
@@ -258,5 +294,73 @@ async fn run_waves(
     } else {
         out.message = format!("{} applied, {} pruned", out.applied.len(), out.pruned.len());
     }
+    // Say what changed hands, and what was left to another app.
+    let mut notes: Vec<String> = Vec::new();
+    for step in plan
+        .steps
+        .iter()
+        .filter(|s| out.applied.contains_key(&s.object))
+    {
+        match &step.claim {
+            Some(Claim::Adopt) => notes.push(format!("adopted {}", step.object)),
+            Some(Claim::Orphan { from }) => {
+                notes.push(format!("adopted {} from app {from}", step.object))
+            }
+            Some(Claim::TakeOver { from }) => {
+                notes.push(format!("took {} over from app {from}", step.object))
+            }
+            _ => {}
+        }
+    }
+    let shared = plan
+        .steps
+        .iter()
+        .filter(|s| s.action == Action::Shared)
+        .count();
+    if shared > 0 {
+        notes.push(format!(
+            "{shared} not applied: managed by another app (SharedResource)"
+        ));
+    }
+    if !notes.is_empty() {
+        let more = notes.len().saturating_sub(NOTES_SHOWN);
+        notes.truncate(NOTES_SHOWN);
+        if more > 0 {
+            notes.push(format!("and {more} more"));
+        }
+        out.message = format!("{}; {}", out.message, notes.join(", "));
+    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conflict(message: &str) -> KubeError {
+        KubeError::Api {
+            code: 409,
+            reason: "Conflict".into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_conflict_with_another_apps_manager_says_so() {
+        let e = conflict(
+            r#"Apply failed with 1 conflict: conflict with "tether/tether.first": .data.value"#,
+        );
+        assert!(
+            conflict_with_app(&e)
+                .starts_with("SharedResource: another app applies this object too: Apply failed"),
+            "{}",
+            conflict_with_app(&e)
+        );
+        // Any other manager's conflict, or another error, reads as it came.
+        let kubectl =
+            conflict(r#"Apply failed with 1 conflict: conflict with "kubectl": .data.value"#);
+        assert_eq!(conflict_with_app(&kubectl), kubectl.to_string());
+        let other = KubeError::Other(r#"conflict with "tether/x""#.into());
+        assert_eq!(conflict_with_app(&other), other.to_string());
+    }
 }

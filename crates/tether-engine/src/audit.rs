@@ -152,7 +152,8 @@ impl Auditor {
                     app,
                     kind,
                     initiator,
-                    if r.status == "SyncFailed" {
+                    // Not applied, for another app's object, is not a success either.
+                    if r.status == "SyncFailed" || r.status == crate::owner::SHARED_RESOURCE {
                         tether_audit::FAILED
                     } else {
                         tether_audit::SUCCEEDED

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use tether_model::{Drift, DriftField, FIELD_MANAGER, ObjectRef};
+use tether_model::{Drift, DriftField, FIELD_MANAGER, ObjectRef, TRACKING_LABEL};
 use tether_plan::plan::{Action, Plan};
 
 /// Drift per object. Only meaningful when the plan compares against the
@@ -59,16 +59,26 @@ pub fn forensics(
     out
 }
 
-/// The most recent writer other than tether, from managedFields (by time;
-/// an entry without a time counts as oldest). `unknown` when only tether wrote.
+/// The most recent writer other than the app itself, from managedFields (by
+/// time; an entry without a time counts as oldest). The app is the manager
+/// its tracking label names (`tether/<ns>.<name>`), or `tether`, the manager
+/// every app shared before; another app's manager may be named. `unknown`
+/// when only the app wrote.
 pub fn last_writer(obj: &Value) -> (String, Option<String>) {
     let entries = obj["metadata"]["managedFields"]
         .as_array()
         .cloned()
         .unwrap_or_default();
+    let own = obj["metadata"]["labels"][TRACKING_LABEL]
+        .as_str()
+        .map(tether_model::field_manager_for);
     entries
         .iter()
-        .filter(|e| e["manager"].as_str().is_some_and(|m| m != FIELD_MANAGER))
+        .filter(|e| {
+            e["manager"]
+                .as_str()
+                .is_some_and(|m| m != FIELD_MANAGER && Some(m) != own.as_deref())
+        })
         // Status writers (controllers) do not change what tether compares.
         .filter(|e| e["subresource"].as_str() != Some("status"))
         .max_by_key(|e| e["time"].as_str().unwrap_or("").to_string())
@@ -130,6 +140,22 @@ mod tests {
             )
         );
         assert_eq!(last_writer(&json!({"metadata": {}})).0, "unknown");
+    }
+
+    #[test]
+    fn the_apps_own_manager_is_never_the_culprit_another_apps_may_be() {
+        let obj = json!({"metadata": {"labels": {"tether.dev/app": "tether.web"}, "managedFields": [
+            {"manager": "kubectl-edit", "operation": "Update", "time": "2026-11-22T09:00:00Z"},
+            {"manager": "tether/tether.web", "operation": "Apply", "time": "2026-11-22T10:00:05Z"},
+            {"manager": "tether", "operation": "Apply", "time": "2026-11-22T10:00:06Z"},
+        ]}});
+        assert_eq!(last_writer(&obj).0, "kubectl-edit");
+        let mut other = obj.clone();
+        other["metadata"]["managedFields"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"manager": "tether/tether.other", "operation": "Apply", "time": "2026-11-22T10:00:07Z"}));
+        assert_eq!(last_writer(&other).0, "tether/tether.other");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`record`] turns what happened into the Application's status.
 //! - [`leader`] elects one writing replica through a Lease.
 //! - [`source_gc`] removes checkouts and mirrors no Application needs.
+//! - [`owner`] keeps one app per object: conflicts, adoption, take-over.
 
 pub mod agent;
 pub mod apply;
@@ -16,6 +17,7 @@ pub mod drift;
 pub mod events;
 pub mod flapping;
 pub mod leader;
+pub mod owner;
 pub mod pipeline;
 pub mod record;
 pub mod source_gc;

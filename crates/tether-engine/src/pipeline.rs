@@ -262,7 +262,9 @@ impl Engine {
                 return Outcome::failed(self.poll_interval);
             }
         };
-        let plan = match self.plan(app, &desired, &live, &inventory, true) {
+        // Whose each live object is: an object another app holds is not this app's to apply.
+        let holders = self.holders(app, &desired, &live).await;
+        let plan = match self.plan(app, &desired, &live, &inventory, true, &holders) {
             Ok(p) => p,
             Err(failure) => {
                 self.audit_error(app, &status, &failure).await;
@@ -419,6 +421,20 @@ impl Engine {
                     &results,
                 )
                 .await;
+        }
+        if let Some(conflict) = crate::owner::condition(&mut status, &plan, app.metadata.generation)
+        {
+            tracing::warn!(app = %key, "SharedResource: {conflict}");
+            if let Some(audit) = &self.audit {
+                audit
+                    .error(&key, crate::owner::SHARED_RESOURCE, &conflict)
+                    .await;
+            }
+            if let Some(events) = &self.events {
+                events
+                    .warning(app, crate::owner::SHARED_RESOURCE, "Sync", conflict)
+                    .await;
+            }
         }
         if requested {
             status.last_handled_refresh = refresh;
@@ -644,8 +660,9 @@ impl Engine {
             .live(&Self::app_key(app), &desired, &inventory)
             .await
             .map_err(|e| e.to_string())?;
+        let holders = self.holders(app, &desired, &live).await;
         let plan = self
-            .plan(app, &desired, &live, &inventory, true)
+            .plan(app, &desired, &live, &inventory, true, &holders)
             .map_err(|f| f.message)?;
         Ok(Preview {
             revision: desired.resolved.commit,
@@ -982,6 +999,18 @@ impl Engine {
         Ok(live)
     }
 
+    /// The apps that hold desired objects whose live copies carry their labels.
+    async fn holders(
+        &self,
+        app: &Application,
+        desired: &Desired,
+        live: &BTreeMap<ObjectRef, Value>,
+    ) -> tether_plan::owner::Holders {
+        let tracking =
+            tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
+        crate::owner::holders(&self.cluster, &tracking, desired, live).await
+    }
+
     /// Plan: pure; decides per object.
     fn plan(
         &self,
@@ -990,6 +1019,7 @@ impl Engine {
         live: &BTreeMap<ObjectRef, Value>,
         inventory: &[ObjectRef],
         allow_prune: bool,
+        holders: &tether_plan::owner::Holders,
     ) -> Result<Plan, Failure> {
         let objects: Vec<Value> = desired.objects.iter().map(|(o, _)| o.clone()).collect();
         let automated = app.spec.automated();
@@ -1004,6 +1034,8 @@ impl Engine {
             allow_empty: automated.is_some_and(|a| a.allow_empty),
             prune_last: app.spec.sync_option("PruneLast"),
             ignore: &app.spec.ignore_differences,
+            holders,
+            take_over: app.spec.sync_option(tether_model::TAKE_OVER_OPTION),
         };
         tether_plan::plan::plan(&input).map_err(|e| Failure::new("PlanFailed", e.to_string()))
     }
@@ -1035,6 +1067,8 @@ impl Engine {
             }
             let current = now.get(r).or_else(|| live.get(r));
             let is_extra = matches!(step.action, Action::Prune | Action::PruneSkipped);
+            // Another app's object: shown, but its health is that app's.
+            let is_others = step.action == Action::Shared;
             // Objects present but not declared keep their health out of the app's.
             let health = tether_plan::health::assess(current);
             let version = current
@@ -1043,7 +1077,7 @@ impl Engine {
                 .map(|v| tether_model::object::split_api_version(v).1.to_string())
                 .unwrap_or_default();
             let (sync, message) = record::resource_sync(step, synced);
-            if !is_extra {
+            if !is_extra && !is_others {
                 healths.push((r.clone(), health.clone()));
             }
             resources.push(ResourceStatus {

@@ -345,6 +345,10 @@ pub fn resource_sync(step: &Step, synced: Option<&ApplyOutcome>) -> (SyncCode, S
         Action::Create => (SyncCode::OutOfSync, "missing from the cluster".into()),
         Action::Update => (SyncCode::OutOfSync, step.reason.clone()),
         Action::Prune | Action::PruneSkipped => (SyncCode::OutOfSync, step.reason.clone()),
+        Action::Shared => (
+            SyncCode::OutOfSync,
+            format!("{}{}", crate::owner::SHARED_PREFIX, step.reason),
+        ),
     }
 }
 
@@ -475,6 +479,8 @@ pub fn finish(
         (false, "SyncFailed", msg)
     } else if let Some(blocked) = &plan.prune_blocked {
         (false, "PruneBlocked", blocked.clone())
+    } else if let Some(shared) = plan.shared_conflict() {
+        (false, crate::owner::SHARED_RESOURCE, shared)
     } else if sync_code == SyncCode::OutOfSync {
         (false, "OutOfSync", out_of_sync_message(&status.resources))
     } else {
@@ -517,13 +523,17 @@ pub fn finish(
         ),
         &now,
     );
-    let stalled = sync_failed || health.status == HealthCode::Degraded;
+    // Another app's object waits for a person to decide whose it is.
+    let shared = reason == crate::owner::SHARED_RESOURCE;
+    let stalled = sync_failed || shared || health.status == HealthCode::Degraded;
     status.set_condition(
         cond(
             "Stalled",
             stalled,
             if sync_failed {
                 "SyncFailed"
+            } else if shared {
+                crate::owner::SHARED_RESOURCE
             } else if stalled {
                 "Degraded"
             } else {
@@ -597,6 +607,8 @@ fn results(plan: &Plan, outcome: &ApplyOutcome) -> Vec<ResourceResult> {
                 )
             } else if step.action == Action::PruneSkipped {
                 ("prune-skipped", "PruneSkipped", step.reason.clone())
+            } else if let Some((action, status, message)) = crate::owner::result(step, outcome) {
+                (action, status, message)
             } else {
                 (action_name(step), "Synced", String::new())
             };
@@ -621,6 +633,7 @@ fn action_name(step: &Step) -> &'static str {
         Action::Unchanged => "unchanged",
         Action::Prune => "pruned",
         Action::PruneSkipped => "prune-skipped",
+        Action::Shared => "shared",
     }
 }
 
@@ -652,7 +665,9 @@ fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
                 .filter(|s| s.action == Action::Update)
                 .map(|s| s.changes.iter().map(|c| c.path.as_str()).take(5).collect())
                 .unwrap_or_default();
-            if fields.is_empty() {
+            if crate::owner::names_another_app(r) {
+                format!("{verb} {object} ({})", r.message)
+            } else if fields.is_empty() {
                 format!("{verb} {object}")
             } else {
                 format!("{verb} {object}: {}", fields.join(", "))
@@ -756,6 +771,8 @@ mod tests {
                 wave: 0,
                 desired: None,
                 requires_pruning: false,
+                claim: None,
+                fold: Vec::new(),
             }],
             prune_blocked: None,
         }

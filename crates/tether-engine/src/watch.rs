@@ -344,19 +344,25 @@ fn newer(a: &Value, b: &Value) -> bool {
 }
 
 /// Keep only what Plan, Assess and the drift forensics read. Dropped:
-/// - the `fieldsV1` tree of tether's own managedFields entry, the largest
-///   part of most objects; other managers' trees stay, for
+/// - the `fieldsV1` trees of the owning app's managedFields entries (its own
+///   manager, `tether/<the tracking label>`, and `tether`, the manager every
+///   app shared before), the largest part of most objects; other managers'
+///   trees (another app's included) stay, for
 ///   `ignoreDifferences.managedFieldsManagers`, and every entry keeps its
 ///   manager, operation, time and subresource, for the forensics;
 /// - kubectl's `last-applied-configuration` annotation, a second copy of the
 ///   object that tether never compares.
 pub fn strip(mut obj: Value) -> Value {
+    let own = obj["metadata"]["labels"][tether_model::TRACKING_LABEL]
+        .as_str()
+        .map(tether_model::field_manager_for);
     if let Some(entries) = obj
         .pointer_mut("/metadata/managedFields")
         .and_then(Value::as_array_mut)
     {
         for e in entries.iter_mut() {
-            if e["manager"] == FIELD_MANAGER
+            let manager = e["manager"].as_str().unwrap_or("");
+            if (manager == FIELD_MANAGER || Some(manager) == own.as_deref())
                 && let Some(m) = e.as_object_mut()
             {
                 m.remove("fieldsV1");
@@ -439,6 +445,30 @@ mod tests {
         assert_eq!(s["status"], obj["status"], "health reads status");
         // The forensics still name the other manager.
         assert_eq!(crate::drift::last_writer(&s).0, "kubectl");
+    }
+
+    #[test]
+    fn strip_drops_the_owning_apps_own_field_tree_not_another_apps() {
+        let obj = json!({
+            "metadata": {
+                "name": "web",
+                "labels": {(tether_model::TRACKING_LABEL): "tether.web"},
+                "managedFields": [
+                    {"manager": "tether/tether.web", "operation": "Apply", "time": "t1", "fieldsV1": {"f:data": {}}},
+                    {"manager": "tether/tether.other", "operation": "Apply", "time": "t2", "fieldsV1": {"f:data": {"f:x": {}}}},
+                ]
+            }
+        });
+        let s = strip(obj.clone());
+        assert_eq!(
+            s["metadata"]["managedFields"][0],
+            json!({"manager": "tether/tether.web", "operation": "Apply", "time": "t1"})
+        );
+        assert_eq!(
+            s["metadata"]["managedFields"][1], obj["metadata"]["managedFields"][1],
+            "another app's tree stays, for ignoreDifferences and the forensics"
+        );
+        assert_eq!(crate::drift::last_writer(&s).0, "tether/tether.other");
     }
 
     #[test]

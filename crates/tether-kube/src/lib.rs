@@ -407,6 +407,33 @@ impl Cluster {
         serde_json::to_value(applied).map_err(|e| KubeError::Other(e.to_string()))
     }
 
+    /// JSON merge patch of the object `obj` (its apiVersion, kind, namespace
+    /// and name say which) as `field_manager`. Not retried: callers patch with
+    /// a resourceVersion precondition and decide again on a conflict.
+    pub async fn merge_patch(
+        &self,
+        obj: &Value,
+        patch: &Value,
+        field_manager: &str,
+    ) -> Result<Value, KubeError> {
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        let info = self.resolve(api_version, kind).await?;
+        let meta = &obj["metadata"];
+        let name = meta.get("name").and_then(Value::as_str).unwrap_or("");
+        let namespace = meta.get("namespace").and_then(Value::as_str).unwrap_or("");
+        let params = PatchParams {
+            field_manager: Some(field_manager.to_string()),
+            ..Default::default()
+        };
+        let patched = self
+            .api(&info, namespace)
+            .patch(name, &params, &Patch::Merge(patch))
+            .await
+            .map_err(KubeError::from)?;
+        serde_json::to_value(patched).map_err(|e| KubeError::Other(e.to_string()))
+    }
+
     /// Delete with background propagation. A missing object is not an error.
     pub async fn delete(&self, r: &ObjectRef) -> Result<(), KubeError> {
         self.delete_exact(r, None).await

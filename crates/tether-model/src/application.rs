@@ -181,7 +181,8 @@ pub struct SyncPolicy {
     /// Sync on every new commit. Without it, tether only reports OutOfSync until `tether app sync`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automated: Option<Automated>,
-    /// `CreateNamespace=true`, `ServerSideApply=force-conflicts` (or `Force=true`), `PruneLast=true`.
+    /// `CreateNamespace=true`, `ServerSideApply=force-conflicts` (or `Force=true`), `PruneLast=true`,
+    /// `TakeOver=true` (take objects over from the other apps that manage them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_options: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

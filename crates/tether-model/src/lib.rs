@@ -10,7 +10,8 @@ pub use application::*;
 pub use object::ObjectRef;
 pub use status::*;
 
-/// Field manager for every server-side apply tether makes.
+/// Field manager of what tether applies outside any app (namespaces it creates, its own
+/// CRD), and the one every app shared before each app got its own ([`field_manager`]).
 pub const FIELD_MANAGER: &str = "tether";
 /// Label on every applied object: `<app-namespace>.<app-name>`. Prune and drift use it.
 pub const TRACKING_LABEL: &str = "tether.dev/app";
@@ -18,6 +19,13 @@ pub const TRACKING_LABEL: &str = "tether.dev/app";
 pub const TRACKING_ANNOTATION: &str = "tether.dev/tracking";
 /// Integer; lower waves apply first.
 pub const SYNC_WAVE_ANNOTATION: &str = "tether.dev/sync-wave";
+/// On an object in Git: sync options for that object, comma-separated `Key=value`, in the
+/// style of Argo CD's `argocd.argoproj.io/sync-options`. `TakeOver=true` lets this app take
+/// the object over from another app that manages it.
+pub const SYNC_OPTIONS_ANNOTATION: &str = "tether.dev/sync-options";
+/// The sync option (on an object, or on the Application) that takes objects over from
+/// another app instead of reporting a `SharedResource` conflict.
+pub const TAKE_OVER_OPTION: &str = "TakeOver";
 /// `disabled` keeps an object from being pruned.
 pub const PRUNE_ANNOTATION: &str = "tether.dev/prune";
 /// `ignore` leaves an object out of the diff.
@@ -39,6 +47,35 @@ pub const CASCADE_FINALIZER: &str = "tether.dev/resources-finalizer";
 /// The tracking label's value for an app.
 pub fn tracking_value(app_namespace: &str, app_name: &str) -> String {
     format!("{app_namespace}.{app_name}")
+}
+
+/// The app's own field manager for server-side apply, `tether/<app-namespace>.<app-name>`, so
+/// that the API server reports conflicts between apps. At most 70 characters: the tracking
+/// value is refused over 63 before anything is applied (a field manager may have 128).
+pub fn field_manager(app_namespace: &str, app_name: &str) -> String {
+    field_manager_for(&tracking_value(app_namespace, app_name))
+}
+
+/// The field manager of the app whose tracking label value is `tracking`.
+pub fn field_manager_for(tracking: &str) -> String {
+    format!("{FIELD_MANAGER}/{tracking}")
+}
+
+/// The app a tracking label value names, `(namespace, name)`. Namespaces cannot
+/// contain dots, so the first dot splits them; app names may hold more.
+pub fn parse_tracking(value: &str) -> Option<(&str, &str)> {
+    let (ns, name) = value.split_once('.')?;
+    (!ns.is_empty() && !name.is_empty()).then_some((ns, name))
+}
+
+/// Whether a comma-separated `Key=value` list (the `tether.dev/sync-options`
+/// annotation) turns `option` on: `Key` alone or any value but `false`.
+pub fn option_in_list(list: &str, option: &str) -> bool {
+    list.split(',').any(|o| {
+        let o = o.trim();
+        let (k, v) = o.split_once('=').unwrap_or((o, "true"));
+        k.trim().eq_ignore_ascii_case(option) && !v.trim().eq_ignore_ascii_case("false")
+    })
 }
 
 /// The CRD as YAML, generated from the Rust types.
@@ -117,6 +154,32 @@ mod tests {
         assert!(spec.sync_option("CreateNamespace"));
         assert!(!spec.sync_option("PruneLast"));
         assert!(spec.force_conflicts());
+    }
+
+    #[test]
+    fn each_app_has_its_own_field_manager() {
+        assert_eq!(field_manager("tether", "web"), "tether/tether.web");
+        assert_ne!(field_manager("a", "web"), field_manager("b", "web"));
+        // The longest tracking value tether accepts (63) stays far under 128.
+        let longest = field_manager(&"n".repeat(31), &"a".repeat(31));
+        assert_eq!(longest.len(), 70);
+        assert_eq!(parse_tracking("tether.web.v2"), Some(("tether", "web.v2")));
+        assert_eq!(parse_tracking("nodot"), None);
+        assert_eq!(parse_tracking(".web"), None);
+        assert_eq!(parse_tracking("ns."), None);
+    }
+
+    #[test]
+    fn object_sync_options_parse_like_argo_cds() {
+        assert!(option_in_list("TakeOver=true", TAKE_OVER_OPTION));
+        assert!(option_in_list(
+            "Prune=false, takeover=TRUE",
+            TAKE_OVER_OPTION
+        ));
+        assert!(option_in_list("TakeOver", TAKE_OVER_OPTION));
+        assert!(!option_in_list("TakeOver=false", TAKE_OVER_OPTION));
+        assert!(!option_in_list("", TAKE_OVER_OPTION));
+        assert!(!option_in_list("TakeOverX=true", TAKE_OVER_OPTION));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod health;
 pub mod names;
 pub mod order;
+pub mod owner;
 pub mod plan;
 
 pub use diff::{CompareOptions, Comparison, FieldChange, compare, compare_ignored, rules_for};

@@ -16,6 +16,7 @@ use tether_model::{
 
 use crate::diff::{self, CompareOptions, FieldChange};
 use crate::order::{self, Stage};
+use crate::owner::{self, Claim, Holders};
 
 /// Everything the plan is computed from.
 #[derive(Clone, Copy, Debug)]
@@ -36,6 +37,11 @@ pub struct PlanInput<'a> {
     /// always prunes after every wave has been applied, so it changes nothing.
     pub prune_last: bool,
     pub ignore: &'a [IgnoreDifference],
+    /// Desired objects whose live copy another existing app holds (see
+    /// [`owner::claim`]); those not applied unless taken over.
+    pub holders: &'a Holders,
+    /// syncOption `TakeOver`: take objects over from the apps that hold them.
+    pub take_over: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -47,6 +53,9 @@ pub enum Action {
     /// An extra object that is kept: prune is off, the object opts out, the
     /// empty-render guard holds, or the object is no longer this app's.
     PruneSkipped,
+    /// Declared, but another app manages the live object: not applied
+    /// (a `SharedResource` conflict; see [`crate::owner`]).
+    Shared,
 }
 
 impl Action {
@@ -57,6 +66,7 @@ impl Action {
             Action::Unchanged => "unchanged",
             Action::Prune => "prune",
             Action::PruneSkipped => "prune-skipped",
+            Action::Shared => "shared",
         }
     }
 
@@ -85,6 +95,12 @@ pub struct Step {
     /// an extra that another app took over or that lost its label; the
     /// engine should drop those from the inventory.
     pub requires_pruning: bool,
+    /// The object changes hands (adopted, taken over) or stays another app's
+    /// (`Shared`); None when it is this app's already or new.
+    pub claim: Option<Claim>,
+    /// Field managers whose Apply entries are folded into this app's before
+    /// the object is applied (see [`owner::fold_managers`]).
+    pub fold: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -131,7 +147,7 @@ impl Plan {
             && self.steps.iter().all(|s| match s.action {
                 Action::Unchanged => true,
                 Action::PruneSkipped => !s.requires_pruning,
-                Action::Create | Action::Update | Action::Prune => false,
+                Action::Create | Action::Update | Action::Prune | Action::Shared => false,
             })
     }
 
@@ -152,6 +168,22 @@ impl Plan {
         out
     }
 
+    /// The `SharedResource` conflicts, for the app's condition: the first
+    /// step's reason (naming both apps and the object) and how many more.
+    pub fn shared_conflict(&self) -> Option<String> {
+        let mut shared = self.steps.iter().filter(|s| s.action == Action::Shared);
+        let first = shared.next()?;
+        let more = shared.count();
+        Some(if more == 0 {
+            first.reason.clone()
+        } else {
+            format!(
+                "{}; and {more} more object(s) managed by other apps",
+                first.reason
+            )
+        })
+    }
+
     /// `2 to create, 1 to update, 1 to prune`; `no changes` when there is nothing to do.
     pub fn summary(&self) -> String {
         let count = |f: &dyn Fn(&Step) -> bool| self.steps.iter().filter(|s| f(s)).count();
@@ -162,6 +194,10 @@ impl Plan {
             (
                 count(&|s| s.action == Action::PruneSkipped && s.requires_pruning),
                 "extra kept (not pruned)",
+            ),
+            (
+                count(&|s| s.action == Action::Shared),
+                "managed by another app (not applied)",
             ),
         ];
         let text: Vec<String> = parts
@@ -186,6 +222,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
     };
 
     let mut desired_refs = BTreeSet::new();
+    let inventory: BTreeSet<&ObjectRef> = input.inventory.iter().collect();
     let mut applies: Vec<(Key, Step)> = Vec::with_capacity(input.desired.len());
     for (index, obj) in input.desired.iter().enumerate() {
         let object = ObjectRef::of(obj).ok_or_else(|| PlanError::Unidentified {
@@ -203,7 +240,19 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             ignore: diff::rules_for(input.ignore, &object),
             redact: false,
         };
-        let (action, reason, diff, changes) = match input.live.get(&object) {
+        let live = input.live.get(&object);
+        let claim = match owner::claim(
+            obj,
+            live,
+            input.tracking,
+            input.take_over,
+            input.holders.get(&object),
+        ) {
+            // This app's own object whose label someone removed: drift, not an adoption.
+            Some(Claim::Adopt) if inventory.contains(&object) => None,
+            claim => claim,
+        };
+        let (action, reason, diff, changes) = match live {
             None => (
                 Action::Create,
                 "not in the cluster".to_string(),
@@ -234,6 +283,38 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 }
             }
         };
+        // Whose the object is decides over what the diff says: another app's is
+        // left alone; one that changes hands is applied even when equal (an
+        // object marked compare: ignore), as its label must become this app's.
+        let (action, reason) = match &claim {
+            Some(Claim::Shared { owner: holder }) => (
+                Action::Shared,
+                owner::shared_reason(
+                    &object,
+                    holder,
+                    input.tracking,
+                    input.take_over || owner::takes_over(obj),
+                ),
+            ),
+            Some(Claim::Adopt) => (
+                Action::Update,
+                format!("adopting it (no {TRACKING_LABEL} label); {reason}"),
+            ),
+            Some(Claim::Orphan { from }) => (
+                Action::Update,
+                format!("adopting it from app {from}, which no longer manages it; {reason}"),
+            ),
+            Some(Claim::TakeOver { from }) => (
+                Action::Update,
+                format!("taking it over from app {from}; {reason}"),
+            ),
+            None => (action, reason),
+        };
+        let fold = if action == Action::Update {
+            owner::managers_to_fold(live, claim.as_ref())
+        } else {
+            Vec::new()
+        };
         let step = Step {
             stage: order::stage(&object.group, &object.kind),
             object: object.clone(),
@@ -244,6 +325,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             wave,
             desired: Some(obj.clone()),
             requires_pruning: false,
+            claim,
+            fold,
         };
         applies.push((key(&object, wave), step));
     }
@@ -274,6 +357,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             wave,
             desired: None,
             requires_pruning,
+            claim: None,
+            fold: Vec::new(),
         };
         prunes.push((key(object, wave), step));
     }
@@ -453,6 +538,8 @@ mod tests {
         allow_empty: bool,
         prune_last: bool,
         ignore: Vec<IgnoreDifference>,
+        holders: Holders,
+        take_over: bool,
     }
 
     impl Case {
@@ -465,6 +552,8 @@ mod tests {
                 allow_empty: false,
                 prune_last: false,
                 ignore: Vec::new(),
+                holders: Holders::new(),
+                take_over: false,
             }
         }
 
@@ -490,6 +579,8 @@ mod tests {
                 allow_empty: self.allow_empty,
                 prune_last: self.prune_last,
                 ignore: &self.ignore,
+                holders: &self.holders,
+                take_over: self.take_over,
             }
         }
 
@@ -576,8 +667,9 @@ mod tests {
         assert_eq!(step(&p, "a").action, Action::Update);
         assert_eq!(
             step(&p, "a").reason,
-            "metadata.labels[\"tether.dev/app\"] changed"
+            "adopting it (no tether.dev/app label); metadata.labels[\"tether.dev/app\"] changed"
         );
+        assert_eq!(step(&p, "a").claim, Some(Claim::Adopt));
     }
 
     #[test]
@@ -1126,5 +1218,156 @@ mod tests {
             ),
             "the annotation, however spelled"
         );
+    }
+
+    fn owned_by(o: &Value, tracking: &str) -> Value {
+        let mut l = applied(o);
+        l["metadata"]["labels"][TRACKING_LABEL] = json!(tracking);
+        l
+    }
+
+    #[test]
+    fn an_object_another_app_holds_is_not_applied() {
+        let shared = cm("shared", json!({"k": "mine"}));
+        let other = cm("other", json!({}));
+        let live = owned_by(&cm("shared", json!({"k": "theirs"})), "argo.first");
+        let mut case = Case::new(vec![shared.clone(), other]).live(&[live]);
+        case.holders.insert(r(&shared), owner::Holder::default());
+        let p = case.plan();
+        let s = step(&p, "shared");
+        assert_eq!(s.action, Action::Shared);
+        assert_eq!(
+            s.claim,
+            Some(Claim::Shared {
+                owner: "argo/first".into()
+            })
+        );
+        assert!(
+            s.reason
+                .contains("managed by app argo/first; app argo/demo does not apply it"),
+            "{}",
+            s.reason
+        );
+        assert!(s.fold.is_empty());
+        // The rest is applied; the shared one is in no wave.
+        let waves = p.waves();
+        let applied: Vec<&str> = waves
+            .iter()
+            .flat_map(|(_, _, w)| w.iter().map(|s| s.object.name.as_str()))
+            .collect();
+        assert_eq!(applied, ["other"]);
+        assert!(!p.in_sync());
+        assert_eq!(
+            p.summary(),
+            "1 to create, 1 managed by another app (not applied)"
+        );
+        assert_eq!(p.shared_conflict().as_deref(), Some(s.reason.as_str()));
+    }
+
+    #[test]
+    fn an_object_whose_app_is_gone_is_adopted_with_its_fields() {
+        let x = cm("x", json!({"k": "v"}));
+        let mut live = owned_by(&x, "argo.gone");
+        live["metadata"]["managedFields"] =
+            json!([{"manager": "tether/argo.gone", "operation": "Apply", "fieldsV1": {}}]);
+        let p = Case::new(vec![x]).live(&[live]).plan();
+        let s = step(&p, "x");
+        assert_eq!(s.action, Action::Update);
+        assert!(
+            s.reason
+                .starts_with("adopting it from app argo/gone, which no longer manages it"),
+            "{}",
+            s.reason
+        );
+        assert_eq!(s.fold, ["tether/argo.gone"]);
+        assert!(p.shared_conflict().is_none());
+    }
+
+    #[test]
+    fn an_own_object_that_lost_its_label_is_drift_not_an_adoption() {
+        let x = cm("x", json!({"k": "v"}));
+        let mut live = applied(&x);
+        live["metadata"]["labels"] = json!({});
+        let p = Case::new(vec![x.clone()])
+            .live(&[live])
+            .inventory(&[x])
+            .plan();
+        let s = step(&p, "x");
+        assert_eq!(s.action, Action::Update);
+        assert_eq!(s.claim, None);
+        assert_eq!(s.reason, "metadata.labels[\"tether.dev/app\"] changed");
+    }
+
+    #[test]
+    fn an_unlabelled_object_is_adopted_even_when_not_compared() {
+        let mut x = cm("x", json!({"k": "v"}));
+        x["metadata"]["annotations"][tether_model::COMPARE_ANNOTATION] = json!("ignore");
+        let mut live = applied(&x);
+        live["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .shift_remove(TRACKING_LABEL);
+        let p = Case::new(vec![x]).live(&[live]).plan();
+        let s = step(&p, "x");
+        assert_eq!(s.action, Action::Update, "the label must become this app's");
+        assert_eq!(s.claim, Some(Claim::Adopt));
+        assert!(
+            s.reason
+                .starts_with("adopting it (no tether.dev/app label)"),
+            "{}",
+            s.reason
+        );
+    }
+
+    #[test]
+    fn an_object_is_taken_over_by_annotation_or_option() {
+        let mut x = cm("x", json!({"k": "v"}));
+        let mut live = owned_by(&x, "argo.first");
+        live["metadata"]["managedFields"] = json!([
+            {"manager": "tether/argo.first", "operation": "Apply", "fieldsV1": {}},
+            {"manager": "tether", "operation": "Apply", "fieldsV1": {}}]);
+        let by_option = {
+            let mut case = Case::new(vec![x.clone()]).live(std::slice::from_ref(&live));
+            case.holders.insert(r(&x), owner::Holder::default());
+            case.take_over = true;
+            case.plan()
+        };
+        x["metadata"]["annotations"][tether_model::SYNC_OPTIONS_ANNOTATION] =
+            json!("TakeOver=true");
+        let mut case = Case::new(vec![x.clone()]).live(&[live]);
+        case.holders.insert(r(&x), owner::Holder::default());
+        let by_annotation = case.plan();
+        for p in [by_option, by_annotation] {
+            let s = step(&p, "x");
+            assert_eq!(s.action, Action::Update);
+            assert_eq!(
+                s.claim,
+                Some(Claim::TakeOver {
+                    from: "argo/first".into()
+                })
+            );
+            assert!(
+                s.reason.starts_with("taking it over from app argo/first"),
+                "{}",
+                s.reason
+            );
+            assert_eq!(s.fold, ["tether", "tether/argo.first"]);
+        }
+    }
+
+    #[test]
+    fn objects_of_the_old_shared_manager_are_migrated_when_next_applied() {
+        let x = cm("x", json!({"k": "new"}));
+        let mut live = applied(&cm("x", json!({"k": "old"})));
+        live["metadata"]["managedFields"] =
+            json!([{"manager": "tether", "operation": "Apply", "fieldsV1": {}}]);
+        let p = Case::new(vec![x.clone()]).live(&[live.clone()]).plan();
+        assert_eq!(step(&p, "x").fold, ["tether"]);
+        assert_eq!(step(&p, "x").claim, None);
+        // Unchanged: not applied, nothing to fold yet.
+        live["data"]["k"] = json!("new");
+        let p = Case::new(vec![x]).live(&[live]).plan();
+        assert_eq!(step(&p, "x").action, Action::Unchanged);
+        assert!(step(&p, "x").fold.is_empty());
     }
 }

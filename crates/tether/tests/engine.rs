@@ -70,8 +70,8 @@ fn plain_directory_syncs_then_follows_new_commits() {
     ]);
     let fields: Value = serde_json::from_str(&fields).unwrap();
     assert_eq!(
-        fields["metadata"]["managedFields"][0]["manager"], "tether",
-        "server-side applied by tether"
+        fields["metadata"]["managedFields"][0]["manager"], "tether/tether.web",
+        "server-side applied by tether, as the app's own field manager"
     );
     let ready = condition(&app, "Ready");
     assert_eq!(ready["status"], "True", "{ready}");

@@ -241,7 +241,8 @@ pub struct CreateArgs {
     #[arg(long, requires = "auto", help_heading = "Sync policy")]
     allow_empty: bool,
     /// A sync option, KEY=VALUE; repeatable. Known: CreateNamespace=true (create the
-    /// destination namespace), ServerSideApply=force-conflicts, PruneLast=true.
+    /// destination namespace), ServerSideApply=force-conflicts, PruneLast=true,
+    /// TakeOver=true (take objects over from other apps that manage them).
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_sync_option, help_heading = "Sync policy")]
     sync_option: Vec<String>,
     /// Name of a Secret in the Application's namespace with Git credentials

@@ -75,7 +75,8 @@ fn differs(step: &Step) -> bool {
     match step.action {
         Action::Unchanged => false,
         Action::PruneSkipped => step.requires_pruning,
-        Action::Create | Action::Update | Action::Prune => true,
+        // Another app's object is not what this app's Git says it should be.
+        Action::Create | Action::Update | Action::Prune | Action::Shared => true,
     }
 }
 
@@ -86,6 +87,7 @@ fn what(step: &Step) -> &'static str {
         Action::Prune => "to prune",
         Action::PruneSkipped => "not in Git, kept",
         Action::Unchanged => "unchanged",
+        Action::Shared => "managed by another app, not applied",
     }
 }
 
@@ -232,6 +234,8 @@ mod tests {
             wave: 0,
             desired: None,
             requires_pruning,
+            claim: None,
+            fold: Vec::new(),
         }
     }
 
