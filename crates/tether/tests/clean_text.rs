@@ -277,7 +277,24 @@ fn repository_text_is_escaped_in_the_cli_status_events_and_log() {
         |a| condition(a, "Ready")["reason"] == "RenderFailed",
     );
     let failed = condition(&jsonnet, "Ready")["message"].as_str().unwrap();
-    assert!(failed.contains("forged by jsonnet\\u{1b}[2J"), "{failed}");
+    assert!(
+        failed.contains(
+            "boom\\u{a}2026-01-01T00:00:01.000000Z ERROR tether: forged by jsonnet\\u{1b}[2J"
+        ),
+        "a condition message is one line: {failed}"
+    );
+    // So `kubectl get -o wide`, whose Message column is the Ready message,
+    // shows one row per app.
+    let rows = env.kubectl_ok(&[
+        "get",
+        "applications.tether.dev",
+        "-n",
+        "tether",
+        "-o",
+        "wide",
+    ]);
+    assert_eq!(rows.lines().count(), 4, "{rows}");
+    assert!(raw_controls(&rows).is_empty(), "{rows:?}");
     let log = env.agent_log();
     assert!(
         log.contains("\\u{a}2026-01-01T00:00:01.000000Z ERROR tether: forged by jsonnet"),
