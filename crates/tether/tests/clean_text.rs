@@ -82,7 +82,8 @@ fn repository_text_is_escaped_in_the_cli_status_events_and_log() {
     // one whose bad YAML sits in a file named to forge a log line.
     repo.write(
         &format!("ok/odd\n{CLEAR}name.yaml"),
-        &configmap("settings", "a"),
+        // A bidi override in a value: YAML keeps it as it is, so the diff must escape it.
+        &configmap("settings", "a\\u202Eb"),
     );
     let bad_file = format!("bad/x\n{FORGED}{CLEAR}.yaml");
     repo.write(
@@ -204,6 +205,23 @@ fn repository_text_is_escaped_in_the_cli_status_events_and_log() {
             .contains("# Source: ok/odd\\u{a}\\u{1b}[2Jname.yaml"),
         "{render:?}"
     );
+
+    // `tether app diff` shows the YAML diff with the override escaped.
+    env.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        "text-ok",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"value":"changed"}}"#,
+    ]);
+    let diff = env.run_tether(&["app", "diff", "text-ok"]);
+    assert_eq!(diff.code, 3, "{diff:?}");
+    assert!(raw_controls(&diff.stdout).is_empty(), "{diff:?}");
+    assert!(diff.stdout.contains("a\\u{202e}b"), "{diff:?}");
 
     // -o json and -o yaml: the exact data (what the status holds), every
     // control character as an escape of the encoder's.
