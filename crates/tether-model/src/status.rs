@@ -336,11 +336,14 @@ impl ApplicationStatus {
 
 impl ApplicationStatus {
     /// Escape control characters (see [`crate::text`]) in every text the
-    /// status carries that a repository or a cluster can put there: messages
-    /// (multi-line: `\n` and `\t` kept), commit authors, initiators, summaries
-    /// and change lines (one line). So `kubectl get -o wide`, `kubectl
-    /// describe` and any other reader of the status are safe. Idempotent and
-    /// cheap when there is nothing to escape.
+    /// status carries that a repository or a cluster can put there. One line
+    /// (newlines escaped too): condition messages (the Ready message is a
+    /// column of `kubectl get -o wide`, where a newline would forge a row),
+    /// commit authors, initiators, summaries and change lines. Multi-line
+    /// (`\n` and `\t` kept): commit messages, operation and per-object
+    /// messages. So `kubectl get`, `kubectl describe` and any other reader of
+    /// the status are safe. Idempotent and cheap when there is nothing to
+    /// escape.
     ///
     /// The inventory's object identities (group, kind, namespace, name) are
     /// left exact: they address objects to prune, and the API server already
@@ -350,7 +353,7 @@ impl ApplicationStatus {
         let multi = |s: &mut String| escape_in_place(s, Lines::Keep);
         let one = |s: &mut String| escape_in_place(s, Lines::Escape);
         for c in &mut self.conditions {
-            multi(&mut c.message);
+            one(&mut c.message);
         }
         if let Some(h) = &mut self.health {
             multi(&mut h.message);
@@ -442,7 +445,7 @@ mod tests {
         );
         assert_eq!(
             s.conditions[0].message,
-            "render failed:\n\\u{1b}]0;pwned\\u{7}"
+            "render failed:\\u{a}\\u{1b}]0;pwned\\u{7}"
         );
         let c = s.history[0].commit.as_ref().unwrap();
         assert_eq!(c.author, "Eve\\u{1b}]0;pwned\\u{7}\\u{a}");

@@ -153,7 +153,8 @@ pub async fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                     // inject YAML of its own.
                     out.push_str(&format!("# Source: {}\n", crate::output::line(&m.origin)));
                 }
-                out.push_str(&tether_model::to_yaml(&m.object));
+                // output::yaml: bidi controls escaped too (as a JSON document).
+                out.push_str(&crate::output::yaml(&m.object)?);
                 if !out.ends_with('\n') {
                     out.push('\n');
                 }

@@ -82,7 +82,8 @@ fn repository_text_is_escaped_in_the_cli_status_events_and_log() {
     // one whose bad YAML sits in a file named to forge a log line.
     repo.write(
         &format!("ok/odd\n{CLEAR}name.yaml"),
-        &configmap("settings", "a"),
+        // A bidi override in a value: YAML keeps it as it is, so the diff must escape it.
+        &configmap("settings", "a\\u202Eb"),
     );
     let bad_file = format!("bad/x\n{FORGED}{CLEAR}.yaml");
     repo.write(
@@ -205,6 +206,23 @@ fn repository_text_is_escaped_in_the_cli_status_events_and_log() {
         "{render:?}"
     );
 
+    // `tether app diff` shows the YAML diff with the override escaped.
+    env.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        "text-ok",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"value":"changed"}}"#,
+    ]);
+    let diff = env.run_tether(&["app", "diff", "text-ok"]);
+    assert_eq!(diff.code, 3, "{diff:?}");
+    assert!(raw_controls(&diff.stdout).is_empty(), "{diff:?}");
+    assert!(diff.stdout.contains("a\\u{202e}b"), "{diff:?}");
+
     // -o json and -o yaml: the exact data (what the status holds), every
     // control character as an escape of the encoder's.
     let json = env.run_tether(&["app", "history", "text-ok", "-o", "json"]);
@@ -277,7 +295,24 @@ fn repository_text_is_escaped_in_the_cli_status_events_and_log() {
         |a| condition(a, "Ready")["reason"] == "RenderFailed",
     );
     let failed = condition(&jsonnet, "Ready")["message"].as_str().unwrap();
-    assert!(failed.contains("forged by jsonnet\\u{1b}[2J"), "{failed}");
+    assert!(
+        failed.contains(
+            "boom\\u{a}2026-01-01T00:00:01.000000Z ERROR tether: forged by jsonnet\\u{1b}[2J"
+        ),
+        "a condition message is one line: {failed}"
+    );
+    // So `kubectl get -o wide`, whose Message column is the Ready message,
+    // shows one row per app.
+    let rows = env.kubectl_ok(&[
+        "get",
+        "applications.tether.dev",
+        "-n",
+        "tether",
+        "-o",
+        "wide",
+    ]);
+    assert_eq!(rows.lines().count(), 4, "{rows}");
+    assert!(raw_controls(&rows).is_empty(), "{rows:?}");
     let log = env.agent_log();
     assert!(
         log.contains("\\u{a}2026-01-01T00:00:01.000000Z ERROR tether: forged by jsonnet"),
