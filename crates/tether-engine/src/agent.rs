@@ -52,6 +52,8 @@ pub struct AgentConfig {
     /// How often each app reads its objects from the API server instead of
     /// the live cache, in case a watch missed something.
     pub resync_interval: Duration,
+    /// An app rendering more objects fails with `TooManyObjects` and applies nothing.
+    pub max_objects_per_app: usize,
 }
 
 impl Default for AgentConfig {
@@ -69,6 +71,7 @@ impl Default for AgentConfig {
                 max_records: Some(1_000_000),
             },
             resync_interval: Duration::from_secs(600),
+            max_objects_per_app: crate::limits::DEFAULT_MAX_OBJECTS,
         }
     }
 }
@@ -131,6 +134,7 @@ impl Agent {
             poll_interval: config.poll_interval,
             history_limit: config.history_limit,
             progress_recheck: config.progress_recheck,
+            max_objects: config.max_objects_per_app,
         };
         Ok(Agent {
             engine: Arc::new(engine),

@@ -7,6 +7,8 @@
 //! - [`apply`] runs a plan against the cluster, wave by wave.
 //! - [`record`] turns what happened into the Application's status.
 //! - [`leader`] elects one writing replica through a Lease.
+//! - [`limits`] bounds one app's size and moves large apps' CPU work off
+//!   the runtime's workers.
 
 pub mod agent;
 pub mod apply;
@@ -15,6 +17,7 @@ pub mod drift;
 pub mod events;
 pub mod flapping;
 pub mod leader;
+pub mod limits;
 pub mod pipeline;
 pub mod record;
 pub mod time;

@@ -52,6 +52,9 @@ pub struct Engine {
     pub events: Option<crate::events::Notifier>,
     /// Recent self-heals per app, to notice flapping.
     pub heals: std::sync::Mutex<HashMap<String, flapping::Heals>>,
+    /// An app rendering more objects fails with `TooManyObjects`
+    /// (`tether agent --max-objects-per-app`).
+    pub max_objects: usize,
 }
 
 /// Per-app timing the scheduler does not keep.
@@ -135,13 +138,16 @@ impl Engine {
         }
         let tracking =
             tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
-        let inventory: Vec<ObjectRef> = app
+        let mut inventory: Vec<ObjectRef> = app
             .status
             .as_ref()
-            .map(|s| s.resources.iter().map(record::resource_ref).collect())
+            .map(|s| s.inventory_refs())
             .unwrap_or_default();
+        // Dependents before what they depend on: the reverse of apply order
+        // (webhooks first, namespaces and CRDs last).
+        inventory.sort_by_cached_key(|r| std::cmp::Reverse(tether_plan::order::key_of(r, 0)));
         let mut failed = false;
-        for r in inventory.iter().rev() {
+        for r in inventory.iter() {
             match self.cluster.get(r).await {
                 Ok(Some(live)) => {
                     if tether_plan::plan::prunable_by(&live, &tracking) {
@@ -251,7 +257,7 @@ impl Engine {
         let revision = desired.resolved.commit.clone();
 
         // Plan against what is live now.
-        let inventory: Vec<ObjectRef> = status.resources.iter().map(record::resource_ref).collect();
+        let inventory: Vec<ObjectRef> = status.inventory_refs();
         let live = match self.live(&key, &desired, &inventory).await {
             Ok(l) => l,
             Err(e) => {
@@ -262,7 +268,10 @@ impl Engine {
                 return Outcome::failed(self.poll_interval);
             }
         };
-        let plan = match self.plan(app, &desired, &live, &inventory, true) {
+        let large = desired.objects.len().max(inventory.len());
+        let plan = match crate::limits::cpu_heavy(large, || {
+            self.plan(app, &desired, &live, &inventory, true)
+        }) {
             Ok(p) => p,
             Err(failure) => {
                 self.audit_error(app, &status, &failure).await;
@@ -279,7 +288,7 @@ impl Engine {
             o.revision.as_deref() == Some(revision.as_str()) && o.phase == OperationPhase::Succeeded
         });
         let drifts = if synced_here {
-            drift::forensics(&plan, &live, &inventory)
+            crate::limits::cpu_heavy(large, || drift::forensics(&plan, &live, &inventory))
         } else {
             BTreeMap::new()
         };
@@ -293,7 +302,15 @@ impl Engine {
             .is_some_and(|r| r.starts_with("self-heal"))
         {
             initiator = "self-heal".to_string();
-            let what: Vec<String> = drifts.iter().map(|(r, d)| drift::describe(r, d)).collect();
+            // The first few: the reason lands in the operation, history and log.
+            let mut what: Vec<String> = drifts
+                .iter()
+                .take(5)
+                .map(|(r, d)| drift::describe(r, d))
+                .collect();
+            if drifts.len() > 5 {
+                what.push(format!("and {} more", drifts.len() - 5));
+            }
             if !what.is_empty() {
                 sync_reason = Some(format!("self-heal: {}", what.join("; ")));
             }
@@ -371,17 +388,21 @@ impl Engine {
             r.drift = drifts.get(&record::resource_ref(r)).cloned();
         }
         self.watch_kinds(&key, &resources).await;
-        record::finish(
-            &mut status,
-            app,
-            &desired,
-            &plan,
-            resources,
-            health.clone(),
-            synced.as_ref(),
-            &initiator,
-            self.history_limit,
-        );
+        let all_results = crate::limits::cpu_heavy(large, || {
+            let results = record::finish(
+                &mut status,
+                app,
+                &desired,
+                &plan,
+                resources,
+                health.clone(),
+                synced.as_ref(),
+                &initiator,
+                self.history_limit,
+            );
+            record::bound_size(&mut status);
+            results
+        });
         if let (Some(events), Some(outcome), Some(op)) = (
             &self.events,
             synced.as_ref(),
@@ -404,11 +425,8 @@ impl Engine {
             }
         }
         if let (Some(audit), Some(outcome)) = (&self.audit, synced.as_ref()) {
-            let results = status
-                .operation_state
-                .as_ref()
-                .map(|o| o.results.clone())
-                .unwrap_or_default();
+            // Every object's result: the status keeps only some.
+            let results = all_results;
             audit
                 .sync_finished(
                     audit_id,
@@ -505,13 +523,13 @@ impl Engine {
         desired: &Desired,
     ) {
         let key = Self::app_key(app);
+        let shown: HashMap<ObjectRef, &tether_model::Drift> = status
+            .resources
+            .iter()
+            .filter_map(|x| Some((record::resource_ref(x), x.drift.as_ref()?)))
+            .collect();
         for (r, d) in drifts {
-            let known = status
-                .resources
-                .iter()
-                .find(|x| record::resource_ref(x) == *r)
-                .and_then(|x| x.drift.as_ref());
-            if known == Some(d) {
+            if shown.get(r) == Some(&d) {
                 continue;
             }
             tracing::info!(app = %key, object = %r, manager = %d.manager, "drift: {}", drift::describe(r, d));
@@ -639,7 +657,7 @@ impl Engine {
             .await
             .map_err(|f| f.message)?;
         let status = app.status.clone().unwrap_or_default();
-        let inventory: Vec<ObjectRef> = status.resources.iter().map(record::resource_ref).collect();
+        let inventory: Vec<ObjectRef> = status.inventory_refs();
         let live = self
             .live(&Self::app_key(app), &desired, &inventory)
             .await
@@ -835,6 +853,19 @@ impl Engine {
                 format!("{} at {}: {e}", short(&resolved.commit), display_path(path)),
             )
         })?;
+        // Before anything else looks at the objects: an app over the limit
+        // plans, applies and prunes nothing.
+        crate::limits::check_count(rendered.manifests.len(), self.max_objects).map_err(|f| {
+            Failure::new(
+                f.reason,
+                format!(
+                    "{} at {}: {}",
+                    short(&resolved.commit),
+                    display_path(path),
+                    f.message
+                ),
+            )
+        })?;
         let tracking =
             tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app_name);
         // Label values are at most 63 characters; a longer one would make every apply fail.
@@ -900,6 +931,20 @@ impl Engine {
             tether_plan::plan::decorate(&mut obj, &tracking, &annotation);
             objects.push((obj, m.origin.clone()));
         }
+        let identities: Vec<(ObjectRef, String)> = objects
+            .iter()
+            .filter_map(|(o, _)| {
+                let version = tether_model::object::split_api_version(o["apiVersion"].as_str()?).1;
+                Some((ObjectRef::of(o)?, version.to_string()))
+            })
+            .collect();
+        crate::limits::check_inventory_size(identities.iter().map(|(r, v)| (r, v.as_str())))
+            .map_err(|f| {
+                Failure::new(
+                    f.reason,
+                    format!("{} at {}: {}", short(&resolved.commit), display_path(path), f.message),
+                )
+            })?;
         Ok(Desired { resolved, objects })
     }
 

@@ -2,10 +2,12 @@
 //! identity and the labels and annotations tether reads and writes. No I/O.
 
 pub mod application;
+pub mod inventory;
 pub mod object;
 pub mod status;
 
 pub use application::*;
+pub use inventory::{Inventory, InventoryEntry, ResourceCounts};
 pub use object::ObjectRef;
 pub use status::*;
 

@@ -50,6 +50,10 @@ pub struct AgentArgs {
     /// this often, in seconds.
     #[arg(long, default_value_t = 600.0)]
     pub resync_interval: f64,
+    /// Objects one app may render. An app over the limit fails with TooManyObjects and
+    /// applies and prunes nothing; its status and the agent's memory stay bounded.
+    #[arg(long, default_value_t = tether_engine::limits::DEFAULT_MAX_OBJECTS)]
+    pub max_objects_per_app: usize,
     #[command(flatten)]
     pub leader: LeaderArgs,
 }
@@ -135,6 +139,7 @@ impl AgentArgs {
                 max_records: (self.audit_max_records > 0).then_some(self.audit_max_records),
             },
             resync_interval: Duration::from_secs_f64(self.resync_interval.max(1.0)),
+            max_objects_per_app: self.max_objects_per_app.max(1),
         }
     }
 }
