@@ -1068,4 +1068,129 @@ mod tests {
             "True"
         );
     }
+
+    fn cm(name: &str, sync: SyncCode, health: HealthCode) -> ResourceStatus {
+        ResourceStatus {
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: "web".into(),
+            name: name.into(),
+            status: sync,
+            health: Some(HealthStatus::new(health, "")),
+            ..Default::default()
+        }
+    }
+
+    fn create(name: &str) -> Step {
+        Step {
+            object: ObjectRef::new("", "ConfigMap", "web", name),
+            action: Action::Create,
+            reason: String::new(),
+            diff: String::new(),
+            changes: Vec::new(),
+            stage: Stage::Main,
+            wave: 0,
+            desired: Some(json!({"apiVersion": "v1", "kind": "ConfigMap"})),
+            requires_pruning: false,
+        }
+    }
+
+    #[test]
+    fn the_intent_carries_an_old_status_over_to_the_compact_inventory() {
+        // Written by the previous version: every object in `resources`.
+        let old: Vec<ResourceStatus> = (0..300)
+            .map(|i| cm(&format!("old-{i:03}"), SyncCode::Synced, HealthCode::Healthy))
+            .collect();
+        let mut status = ApplicationStatus {
+            resources: old,
+            ..Default::default()
+        };
+        let plan = Plan {
+            steps: vec![create("new"), create("old-007")],
+            prune_blocked: None,
+        };
+        inventory_intent(&mut status, &plan);
+        let inv = status.inventory.as_ref().expect("compact inventory");
+        assert_eq!(inv.count, 301);
+        let refs: HashSet<ObjectRef> = status.inventory_refs().into_iter().collect();
+        assert!(refs.contains(&ObjectRef::new("", "ConfigMap", "web", "old-299")));
+        assert!(refs.contains(&ObjectRef::new("", "ConfigMap", "web", "new")));
+        // Detail: only what needs attention, the object being created.
+        assert_eq!(status.resources.len(), 1);
+        assert_eq!(status.resources[0].message, "being created");
+    }
+
+    #[test]
+    fn detail_is_for_objects_needing_attention_and_capped() {
+        let mut all: Vec<ResourceStatus> = (0..1_000)
+            .map(|i| cm(&format!("ok-{i:04}"), SyncCode::Synced, HealthCode::Healthy))
+            .collect();
+        for i in 0..150 {
+            all.push(cm(&format!("odd-{i:03}"), SyncCode::OutOfSync, HealthCode::Healthy));
+        }
+        all.push(cm("slow", SyncCode::Synced, HealthCode::Progressing));
+        let mut status = ApplicationStatus::default();
+        record_resources(&mut status, all);
+        let c = status.resource_counts.clone().unwrap();
+        assert_eq!(
+            (c.total, c.fine, c.out_of_sync, c.unhealthy, c.not_listed),
+            (1_151, 1_000, 150, 1, 51)
+        );
+        assert_eq!(status.resources.len(), RESOURCE_DETAIL_LIMIT);
+        assert_eq!(status.inventory.as_ref().unwrap().count, 1_151);
+    }
+
+    #[test]
+    fn results_keep_failures_and_changes_first() {
+        let result = |name: &str, action: &str, status: &str| ResourceResult {
+            kind: "ConfigMap".into(),
+            name: name.into(),
+            action: action.into(),
+            status: status.into(),
+            ..Default::default()
+        };
+        let mut all: Vec<ResourceResult> = (0..500)
+            .map(|i| result(&format!("u{i}"), "unchanged", "Synced"))
+            .collect();
+        all.push(result("changed", "configured", "Synced"));
+        all.push(result("bad", "configured", "SyncFailed"));
+        let (kept, omitted) = bound_results(&all);
+        assert_eq!((kept.len(), omitted), (RESULTS_LIMIT, 402));
+        assert!(kept.iter().any(|r| r.name == "bad"));
+        assert!(kept.iter().any(|r| r.name == "changed"));
+        let (few, none) = bound_results(&all[..5]);
+        assert_eq!((few.len(), none), (5, 0));
+    }
+
+    #[test]
+    fn the_status_is_trimmed_to_its_budget() {
+        let mut status = ApplicationStatus::default();
+        let long = "x".repeat(50_000);
+        for id in 0..40 {
+            status.history.push(HistoryEntry {
+                id,
+                message: long.clone(),
+                ..Default::default()
+            });
+        }
+        bound_size(&mut status);
+        let len = serde_json::to_vec(&status).unwrap().len();
+        assert!(len <= STATUS_BUDGET, "{len}");
+        assert_eq!(status.history.last().unwrap().id, 39, "the newest kept");
+    }
+
+    #[test]
+    fn history_lists_twenty_changes_and_counts_the_rest() {
+        let steps: Vec<Step> = (0..5_000).map(|i| create(&format!("c{i}"))).collect();
+        let plan = Plan {
+            steps,
+            prune_blocked: None,
+        };
+        let outcome = ApplyOutcome::default();
+        let all = results(&plan, &outcome);
+        let lines = changed_objects(&plan, &all);
+        assert_eq!(lines.len(), HISTORY_CHANGES + 1);
+        assert_eq!(lines[0], "created ConfigMap web/c0");
+        assert_eq!(lines[HISTORY_CHANGES], "… and 4980 more");
+    }
 }
