@@ -102,18 +102,18 @@ fn a_large_app_syncs_with_a_small_status_and_prunes_by_its_inventory() {
 
     // `tether app get`: counts, and no table of 2,501 fine objects.
     let get = env.run_tether(&["app", "get", "big", "-n", "tether"]);
-    assert_eq!(get.code, 0, "{get}");
+    assert_eq!(get.code, 0, "{get:?}");
     assert!(
         get.stdout
             .contains(&format!("{total} ({total} synced and healthy)")),
-        "{get}"
+        "{get:?}"
     );
     assert!(
         get.stdout
             .contains(&format!("… and {} more object(s)", total - 100)),
-        "{get}"
+        "{get:?}"
     );
-    assert!(get.stdout.lines().count() < 150, "{get}");
+    assert!(get.stdout.lines().count() < 150, "{get:?}");
 
     // One object drifts: it alone gets detail, and `get` says so.
     env.kubectl_ok(&[
@@ -140,9 +140,9 @@ fn a_large_app_syncs_with_a_small_status_and_prunes_by_its_inventory() {
             "{total} ({} synced and healthy; 1 need attention, listed below)",
             total - 1
         )),
-        "{get}"
+        "{get:?}"
     );
-    assert!(get.stdout.contains("cm-00042"), "{get}");
+    assert!(get.stdout.contains("cm-00042"), "{get:?}");
 
     // Git drops three objects (one the drifted one): exactly those are pruned.
     let dropped = [7usize, 42, 2_400];
@@ -258,27 +258,35 @@ fn a_status_in_the_old_form_still_prunes_after_an_upgrade() {
     env.wait_synced_healthy("old");
     env.stop_agent();
 
-    // What the previous version wrote: every object in `resources`.
-    let resources: Vec<Value> = (0..5)
-        .map(|i| {
-            serde_json::json!({"group": "", "version": "v1", "kind": "ConfigMap",
-                "namespace": "old", "name": format!("cm-{i:05}"), "status": "Synced",
-                "health": {"status": "Healthy"}})
-        })
-        .collect();
-    let patch = serde_json::json!({"status": {"inventory": null, "resourceCounts": null,
-        "resources": resources}});
+    // What the previous version wrote, as it wrote it (server-side apply of
+    // the whole status as `tether-agent`): every object in `resources`, no
+    // compact inventory.
+    let mut status = env.app("old")["status"].clone();
+    let fields = status.as_object_mut().unwrap();
+    fields.remove("inventory");
+    fields.remove("resourceCounts");
+    fields.insert(
+        "resources".into(),
+        (0..5)
+            .map(|i| {
+                serde_json::json!({"group": "", "version": "v1", "kind": "ConfigMap",
+                    "namespace": "old", "name": format!("cm-{i:05}"), "status": "Synced",
+                    "health": {"status": "Healthy"}})
+            })
+            .collect(),
+    );
+    let body = serde_json::json!({"apiVersion": "tether.dev/v1alpha1", "kind": "Application",
+        "metadata": {"name": "old", "namespace": "tether"}, "status": status});
+    std::fs::write(env.path("old-status.json"), body.to_string()).unwrap();
+    let file = env.path("old-status.json");
     env.kubectl_ok(&[
-        "patch",
-        "applications.tether.dev",
-        "old",
-        "-n",
-        "tether",
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=tether-agent",
         "--subresource=status",
-        "--type",
-        "merge",
-        "-p",
-        &patch.to_string(),
+        "-f",
+        file.to_str().unwrap(),
     ]);
     let app = env.app("old");
     assert!(app["status"]["inventory"].is_null(), "{}", app["status"]);
