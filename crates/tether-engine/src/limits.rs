@@ -91,7 +91,14 @@ mod tests {
             .collect();
         assert!(check_inventory_size(short.iter().map(|r| (r, "v1"))).is_ok());
         let long: Vec<ObjectRef> = (0..20_000)
-            .map(|i| ObjectRef::new("", "ConfigMap", "web", &format!("{}-{i:05}", "x".repeat(60))))
+            .map(|i| {
+                ObjectRef::new(
+                    "",
+                    "ConfigMap",
+                    "web",
+                    &format!("{}-{i:05}", "x".repeat(60)),
+                )
+            })
             .collect();
         let e = check_inventory_size(long.iter().map(|r| (r, "v1"))).unwrap_err();
         assert_eq!(e.reason, "TooManyObjects");
@@ -109,6 +116,13 @@ mod tests {
             .worker_threads(1)
             .build()
             .unwrap();
-        assert_eq!(rt.block_on(async { tokio::spawn(async { cpu_heavy(LARGE_APP * 2, || 9) }).await.unwrap() }), 9);
+        assert_eq!(
+            rt.block_on(async {
+                tokio::spawn(async { cpu_heavy(LARGE_APP * 2, || 9) })
+                    .await
+                    .unwrap()
+            }),
+            9
+        );
     }
 }

@@ -942,7 +942,12 @@ impl Engine {
             .map_err(|f| {
                 Failure::new(
                     f.reason,
-                    format!("{} at {}: {}", short(&resolved.commit), display_path(path), f.message),
+                    format!(
+                        "{} at {}: {}",
+                        short(&resolved.commit),
+                        display_path(path),
+                        f.message
+                    ),
                 )
             })?;
         Ok(Desired { resolved, objects })

@@ -362,7 +362,9 @@ pub const STATUS_BUDGET: usize = 960 * 1024;
 /// of detail.
 pub fn needs_attention(r: &ResourceStatus) -> bool {
     r.status != SyncCode::Synced
-        || r.health.as_ref().is_none_or(|h| h.status != HealthCode::Healthy)
+        || r.health
+            .as_ref()
+            .is_none_or(|h| h.status != HealthCode::Healthy)
         || r.requires_pruning
         || r.drift.is_some()
 }
@@ -383,7 +385,10 @@ fn record_resources(status: &mut ApplicationStatus, resources: Vec<ResourceStatu
         if r.status != SyncCode::Synced {
             counts.out_of_sync += 1;
         }
-        if r.health.as_ref().is_none_or(|h| h.status != HealthCode::Healthy) {
+        if r.health
+            .as_ref()
+            .is_none_or(|h| h.status != HealthCode::Healthy)
+        {
             counts.unhealthy += 1;
         }
         if !needs_attention(&r) {
@@ -785,13 +790,9 @@ const HISTORY_CHANGES: usize = 20;
 fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut more = 0usize;
-    let changed = plan
-        .steps
-        .iter()
-        .zip(results)
-        .filter(|(_, r)| {
-            r.action != "unchanged" && r.status != "Skipped" && r.action != "prune-skipped"
-        });
+    let changed = plan.steps.iter().zip(results).filter(|(_, r)| {
+        r.action != "unchanged" && r.status != "Skipped" && r.action != "prune-skipped"
+    });
     for (step, r) in changed {
         if lines.len() == HISTORY_CHANGES {
             more += 1;
@@ -803,7 +804,11 @@ fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
             r.action.clone()
         };
         let fields: Vec<&str> = if step.action == Action::Update {
-            step.changes.iter().map(|c| c.path.as_str()).take(5).collect()
+            step.changes
+                .iter()
+                .map(|c| c.path.as_str())
+                .take(5)
+                .collect()
         } else {
             Vec::new()
         };
@@ -1099,7 +1104,13 @@ mod tests {
     fn the_intent_carries_an_old_status_over_to_the_compact_inventory() {
         // Written by the previous version: every object in `resources`.
         let old: Vec<ResourceStatus> = (0..300)
-            .map(|i| cm(&format!("old-{i:03}"), SyncCode::Synced, HealthCode::Healthy))
+            .map(|i| {
+                cm(
+                    &format!("old-{i:03}"),
+                    SyncCode::Synced,
+                    HealthCode::Healthy,
+                )
+            })
             .collect();
         let mut status = ApplicationStatus {
             resources: old,
@@ -1126,7 +1137,11 @@ mod tests {
             .map(|i| cm(&format!("ok-{i:04}"), SyncCode::Synced, HealthCode::Healthy))
             .collect();
         for i in 0..150 {
-            all.push(cm(&format!("odd-{i:03}"), SyncCode::OutOfSync, HealthCode::Healthy));
+            all.push(cm(
+                &format!("odd-{i:03}"),
+                SyncCode::OutOfSync,
+                HealthCode::Healthy,
+            ));
         }
         all.push(cm("slow", SyncCode::Synced, HealthCode::Progressing));
         let mut status = ApplicationStatus::default();

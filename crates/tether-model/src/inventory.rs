@@ -124,7 +124,9 @@ impl Inventory {
 
     /// Its size in the status, in bytes of JSON.
     pub fn encoded_len(&self) -> usize {
-        serde_json::to_vec(self).map(|v| v.len()).unwrap_or(usize::MAX)
+        serde_json::to_vec(self)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -168,14 +170,22 @@ mod tests {
             // Dots in names, a group with dots.
             (r("apps", "Deployment", "web", "web.v2.canary"), "v1"),
             (
-                r("apiextensions.k8s.io", "CustomResourceDefinition", "", "widgets.example.com"),
+                r(
+                    "apiextensions.k8s.io",
+                    "CustomResourceDefinition",
+                    "",
+                    "widgets.example.com",
+                ),
                 "v1",
             ),
             // Cluster-scoped, core group.
             (r("", "Namespace", "", "web"), "v1"),
             // Underscores are legal in some custom resources' names.
             (r("example.com", "Widget", "web_ns", "a_b__c_"), "v1beta1"),
-            (r("rbac.authorization.k8s.io", "ClusterRole", "", "system:web"), "v1"),
+            (
+                r("rbac.authorization.k8s.io", "ClusterRole", "", "system:web"),
+                "v1",
+            ),
         ];
         let inv = Inventory::from_objects(objects.iter().map(|(r, v)| (r, *v)));
         assert_eq!(inv.count, 6);
@@ -191,7 +201,10 @@ mod tests {
         want.sort();
         assert_eq!(got, want);
         // Cluster-scoped and core-group entries carry no empty fields.
-        assert!(json.contains(r#"{"version":"v1","kind":"Namespace","names":["web"]}"#), "{json}");
+        assert!(
+            json.contains(r#"{"version":"v1","kind":"Namespace","names":["web"]}"#),
+            "{json}"
+        );
     }
 
     #[test]

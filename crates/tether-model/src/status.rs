@@ -347,7 +347,10 @@ impl ApplicationStatus {
 
     /// Every object the app manages (see [`Self::inventory_objects`]).
     pub fn inventory_refs(&self) -> Vec<crate::ObjectRef> {
-        self.inventory_objects().into_iter().map(|(r, _)| r).collect()
+        self.inventory_objects()
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect()
     }
 
     pub fn condition(&self, type_: &str) -> Option<&Condition> {

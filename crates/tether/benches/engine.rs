@@ -549,7 +549,11 @@ async fn one_big_app(dir: &Path, n: usize) -> (f64, f64, f64, usize, usize) {
             .iter()
             .map(|i| configmap(&format!("cm-{i:05}"), "v"))
             .collect();
-        std::fs::write(repo.join(format!("big/cm{file:03}.yaml")), docs.join("---\n")).unwrap();
+        std::fs::write(
+            repo.join(format!("big/cm{file:03}.yaml")),
+            docs.join("---\n"),
+        )
+        .unwrap();
     }
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-qm", "many"]);
@@ -571,12 +575,22 @@ async fn one_big_app(dir: &Path, n: usize) -> (f64, f64, f64, usize, usize) {
     wait_crd(&client).await;
     ensure_ns(&client, "tether").await;
     let start = Instant::now();
-    create_app(&client, "big", &format!("file://{}", repo.display()), "big", "big").await;
+    create_app(
+        &client,
+        "big",
+        &format!("file://{}", repo.display()),
+        "big",
+        "big",
+    )
+    .await;
     let apps: Api<Application> = Api::namespaced(client.clone(), "tether");
     let app = loop {
         if let Ok(a) = apps.get("big").await
             && synced_healthy(&a)
-            && a.status.as_ref().and_then(|s| s.inventory.as_ref()).map(|i| i.count)
+            && a.status
+                .as_ref()
+                .and_then(|s| s.inventory.as_ref())
+                .map(|i| i.count)
                 == Some(n as u64)
         {
             break a;
@@ -590,7 +604,11 @@ async fn one_big_app(dir: &Path, n: usize) -> (f64, f64, f64, usize, usize) {
     let secs = start.elapsed().as_secs_f64();
     let status = app.status.clone().unwrap_or_default();
     let status_bytes = serde_json::to_vec(&status).expect("json").len();
-    let inventory_bytes = status.inventory.as_ref().map(|i| i.encoded_len()).unwrap_or(0);
+    let inventory_bytes = status
+        .inventory
+        .as_ref()
+        .map(|i| i.encoded_len())
+        .unwrap_or(0);
     (
         secs,
         peak_rss_mib(agent.0.id()),
@@ -604,7 +622,10 @@ async fn main() {
     if std::env::args().any(|a| a == "scale") {
         let sizes = std::env::var("TETHER_BENCH_SCALE").unwrap_or_else(|_| "10000,50000".into());
         let tmp = tempfile::tempdir().expect("tmp");
-        for n in sizes.split(',').filter_map(|s| s.trim().parse::<usize>().ok()) {
+        for n in sizes
+            .split(',')
+            .filter_map(|s| s.trim().parse::<usize>().ok())
+        {
             let dir = tmp.path().join(format!("scale{n}"));
             std::fs::create_dir_all(&dir).unwrap();
             let (secs, agent, sandbox, status, inventory) = one_big_app(&dir, n).await;

@@ -76,7 +76,11 @@ fn a_large_app_syncs_with_a_small_status_and_prunes_by_its_inventory() {
         "big",
         "2,501 objects Synced and Healthy",
         Duration::from_secs(300),
-        |a| a["status"]["sync"]["revision"] == first && sync(a) == "Synced" && health(a) == "Healthy",
+        |a| {
+            a["status"]["sync"]["revision"] == first
+                && sync(a) == "Synced"
+                && health(a) == "Healthy"
+        },
     );
     let total = BIG + 1;
     assert_eq!(app["status"]["inventory"]["count"], total);
@@ -85,7 +89,10 @@ fn a_large_app_syncs_with_a_small_status_and_prunes_by_its_inventory() {
     let counts = &app["status"]["resourceCounts"];
     assert_eq!(counts["total"], total, "{counts}");
     assert_eq!(counts["fine"], total, "{counts}");
-    assert!(app["status"]["resources"].is_null(), "no detail when all is fine");
+    assert!(
+        app["status"]["resources"].is_null(),
+        "no detail when all is fine"
+    );
     let op = &app["status"]["operationState"];
     assert_eq!(op["results"].as_array().unwrap().len(), 100, "{op}");
     assert_eq!(op["resultsOmitted"], total - 100);
@@ -159,12 +166,9 @@ fn a_large_app_syncs_with_a_small_status_and_prunes_by_its_inventory() {
     }
     write_configmaps(&repo, "big", "cm", &kept);
     let second = repo.commit("Drop three ConfigMaps");
-    let app = env.wait_app(
-        "big",
-        "the three pruned",
-        Duration::from_secs(120),
-        |a| a["status"]["sync"]["revision"] == second && sync(a) == "Synced",
-    );
+    let app = env.wait_app("big", "the three pruned", Duration::from_secs(120), |a| {
+        a["status"]["sync"]["revision"] == second && sync(a) == "Synced"
+    });
     let live = labelled(&env, "big", "big");
     assert_eq!(live.len(), total - 3);
     for i in dropped {
@@ -172,7 +176,12 @@ fn a_large_app_syncs_with_a_small_status_and_prunes_by_its_inventory() {
     }
     assert!(live.contains("cm-00008") && live.contains("settings.v1.canary"));
     assert_eq!(app["status"]["inventory"]["count"], total - 3);
-    let last = app["status"]["history"].as_array().unwrap().last().unwrap().clone();
+    let last = app["status"]["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert!(
         last["summary"].as_str().unwrap().contains("3 pruned"),
         "{last}"
@@ -190,8 +199,22 @@ fn an_app_over_the_object_limit_fails_alone_and_applies_nothing() {
     write_configmaps(&repo, "huge", "cm", &(0..40).collect::<Vec<_>>());
     repo.write("small/a.yaml", &configmap("a", "1"));
     let first = repo.commit("40 and 1");
-    env.apply_yaml(&app_yaml("huge", &repo.url(), "huge", "huge", AUTO_PRUNE, ""));
-    env.apply_yaml(&app_yaml("small", &repo.url(), "small", "small", AUTO_PRUNE, ""));
+    env.apply_yaml(&app_yaml(
+        "huge",
+        &repo.url(),
+        "huge",
+        "huge",
+        AUTO_PRUNE,
+        "",
+    ));
+    env.apply_yaml(&app_yaml(
+        "small",
+        &repo.url(),
+        "small",
+        "small",
+        AUTO_PRUNE,
+        "",
+    ));
     env.wait_synced_healthy("huge");
     env.wait_synced_healthy("small");
     assert_eq!(labelled(&env, "huge", "huge").len(), 40);
@@ -200,12 +223,9 @@ fn an_app_over_the_object_limit_fails_alone_and_applies_nothing() {
     write_configmaps(&repo, "huge", "cm", &(39..99).collect::<Vec<_>>());
     repo.write("small/a.yaml", &configmap("a", "2"));
     let second = repo.commit("60, and a change next door");
-    let app = env.wait_app(
-        "huge",
-        "TooManyObjects",
-        Duration::from_secs(30),
-        |a| condition(a, "Ready")["reason"] == "TooManyObjects",
-    );
+    let app = env.wait_app("huge", "TooManyObjects", Duration::from_secs(30), |a| {
+        condition(a, "Ready")["reason"] == "TooManyObjects"
+    });
     let ready = condition(&app, "Ready");
     assert_eq!(ready["status"], "False");
     let message = ready["message"].as_str().unwrap();
