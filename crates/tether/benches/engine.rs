@@ -534,10 +534,9 @@ async fn drift(dir: &Path, extra: usize) -> ((f64, f64), (f64, f64), f64, f64, f
     (d, c, rss, rss_idle, idle_cpu)
 }
 
-#[tokio::main]
-/// 5. One app of `n` ConfigMaps (in files of 1,000 documents) from created
-/// to Synced and Healthy: (seconds, agent VmHWM MiB, sandbox VmHWM MiB,
-/// status bytes, inventory bytes).
+/// Scale within one app: one app of `n` ConfigMaps (in files of 1,000
+/// documents) from created to Synced and Healthy. Returns seconds, the
+/// agent's and the sandbox's VmHWM in MiB, status bytes and inventory bytes.
 async fn one_big_app(dir: &Path, n: usize) -> (f64, f64, f64, usize, usize) {
     let (sb, kc) = sandbox(dir);
     let repo = dir.join("repo");
@@ -618,6 +617,7 @@ async fn one_big_app(dir: &Path, n: usize) -> (f64, f64, f64, usize, usize) {
     )
 }
 
+#[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "scale") {
         let sizes = std::env::var("TETHER_BENCH_SCALE").unwrap_or_else(|_| "10000,50000".into());
