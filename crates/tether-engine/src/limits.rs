@@ -12,7 +12,7 @@ pub const DEFAULT_MAX_OBJECTS: usize = 20_000;
 
 /// The compact inventory may take at most this much of the Application
 /// status (whose whole JSON is kept under 960 KiB): about 58,000 objects with
-/// names of 8 characters, 20,000 with names of 30.
+/// names of 8 characters, 19,000 with names of 30.
 pub const INVENTORY_BUDGET: usize = 640 * 1024;
 
 /// From this many objects on, plan and record run where blocking is allowed
