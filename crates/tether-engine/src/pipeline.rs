@@ -62,6 +62,10 @@ pub struct Engine {
 pub struct Pacing {
     last_full_read: Option<std::time::Instant>,
     progressing: u32,
+    /// The drift last reported per object: the status shows at most 100
+    /// objects' detail, so this is what keeps the others from being
+    /// reported again at every reconcile.
+    drift_reported: BTreeMap<ObjectRef, tether_model::Drift>,
 }
 
 /// Where Source and Render ended: the commit and the desired objects.
@@ -514,7 +518,8 @@ impl Engine {
     }
 
     /// Log and audit drift once: when it differs from what the app's status
-    /// already shows for that object.
+    /// already shows for that object (or, past the status's limit on detail,
+    /// from what this agent last reported).
     async fn record_drift(
         &self,
         app: &Application,
@@ -528,10 +533,17 @@ impl Engine {
             .iter()
             .filter_map(|x| Some((record::resource_ref(x), x.drift.as_ref()?)))
             .collect();
-        for (r, d) in drifts {
-            if shown.get(r) == Some(&d) {
-                continue;
-            }
+        let fresh: Vec<(&ObjectRef, &tether_model::Drift)> = {
+            let mut pacing = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
+            let p = pacing.entry(key.clone()).or_default();
+            let fresh = drifts
+                .iter()
+                .filter(|(r, d)| shown.get(*r) != Some(d) && p.drift_reported.get(*r) != Some(*d))
+                .collect();
+            p.drift_reported = drifts.clone();
+            fresh
+        };
+        for (r, d) in fresh {
             tracing::info!(app = %key, object = %r, manager = %d.manager, "drift: {}", drift::describe(r, d));
             if let Some(audit) = &self.audit {
                 audit.drift(&key, r, d, &desired.resolved).await;

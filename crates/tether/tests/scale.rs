@@ -151,6 +151,63 @@ fn a_large_app_syncs_with_a_small_status_and_prunes_by_its_inventory() {
     );
     assert!(get.stdout.contains("cm-00042"), "{get:?}");
 
+    // 150 more drift at once (another manager's server-side apply): detail
+    // stops at 100, the counts say how many more, and each drift is audited
+    // once, not again at every reconcile.
+    let edited: Vec<String> = (1_000..1_150)
+        .map(|i| configmap(&format!("cm-{i:05}"), "bulk-edit"))
+        .collect();
+    std::fs::write(env.path("bulk.yaml"), edited.join("---\n")).unwrap();
+    let bulk = env.path("bulk.yaml");
+    env.kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=bulk-editor",
+        "-n",
+        "big",
+        "-f",
+        bulk.to_str().unwrap(),
+    ]);
+    let app = env.wait_app("big", "151 drifted", Duration::from_secs(30), |a| {
+        a["status"]["resourceCounts"]["outOfSync"] == 151
+    });
+    assert_eq!(app["status"]["resources"].as_array().unwrap().len(), 100);
+    assert_eq!(app["status"]["resourceCounts"]["notListed"], 51);
+    let get = env.run_tether(&["app", "get", "big", "-n", "tether"]);
+    assert!(
+        get.stdout.contains(&format!(
+            "{total} ({} synced and healthy; 151 need attention, 100 listed below, 51 more not shown",
+            total - 151
+        )),
+        "{get:?}"
+    );
+    std::thread::sleep(Duration::from_secs(5)); // two polls and more
+    let drifts = env.audit(&["--app", "big", "--kind", "drift"]);
+    assert_eq!(drifts.len(), 151, "each drift audited once: {drifts:?}");
+    // The editor puts Git's values back (it still co-owns the field, so a
+    // sync would otherwise meet a conflict): the drift clears.
+    let restored: Vec<String> = (1_000..1_150)
+        .map(|i| configmap(&format!("cm-{i:05}"), &format!("v{i}")))
+        .collect();
+    std::fs::write(&bulk, restored.join("---\n")).unwrap();
+    env.kubectl_ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=bulk-editor",
+        "-n",
+        "big",
+        "-f",
+        bulk.to_str().unwrap(),
+    ]);
+    env.wait_app(
+        "big",
+        "only cm-00042 drifted",
+        Duration::from_secs(30),
+        |a| a["status"]["resourceCounts"]["outOfSync"] == 1,
+    );
+
     // Git drops three objects (one the drifted one): exactly those are pruned.
     let dropped = [7usize, 42, 2_400];
     let kept: Vec<usize> = all
