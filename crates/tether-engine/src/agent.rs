@@ -60,6 +60,8 @@ pub struct AgentConfig {
     /// How often checkouts and mirrors no Application needs are removed (also at start); one
     /// used within the last interval is kept.
     pub gc_interval: Duration,
+    /// An app rendering more objects fails with `TooManyObjects` and applies nothing.
+    pub max_objects_per_app: usize,
 }
 
 impl Default for AgentConfig {
@@ -80,6 +82,7 @@ impl Default for AgentConfig {
             renderer: RendererConfig::default(),
             source: tether_source::SourceOptions::default(),
             gc_interval: Duration::from_secs(600),
+            max_objects_per_app: crate::limits::DEFAULT_MAX_OBJECTS,
         }
     }
 }
@@ -142,6 +145,7 @@ impl Agent {
             poll_interval: config.poll_interval,
             history_limit: config.history_limit,
             progress_recheck: config.progress_recheck,
+            max_objects: config.max_objects_per_app,
         };
         Ok(Agent {
             engine: Arc::new(engine),

@@ -179,7 +179,9 @@ async fn run_waves(
                         "configured"
                     };
                     tracing::info!(app = %key, object = %r, wave, "{verb}");
-                    out.applied.insert(r, obj);
+                    // Without tether's own field tree, as the live cache keeps
+                    // it: every object of a large app is held here at once.
+                    out.applied.insert(r, crate::watch::strip(obj));
                 }
                 Err(e) => {
                     tracing::warn!(app = %key, object = %r, wave, "apply failed: {e}");

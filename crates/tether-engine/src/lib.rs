@@ -9,6 +9,8 @@
 //! - [`leader`] elects one writing replica through a Lease.
 //! - [`source_gc`] removes checkouts and mirrors no Application needs.
 //! - [`owner`] keeps one app per object: conflicts, adoption, take-over.
+//! - [`limits`] bounds one app's size and moves large apps' CPU work off
+//!   the runtime's workers.
 
 pub mod agent;
 pub mod apply;
@@ -18,6 +20,7 @@ pub mod events;
 pub mod flapping;
 pub mod leader;
 pub mod owner;
+pub mod limits;
 pub mod pipeline;
 pub mod record;
 pub mod source_gc;

@@ -14,7 +14,6 @@ use tether_plan::owner::{Holder, Holders};
 use tether_plan::plan::Plan;
 
 use crate::pipeline::Desired;
-use crate::record;
 
 /// The condition type (and the Ready reason) of a conflict between apps.
 pub const SHARED_RESOURCE: &str = "SharedResource";
@@ -75,18 +74,12 @@ pub async fn holders(
     out
 }
 
-/// The objects an app holds: its inventory, less the objects it only
-/// declares while another app manages them.
+/// The objects an app holds: its inventory, which leaves out the objects it
+/// only declares while another app manages them (see `record`).
 fn inventory(app: &Application) -> BTreeSet<ObjectRef> {
     app.status
         .as_ref()
-        .map(|s| {
-            s.resources
-                .iter()
-                .filter(|r| !r.message.starts_with(SHARED_PREFIX))
-                .map(record::resource_ref)
-                .collect()
-        })
+        .map(|s| s.inventory_refs().into_iter().collect())
         .unwrap_or_default()
 }
 

@@ -52,6 +52,9 @@ pub struct Engine {
     pub events: Option<crate::events::Notifier>,
     /// Recent self-heals per app, to notice flapping.
     pub heals: std::sync::Mutex<HashMap<String, flapping::Heals>>,
+    /// An app rendering more objects fails with `TooManyObjects`
+    /// (`tether agent --max-objects-per-app`).
+    pub max_objects: usize,
 }
 
 /// Per-app timing the scheduler does not keep.
@@ -59,6 +62,10 @@ pub struct Engine {
 pub struct Pacing {
     last_full_read: Option<std::time::Instant>,
     progressing: u32,
+    /// The drift last reported per object: the status shows at most 100
+    /// objects' detail, so this is what keeps the others from being
+    /// reported again at every reconcile.
+    drift_reported: BTreeMap<ObjectRef, tether_model::Drift>,
 }
 
 /// Where Source and Render ended: the commit and the desired objects.
@@ -135,13 +142,16 @@ impl Engine {
         }
         let tracking =
             tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
-        let inventory: Vec<ObjectRef> = app
+        let mut inventory: Vec<ObjectRef> = app
             .status
             .as_ref()
-            .map(|s| s.resources.iter().map(record::resource_ref).collect())
+            .map(|s| s.inventory_refs())
             .unwrap_or_default();
+        // Dependents before what they depend on: the reverse of apply order
+        // (webhooks first, namespaces and CRDs last).
+        inventory.sort_by_cached_key(|r| std::cmp::Reverse(tether_plan::order::key_of(r, 0)));
         let mut failed = false;
-        for r in inventory.iter().rev() {
+        for r in inventory.iter() {
             match self.cluster.get(r).await {
                 Ok(Some(live)) => {
                     if tether_plan::plan::prunable_by(&live, &tracking) {
@@ -232,7 +242,7 @@ impl Engine {
                 return Outcome::failed(self.poll_interval);
             }
         };
-        let desired = match self
+        let mut desired = match self
             .source_and_render_at(app, max_age, hold.as_deref())
             .await
         {
@@ -251,7 +261,7 @@ impl Engine {
         let revision = desired.resolved.commit.clone();
 
         // Plan against what is live now.
-        let inventory: Vec<ObjectRef> = status.resources.iter().map(record::resource_ref).collect();
+        let inventory: Vec<ObjectRef> = status.inventory_refs();
         let live = match self.live(&key, &desired, &inventory).await {
             Ok(l) => l,
             Err(e) => {
@@ -264,7 +274,10 @@ impl Engine {
         };
         // Whose each live object is: an object another app holds is not this app's to apply.
         let holders = self.holders(app, &desired, &live).await;
-        let plan = match self.plan(app, &desired, &live, &inventory, true, &holders) {
+        let large = desired.objects.len().max(inventory.len());
+        let plan = match crate::limits::cpu_heavy(large, || {
+            self.plan(app, &mut desired, &live, &inventory, true, &holders)
+        }) {
             Ok(p) => p,
             Err(failure) => {
                 self.audit_error(app, &status, &failure).await;
@@ -281,7 +294,7 @@ impl Engine {
             o.revision.as_deref() == Some(revision.as_str()) && o.phase == OperationPhase::Succeeded
         });
         let drifts = if synced_here {
-            drift::forensics(&plan, &live, &inventory)
+            crate::limits::cpu_heavy(large, || drift::forensics(&plan, &live, &inventory))
         } else {
             BTreeMap::new()
         };
@@ -295,7 +308,15 @@ impl Engine {
             .is_some_and(|r| r.starts_with("self-heal"))
         {
             initiator = "self-heal".to_string();
-            let what: Vec<String> = drifts.iter().map(|(r, d)| drift::describe(r, d)).collect();
+            // The first few: the reason lands in the operation, history and log.
+            let mut what: Vec<String> = drifts
+                .iter()
+                .take(5)
+                .map(|(r, d)| drift::describe(r, d))
+                .collect();
+            if drifts.len() > 5 {
+                what.push(format!("and {} more", drifts.len() - 5));
+            }
             if !what.is_empty() {
                 sync_reason = Some(format!("self-heal: {}", what.join("; ")));
             }
@@ -373,17 +394,21 @@ impl Engine {
             r.drift = drifts.get(&record::resource_ref(r)).cloned();
         }
         self.watch_kinds(&key, &resources).await;
-        record::finish(
-            &mut status,
-            app,
-            &desired,
-            &plan,
-            resources,
-            health.clone(),
-            synced.as_ref(),
-            &initiator,
-            self.history_limit,
-        );
+        let all_results = crate::limits::cpu_heavy(large, || {
+            let results = record::finish(
+                &mut status,
+                app,
+                &desired,
+                &plan,
+                resources,
+                health.clone(),
+                synced.as_ref(),
+                &initiator,
+                self.history_limit,
+            );
+            record::bound_size(&mut status);
+            results
+        });
         if let (Some(events), Some(outcome), Some(op)) = (
             &self.events,
             synced.as_ref(),
@@ -406,11 +431,8 @@ impl Engine {
             }
         }
         if let (Some(audit), Some(outcome)) = (&self.audit, synced.as_ref()) {
-            let results = status
-                .operation_state
-                .as_ref()
-                .map(|o| o.results.clone())
-                .unwrap_or_default();
+            // Every object's result: the status keeps only some.
+            let results = all_results;
             audit
                 .sync_finished(
                     audit_id,
@@ -512,7 +534,8 @@ impl Engine {
     }
 
     /// Log and audit drift once: when it differs from what the app's status
-    /// already shows for that object.
+    /// already shows for that object (or, past the status's limit on detail,
+    /// from what this agent last reported).
     async fn record_drift(
         &self,
         app: &Application,
@@ -521,15 +544,22 @@ impl Engine {
         desired: &Desired,
     ) {
         let key = Self::app_key(app);
-        for (r, d) in drifts {
-            let known = status
-                .resources
+        let shown: HashMap<ObjectRef, &tether_model::Drift> = status
+            .resources
+            .iter()
+            .filter_map(|x| Some((record::resource_ref(x), x.drift.as_ref()?)))
+            .collect();
+        let fresh: Vec<(&ObjectRef, &tether_model::Drift)> = {
+            let mut pacing = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
+            let p = pacing.entry(key.clone()).or_default();
+            let fresh = drifts
                 .iter()
-                .find(|x| record::resource_ref(x) == *r)
-                .and_then(|x| x.drift.as_ref());
-            if known == Some(d) {
-                continue;
-            }
+                .filter(|(r, d)| shown.get(*r) != Some(d) && p.drift_reported.get(*r) != Some(*d))
+                .collect();
+            p.drift_reported = drifts.clone();
+            fresh
+        };
+        for (r, d) in fresh {
             tracing::info!(app = %key, object = %r, manager = %d.manager, "drift: {}", drift::describe(r, d));
             if let Some(audit) = &self.audit {
                 audit.drift(&key, r, d, &desired.resolved).await;
@@ -650,19 +680,19 @@ impl Engine {
 
     /// Source → Render, without touching the cluster: used by `tether app diff`.
     pub async fn preview(&self, app: &Application) -> Result<Preview, String> {
-        let desired = self
+        let mut desired = self
             .source_and_render(app, Duration::ZERO)
             .await
             .map_err(|f| f.message)?;
         let status = app.status.clone().unwrap_or_default();
-        let inventory: Vec<ObjectRef> = status.resources.iter().map(record::resource_ref).collect();
+        let inventory: Vec<ObjectRef> = status.inventory_refs();
         let live = self
             .live(&Self::app_key(app), &desired, &inventory)
             .await
             .map_err(|e| e.to_string())?;
         let holders = self.holders(app, &desired, &live).await;
         let plan = self
-            .plan(app, &desired, &live, &inventory, true, &holders)
+            .plan(app, &mut desired, &live, &inventory, true, &holders)
             .map_err(|f| f.message)?;
         Ok(Preview {
             revision: desired.resolved.commit,
@@ -851,6 +881,19 @@ impl Engine {
                 format!("{} at {}: {e}", short(&resolved.commit), display_path(path)),
             )
         })?;
+        // Before anything else looks at the objects: an app over the limit
+        // plans, applies and prunes nothing.
+        crate::limits::check_count(rendered.manifests.len(), self.max_objects).map_err(|f| {
+            Failure::new(
+                f.reason,
+                format!(
+                    "{} at {}: {}",
+                    short(&resolved.commit),
+                    display_path(path),
+                    f.message
+                ),
+            )
+        })?;
         let tracking =
             tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app_name);
         // Label values are at most 63 characters; a longer one would make every apply fail.
@@ -921,6 +964,25 @@ impl Engine {
             tether_plan::plan::decorate(&mut obj, &tracking, &annotation);
             objects.push((obj, m.origin.clone()));
         }
+        let identities: Vec<(ObjectRef, String)> = objects
+            .iter()
+            .filter_map(|(o, _)| {
+                let version = tether_model::object::split_api_version(o["apiVersion"].as_str()?).1;
+                Some((ObjectRef::of(o)?, version.to_string()))
+            })
+            .collect();
+        crate::limits::check_inventory_size(identities.iter().map(|(r, v)| (r, v.as_str())))
+            .map_err(|f| {
+                Failure::new(
+                    f.reason,
+                    format!(
+                        "{} at {}: {}",
+                        short(&resolved.commit),
+                        display_path(path),
+                        f.message
+                    ),
+                )
+            })?;
         Ok(Desired { resolved, objects })
     }
 
@@ -1011,17 +1073,22 @@ impl Engine {
         crate::owner::holders(&self.cluster, &tracking, desired, live).await
     }
 
-    /// Plan: pure; decides per object.
+    /// Plan: pure; decides per object. Moves the rendered objects out of
+    /// `desired` rather than copying them (the steps hold them from here on):
+    /// at 50,000 objects every copy is hundreds of MB.
     fn plan(
         &self,
         app: &Application,
-        desired: &Desired,
+        desired: &mut Desired,
         live: &BTreeMap<ObjectRef, Value>,
         inventory: &[ObjectRef],
         allow_prune: bool,
         holders: &tether_plan::owner::Holders,
     ) -> Result<Plan, Failure> {
-        let objects: Vec<Value> = desired.objects.iter().map(|(o, _)| o.clone()).collect();
+        let objects: Vec<Value> = std::mem::take(&mut desired.objects)
+            .into_iter()
+            .map(|(o, _)| o)
+            .collect();
         let automated = app.spec.automated();
         let tracking =
             tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app.name_any());
@@ -1048,10 +1115,11 @@ impl Engine {
         live: &BTreeMap<ObjectRef, Value>,
         synced: Option<&ApplyOutcome>,
     ) -> (Vec<ResourceStatus>, HealthStatus) {
-        let mut now: HashMap<ObjectRef, Value> = HashMap::new();
+        // References, not copies: an app's every object may be in here.
+        let mut now: HashMap<&ObjectRef, &Value> = HashMap::new();
         if let Some(s) = synced {
             for (r, obj) in &s.applied {
-                now.insert(r.clone(), obj.clone());
+                now.insert(r, obj);
             }
         }
         let mut resources = Vec::new();
@@ -1065,7 +1133,7 @@ impl Engine {
             if pruned || disowned {
                 continue;
             }
-            let current = now.get(r).or_else(|| live.get(r));
+            let current = now.get(r).copied().or_else(|| live.get(r));
             let is_extra = matches!(step.action, Action::Prune | Action::PruneSkipped);
             // Another app's object: shown, but its health is that app's.
             let is_others = step.action == Action::Shared;

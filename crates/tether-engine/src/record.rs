@@ -2,6 +2,7 @@
 //! (kstatus Ready / Reconciling / Stalled), sync, health, the inventory, the
 //! operation and its history entry. Pure except for `write_status`.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use kube::ResourceExt;
@@ -10,8 +11,8 @@ use serde_json::json;
 use tether_kube::Cluster;
 use tether_model::{
     Application, ApplicationStatus, CommitInfo, Condition, HealthCode, HealthStatus, HistoryEntry,
-    ObjectRef, OperationPhase, OperationState, ResourceResult, ResourceStatus, SyncCode,
-    SyncStatus,
+    Inventory, ObjectRef, OperationPhase, OperationState, ResourceCounts, ResourceResult,
+    ResourceStatus, SyncCode, SyncStatus,
 };
 use tether_plan::plan::{Action, Plan, Step};
 
@@ -263,6 +264,7 @@ pub fn operation_started(
         started_at: time::now(),
         finished_at: None,
         results: Vec::new(),
+        results_omitted: 0,
         retry_count,
         transient_retries,
         synced_generation: generation,
@@ -281,47 +283,195 @@ pub fn operation_started(
 }
 
 /// Add every object the plan is about to create or take over to the inventory
-/// (`status.resources`) as OutOfSync, so the Running status written before the
+/// (`status.inventory`) as OutOfSync, so the Running status written before the
 /// apply already names them: if the agent dies between creating an object and
-/// recording it, the next reconcile still prunes it once Git drops it.
+/// recording it, the next reconcile still prunes it once Git drops it. Linear
+/// in the number of objects: one set of what the inventory holds, one pass over
+/// the plan.
 pub fn inventory_intent(status: &mut ApplicationStatus, plan: &Plan) {
+    // A status written before the compact inventory: `resources` was the
+    // inventory; carry it over before trimming `resources` to the detail.
+    let old_form = status.inventory.is_none();
+    let mut inventory = compact_inventory(&status.inventory_objects());
+    if old_form {
+        status.resources.retain(needs_attention);
+        status.resources.truncate(RESOURCE_DETAIL_LIMIT);
+    }
+    let known: HashSet<ObjectRef> = inventory.refs().into_iter().collect();
+    let mut listed = status.resources.len();
+    let mut new: Vec<(ObjectRef, String)> = Vec::new();
     // Updates too: an existing object taken over (adopted) is not in the
     // inventory yet either.
     for step in plan
         .steps
         .iter()
         .filter(|s| matches!(s.action, Action::Create | Action::Update))
+        .filter(|s| !known.contains(&s.object))
     {
-        if status
-            .resources
-            .iter()
-            .any(|r| resource_ref(r) == step.object)
-        {
-            continue;
-        }
         let version = step
             .desired
             .as_ref()
             .and_then(|o| o["apiVersion"].as_str())
             .map(|v| tether_model::object::split_api_version(v).1.to_string())
             .unwrap_or_default();
-        status.resources.push(ResourceStatus {
-            group: step.object.group.clone(),
-            version,
-            kind: step.object.kind.clone(),
-            namespace: step.object.namespace.clone(),
-            name: step.object.name.clone(),
-            status: SyncCode::OutOfSync,
-            health: None,
-            message: if step.action == Action::Create {
-                "being created".into()
-            } else {
-                "being applied".into()
-            },
-            requires_pruning: false,
-            drift: None,
-        });
+        // Detail only while it stays small; the inventory has them all.
+        if listed < RESOURCE_DETAIL_LIMIT {
+            listed += 1;
+            status.resources.push(ResourceStatus {
+                group: step.object.group.clone(),
+                version: version.clone(),
+                kind: step.object.kind.clone(),
+                namespace: step.object.namespace.clone(),
+                name: step.object.name.clone(),
+                status: SyncCode::OutOfSync,
+                health: None,
+                message: if step.action == Action::Create {
+                    "being created".into()
+                } else {
+                    "being applied".into()
+                },
+                requires_pruning: false,
+                drift: None,
+            });
+        }
+        new.push((step.object.clone(), version));
     }
+    inventory.extend(new.iter().map(|(r, v)| (r, v.as_str())));
+    status.inventory = Some(inventory);
+}
+
+/// The compact inventory of these objects.
+pub fn compact_inventory(objects: &[(ObjectRef, String)]) -> Inventory {
+    Inventory::from_objects(objects.iter().map(|(r, v)| (r, v.as_str())))
+}
+
+/// At most this many objects get per-object detail in `status.resources`.
+pub const RESOURCE_DETAIL_LIMIT: usize = 100;
+/// A detail message is cut to this many characters.
+const DETAIL_MESSAGE_CHARS: usize = 300;
+/// An operation's (and history entry's) message is cut to this many characters.
+const OPERATION_MESSAGE_CHARS: usize = 2000;
+/// At most this many per-object results in `operationState.results`.
+pub const RESULTS_LIMIT: usize = 100;
+/// The status is trimmed (oldest history, then detail, then results) until
+/// its JSON is at most this big, well under etcd's 1.5 MiB and the 1 MiB the
+/// docs promise.
+pub const STATUS_BUDGET: usize = 960 * 1024;
+
+/// Not Synced and Healthy, or carrying drift or a pending prune: worth a line
+/// of detail.
+pub fn needs_attention(r: &ResourceStatus) -> bool {
+    r.status != SyncCode::Synced
+        || r.health
+            .as_ref()
+            .is_none_or(|h| h.status != HealthCode::Healthy)
+        || r.requires_pruning
+        || r.drift.is_some()
+}
+
+/// The inventory, the counts and the detail from every object's status.
+fn record_resources(status: &mut ApplicationStatus, resources: Vec<ResourceStatus>) {
+    // An object another app holds is declared here but not this app's: it
+    // stays in the detail (OutOfSync, SharedResource) and out of the
+    // inventory, so it is never pruned from under its owner.
+    let objects: Vec<(ObjectRef, String)> = resources
+        .iter()
+        .filter(|r| !r.message.starts_with(crate::owner::SHARED_PREFIX))
+        .map(|r| (resource_ref(r), r.version.clone()))
+        .collect();
+    status.inventory = Some(compact_inventory(&objects));
+    let mut counts = ResourceCounts {
+        total: resources.len() as u64,
+        ..Default::default()
+    };
+    let mut detail = Vec::new();
+    for mut r in resources {
+        if r.status != SyncCode::Synced {
+            counts.out_of_sync += 1;
+        }
+        if r.health
+            .as_ref()
+            .is_none_or(|h| h.status != HealthCode::Healthy)
+        {
+            counts.unhealthy += 1;
+        }
+        if !needs_attention(&r) {
+            counts.fine += 1;
+        } else if detail.len() < RESOURCE_DETAIL_LIMIT {
+            r.message = cut(&r.message, DETAIL_MESSAGE_CHARS);
+            detail.push(r);
+        } else {
+            counts.not_listed += 1;
+        }
+    }
+    status.resources = detail;
+    status.resource_counts = Some(counts);
+}
+
+/// At most `max` characters, with `…` when cut.
+pub fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// Keep the status under [`STATUS_BUDGET`] whatever else grew: drop the
+/// oldest history entries (keeping the last), then halve the per-object
+/// detail, then the results. The inventory and the conditions stay whole.
+pub fn bound_size(status: &mut ApplicationStatus) {
+    loop {
+        let len = serde_json::to_vec(&*status).map(|v| v.len()).unwrap_or(0);
+        if len <= STATUS_BUDGET {
+            return;
+        }
+        if status.history.len() > 1 {
+            status.history.remove(0);
+        } else if !status.resources.is_empty() {
+            let keep = status.resources.len() / 2;
+            let dropped = (status.resources.len() - keep) as u64;
+            status.resources.truncate(keep);
+            if let Some(c) = status.resource_counts.as_mut() {
+                c.not_listed += dropped;
+            }
+        } else if let Some(op) = status
+            .operation_state
+            .as_mut()
+            .filter(|o| !o.results.is_empty())
+        {
+            let keep = op.results.len() / 2;
+            op.results_omitted += (op.results.len() - keep) as u64;
+            op.results.truncate(keep);
+        } else {
+            return;
+        }
+    }
+}
+
+/// The results kept in the status: all of them when few, else failures
+/// first, then changes, then the rest, up to [`RESULTS_LIMIT`]; and how many
+/// were left out.
+fn bound_results(all: &[ResourceResult]) -> (Vec<ResourceResult>, u64) {
+    if all.len() <= RESULTS_LIMIT {
+        return (all.to_vec(), 0);
+    }
+    let rank = |r: &ResourceResult| {
+        if r.status == "SyncFailed" {
+            0
+        } else if r.action != "unchanged" {
+            1
+        } else {
+            2
+        }
+    };
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    // Stable: plan order within a rank.
+    order.sort_by_key(|&i| rank(&all[i]));
+    order.truncate(RESULTS_LIMIT);
+    order.sort_unstable();
+    let kept: Vec<ResourceResult> = order.into_iter().map(|i| all[i].clone()).collect();
+    let omitted = (all.len() - kept.len()) as u64;
+    (kept, omitted)
 }
 
 /// Sync status and message of one object after this reconcile.
@@ -352,6 +502,8 @@ pub fn resource_sync(step: &Step, synced: Option<&ApplyOutcome>) -> (SyncCode, S
     }
 }
 
+/// Returns every per-object result of the sync (empty when none ran), for the
+/// audit log: the status keeps at most [`RESULTS_LIMIT`] of them.
 #[allow(clippy::too_many_arguments)]
 pub fn finish(
     status: &mut ApplicationStatus,
@@ -363,7 +515,7 @@ pub fn finish(
     synced: Option<&ApplyOutcome>,
     initiator: &str,
     history_limit: usize,
-) {
+) -> Vec<ResourceResult> {
     let now = time::now();
     let generation = app.metadata.generation;
     let revision = desired.resolved.commit.clone();
@@ -378,8 +530,11 @@ pub fn finish(
         revision: Some(revision.clone()),
     });
     status.health = Some(health.clone());
-    status.resources = resources;
+    // Before the detail is cut to its limit: the message counts every object.
+    let out_of_sync_text = out_of_sync.then(|| out_of_sync_message(&resources));
+    record_resources(status, resources);
     status.observed_generation = generation;
+    let mut all_results = Vec::new();
     status.reconciled_at = Some(now.clone());
 
     if let Some(outcome) = synced {
@@ -405,6 +560,7 @@ pub fn finish(
         } else {
             format!("{why}; {}", outcome.message)
         };
+        let message = cut(&message, OPERATION_MESSAGE_CHARS);
         let synced_generation = status
             .operation_state
             .as_ref()
@@ -412,6 +568,9 @@ pub fn finish(
         let results = results(plan, outcome);
         let summary = summarise(&results);
         let changes = changed_objects(plan, &results);
+        let (kept, results_omitted) = bound_results(&results);
+        all_results = results;
+        let results = kept;
         let op = OperationState {
             phase: outcome.phase,
             message: message.clone(),
@@ -420,6 +579,7 @@ pub fn finish(
             started_at: started_at.clone(),
             finished_at: Some(now.clone()),
             results,
+            results_omitted,
             retry_count,
             transient_retries,
             synced_generation,
@@ -482,7 +642,7 @@ pub fn finish(
     } else if let Some(shared) = plan.shared_conflict() {
         (false, crate::owner::SHARED_RESOURCE, shared)
     } else if sync_code == SyncCode::OutOfSync {
-        (false, "OutOfSync", out_of_sync_message(&status.resources))
+        (false, "OutOfSync", out_of_sync_text.unwrap_or_default())
     } else {
         match health.status {
             HealthCode::Healthy => (
@@ -548,12 +708,18 @@ pub fn finish(
     // the repository: escaped here as well as at the write, so that a status
     // compared with the stored one before writing compares equal.
     status.escape_control();
+    all_results
 }
 
 fn out_of_sync_message(resources: &[ResourceStatus]) -> String {
-    let odd: Vec<String> = resources
+    let odd: Vec<&ResourceStatus> = resources
         .iter()
         .filter(|r| r.status != SyncCode::Synced)
+        .collect();
+    // Only the ones shown are formatted: 50,000 strings for five is waste.
+    let shown: Vec<String> = odd
+        .iter()
+        .take(5)
         .map(|r| {
             let what = ObjectRef::new(&r.group, &r.kind, &r.namespace, &r.name);
             if r.requires_pruning {
@@ -572,7 +738,6 @@ fn out_of_sync_message(resources: &[ResourceStatus]) -> String {
             }
         })
         .collect();
-    let shown: Vec<String> = odd.iter().take(5).cloned().collect();
     let more = if odd.len() > 5 {
         format!(" and {} more", odd.len() - 5)
     } else {
@@ -641,42 +806,43 @@ fn action_name(step: &Step) -> &'static str {
 const HISTORY_CHANGES: usize = 20;
 
 /// One line per object created, configured, pruned or failed, with the
-/// fields an update changed.
+/// fields an update changed: the first [`HISTORY_CHANGES`], then how many
+/// more. `results` is [`results`]' output, one per step in plan order.
 fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
-    let mut lines: Vec<String> = results
-        .iter()
-        .filter(|r| r.action != "unchanged" && r.status != "Skipped" && r.action != "prune-skipped")
-        .map(|r| {
-            let object = ObjectRef {
-                group: r.group.clone(),
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-            };
-            let verb = if r.status == "SyncFailed" {
-                format!("failed to {}", r.action.trim_end_matches('d'))
-            } else {
-                r.action.clone()
-            };
-            let fields: Vec<&str> = plan
-                .steps
+    let mut lines: Vec<String> = Vec::new();
+    let mut more = 0usize;
+    let changed = plan.steps.iter().zip(results).filter(|(_, r)| {
+        r.action != "unchanged" && r.status != "Skipped" && r.action != "prune-skipped"
+    });
+    for (step, r) in changed {
+        if lines.len() == HISTORY_CHANGES {
+            more += 1;
+            continue;
+        }
+        let verb = if r.status == "SyncFailed" {
+            format!("failed to {}", r.action.trim_end_matches('d'))
+        } else {
+            r.action.clone()
+        };
+        let fields: Vec<&str> = if step.action == Action::Update {
+            step.changes
                 .iter()
-                .find(|s| s.object == object)
-                .filter(|s| s.action == Action::Update)
-                .map(|s| s.changes.iter().map(|c| c.path.as_str()).take(5).collect())
-                .unwrap_or_default();
-            if crate::owner::names_another_app(r) {
-                format!("{verb} {object} ({})", r.message)
-            } else if fields.is_empty() {
-                format!("{verb} {object}")
-            } else {
-                format!("{verb} {object}: {}", fields.join(", "))
-            }
-        })
-        .collect();
-    if lines.len() > HISTORY_CHANGES {
-        let more = lines.len() - HISTORY_CHANGES;
-        lines.truncate(HISTORY_CHANGES);
+                .map(|c| c.path.as_str())
+                .take(5)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let object = &step.object;
+        lines.push(if crate::owner::names_another_app(r) {
+            format!("{verb} {object} ({})", r.message)
+        } else if fields.is_empty() {
+            format!("{verb} {object}")
+        } else {
+            format!("{verb} {object}: {}", fields.join(", "))
+        });
+    }
+    if more > 0 {
         lines.push(format!("… and {more} more"));
     }
     lines
@@ -719,6 +885,8 @@ pub async fn write_status(
     // Clean text: nothing a repository wrote reaches the status with raw
     // control characters, whichever path built it (idempotent).
     status.escape_control();
+    // Escaping can lengthen text, so the size bound comes after it.
+    bound_size(&mut status);
     let api: Api<Application> = Api::namespaced(
         cluster.client().clone(),
         &app.namespace().unwrap_or_default(),
@@ -933,5 +1101,140 @@ mod tests {
             status.condition("Reconciling").expect("Reconciling").status,
             "True"
         );
+    }
+
+    fn cm(name: &str, sync: SyncCode, health: HealthCode) -> ResourceStatus {
+        ResourceStatus {
+            version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: "web".into(),
+            name: name.into(),
+            status: sync,
+            health: Some(HealthStatus::new(health, "")),
+            ..Default::default()
+        }
+    }
+
+    fn create(name: &str) -> Step {
+        Step {
+            object: ObjectRef::new("", "ConfigMap", "web", name),
+            action: Action::Create,
+            reason: String::new(),
+            diff: String::new(),
+            changes: Vec::new(),
+            stage: Stage::Main,
+            wave: 0,
+            desired: Some(json!({"apiVersion": "v1", "kind": "ConfigMap"})),
+            requires_pruning: false,
+        }
+    }
+
+    #[test]
+    fn the_intent_carries_an_old_status_over_to_the_compact_inventory() {
+        // Written by the previous version: every object in `resources`.
+        let old: Vec<ResourceStatus> = (0..300)
+            .map(|i| {
+                cm(
+                    &format!("old-{i:03}"),
+                    SyncCode::Synced,
+                    HealthCode::Healthy,
+                )
+            })
+            .collect();
+        let mut status = ApplicationStatus {
+            resources: old,
+            ..Default::default()
+        };
+        let plan = Plan {
+            steps: vec![create("new"), create("old-007")],
+            prune_blocked: None,
+        };
+        inventory_intent(&mut status, &plan);
+        let inv = status.inventory.as_ref().expect("compact inventory");
+        assert_eq!(inv.count, 301);
+        let refs: HashSet<ObjectRef> = status.inventory_refs().into_iter().collect();
+        assert!(refs.contains(&ObjectRef::new("", "ConfigMap", "web", "old-299")));
+        assert!(refs.contains(&ObjectRef::new("", "ConfigMap", "web", "new")));
+        // Detail: only what needs attention, the object being created.
+        assert_eq!(status.resources.len(), 1);
+        assert_eq!(status.resources[0].message, "being created");
+    }
+
+    #[test]
+    fn detail_is_for_objects_needing_attention_and_capped() {
+        let mut all: Vec<ResourceStatus> = (0..1_000)
+            .map(|i| cm(&format!("ok-{i:04}"), SyncCode::Synced, HealthCode::Healthy))
+            .collect();
+        for i in 0..150 {
+            all.push(cm(
+                &format!("odd-{i:03}"),
+                SyncCode::OutOfSync,
+                HealthCode::Healthy,
+            ));
+        }
+        all.push(cm("slow", SyncCode::Synced, HealthCode::Progressing));
+        let mut status = ApplicationStatus::default();
+        record_resources(&mut status, all);
+        let c = status.resource_counts.clone().unwrap();
+        assert_eq!(
+            (c.total, c.fine, c.out_of_sync, c.unhealthy, c.not_listed),
+            (1_151, 1_000, 150, 1, 51)
+        );
+        assert_eq!(status.resources.len(), RESOURCE_DETAIL_LIMIT);
+        assert_eq!(status.inventory.as_ref().unwrap().count, 1_151);
+    }
+
+    #[test]
+    fn results_keep_failures_and_changes_first() {
+        let result = |name: &str, action: &str, status: &str| ResourceResult {
+            kind: "ConfigMap".into(),
+            name: name.into(),
+            action: action.into(),
+            status: status.into(),
+            ..Default::default()
+        };
+        let mut all: Vec<ResourceResult> = (0..500)
+            .map(|i| result(&format!("u{i}"), "unchanged", "Synced"))
+            .collect();
+        all.push(result("changed", "configured", "Synced"));
+        all.push(result("bad", "configured", "SyncFailed"));
+        let (kept, omitted) = bound_results(&all);
+        assert_eq!((kept.len(), omitted), (RESULTS_LIMIT, 402));
+        assert!(kept.iter().any(|r| r.name == "bad"));
+        assert!(kept.iter().any(|r| r.name == "changed"));
+        let (few, none) = bound_results(&all[..5]);
+        assert_eq!((few.len(), none), (5, 0));
+    }
+
+    #[test]
+    fn the_status_is_trimmed_to_its_budget() {
+        let mut status = ApplicationStatus::default();
+        let long = "x".repeat(50_000);
+        for id in 0..40 {
+            status.history.push(HistoryEntry {
+                id,
+                message: long.clone(),
+                ..Default::default()
+            });
+        }
+        bound_size(&mut status);
+        let len = serde_json::to_vec(&status).unwrap().len();
+        assert!(len <= STATUS_BUDGET, "{len}");
+        assert_eq!(status.history.last().unwrap().id, 39, "the newest kept");
+    }
+
+    #[test]
+    fn history_lists_twenty_changes_and_counts_the_rest() {
+        let steps: Vec<Step> = (0..5_000).map(|i| create(&format!("c{i}"))).collect();
+        let plan = Plan {
+            steps,
+            prune_blocked: None,
+        };
+        let outcome = ApplyOutcome::default();
+        let all = results(&plan, &outcome);
+        let lines = changed_objects(&plan, &all);
+        assert_eq!(lines.len(), HISTORY_CHANGES + 1);
+        assert_eq!(lines[0], "created ConfigMap web/c0");
+        assert_eq!(lines[HISTORY_CHANGES], "… and 4980 more");
     }
 }

@@ -2,11 +2,13 @@
 //! identity and the labels and annotations tether reads and writes. No I/O.
 
 pub mod application;
+pub mod inventory;
 pub mod object;
 pub mod status;
 pub mod text;
 
 pub use application::*;
+pub use inventory::{Inventory, InventoryEntry, ResourceCounts};
 pub use object::ObjectRef;
 pub use status::*;
 

@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::inventory::{Inventory, ResourceCounts};
+
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationStatus {
@@ -13,7 +15,16 @@ pub struct ApplicationStatus {
     pub sync: Option<SyncStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthStatus>,
-    /// The inventory: every object the app manages.
+    /// Every object the app manages, compactly (see [`Inventory`]). Pruning
+    /// reads it; when absent (written by tether before 0.2), `resources` is
+    /// the inventory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Inventory>,
+    /// Counts over every object: how many are fine, out of sync, unhealthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_counts: Option<ResourceCounts>,
+    /// Detail for the objects that are not Synced and Healthy (at most 100;
+    /// `resourceCounts.notListed` counts the rest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<ResourceStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -230,6 +241,10 @@ pub struct OperationState {
     pub finished_at: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<ResourceResult>,
+    /// Results left out of `results` to bound the status's size (unchanged
+    /// objects first); the audit log keeps every one.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub results_omitted: u64,
     /// How many times this revision was retried after failing (what
     /// `retry.limit` counts).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -245,6 +260,10 @@ pub struct OperationState {
 }
 
 fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
     *n == 0
 }
 
@@ -307,6 +326,33 @@ pub struct HistoryEntry {
 }
 
 impl ApplicationStatus {
+    /// Every object the app manages, with its version: the compact inventory,
+    /// or `resources` for a status written before the compact inventory
+    /// existed (so an upgraded agent still prunes what the old one applied).
+    pub fn inventory_objects(&self) -> Vec<(crate::ObjectRef, String)> {
+        match &self.inventory {
+            Some(inv) => inv.objects(),
+            None => self
+                .resources
+                .iter()
+                .map(|r| {
+                    (
+                        crate::ObjectRef::new(&r.group, &r.kind, &r.namespace, &r.name),
+                        r.version.clone(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Every object the app manages (see [`Self::inventory_objects`]).
+    pub fn inventory_refs(&self) -> Vec<crate::ObjectRef> {
+        self.inventory_objects()
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect()
+    }
+
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
         self.conditions.iter().find(|c| c.type_ == type_)
     }

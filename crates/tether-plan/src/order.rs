@@ -136,7 +136,7 @@ pub fn sort_key(obj: &Value) -> (Stage, i64, u32, String, String) {
 }
 
 /// The key for an object already identified, with its wave already read.
-pub(crate) fn key_of(r: &ObjectRef, wave: i64) -> (Stage, i64, u32, String, String) {
+pub fn key_of(r: &ObjectRef, wave: i64) -> (Stage, i64, u32, String, String) {
     (
         stage(&r.group, &r.kind),
         wave,

@@ -7,7 +7,11 @@
 //!    `kubectl apply --server-side` of the same files to the same sandbox;
 //! 4. drift → detected and drift → corrected, p50 and p95 over 50 drifts, with
 //!    10 and with 1,000 managed apps; the agent's RSS with 10,000 managed
-//!    objects; its CPU while idle with 1,000 apps.
+//!    objects; its CPU while idle with 1,000 apps;
+//! 5. scale within one app: one app of 10,000 and one of 50,000 ConfigMaps,
+//!    time to Synced, the agent's and the sandbox's peak RSS, and the
+//!    Application's status size (`-- scale`, sizes from `TETHER_BENCH_SCALE`,
+//!    e.g. `10000,50000`, the default).
 //!
 //! Run: `make bench-engine` (or `cargo bench -p tether --bench engine`).
 //! Everything runs on this machine's cores, so compare the ratios, not the
@@ -532,8 +536,107 @@ async fn drift(dir: &Path, extra: usize) -> ((f64, f64), (f64, f64), f64, f64, f
     (d, c, rss, rss_idle, idle_cpu)
 }
 
+/// Scale within one app: one app of `n` ConfigMaps (in files of 1,000
+/// documents) from created to Synced and Healthy. Returns seconds, the
+/// agent's and the sandbox's VmHWM in MiB, status bytes and inventory bytes.
+async fn one_big_app(dir: &Path, n: usize) -> (f64, f64, f64, usize, usize) {
+    let (sb, kc) = sandbox(dir);
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("big")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let names: Vec<usize> = (0..n).collect();
+    for (file, chunk) in names.chunks(1000).enumerate() {
+        let docs: Vec<String> = chunk
+            .iter()
+            .map(|i| configmap(&format!("cm-{i:05}"), "v"))
+            .collect();
+        std::fs::write(
+            repo.join(format!("big/cm{file:03}.yaml")),
+            docs.join("---\n"),
+        )
+        .unwrap();
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "many"]);
+    let limit = (n + 1).max(20_000).to_string();
+    let agent = Proc(
+        Command::new(BIN)
+            .args(["agent", "--kubeconfig"])
+            .arg(&kc)
+            .arg("--state-dir")
+            .arg(dir.join("agent-state"))
+            .args(["--poll-interval", "3600", "--max-objects-per-app", &limit])
+            .env("TETHER_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("agent.log")).expect("log"))
+            .spawn()
+            .expect("agent"),
+    );
+    let client = client(&kc).await;
+    wait_crd(&client).await;
+    ensure_ns(&client, "tether").await;
+    let start = Instant::now();
+    create_app(
+        &client,
+        "big",
+        &format!("file://{}", repo.display()),
+        "big",
+        "big",
+    )
+    .await;
+    let apps: Api<Application> = Api::namespaced(client.clone(), "tether");
+    let app = loop {
+        if let Ok(a) = apps.get("big").await
+            && synced_healthy(&a)
+            && a.status
+                .as_ref()
+                .and_then(|s| s.inventory.as_ref())
+                .map(|i| i.count)
+                == Some(n as u64)
+        {
+            break a;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3600),
+            "not Synced within an hour"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let secs = start.elapsed().as_secs_f64();
+    let status = app.status.clone().unwrap_or_default();
+    let status_bytes = serde_json::to_vec(&status).expect("json").len();
+    let inventory_bytes = status
+        .inventory
+        .as_ref()
+        .map(|i| i.encoded_len())
+        .unwrap_or(0);
+    (
+        secs,
+        peak_rss_mib(agent.0.id()),
+        peak_rss_mib(sb.0.id()),
+        status_bytes,
+        inventory_bytes,
+    )
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "scale") {
+        let sizes = std::env::var("TETHER_BENCH_SCALE").unwrap_or_else(|_| "10000,50000".into());
+        let tmp = tempfile::tempdir().expect("tmp");
+        for n in sizes
+            .split(',')
+            .filter_map(|s| s.trim().parse::<usize>().ok())
+        {
+            let dir = tmp.path().join(format!("scale{n}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let (secs, agent, sandbox, status, inventory) = one_big_app(&dir, n).await;
+            println!(
+                "one app of {n} ConfigMaps: created → Synced {secs:.1} s; agent peak RSS {agent:.1} MiB; sandbox peak RSS {sandbox:.1} MiB; status {status} bytes (inventory {inventory})"
+            );
+        }
+        return;
+    }
     if std::env::args().any(|a| a == "drift") {
         let tmp = tempfile::tempdir().expect("tmp");
         for extra in [10usize, 1000] {

@@ -60,6 +60,10 @@ pub struct AgentArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub render: crate::render_limits::RenderLimitArgs,
+    /// Objects one app may render. An app over the limit fails with TooManyObjects and
+    /// applies and prunes nothing; its status and the agent's memory stay bounded.
+    #[arg(long, default_value_t = tether_engine::limits::DEFAULT_MAX_OBJECTS)]
+    pub max_objects_per_app: usize,
     #[command(flatten)]
     pub leader: LeaderArgs,
 }
@@ -185,6 +189,7 @@ impl AgentArgs {
             renderer: self.render.config(),
             source: self.source.options(self.allow_local_repos),
             gc_interval: self.source.gc_interval,
+            max_objects_per_app: self.max_objects_per_app.max(1),
         }
     }
 }

@@ -133,6 +133,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         pacing: Default::default(),
         events: None,
         heals: Default::default(),
+        max_objects: tether_engine::limits::DEFAULT_MAX_OBJECTS,
     };
     let preview = engine
         .preview(&app)

@@ -355,6 +355,9 @@ pub fn summary(app: &Application, wide: bool) -> String {
         out.push_str(&output::render(t));
     }
 
+    if let Some(line) = resource_counts(status) {
+        let _ = writeln!(out, "\n{:<16}{line}", "Resources:");
+    }
     if !status.resources.is_empty() {
         out.push('\n');
         let mut header = vec!["KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", "MESSAGE"];
@@ -442,9 +445,54 @@ pub fn summary(app: &Application, wide: bool) -> String {
         if !op.results.is_empty() {
             out.push('\n');
             out.push_str(&results_table(&op.results, wide));
+            out.push_str(&results_omitted(op, app));
         }
     }
     out
+}
+
+/// `10000 (9998 synced and healthy; 2 need attention, listed below)`: the
+/// status lists only objects that are not Synced and Healthy, so say how
+/// many are fine. None when the app has no objects.
+fn resource_counts(status: &ApplicationStatus) -> Option<String> {
+    let Some(c) = &status.resource_counts else {
+        // Written by an older agent: every object is listed.
+        let n = status.resources.len();
+        return (n > 0).then(|| n.to_string());
+    };
+    if c.total == 0 {
+        return None;
+    }
+    let attention = c.total - c.fine;
+    let mut line = format!("{} ({} synced and healthy", c.total, c.fine);
+    if attention > 0 {
+        let _ = write!(line, "; {attention} need attention");
+        if c.not_listed > 0 {
+            let _ = write!(
+                line,
+                ", {} listed below, {} more not shown (tether app diff, tether audit)",
+                attention - c.not_listed,
+                c.not_listed
+            );
+        } else {
+            line.push_str(", listed below");
+        }
+    }
+    line.push(')');
+    Some(line)
+}
+
+/// A line after a capped results table: how many more, and where they are.
+pub fn results_omitted(op: &tether_model::OperationState, app: &Application) -> String {
+    if op.results_omitted == 0 {
+        return String::new();
+    }
+    format!(
+        "… and {} more object(s) (tether audit --app {}/{})\n",
+        op.results_omitted,
+        app.namespace().unwrap_or_default(),
+        app.name_any()
+    )
 }
 
 fn condition_row(c: &Condition, wide: bool) -> Vec<String> {

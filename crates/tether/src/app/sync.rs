@@ -396,6 +396,7 @@ fn operation_report(key: &str, app: &Application, op: &OperationState, wide: boo
     if !op.results.is_empty() {
         out.push('\n');
         out.push_str(&super::show::results_table(&op.results, wide));
+        out.push_str(&super::show::results_omitted(op, app));
     }
     out
 }
