@@ -1126,6 +1126,8 @@ mod tests {
             wave: 0,
             desired: Some(json!({"apiVersion": "v1", "kind": "ConfigMap"})),
             requires_pruning: false,
+            claim: None,
+            fold: Vec::new(),
         }
     }
 

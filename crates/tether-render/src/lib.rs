@@ -163,6 +163,9 @@ struct PathInfo {
     chart: ChartInfo,
 }
 
+/// What a render came to: its objects, or a failure that would recur.
+type Outcome = Result<Arc<Vec<Manifest>>, RenderError>;
+
 struct Entry<T> {
     value: T,
     used: u64,
@@ -172,7 +175,7 @@ struct Entry<T> {
 struct State {
     tick: u64,
     /// Successful renders and deterministic failures, by cache key.
-    results: HashMap<String, Entry<Result<Arc<Vec<Manifest>>, RenderError>>>,
+    results: HashMap<String, Entry<Outcome>>,
     paths: HashMap<(PathBuf, String), Entry<Arc<PathInfo>>>,
     trees: HashMap<(PathBuf, String), Entry<Arc<TreeInfo>>>,
 }

@@ -34,7 +34,7 @@ enum Command {
     ///
     /// Installs the Application CRD when it is missing. Stops on SIGTERM or Ctrl-C after
     /// running syncs finish; a second signal forces the stop.
-    Agent(crate::agent_cmd::AgentArgs),
+    Agent(Box<crate::agent_cmd::AgentArgs>),
     /// Create, inspect, diff, sync, wait for and delete Applications.
     #[command(subcommand)]
     App(crate::app::AppCommand),
@@ -123,7 +123,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Sandbox(args) => sandbox(args).await.map(|()| ExitCode::SUCCESS),
             Command::Up(args) => crate::up::run(args).await,
-            Command::Agent(args) => crate::agent_cmd::run(args).await,
+            Command::Agent(args) => crate::agent_cmd::run(*args).await,
             Command::App(cmd) => crate::app::run(cmd).await,
             Command::Render(args) => crate::render_cmd::run(args).await,
             Command::Audit(args) => crate::audit_cmd::run(args).await,

@@ -144,7 +144,10 @@ fn hostile_repositories_fail_alone() {
         env.spawned_agent_log("hostile")
     );
     let peak = peak_rss_kib(agent.id());
-    eprintln!("agent peak RSS with {} hostile apps: {peak} KiB", cases.len());
+    eprintln!(
+        "agent peak RSS with {} hostile apps: {peak} KiB",
+        cases.len()
+    );
     assert!(
         peak < 400 * 1024,
         "the agent's peak RSS stays bounded (the renders' memory is their workers'): {peak} KiB"
