@@ -63,6 +63,17 @@ fn resource<'a>(app: &'a Value, name: &str) -> Option<&'a Value> {
         .find(|r| r["name"] == name)
 }
 
+/// Whether the app's compact inventory (`status.inventory`) names a ConfigMap.
+fn in_inventory(app: &Value, name: &str) -> bool {
+    app["status"]["inventory"]["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "ConfigMap")
+        .flat_map(|e| e["names"].as_array().cloned().unwrap_or_default())
+        .any(|n| n == name)
+}
+
 fn shared_condition(app: &Value) -> bool {
     condition(app, "SharedResource")["status"] == "True"
 }
@@ -121,8 +132,10 @@ fn a_second_app_reports_a_shared_resource_and_never_prunes_it() {
     ));
 
     let second = env.wait_app("second", "SharedResource", Duration::from_secs(30), |a| {
-        shared_condition(a) && resource(a, "second-only").is_some_and(|r| r["status"] == "Synced")
+        shared_condition(a) && in_inventory(a, "second-only")
     });
+    // The object it only declares is not its own: out of its inventory.
+    assert!(!in_inventory(&second, "shared"), "{}", second["status"]);
     let ready = condition(&second, "Ready");
     assert_eq!(ready["status"], "False", "{ready}");
     assert_eq!(ready["reason"], "SharedResource", "{ready}");
@@ -201,7 +214,7 @@ fn a_second_app_reports_a_shared_resource_and_never_prunes_it() {
         sync(a) == "Synced" && health(a) == "Healthy" && !shared_condition(a)
     });
     assert!(
-        resource(&second, "shared").is_none(),
+        resource(&second, "shared").is_none() && !in_inventory(&second, "shared"),
         "{}",
         second["status"]
     );
@@ -393,7 +406,11 @@ fn an_explicit_take_over_moves_the_object_and_is_audited() {
     let first = env.wait_app("first", "clean", Duration::from_secs(30), |a| {
         sync(a) == "Synced" && health(a) == "Healthy" && !shared_condition(a)
     });
-    assert!(resource(&first, "shared").is_none(), "{}", first["status"]);
+    assert!(
+        resource(&first, "shared").is_none() && !in_inventory(&first, "shared"),
+        "{}",
+        first["status"]
+    );
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(owner_label(&env, "shared"), "tether.second");
     assert_eq!(data(&env, "shared")["value"], "second");
