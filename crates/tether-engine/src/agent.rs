@@ -140,7 +140,10 @@ impl Agent {
             events: Some(crate::events::Notifier::new(cluster.client().clone())),
             heals: Default::default(),
             cluster,
-            renderer: Renderer::new(config.renderer.clone()),
+            renderer: Renderer::new(RendererConfig {
+                max_objects: config.max_objects_per_app,
+                ..config.renderer.clone()
+            }),
             sources: Sources::with_options(config.state_dir.join("git"), config.source),
             poll_interval: config.poll_interval,
             history_limit: config.history_limit,

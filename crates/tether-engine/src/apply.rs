@@ -54,7 +54,9 @@ fn conflict_with_app(e: &KubeError) -> String {
     let text = e.to_string();
     let prefix = format!("conflict with \"{FIELD_MANAGER}/");
     if e.is_conflict() && text.contains(&prefix) {
-        format!("SharedResource: another app applies this object too: {text}")
+        // Not SHARED_PREFIX: that marks objects Plan left to another app,
+        // which Record keeps out of the inventory. This one may be ours.
+        format!("another app applies this object too (SharedResource): {text}")
     } else {
         text
     }
@@ -354,7 +356,7 @@ mod tests {
         );
         assert!(
             conflict_with_app(&e)
-                .starts_with("SharedResource: another app applies this object too: Apply failed"),
+                .starts_with("another app applies this object too (SharedResource): Apply failed"),
             "{}",
             conflict_with_app(&e)
         );

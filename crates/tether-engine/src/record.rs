@@ -420,6 +420,11 @@ pub fn cut(text: &str, max: usize) -> String {
 /// oldest history entries (keeping the last), then halve the per-object
 /// detail, then the results. The inventory and the conditions stay whole.
 pub fn bound_size(status: &mut ApplicationStatus) {
+    // A status written before the compact inventory keeps its inventory in
+    // `resources`: carry it over first, so trimming drops detail, not objects.
+    if status.inventory.is_none() && !status.resources.is_empty() {
+        status.inventory = Some(compact_inventory(&status.inventory_objects()));
+    }
     loop {
         let len = serde_json::to_vec(&*status).map(|v| v.len()).unwrap_or(0);
         if len <= STATUS_BUDGET {

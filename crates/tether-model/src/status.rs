@@ -439,9 +439,9 @@ impl ApplicationStatus {
                 one(line);
             }
         }
-        if let Some(r) = &mut self.last_handled_refresh {
-            one(r);
-        }
+        // `last_handled_refresh` is left as it is: it is compared with the
+        // raw annotation, and an escaped copy would never match, making every
+        // reconcile a new (hard) refresh.
     }
 }
 

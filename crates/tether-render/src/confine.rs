@@ -92,12 +92,13 @@ pub(crate) fn check_chart(
     allow_remote: bool,
 ) -> Result<(), RenderError> {
     let file = join_rel(rel, "Chart.yaml");
-    let Ok(text) = std::fs::read_to_string(root.join(&file)) else {
+    // Fail closed: a Chart.yaml that tether cannot read or parse may still
+    // be one Helm reads (UTF-16, say), with dependencies nobody checked.
+    let Some(text) = read_text(root, &file)? else {
         return Ok(());
     };
-    let Ok(docs) = yaml::parse_yaml_stream(&text, &|_| String::new()) else {
-        return Ok(());
-    };
+    let label = |_line: u64| file.clone();
+    let docs = yaml::parse_yaml_stream(&text, &label)?;
     let Some((_, chart)) = docs.first() else {
         return Ok(());
     };
@@ -198,7 +199,7 @@ fn looks_remote(entry: &str) -> bool {
 fn read_kustomization(root: &Path, dir: &str) -> Result<Option<(String, Value)>, RenderError> {
     for name in KUSTOMIZATION_FILES {
         let file = join_rel(dir, name);
-        let Ok(text) = std::fs::read_to_string(root.join(&file)) else {
+        let Some(text) = read_text(root, &file)? else {
             continue;
         };
         let label = |_line: u64| file.clone();
@@ -211,6 +212,24 @@ fn read_kustomization(root: &Path, dir: &str) -> Result<Option<(String, Value)>,
         return Ok(Some((file, doc)));
     }
     Ok(None)
+}
+
+/// A file's text, `None` when there is no such file. Any other failure (not
+/// UTF-8, unreadable) is an error: the checks fail closed, since the tool
+/// might read what tether could not.
+fn read_text(root: &Path, file: &str) -> Result<Option<String>, RenderError> {
+    match std::fs::read(root.join(file)) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| RenderError::Yaml {
+                file: file.to_string(),
+                line: 1,
+                column: 1,
+                message: "not UTF-8 text; tether reads only UTF-8 kustomizations and charts".into(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(RenderError::io(file, e)),
+    }
 }
 
 fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
@@ -375,6 +394,21 @@ mod tests {
             ),
         ]);
         check_chart(d.path(), "chart", true, false).unwrap();
+    }
+
+    #[test]
+    fn a_kustomization_tether_cannot_read_is_an_error_not_a_pass() {
+        let d = repo(&[]);
+        // UTF-16 with a byte-order mark: Go's YAML reads it, serde does not.
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "resources: [/etc]\n".encode_utf16() {
+            utf16.extend_from_slice(&unit.to_le_bytes());
+        }
+        std::fs::write(d.path().join("kustomization.yaml"), &utf16).unwrap();
+        let e = check_kustomize(d.path(), "", false).unwrap_err();
+        assert!(e.to_string().contains("not UTF-8"), "{e}");
+        std::fs::write(d.path().join("Chart.yaml"), &utf16).unwrap();
+        assert!(check_chart(d.path(), "", true, false).is_err());
     }
 
     #[test]

@@ -73,6 +73,15 @@ pub enum RenderError {
     #[error("the render was stopped because the agent is shutting down")]
     Stopped,
 
+    /// Killed from outside, or ended without a result: not cached.
+    #[error("{} crashed: {detail}", tool.as_str())]
+    Crashed { tool: Tool, detail: String },
+
+    #[error(
+        "the render produced {count} objects, over the limit of {limit} per app (tether agent --max-objects-per-app); split the app or raise the limit"
+    )]
+    TooManyObjects { count: usize, limit: usize },
+
     #[error("{} took longer than {secs}s and was stopped", tool.as_str())]
     Timeout { tool: Tool, secs: u64 },
 
@@ -98,7 +107,10 @@ impl RenderError {
     pub fn is_deterministic(&self) -> bool {
         !matches!(
             self,
-            RenderError::ToolMissing { .. } | RenderError::Io { .. } | RenderError::Stopped
+            RenderError::ToolMissing { .. }
+                | RenderError::Io { .. }
+                | RenderError::Stopped
+                | RenderError::Crashed { .. }
         )
     }
 
@@ -113,6 +125,7 @@ impl RenderError {
                 "RenderLimitExceeded"
             }
             RenderError::FileTooLarge { .. } => "SourceTooLarge",
+            RenderError::TooManyObjects { .. } => "TooManyObjects",
             _ => "RenderFailed",
         }
     }

@@ -70,6 +70,9 @@ pub struct RendererConfig {
     /// repositories at render time. Off by default: a repository could make
     /// the agent fetch from any address its network reaches.
     pub allow_remote_bases: bool,
+    /// A render with more objects fails with `TooManyObjects`, in the worker,
+    /// before the objects are sent to the agent and parsed there.
+    pub max_objects: usize,
 }
 
 impl Default for RendererConfig {
@@ -82,6 +85,7 @@ impl Default for RendererConfig {
             limits: Limits::default(),
             worker: None,
             allow_remote_bases: false,
+            max_objects: usize::MAX,
         }
     }
 }
@@ -317,9 +321,14 @@ impl Renderer {
             .run(tool, &rel, &info, req)
             .await
             .and_then(|m| yaml::check_duplicates(&m).map(|()| Arc::new(m)));
-        let cacheable = result
-            .as_ref()
-            .map_or_else(RenderError::is_deterministic, |_| true);
+        // With remote sources allowed, a tool's failure may be the network's.
+        let cacheable = result.as_ref().map_or_else(
+            |e| {
+                e.is_deterministic()
+                    && !(self.config.allow_remote_bases && matches!(e, RenderError::Tool { .. }))
+            },
+            |_| true,
+        );
         if let Err(e) = &result {
             tracing::info!(
                 app = req.app_name,
@@ -477,6 +486,7 @@ impl Renderer {
             kustomize: self.kustomize.clone(),
             helm: self.helm.clone(),
             limits: self.config.limits.clone(),
+            max_objects: self.config.max_objects,
         };
         let render = async {
             match (tool, &self.config.worker) {
@@ -505,6 +515,17 @@ impl Renderer {
 /// One render, by the tool's own code: in the worker process, or in this one
 /// when no worker is configured.
 pub(crate) async fn run_tool(job: &worker::Job) -> Result<Vec<Manifest>, RenderError> {
+    let manifests = run_tool_unbounded(job).await?;
+    if manifests.len() > job.max_objects {
+        return Err(RenderError::TooManyObjects {
+            count: manifests.len(),
+            limit: job.max_objects,
+        });
+    }
+    Ok(manifests)
+}
+
+async fn run_tool_unbounded(job: &worker::Job) -> Result<Vec<Manifest>, RenderError> {
     let ctx = job.ctx();
     match job.tool {
         Tool::Directory => {

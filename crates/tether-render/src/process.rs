@@ -13,6 +13,20 @@ use tokio::process::Command;
 
 use crate::RenderError;
 
+/// What a tool keeps of the agent's environment: where to find programs,
+/// how to reach the network, which CAs to trust.
+const PASSED_THROUGH: [&str; 9] = [
+    "PATH",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
 /// The tail of stderr shown to users: the real error is nearly always last.
 const STDERR_SHOWN: usize = 4096;
 
@@ -38,13 +52,30 @@ pub(crate) async fn run(inv: Invocation<'_>) -> Result<String, RenderError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    // A tool sees PATH and a throwaway HOME, nothing of the agent's
-    // environment: no kubeconfig, no credentials, no user Helm settings.
+    // A tool sees PATH, the proxy and CA settings, and an empty HOME of its
+    // own: nothing else of the agent's environment (no kubeconfig, no
+    // credentials, no user Helm settings). HOME is outside the repository's
+    // copy, so a committed `.gitconfig` or kubectl `kuberc` is never read as
+    // the tool's own configuration.
+    let home = tempfile::Builder::new()
+        .prefix("tether-home-")
+        .tempdir()
+        .map_err(|e| RenderError::io("a temporary directory", e))?;
     cmd.env_clear();
-    if let Some(path) = std::env::var_os("PATH") {
-        cmd.env("PATH", path);
+    for (k, v) in std::env::vars_os() {
+        if PASSED_THROUGH.iter().any(|p| k == *p) {
+            cmd.env(k, v);
+        }
     }
-    cmd.env("HOME", inv.cwd);
+    cmd.env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        // Git, which Kustomize runs for remote bases: no configuration but
+        // tether's, and no `file://` (nor any local transport), even for a
+        // base that a fetched remote base names in turn.
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_ALLOW_PROTOCOL", "https:http:ssh:git")
+        .env("GIT_TERMINAL_PROMPT", "0");
     for (k, v) in &inv.env {
         cmd.env(k, v);
     }

@@ -97,6 +97,8 @@ pub(crate) struct Job {
     pub kustomize: Option<KustomizeBin>,
     pub helm: Option<PathBuf>,
     pub limits: Limits,
+    /// More objects than this fail the render before they are sent back.
+    pub max_objects: usize,
 }
 
 impl Job {
@@ -111,17 +113,24 @@ impl Job {
     }
 }
 
-/// Kills the worker's whole process group (the worker and any tool it
-/// started) unless disarmed after a clean exit.
+/// The worker's whole process group (the worker and any tool it started),
+/// killed when the render ends however it ends. Always before the worker is
+/// reaped: until then the group's id cannot be given to another process.
 struct KillGroup(Option<i32>);
 
-impl Drop for KillGroup {
-    fn drop(&mut self) {
-        if let Some(pgid) = self.0 {
+impl KillGroup {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
             use nix::sys::signal::{Signal, killpg};
             // ESRCH (already gone) is the common, harmless case.
             let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
         }
+    }
+}
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -166,6 +175,9 @@ pub(crate) async fn run(cmd: &WorkerCommand, job: &Job) -> Result<Vec<Manifest>,
         let _ = stdin.write_all(&input).await;
         drop(stdin);
         let (out, err) = tokio::join!(read_capped(stdout, max_result), read_tail(stderr));
+        // Whatever the worker left behind (a tool's child that outlived a
+        // killed tool) goes with it; the result, if any, is already read.
+        group.kill();
         let status = child.wait().await;
         (out, err, status)
     };
@@ -179,11 +191,6 @@ pub(crate) async fn run(cmd: &WorkerCommand, job: &Job) -> Result<Vec<Manifest>,
         }
     };
     let status = status.map_err(|e| RenderError::io("the render worker", e))?;
-    // The worker has exited and waited for its own tools: nothing of the
-    // group is left, and its id may be reused, so do not signal it.
-    if status.success() {
-        group.0 = None;
-    }
     let stderr = String::from_utf8_lossy(&err.unwrap_or_default()).into_owned();
     let out = match out {
         Ok(out) => out,
@@ -196,9 +203,10 @@ pub(crate) async fn run(cmd: &WorkerCommand, job: &Job) -> Result<Vec<Manifest>,
             });
         }
     };
-    if status.success()
-        && let Ok(result) = serde_json::from_slice::<Result<Vec<Manifest>, RenderError>>(&out)
-    {
+    // Only the worker writes to this pipe (its tools' output is piped into
+    // it), so a complete result is its own, even if the group was killed as
+    // the worker was exiting.
+    if let Ok(result) = serde_json::from_slice::<Result<Vec<Manifest>, RenderError>>(&out) {
         return result;
     }
     Err(crash(job, status, &stderr))
@@ -230,17 +238,21 @@ fn crash(job: &Job, status: std::process::ExitStatus, stderr: &str) -> RenderErr
             limit: format!("CPU time ({}s)", limits.cpu_secs),
             detail: "it used all its CPU time".into(),
         },
-        Some(s) => RenderError::Tool {
+        // Killed from outside (the kernel's OOM killer, an operator): not
+        // the commit's doing, so not cached.
+        Some(s) => RenderError::Crashed {
             tool: job.tool,
-            command: "render worker".into(),
-            status: format!("was killed by signal {s}"),
-            stderr: tail(stderr.trim(), 2048),
+            detail: format!(
+                "the render worker was killed by signal {s}: {}",
+                tail(stderr.trim(), 2048)
+            ),
         },
-        None => RenderError::Tool {
+        None => RenderError::Crashed {
             tool: job.tool,
-            command: "render worker".into(),
-            status: status.to_string(),
-            stderr: tail(stderr.trim(), 2048),
+            detail: format!(
+                "the render worker ended with {status}: {}",
+                tail(stderr.trim(), 2048)
+            ),
         },
     }
 }
@@ -283,7 +295,7 @@ pub fn serve() -> std::process::ExitCode {
         Ok(rt) => rt.block_on(crate::run_tool(&job)),
         Err(e) => Err(RenderError::io("the render worker's runtime", e)),
     };
-    let result = result.map_err(|e| name_go_oom(e, &job.limits));
+    let result = result.map_err(|e| name_limit(e, &job.limits));
     let mut out = std::io::stdout().lock();
     if serde_json::to_writer(&mut out, &result).is_err() || out.flush().is_err() {
         return std::process::ExitCode::from(2);
@@ -292,8 +304,9 @@ pub fn serve() -> std::process::ExitCode {
 }
 
 /// Helm and Kustomize are Go: out of memory, they print Go's fatal error and
-/// exit, which the worker sees as a failed tool. Name the limit instead.
-fn name_go_oom(e: RenderError, limits: &Limits) -> RenderError {
+/// exit; out of CPU time, the kernel kills them. The worker sees a failed
+/// tool either way; name the limit instead.
+fn name_limit(e: RenderError, limits: &Limits) -> RenderError {
     match e {
         RenderError::Tool { tool, stderr, .. } if stderr.contains("runtime: out of memory") => {
             RenderError::LimitExceeded {
@@ -302,13 +315,30 @@ fn name_go_oom(e: RenderError, limits: &Limits) -> RenderError {
                 detail: "it ran out of memory".into(),
             }
         }
+        RenderError::Tool { tool, .. } if children_cpu_secs() >= limits.cpu_secs.max(1) => {
+            RenderError::LimitExceeded {
+                tool,
+                limit: format!("CPU time ({}s)", limits.cpu_secs),
+                detail: "it used all its CPU time".into(),
+            }
+        }
         other => other,
     }
 }
 
-/// Lower this process's limits (inherited by every tool it starts) and die
+/// CPU seconds used by the tools this worker waited for.
+fn children_cpu_secs() -> u64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0, |u| {
+        let secs = |t: nix::sys::time::TimeVal| t.tv_sec().max(0) as u64;
+        secs(u.user_time()) + secs(u.system_time())
+    })
+}
+
+/// Lower this process's limits (inherited by every tool it starts), and die
 /// with the agent rather than outlive it.
 fn confine_self(limits: &Limits) -> nix::Result<()> {
+    watch_parent();
     use nix::sys::resource::{Resource, setrlimit};
     setrlimit(
         Resource::RLIMIT_DATA,
@@ -329,8 +359,27 @@ fn confine_self(limits: &Limits) -> nix::Result<()> {
         limits.open_files.max(32),
         limits.open_files.max(32),
     )?;
-    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
     Ok(())
+}
+
+/// When the agent dies the worker is re-parented: then it kills its own
+/// process group (itself and its tools). Not PR_SET_PDEATHSIG, which fires
+/// when the *thread* that started the worker exits, and the agent's runtime
+/// retires threads while their workers still run.
+fn watch_parent() {
+    let parent = std::os::unix::process::parent_id();
+    let _ = std::thread::Builder::new()
+        .name("parent-watch".into())
+        .spawn(move || {
+            loop {
+                if std::os::unix::process::parent_id() != parent {
+                    use nix::sys::signal::{Signal, killpg};
+                    let _ = killpg(nix::unistd::getpgrp(), Signal::SIGKILL);
+                    std::process::exit(3);
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
 }
 
 #[cfg(test)]
@@ -352,7 +401,7 @@ mod tests {
             status: "exit status: 2".into(),
             stderr: "runtime: out of memory: cannot allocate 2000683008-byte block (the Go runtime crashed)".into(),
         };
-        let named = name_go_oom(e, &Limits::default());
+        let named = name_limit(e, &Limits::default());
         assert_eq!(
             named.to_string(),
             "Helm exceeded its memory (1 GiB) limit: it ran out of memory"

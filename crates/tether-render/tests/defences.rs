@@ -274,3 +274,37 @@ async fn slow_tool_times_out() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// A tool runs with an empty HOME of its own, outside the repository's copy
+/// (a committed `.gitconfig` could otherwise configure the git that Kustomize
+/// runs for remote bases), git locked to network transports, and none of the
+/// agent's environment.
+#[tokio::test]
+async fn a_tool_sees_its_own_empty_home_and_no_local_git_transport() {
+    let bin = tempfile::tempdir().unwrap();
+    let kustomize = bin.path().join("kustomize");
+    std::fs::write(
+        &kustomize,
+        "#!/bin/sh\nprintf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata: {name: env}\\ndata: {home: \"%s\", cwd: \"%s\", git: \"%s\", global: \"%s\", files: \"%s\"}\\n' \"$HOME\" \"$PWD\" \"$GIT_ALLOW_PROTOCOL\" \"$GIT_CONFIG_GLOBAL\" \"$(ls -A \"$HOME\")\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&kustomize, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "app/kustomization.yaml", "resources: []\n");
+    write(t.path(), ".gitconfig", "[core]\n\thooksPath = app\n");
+    let r = Renderer::with_search_path(RendererConfig::default(), bin.path().as_os_str());
+    let out = render(&r, t.path(), "app", &source(None)).await.unwrap();
+    let data = &out.manifests[0].object["data"];
+    let (home, cwd) = (
+        data["home"].as_str().unwrap(),
+        data["cwd"].as_str().unwrap(),
+    );
+    assert!(
+        !home.is_empty() && !home.starts_with(cwd),
+        "HOME {home} is not the copy {cwd}"
+    );
+    assert_eq!(data["files"], "", "HOME is empty");
+    assert_eq!(data["global"], "/dev/null");
+    assert!(!data["git"].as_str().unwrap().contains("file"), "{data}");
+}

@@ -193,7 +193,19 @@ fn hostile_repositories_fail_alone() {
     );
     assert_eq!(failures(&env), 2, "a hard refresh renders again");
 
-    // Shutdown is prompt even with renders running.
+    // Shutdown is prompt with a render running: a new commit of the endless
+    // Jsonnet is being rendered (its worker is seen) when SIGTERM arrives.
+    let endless = Repo {
+        path: env.dir.path().join("repo-jsonnet-endless"),
+    };
+    endless.write(
+        "main.jsonnet",
+        "// again\nstd.foldl(function(acc, i) std.foldl(function(a, j) a + j, std.range(0, 100000), acc), std.range(0, 100000), 0)\n",
+    );
+    endless.commit("endless again");
+    let worker = eventually("a render worker", Duration::from_secs(20), || {
+        render_workers(agent.id()).into_iter().next()
+    });
     let started = Instant::now();
     let term = Command::new("kill")
         .args(["-TERM", &agent.id().to_string()])
@@ -203,8 +215,34 @@ fn hostile_repositories_fail_alone() {
     let status = agent.wait().expect("wait");
     let took = started.elapsed();
     assert!(status.success(), "a clean stop: {status}");
-    eprintln!("agent stopped {took:?} after SIGTERM");
-    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+    eprintln!("agent stopped {took:?} after SIGTERM, with a render running");
+    assert!(
+        took < Duration::from_secs(3),
+        "stopped in {took:?}, not after the render's 5 s timeout"
+    );
+    // And the worker went with it.
+    eventually("the worker gone", Duration::from_secs(3), || {
+        (!Path::new(&format!("/proc/{worker}")).exists()).then_some(())
+    });
+}
+
+/// Render workers (`tether render-worker`) whose parent is `agent`.
+fn render_workers(agent: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // `pid (comm) state ppid ...`: the comm may hold spaces, so split after `)`.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            ppid == Some(agent) && String::from_utf8_lossy(&cmdline).contains("render-worker")
+        })
+        .collect()
 }
 
 /// A remote base is fetched only when the agent allows it: by default not one
