@@ -206,10 +206,19 @@ pub(crate) async fn run(cmd: &WorkerCommand, job: &Job) -> Result<Vec<Manifest>,
     // Only the worker writes to this pipe (its tools' output is piped into
     // it), so a complete result is its own, even if the group was killed as
     // the worker was exiting.
-    if let Ok(result) = serde_json::from_slice::<Result<Vec<Manifest>, RenderError>>(&out) {
-        return result;
+    match serde_json::from_slice::<Result<Vec<Manifest>, RenderError>>(&out) {
+        Ok(result) => result,
+        // A finished worker whose result does not parse back (an object
+        // nested past serde_json's depth limit): the input's doing, so a
+        // failure that is cached, with the reason.
+        Err(e) if status.success() && !out.is_empty() => Err(RenderError::Tool {
+            tool: job.tool,
+            command: "render worker".into(),
+            status: "succeeded".into(),
+            stderr: format!("its result cannot be read back: {e}"),
+        }),
+        Err(_) => Err(crash(job, status, &stderr)),
     }
-    Err(crash(job, status, &stderr))
 }
 
 /// Explain a worker that died without a result, naming the limit it hit
