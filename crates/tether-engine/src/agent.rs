@@ -148,7 +148,6 @@ impl Agent {
             poll_interval: config.poll_interval,
             history_limit: config.history_limit,
             progress_recheck: config.progress_recheck,
-            max_objects: config.max_objects_per_app,
         };
         Ok(Agent {
             engine: Arc::new(engine),

@@ -1,5 +1,6 @@
 //! Limits on one app's size, checked after Render and before Plan, so an app
-//! over them applies and prunes nothing; and the switch that moves large
+//! over them applies and prunes nothing (the object count is the renderer's,
+//! `RendererConfig::max_objects`, checked in the render worker); and the switch that moves large
 //! apps' CPU work (plan, diff, building the status) off the async runtime's
 //! worker threads.
 
@@ -19,21 +20,6 @@ pub const INVENTORY_BUDGET: usize = 640 * 1024;
 /// (`block_in_place`), so a 50,000-object app does not hold a runtime worker
 /// that watches, timers and other apps' I/O need.
 pub const LARGE_APP: usize = 2_000;
-
-/// An app rendering more objects than the agent allows fails with
-/// `TooManyObjects`, naming the count, the limit and the flag.
-pub fn check_count(count: usize, max: usize) -> Result<(), Failure> {
-    if count <= max {
-        return Ok(());
-    }
-    Err(Failure::new(
-        "TooManyObjects",
-        format!(
-            "the render produced {count} objects, over the limit of {max} per app \
-             (tether agent --max-objects-per-app); split the app or raise the limit"
-        ),
-    ))
-}
 
 /// An app whose inventory would not fit the status budget fails with
 /// `TooManyObjects` too: its names are too long for its number.
@@ -73,16 +59,6 @@ pub fn cpu_heavy<T>(n: usize, f: impl FnOnce() -> T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_count_limit_names_the_flag() {
-        assert!(check_count(20_000, 20_000).is_ok());
-        let e = check_count(20_001, 20_000).unwrap_err();
-        assert_eq!(e.reason, "TooManyObjects");
-        assert!(e.message.contains("20001 objects"), "{}", e.message);
-        assert!(e.message.contains("limit of 20000"), "{}", e.message);
-        assert!(e.message.contains("--max-objects-per-app"), "{}", e.message);
-    }
 
     #[test]
     fn long_names_hit_the_inventory_budget() {

@@ -52,9 +52,6 @@ pub struct Engine {
     pub events: Option<crate::events::Notifier>,
     /// Recent self-heals per app, to notice flapping.
     pub heals: std::sync::Mutex<HashMap<String, flapping::Heals>>,
-    /// An app rendering more objects fails with `TooManyObjects`
-    /// (`tether agent --max-objects-per-app`).
-    pub max_objects: usize,
 }
 
 /// Per-app timing the scheduler does not keep.
@@ -875,25 +872,24 @@ impl Engine {
             api_versions: &api_versions,
             hard_refresh: hard_refresh_requested(app),
         };
-        let rendered = self.renderer.render(&req).await.map_err(|e| {
+        // Where the commit's content is at fault, the message says which
+        // commit and path. An app over the renderer's object limit
+        // (`--max-objects-per-app`) fails here, before anything plans.
+        let at = |reason: &'static str, message: &dyn std::fmt::Display| {
             Failure::new(
-                e.reason(),
-                format!("{} at {}: {e}", short(&resolved.commit), display_path(path)),
-            )
-        })?;
-        // Before anything else looks at the objects: an app over the limit
-        // plans, applies and prunes nothing.
-        crate::limits::check_count(rendered.manifests.len(), self.max_objects).map_err(|f| {
-            Failure::new(
-                f.reason,
+                reason,
                 format!(
-                    "{} at {}: {}",
+                    "{} at {}: {message}",
                     short(&resolved.commit),
-                    display_path(path),
-                    f.message
+                    display_path(path)
                 ),
             )
-        })?;
+        };
+        let rendered = self
+            .renderer
+            .render(&req)
+            .await
+            .map_err(|e| at(e.reason(), &e))?;
         let tracking =
             tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app_name);
         // Label values are at most 63 characters; a longer one would make every apply fail.
@@ -972,17 +968,7 @@ impl Engine {
             })
             .collect();
         crate::limits::check_inventory_size(identities.iter().map(|(r, v)| (r, v.as_str())))
-            .map_err(|f| {
-                Failure::new(
-                    f.reason,
-                    format!(
-                        "{} at {}: {}",
-                        short(&resolved.commit),
-                        display_path(path),
-                        f.message
-                    ),
-                )
-            })?;
+            .map_err(|f| at(f.reason, &f.message))?;
         Ok(Desired { resolved, objects })
     }
 

@@ -308,3 +308,34 @@ async fn a_tool_sees_its_own_empty_home_and_no_local_git_transport() {
     assert_eq!(data["global"], "/dev/null");
     assert!(!data["git"].as_str().unwrap().contains("file"), "{data}");
 }
+
+/// Over the object limit, a render fails naming the count, the limit and the
+/// flag, whatever the tool; at the limit it passes.
+#[tokio::test]
+async fn a_render_over_the_object_limit_fails_naming_the_flag() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "app/a.yaml", CM);
+    write(
+        t.path(),
+        "app/b.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n",
+    );
+    let limited = |max_objects| {
+        Renderer::new(RendererConfig {
+            max_objects,
+            ..Default::default()
+        })
+    };
+    let ok = render(&limited(2), t.path(), "app", &source(None))
+        .await
+        .unwrap();
+    assert_eq!(ok.manifests.len(), 2);
+    let e = render(&limited(1), t.path(), "app", &source(None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "TooManyObjects");
+    let text = e.to_string();
+    for part in ["2 objects", "limit of 1", "--max-objects-per-app"] {
+        assert!(text.contains(part), "{text}");
+    }
+}

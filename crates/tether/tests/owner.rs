@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -488,28 +487,7 @@ fn objects_of_the_old_shared_field_manager_are_migrated() {
     env.agent(&[]);
     env.kubectl_ok(&["create", "namespace", "demo"]);
     let old = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: demo\n  labels:\n    tether.dev/app: tether.legacy\ndata:\n  a: \"1\"\n  dropped: \"x\"\n";
-    let mut child = Command::new("kubectl")
-        .args([
-            "apply",
-            "--server-side",
-            "--field-manager=tether",
-            "-f",
-            "-",
-        ])
-        .env("KUBECONFIG", &env.kubeconfig)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(old.as_bytes())
-        .unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    env.apply_yaml_with(old, &["--field-manager=tether"]);
     assert_eq!(managers(&env, "settings"), ["tether/Apply"]);
 
     let repo = Repo::init(&env.path("repo"));

@@ -121,7 +121,10 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let key = format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any());
     let engine = Engine {
         cluster: ctx.cluster.clone(),
-        renderer: Renderer::new(crate::render_limits::RenderLimitArgs::default().config()),
+        renderer: Renderer::new(tether_render::RendererConfig {
+            max_objects: tether_engine::limits::DEFAULT_MAX_OBJECTS,
+            ..crate::render_limits::RenderLimitArgs::default().config()
+        }),
         // The user's own disk, read on the user's behalf: local repositories are fine here.
         sources: Sources::with_options(cache_dir(), tether_source::SourceOptions::local()),
         poll_interval: Duration::from_secs(30),
@@ -133,7 +136,6 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         pacing: Default::default(),
         events: None,
         heals: Default::default(),
-        max_objects: tether_engine::limits::DEFAULT_MAX_OBJECTS,
     };
     let preview = engine
         .preview(&app)

@@ -192,8 +192,15 @@ impl Env {
 
     /// `kubectl apply -f -` of a YAML text.
     pub fn apply_yaml(&self, yaml: &str) {
+        self.apply_yaml_with(yaml, &[]);
+    }
+
+    /// `kubectl apply --server-side ARGS -f -` of a YAML text.
+    pub fn apply_yaml_with(&self, yaml: &str, args: &[&str]) {
         let mut child = Command::new("kubectl")
-            .args(["apply", "--server-side", "-f", "-"])
+            .args(["apply", "--server-side"])
+            .args(args)
+            .args(["-f", "-"])
             .env("KUBECONFIG", &self.kubeconfig)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
