@@ -10,7 +10,7 @@ pub mod status;
 pub mod watch;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -41,6 +41,9 @@ pub struct Shared {
     next_port: AtomicU32,
     /// Wakes the garbage collector when something was deleted or started terminating.
     pub gc_wake: tokio::sync::Notify,
+    /// Seconds the simulated controllers' clock is ahead of the wall clock
+    /// (test control `/_sandbox/clock`, for CronJob schedules).
+    pub clock_offset_s: AtomicI64,
 }
 
 impl Shared {
@@ -55,6 +58,7 @@ impl Shared {
             next_ip: AtomicU32::new(1),
             next_port: AtomicU32::new(0),
             gc_wake: tokio::sync::Notify::new(),
+            clock_offset_s: AtomicI64::new(0),
         }
     }
 
@@ -399,6 +403,16 @@ fn admin(sh: &Arc<Shared>, method: &Method, what: &str, body: &[u8]) -> Result<R
                 sh.rollout_delay_ms.store(ms, Ordering::Relaxed);
             }
             ok(json!({"rolloutDelayMs": sh.rollout_delay_ms.load(Ordering::Relaxed)}))
+        }
+        ("GET", "clock") => ok(json!({"offsetSeconds": sh.clock_offset_s.load(Ordering::Relaxed)})),
+        ("PUT" | "POST", "clock") => {
+            let v: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid clock: {e}")))?;
+            let Some(secs) = v.get("advanceSeconds").and_then(Value::as_i64).filter(|s| *s >= 0) else {
+                return Err(ApiError::bad_request("clock: advanceSeconds must be a non-negative integer"));
+            };
+            let total = sh.clock_offset_s.fetch_add(secs, Ordering::Relaxed) + secs;
+            ok(json!({"offsetSeconds": total}))
         }
         ("GET", "stats") => ok(
             json!({"objects": sh.store.object_count(), "resourceVersion": sh.store.current_rv().to_string(), "watches": sh.drop_watches.receiver_count()}),
