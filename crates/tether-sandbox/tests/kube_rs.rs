@@ -223,23 +223,30 @@ async fn deployments(c: &Client) -> Api<DynamicObject> {
 }
 
 /// The managers of the object's main resource listed in managedFields, as
-/// `manager/operation`. Entries for subresources (the simulated controllers
-/// write `status`, as kube-controller-manager does) are left out; that they
-/// are marked as subresource entries is checked here.
+/// `manager/operation`. The deployment controller's entries are left out: its
+/// status writes (marked as `status` subresource entries, as
+/// kube-controller-manager's are) and, as in a real cluster, its main-resource
+/// entry owning only the `deployment.kubernetes.io/revision` annotation.
 fn managers(obj: &DynamicObject) -> Vec<String> {
-    for m in obj.managed_fields() {
-        if m.manager.as_deref() == Some("kube-controller-manager") {
+    let controller = |m: &&k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry| {
+        m.manager.as_deref() == Some("kube-controller-manager")
+    };
+    for m in obj.managed_fields().iter().filter(controller) {
+        if m.subresource.is_none() {
+            let fields = m.fields_v1.as_ref().map(|f| f.0.clone()).unwrap_or_default();
             assert_eq!(
-                m.subresource.as_deref(),
-                Some("status"),
-                "a controller's status write is a status-subresource entry: {m:?}"
+                fields,
+                json!({"f:metadata": {"f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}}}),
+                "the controller's main-resource entry owns only the revision: {m:?}"
             );
+        } else {
+            assert_eq!(m.subresource.as_deref(), Some("status"), "{m:?}");
         }
     }
     sorted(
         obj.managed_fields()
             .iter()
-            .filter(|m| m.subresource.is_none())
+            .filter(|m| m.subresource.is_none() && !controller(m))
             .map(|m| {
                 format!(
                     "{}/{}",

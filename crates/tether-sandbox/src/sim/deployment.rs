@@ -329,6 +329,10 @@ fn status(
     let mut conds = vec![available_cond, progressing];
     super::util::keep_condition_times(d.pointer("/status/conditions"), &mut conds);
     st.insert("conditions".into(), json!(conds));
+    // The hash collision count is the controller's memory across syncs: kept.
+    if let Some(c) = d.pointer("/status/collisionCount") {
+        st.insert("collisionCount".into(), c.clone());
+    }
     Value::Object(st)
 }
 

@@ -173,7 +173,7 @@ fn status(sts: &Value, pods: &[(i64, &Value)], rev: &str, want: i64) -> Value {
     st.insert("availableReplicas".into(), json!(ready));
     st.insert("currentRevision".into(), json!(current_rev));
     st.insert("updateRevision".into(), json!(rev));
-    st.insert("collisionCount".into(), json!(0));
+    st.insert("collisionCount".into(), sts.pointer("/status/collisionCount").cloned().unwrap_or(json!(0)));
     Value::Object(st)
 }
 
