@@ -3,6 +3,7 @@
 //! resource verbs, watches or the admin endpoints.
 
 pub mod discovery;
+pub mod logs;
 pub mod openapi;
 pub mod request;
 pub mod resources;
@@ -298,7 +299,7 @@ async fn resource(
     match (method.as_str(), p.name.clone(), sub.as_deref()) {
         ("GET", Some(name), None) => resources::get(sh, &r, &p, &name, rep),
         ("GET", Some(name), Some("log")) if r.has_log() => {
-            resources::pod_log(sh, &r, &p, &name, params)
+            logs::pod_log(sh, &r, &p, &name, params)
         }
         ("GET", Some(name), Some(_)) if part_allows("get") => {
             resources::get(sh, &r, &p, &name, rep)

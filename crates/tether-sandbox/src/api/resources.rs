@@ -112,62 +112,6 @@ pub fn get(
 
 /// `pods/{name}/log`. Nothing runs in the sandbox, so a running container's log
 /// is empty; a container that has not started answers 400 as the real server does.
-pub fn pod_log(
-    sh: &Shared,
-    r: &ResourceInfo,
-    p: &ResourcePath,
-    name: &str,
-    params: &Params,
-) -> Result<Response, ApiError> {
-    let key = object_key(r, p.namespace.as_deref(), name);
-    let pod = sh
-        .store
-        .get(r.storage_key(), &key)
-        .ok_or_else(|| ApiError::not_found(r, name))?;
-    let containers: Vec<&str> = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map(|cs| cs.iter().filter_map(|c| c.get("name")?.as_str()).collect())
-        .unwrap_or_default();
-    let container = match params.get("container") {
-        Some(c) if containers.contains(&c) => c.to_string(),
-        Some(c) => {
-            return Err(ApiError::bad_request(format!(
-                "container {c} is not valid for pod {name}"
-            )));
-        }
-        None if containers.len() == 1 => containers[0].to_string(),
-        None => {
-            return Err(ApiError::bad_request(format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                containers.join(" ")
-            )));
-        }
-    };
-    if pod.pointer("/status/phase").and_then(Value::as_str) != Some("Running") {
-        let reason = pod
-            .pointer("/status/containerStatuses")
-            .and_then(Value::as_array)
-            .and_then(|cs| {
-                cs.iter()
-                    .find(|c| c.get("name").and_then(Value::as_str) == Some(container.as_str()))
-            })
-            .and_then(|c| c.pointer("/state/waiting/reason"))
-            .and_then(Value::as_str)
-            .unwrap_or("ContainerCreating")
-            .to_string();
-        return Err(ApiError::bad_request(format!(
-            "container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"
-        )));
-    }
-    let mut resp = (StatusCode::OK, String::new()).into_response();
-    resp.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain"),
-    );
-    Ok(resp)
-}
-
 fn partial_metadata(obj: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
 }
