@@ -551,11 +551,10 @@ async fn cronjobs_make_jobs_on_their_schedule() {
     // Move the controllers' clock past the next minute (a test control).
     let (code, body) = post(ts, "/_sandbox/clock", &json!({"advanceSeconds": 61})).await;
     assert_eq!(code, 200, "{body}");
-    let jobs = eventually_json(ts, "a scheduled job", &["get", "jobs"], |l| {
-        items(l).iter().any(|j| controller_of(j).0 == "CronJob")
-    })
-    .await;
-    let scheduled = items(&jobs).into_iter().find(|j| controller_of(j).0 == "CronJob").expect("a job");
+    // (`create job --from` made its job the CronJob's too, as kubectl does.)
+    let by_schedule = |j: &Value| controller_of(j).0 == "CronJob" && name(j).starts_with("tick-");
+    let jobs = eventually_json(ts, "a scheduled job", &["get", "jobs"], |l| items(l).iter().any(by_schedule)).await;
+    let scheduled = items(&jobs).into_iter().find(by_schedule).expect("a job");
     let minutes: i64 = name(&scheduled).strip_prefix("tick-").and_then(|m| m.parse().ok()).expect("named tick-<minutes>");
     let at = jiff::Timestamp::from_second(minutes * 60).expect("a time");
     assert_eq!(
@@ -570,7 +569,7 @@ async fn cronjobs_make_jobs_on_their_schedule() {
 
     // Suspended: no more jobs however far the clock moves.
     kubectl_ok(ts, &["patch", "cronjob", "tick", "-p", "{\"spec\":{\"suspend\":true}}"]).await;
-    let count = |l: &Value| items(l).iter().filter(|j| controller_of(j).0 == "CronJob").count();
+    let count = |l: &Value| items(l).iter().filter(|j| by_schedule(j)).count();
     let before = count(&kubectl_json(ts, &["get", "jobs"]).await);
     post(ts, "/_sandbox/clock", &json!({"advanceSeconds": 120})).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
