@@ -1221,8 +1221,12 @@ async fn logs_debug_and_certificate_approve() {
     )
     .await;
 
-    // A running container's log is empty: nothing runs in the sandbox.
-    assert_eq!(ok_quiet(&ts, &bin, &["logs", "web"]).await, "");
+    // A running container logs its start (the simulated log; see workloads.rs).
+    let log = ok_quiet(&ts, &bin, &["logs", "web"]).await;
+    assert!(
+        log.lines().next().is_some_and(|l| l.contains("msg=\"starting\"") && l.contains("image=nginx:1.27")),
+        "{log}"
+    );
     let out = fails(&ts, &bin, &["logs", "bad"], 1).await;
     assert_eq!(
         stderr(&out),

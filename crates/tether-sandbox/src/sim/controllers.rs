@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::pod::{NodeInfo, PodStep};
 use super::util::{controller_ref, controller_uid, deleting, images_fail, int_at, name, pod_active, str_at};
-use super::write::{CONTROLLER, change, create_child, delete, gr, key, put_status};
+use super::write::{CONTROLLER, change, delete, gr, key, put_status};
 use super::{cronjob, daemonset, deployment, job, node, pod, replicaset, statefulset};
 use crate::api::Shared;
 use crate::catalog::GroupResource;
@@ -57,6 +57,11 @@ pub struct Sim {
     pod_steps: Mutex<HashMap<String, Instant>>,
     /// Each rollout's last progress (by Deployment uid): what it was and since when.
     progress: Mutex<HashMap<String, (String, Instant)>>,
+    /// The objects each controller owns (by owner uid), so a controller reads
+    /// its children without scanning its namespace. Candidates only: each is
+    /// read back from the store, so a stale entry costs a lookup, never a
+    /// wrong decision.
+    children: Mutex<HashMap<String, HashSet<Item>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -71,6 +76,7 @@ impl Sim {
             wake: tokio::sync::Notify::new(),
             pod_steps: Mutex::default(),
             progress: Mutex::default(),
+            children: Mutex::default(),
         })
     }
 
@@ -95,8 +101,41 @@ impl Sim {
         });
     }
 
+    fn index(&self, owner: &str, item: Item) {
+        lock(&self.children).entry(owner.to_string()).or_default().insert(item);
+    }
+
+    /// Keeps the owner index up to date with one event.
+    fn index_event(&self, e: &Event) {
+        let item = (e.gr.clone(), e.key.clone());
+        let now_owner = if e.kind == EventType::Deleted { None } else { controller_uid(&e.object) };
+        let before = e.prev.as_deref().and_then(controller_uid);
+        let gone = if e.kind == EventType::Deleted { controller_uid(&e.object) } else { before.filter(|b| Some(*b) != now_owner) };
+        if let Some(old) = gone {
+            // A deletion seen late must not drop a namesake created since.
+            let recreated = self.sh.store.get(&e.gr, &e.key).is_some_and(|o| controller_uid(&o) == Some(old));
+            if !recreated {
+                let mut children = lock(&self.children);
+                if let Some(set) = children.get_mut(old) {
+                    set.remove(&item);
+                    if set.is_empty() {
+                        children.remove(old);
+                    }
+                }
+            }
+        }
+        if let Some(owner) = now_owner {
+            self.index(owner, item);
+        }
+        if e.kind == EventType::Deleted {
+            // An owner that is gone has no children to list any more.
+            lock(&self.children).remove(super::util::uid(&e.object));
+        }
+    }
+
     /// Marks what an event concerns for reconciliation.
     pub fn observe(&self, e: &Event) {
+        self.index_event(e);
         if e.kind == EventType::Deleted {
             if e.gr.group.is_empty() && e.gr.resource == "pods" {
                 lock(&self.pod_steps).remove(super::util::uid(&e.object));
@@ -128,7 +167,10 @@ impl Sim {
 
     /// Looks at everything once (start, or after missed events).
     pub fn resync(&self) {
-        for (g, k, _) in self.sh.store.all_objects() {
+        for (g, k, o) in self.sh.store.all_objects() {
+            if let Some(owner) = controller_uid(&o) {
+                self.index(owner, (g.clone(), k.clone()));
+            }
             if reconciled(&g) {
                 self.enqueue((g, k));
             }
@@ -180,16 +222,28 @@ impl Sim {
         }
     }
 
-    /// The objects of a resource in a namespace whose controller is `owner`.
+    /// The objects of a resource in a namespace whose controller is `owner`,
+    /// in name order.
     fn owned(&self, g: &GroupResource, namespace: &str, owner: &Value) -> Vec<Arc<Value>> {
         let uid = super::util::uid(owner);
-        self.sh
-            .store
-            .list(g, Some(namespace))
-            .0
-            .into_iter()
+        let mut keys: Vec<ObjKey> = lock(&self.children)
+            .get(uid)
+            .map(|set| set.iter().filter(|(cg, k)| cg == g && k.namespace == namespace).map(|(_, k)| k.clone()).collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys.iter()
+            .filter_map(|k| self.sh.store.get(g, k))
             .filter(|o| controller_uid(o) == Some(uid))
             .collect()
+    }
+
+    /// Creates a child and indexes it at once, so the next pass counts it
+    /// even before its event arrives.
+    fn create(&self, owner: &Value, group: &str, plural: &str, obj: Value) {
+        if let Some(made) = super::write::create_as(&self.sh, group, "v1", plural, obj, CONTROLLER) {
+            let k = key(str_at(&made, "/metadata/namespace"), name(&made));
+            self.index(super::util::uid(owner), (gr(group, plural), k));
+        }
     }
 
     fn pod(self: &Arc<Self>, item: &Item, p: &Value) {
@@ -228,7 +282,7 @@ impl Sim {
         let active: Vec<&Value> = pods.iter().map(|p| p.as_ref()).filter(|p| pod_active(p)).collect();
         let plan = replicaset::reconcile(rs, &active, api_version, kind);
         for p in plan.create {
-            create_child(&self.sh, "", "v1", "pods", p);
+            self.create(rs, "", "pods", p);
         }
         for n in plan.delete {
             delete(&self.sh, &gr("", "pods"), &key(&k.namespace, &n));
@@ -279,7 +333,7 @@ impl Sim {
         }
         let plan = if stalled { deployment::reconcile(d, &live, true) } else { probe };
         if let Some(rs) = plan.create {
-            create_child(&self.sh, "apps", "v1", "replicasets", rs);
+            self.create(d, "apps", "replicasets", rs);
         }
         for u in plan.update {
             change(&self.sh, &gr("apps", "replicasets"), &key(&k.namespace, &u.name), CONTROLLER, None, |cur| {
@@ -334,7 +388,7 @@ impl Sim {
         let plan = statefulset::reconcile(sts, &active, &claims);
         for o in plan.create {
             let plural = if o["kind"] == "Pod" { "pods" } else { "persistentvolumeclaims" };
-            create_child(&self.sh, "", "v1", plural, o);
+            self.create(sts, "", plural, o);
         }
         for n in plan.delete {
             delete(&self.sh, &gr("", "pods"), &key(&k.namespace, &n));
@@ -352,7 +406,7 @@ impl Sim {
         let (_, nodes) = node::nodes(&self.sh);
         let plan = daemonset::reconcile(ds, &active, &nodes);
         for p in plan.create {
-            create_child(&self.sh, "", "v1", "pods", p);
+            self.create(ds, "", "pods", p);
         }
         for n in plan.delete {
             delete(&self.sh, &gr("", "pods"), &key(&k.namespace, &n));
@@ -369,7 +423,7 @@ impl Sim {
         let live: Vec<&Value> = pods.iter().map(|p| p.as_ref()).filter(|p| !deleting(p)).collect();
         let plan = job::reconcile(j, &live);
         for p in plan.create {
-            create_child(&self.sh, "", "v1", "pods", p);
+            self.create(j, "", "pods", p);
         }
         for n in plan.delete {
             delete(&self.sh, &gr("", "pods"), &key(&k.namespace, &n));
@@ -386,7 +440,7 @@ impl Sim {
         let live: Vec<&Value> = jobs.iter().map(|j| j.as_ref()).filter(|j| !deleting(j)).collect();
         let plan = cronjob::reconcile(cj, &live, super::clock_now(&self.sh));
         if let Some(j) = plan.create {
-            create_child(&self.sh, "batch", "v1", "jobs", j);
+            self.create(cj, "batch", "jobs", j);
         }
         for n in plan.delete {
             delete(&self.sh, &gr("batch", "jobs"), &key(&k.namespace, &n));

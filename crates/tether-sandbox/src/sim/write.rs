@@ -2,6 +2,8 @@
 //! objects in the store as the controller manager, the scheduler and the
 //! kubelet would through the API (admission, defaults, managed fields).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::util::same_ignoring_times;
@@ -28,36 +30,52 @@ pub fn key(namespace: &str, name: &str) -> ObjKey {
     }
 }
 
+/// Five random characters of the alphabet the real server's generateName uses.
+fn random_suffix() -> String {
+    const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| SAFE[usize::from(*b) % SAFE.len()] as char)
+        .collect()
+}
+
 /// Creates an object through the API's create path, as `manager`. Returns the
-/// stored object, or None when it could not be created (logged).
-pub fn create_as(sh: &Shared, group: &str, version: &str, plural: &str, obj: Value, manager: &str) -> Option<Value> {
+/// stored object, or None when it could not be created (logged unless it
+/// already existed). A `generateName` is resolved here, so the caller learns
+/// the name.
+pub fn create_as(sh: &Shared, group: &str, version: &str, plural: &str, mut obj: Value, manager: &str) -> Option<Arc<Value>> {
     let r = sh.catalog.get(group, version, plural)?;
+    if obj.pointer("/metadata/name").is_none()
+        && let Some(prefix) = obj.pointer("/metadata/generateName").and_then(Value::as_str)
+    {
+        let name = format!("{prefix}{}", random_suffix());
+        obj["metadata"]["name"] = Value::String(name);
+    }
     let namespace = obj
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .map(str::to_string);
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
     let p = ResourcePath {
         group: group.into(),
         version: version.into(),
-        namespace,
+        namespace: namespace.clone(),
         plural: plural.into(),
         ..Default::default()
     };
     let params = Params(vec![("fieldManager".into(), manager.into())]);
     let result = Writer::new(sh, &r, &p, &params, "").and_then(|mut w| create(&mut w, &p, obj));
     match result {
-        Ok(_) => Some(Value::Null),
+        Ok(_) => sh.store.get(r.storage_key(), &key(namespace.as_deref().unwrap_or(""), &name)),
         Err(e) if e.code == 409 => None,
         Err(e) => {
             tracing::warn!(resource = plural, error = %e.message, "simulated controller could not create an object");
             None
         }
     }
-}
-
-pub fn create_child(sh: &Shared, group: &str, version: &str, plural: &str, obj: Value) -> bool {
-    create_as(sh, group, version, plural, obj, CONTROLLER).is_some()
 }
 
 /// Deletes an object as the controller does (background propagation).
