@@ -36,7 +36,10 @@ fn deployment(i: usize) -> Value {
 }
 
 fn gr(group: &str, resource: &str) -> GroupResource {
-    GroupResource { group: group.into(), resource: resource.into() }
+    GroupResource {
+        group: group.into(),
+        resource: resource.into(),
+    }
 }
 
 fn main() {
@@ -53,9 +56,12 @@ async fn bench() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
     let rss_start = rss_kib();
-    let sandbox = Sandbox::start(Config { rollout_delay: Duration::ZERO, ..Config::default() })
-        .await
-        .expect("sandbox");
+    let sandbox = Sandbox::start(Config {
+        rollout_delay: Duration::ZERO,
+        ..Config::default()
+    })
+    .await
+    .expect("sandbox");
     let sh = sandbox.shared().clone();
     let objects_before = sh.store.object_count();
     let rv_before = sh.store.current_rv();
@@ -73,7 +79,9 @@ async fn bench() {
                     break;
                 }
                 let code = client
-                    .post(format!("{base}/apis/apps/v1/namespaces/default/deployments"))
+                    .post(format!(
+                        "{base}/apis/apps/v1/namespaces/default/deployments"
+                    ))
                     .json(&deployment(i))
                     .send()
                     .await
@@ -91,17 +99,26 @@ async fn bench() {
     let mut peak = rss_kib();
     loop {
         let (ps, _) = sh.store.list(&pods, Some("default"));
-        let running = ps.iter().filter(|p| p.pointer("/status/phase") == Some(&json!("Running"))).count();
+        let running = ps
+            .iter()
+            .filter(|p| p.pointer("/status/phase") == Some(&json!("Running")))
+            .count();
         let (ds, _) = sh.store.list(&deploys, Some("default"));
         let available = ds
             .iter()
-            .filter(|d| d.pointer("/status/availableReplicas") == Some(&json!(3)) && d.pointer("/status/updatedReplicas") == Some(&json!(3)))
+            .filter(|d| {
+                d.pointer("/status/availableReplicas") == Some(&json!(3))
+                    && d.pointer("/status/updatedReplicas") == Some(&json!(3))
+            })
             .count();
         peak = peak.max(rss_kib());
         if running == 3 * n && ps.len() == 3 * n && available == n {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(600), "not settled: {running} pods running, {available} deployments available");
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "not settled: {running} pods running, {available} deployments available"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let settled = start.elapsed();
@@ -109,9 +126,27 @@ async fn bench() {
     let writes = sh.store.current_rv() - rv_before;
     let rss = rss_kib();
     println!("| measure | value |\n|---|---|");
-    println!("| {n} Deployments created (POST, 32 clients) | {:.2} s |", created.as_secs_f64());
-    println!("| from the first create to all {} Pods Running and every Deployment available | {:.2} s |", 3 * n, settled.as_secs_f64());
-    println!("| objects stored for them | {objects} ({:.1} per Deployment) |", objects as f64 / n as f64);
-    println!("| writes (resourceVersions) it took | {writes} ({:.1} per Deployment) |", writes as f64 / n as f64);
-    println!("| process RSS after | {:.0} MiB (started at {:.0} MiB; peak seen {:.0} MiB) |", rss as f64 / 1024.0, rss_start as f64 / 1024.0, peak as f64 / 1024.0);
+    println!(
+        "| {n} Deployments created (POST, 32 clients) | {:.2} s |",
+        created.as_secs_f64()
+    );
+    println!(
+        "| from the first create to all {} Pods Running and every Deployment available | {:.2} s |",
+        3 * n,
+        settled.as_secs_f64()
+    );
+    println!(
+        "| objects stored for them | {objects} ({:.1} per Deployment) |",
+        objects as f64 / n as f64
+    );
+    println!(
+        "| writes (resourceVersions) it took | {writes} ({:.1} per Deployment) |",
+        writes as f64 / n as f64
+    );
+    println!(
+        "| process RSS after | {:.0} MiB (started at {:.0} MiB; peak seen {:.0} MiB) |",
+        rss as f64 / 1024.0,
+        rss_start as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
 }

@@ -233,7 +233,11 @@ fn managers(obj: &DynamicObject) -> Vec<String> {
     };
     for m in obj.managed_fields().iter().filter(controller) {
         if m.subresource.is_none() {
-            let fields = m.fields_v1.as_ref().map(|f| f.0.clone()).unwrap_or_default();
+            let fields = m
+                .fields_v1
+                .as_ref()
+                .map(|f| f.0.clone())
+                .unwrap_or_default();
             assert_eq!(
                 fields,
                 json!({"f:metadata": {"f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}}}),

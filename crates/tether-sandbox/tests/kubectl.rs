@@ -1224,7 +1224,9 @@ async fn logs_debug_and_certificate_approve() {
     // A running container logs its start (the simulated log; see workloads.rs).
     let log = ok_quiet(&ts, &bin, &["logs", "web"]).await;
     assert!(
-        log.lines().next().is_some_and(|l| l.contains("msg=\"starting\"") && l.contains("image=nginx:1.27")),
+        log.lines()
+            .next()
+            .is_some_and(|l| l.contains("msg=\"starting\"") && l.contains("image=nginx:1.27")),
         "{log}"
     );
     let out = fails(&ts, &bin, &["logs", "bad"], 1).await;

@@ -579,7 +579,10 @@ fn without_early_controller_writes(want_meta: &Value, got: &Value) -> Value {
     if want_meta["annotations"].get(REVISION).is_some() {
         return got;
     }
-    if let Some(a) = got["metadata"].get_mut("annotations").and_then(Value::as_object_mut) {
+    if let Some(a) = got["metadata"]
+        .get_mut("annotations")
+        .and_then(Value::as_object_mut)
+    {
         a.remove(REVISION);
         if a.is_empty()
             && let Some(m) = got["metadata"].as_object_mut()
@@ -587,8 +590,12 @@ fn without_early_controller_writes(want_meta: &Value, got: &Value) -> Value {
             m.remove("annotations");
         }
     }
-    if let Some(entries) = got["metadata"].get_mut("managedFields").and_then(Value::as_array_mut) {
-        entries.retain(|e| !(e["manager"] == "kube-controller-manager" && e["subresource"].is_null()));
+    if let Some(entries) = got["metadata"]
+        .get_mut("managedFields")
+        .and_then(Value::as_array_mut)
+    {
+        entries
+            .retain(|e| !(e["manager"] == "kube-controller-manager" && e["subresource"].is_null()));
     }
     got
 }

@@ -77,7 +77,12 @@ fn tokens(line: &str) -> Vec<&str> {
 }
 
 /// Polls kubectl's JSON for `args` until `ok` holds.
-async fn eventually_json(ts: &TestSandbox, what: &str, args: &[&str], ok: impl Fn(&Value) -> bool) -> Value {
+async fn eventually_json(
+    ts: &TestSandbox,
+    what: &str,
+    args: &[&str],
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
     let ok = &ok;
     ts.eventually(what, SETTLE, || async move {
         let v = kubectl_json(ts, args).await;
@@ -96,7 +101,10 @@ fn controller_of(o: &Value) -> (String, String, bool) {
 }
 
 fn condition<'a>(o: &'a Value, type_: &str) -> Option<&'a Value> {
-    o["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == type_)
+    o["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -106,40 +114,88 @@ fn condition<'a>(o: &'a Value, type_: &str) -> Option<&'a Value> {
 async fn a_deployment_makes_a_replicaset_and_pods_as_a_real_cluster() {
     let ts = TestSandbox::start().await;
     let ts = &ts;
-    let f = apply_file(ts, "web.yaml", &deployment_yaml("web", "nginx:1.25", 3, ROLLING_1_1));
+    let f = apply_file(
+        ts,
+        "web.yaml",
+        &deployment_yaml("web", "nginx:1.25", 3, ROLLING_1_1),
+    );
     kubectl_ok(ts, &["apply", "-f", &f]).await;
-    let out = kubectl_ok(ts, &["rollout", "status", "deployment/web", "--timeout=30s"]).await;
-    assert!(out.ends_with("deployment \"web\" successfully rolled out\n"), "{out}");
+    let out = kubectl_ok(
+        ts,
+        &["rollout", "status", "deployment/web", "--timeout=30s"],
+    )
+    .await;
+    assert!(
+        out.ends_with("deployment \"web\" successfully rolled out\n"),
+        "{out}"
+    );
 
     let d = kubectl_json(ts, &["get", "deployment", "web"]).await;
-    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "1"
+    );
     let rss = items(&kubectl_json(ts, &["get", "rs", "-l", "app=web"]).await);
     assert_eq!(rss.len(), 1, "{rss:?}");
     let rs = &rss[0];
-    let hash = rs["metadata"]["labels"]["pod-template-hash"].as_str().expect("a pod-template-hash label").to_string();
+    let hash = rs["metadata"]["labels"]["pod-template-hash"]
+        .as_str()
+        .expect("a pod-template-hash label")
+        .to_string();
     assert_eq!(name(rs), format!("web-{hash}"));
-    assert_eq!(rs["spec"]["selector"]["matchLabels"]["pod-template-hash"], hash);
+    assert_eq!(
+        rs["spec"]["selector"]["matchLabels"]["pod-template-hash"],
+        hash
+    );
     assert_eq!(controller_of(rs), ("Deployment".into(), "web".into(), true));
-    assert_eq!(rs["metadata"]["ownerReferences"][0]["uid"], d["metadata"]["uid"]);
-    assert_eq!(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
-    assert_eq!(rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"], "3");
-    assert_eq!(rs["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"], "4");
+    assert_eq!(
+        rs["metadata"]["ownerReferences"][0]["uid"],
+        d["metadata"]["uid"]
+    );
+    assert_eq!(
+        rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "1"
+    );
+    assert_eq!(
+        rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"],
+        "3"
+    );
+    assert_eq!(
+        rs["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"],
+        "4"
+    );
 
     let pods = items(&kubectl_json(ts, &["get", "pods", "-l", "app=web"]).await);
     assert_eq!(pods.len(), 3);
     for p in &pods {
         let n = name(p);
-        let suffix = n.strip_prefix(&format!("web-{hash}-")).unwrap_or_else(|| panic!("{n} is named after its ReplicaSet"));
+        let suffix = n
+            .strip_prefix(&format!("web-{hash}-"))
+            .unwrap_or_else(|| panic!("{n} is named after its ReplicaSet"));
         assert_eq!(suffix.len(), 5, "{n}");
-        assert_eq!(controller_of(p), ("ReplicaSet".into(), name(rs).into(), true));
+        assert_eq!(
+            controller_of(p),
+            ("ReplicaSet".into(), name(rs).into(), true)
+        );
         assert_eq!(p["metadata"]["labels"]["pod-template-hash"], hash);
         assert_eq!(p["status"]["phase"], "Running");
         assert_eq!(p["spec"]["nodeName"], "sandbox-node");
         assert_eq!(p["status"]["hostIP"], "172.18.0.2");
-        assert!(p["status"]["podIP"].as_str().is_some_and(|ip| ip.starts_with("10.244.")), "{}", p["status"]);
+        assert!(
+            p["status"]["podIP"]
+                .as_str()
+                .is_some_and(|ip| ip.starts_with("10.244.")),
+            "{}",
+            p["status"]
+        );
         assert!(p["status"]["startTime"].is_string());
         for c in ["PodScheduled", "Initialized", "ContainersReady", "Ready"] {
-            assert_eq!(condition(p, c).map(|c| c["status"].clone()), Some(json!("True")), "{c}: {}", p["status"]);
+            assert_eq!(
+                condition(p, c).map(|c| c["status"].clone()),
+                Some(json!("True")),
+                "{c}: {}",
+                p["status"]
+            );
         }
         let cs = &p["status"]["containerStatuses"][0];
         assert_eq!(cs["ready"], true);
@@ -149,10 +205,29 @@ async fn a_deployment_makes_a_replicaset_and_pods_as_a_real_cluster() {
     // What kubectl prints: the ReplicaSet's DESIRED/CURRENT/READY and the pods' READY/STATUS.
     let table = kubectl_ok(ts, &["get", "rs,pods", "-l", "app=web"]).await;
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(tokens(lines[0]), ["NAME", "DESIRED", "CURRENT", "READY", "AGE"], "{table}");
-    assert_eq!(tokens(lines[1])[..4], [format!("replicaset.apps/web-{hash}").as_str(), "3", "3", "3"], "{table}");
-    let pod_header = lines.iter().position(|l| l.starts_with("NAME") && l.contains("STATUS")).expect("a pod table");
-    assert_eq!(tokens(lines[pod_header]), ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    assert_eq!(
+        tokens(lines[0]),
+        ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+        "{table}"
+    );
+    assert_eq!(
+        tokens(lines[1])[..4],
+        [
+            format!("replicaset.apps/web-{hash}").as_str(),
+            "3",
+            "3",
+            "3"
+        ],
+        "{table}"
+    );
+    let pod_header = lines
+        .iter()
+        .position(|l| l.starts_with("NAME") && l.contains("STATUS"))
+        .expect("a pod table");
+    assert_eq!(
+        tokens(lines[pod_header]),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
     let pod_rows: Vec<Vec<&str>> = lines[pod_header + 1..].iter().map(|l| tokens(l)).collect();
     assert_eq!(pod_rows.len(), 3, "{table}");
     for row in pod_rows {
@@ -163,13 +238,22 @@ async fn a_deployment_makes_a_replicaset_and_pods_as_a_real_cluster() {
     let (_, stats) = get(ts, "/_sandbox/stats").await;
     let before = stats["objects"].as_i64().unwrap_or(0);
     kubectl_ok(ts, &["scale", "deployment/web", "--replicas=10"]).await;
-    eventually_json(ts, "10 pods", &["get", "pods", "-l", "app=web"], |l| items(l).len() == 10).await;
+    eventually_json(ts, "10 pods", &["get", "pods", "-l", "app=web"], |l| {
+        items(l).len() == 10
+    })
+    .await;
     let (_, stats) = get(ts, "/_sandbox/stats").await;
     assert_eq!(stats["objects"].as_i64().unwrap_or(0) - before, 7);
 
     // Deleting the Deployment deletes its ReplicaSet and Pods.
     kubectl_ok(ts, &["delete", "deployment", "web", "--wait=true"]).await;
-    eventually_json(ts, "the ReplicaSet and Pods to go", &["get", "rs,pods", "-l", "app=web"], |l| items(l).is_empty()).await;
+    eventually_json(
+        ts,
+        "the ReplicaSet and Pods to go",
+        &["get", "rs,pods", "-l", "app=web"],
+        |l| items(l).is_empty(),
+    )
+    .await;
 }
 
 /// Follows every Pod event of a namespace and checks, after each, that the
@@ -187,14 +271,36 @@ async fn watch_pods(ts: &TestSandbox, rv: &str) -> reqwest::Response {
 async fn a_rolling_update_replaces_pods_within_surge_and_unavailability() {
     let ts = with_delay(60).await;
     let ts = &ts;
-    let f = apply_file(ts, "web.yaml", &deployment_yaml("web", "nginx:1.25", 4, ROLLING_1_1));
+    let f = apply_file(
+        ts,
+        "web.yaml",
+        &deployment_yaml("web", "nginx:1.25", 4, ROLLING_1_1),
+    );
     kubectl_ok(ts, &["apply", "-f", &f]).await;
-    kubectl_ok(ts, &["rollout", "status", "deployment/web", "--timeout=30s"]).await;
+    kubectl_ok(
+        ts,
+        &["rollout", "status", "deployment/web", "--timeout=30s"],
+    )
+    .await;
     let list = kubectl_json(ts, &["get", "pods", "-l", "app=web"]).await;
-    let rv = list["metadata"]["resourceVersion"].as_str().expect("rv").to_string();
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
     let mut pods: HashMap<String, (bool, String)> = items(&list)
         .iter()
-        .map(|p| (name(p).to_string(), (condition(p, "Ready").is_some_and(|c| c["status"] == "True"), p["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_string())))
+        .map(|p| {
+            (
+                name(p).to_string(),
+                (
+                    condition(p, "Ready").is_some_and(|c| c["status"] == "True"),
+                    p["spec"]["containers"][0]["image"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                ),
+            )
+        })
         .collect();
     assert_eq!(pods.len(), 4);
     let mut watch = watch_pods(ts, &rv).await;
@@ -204,9 +310,20 @@ async fn a_rolling_update_replaces_pods_within_surge_and_unavailability() {
     let (mut max_total, mut min_ready, mut events) = (4, 4, 0);
     let deadline = tokio::time::Instant::now() + SETTLE;
     // Until every pod runs the new image and is ready.
-    while !(pods.len() == 4 && pods.values().all(|(ready, image)| *ready && image == "nginx:1.26")) {
-        assert!(tokio::time::Instant::now() < deadline, "the rollout did not finish: {pods:?}");
-        let chunk = tokio::time::timeout(SETTLE, watch.chunk()).await.expect("a watch event").expect("watch body").expect("open watch");
+    while !(pods.len() == 4
+        && pods
+            .values()
+            .all(|(ready, image)| *ready && image == "nginx:1.26"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rollout did not finish: {pods:?}"
+        );
+        let chunk = tokio::time::timeout(SETTLE, watch.chunk())
+            .await
+            .expect("a watch event")
+            .expect("watch body")
+            .expect("open watch");
         buf.extend_from_slice(&chunk);
         while let Some(end) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=end).collect();
@@ -217,7 +334,16 @@ async fn a_rolling_update_replaces_pods_within_surge_and_unavailability() {
                 pods.remove(&n);
             } else {
                 let ready = condition(p, "Ready").is_some_and(|c| c["status"] == "True");
-                pods.insert(n, (ready, p["spec"]["containers"][0]["image"].as_str().unwrap_or("").to_string()));
+                pods.insert(
+                    n,
+                    (
+                        ready,
+                        p["spec"]["containers"][0]["image"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string(),
+                    ),
+                );
             }
             events += 1;
             max_total = max_total.max(pods.len());
@@ -225,14 +351,27 @@ async fn a_rolling_update_replaces_pods_within_surge_and_unavailability() {
         }
     }
     assert!(max_total <= 5, "maxSurge 1 exceeded: {max_total} pods");
-    assert!(min_ready >= 3, "maxUnavailable 1 exceeded: {min_ready} ready");
-    assert!(events >= 12, "four pods created, run and deleted one by one: {events} events");
+    assert!(
+        min_ready >= 3,
+        "maxUnavailable 1 exceeded: {min_ready} ready"
+    );
+    assert!(
+        events >= 12,
+        "four pods created, run and deleted one by one: {events} events"
+    );
     assert_eq!(max_total, 5, "the surge is used");
-    let out = kubectl_ok(ts, &["rollout", "status", "deployment/web", "--timeout=30s"]).await;
+    let out = kubectl_ok(
+        ts,
+        &["rollout", "status", "deployment/web", "--timeout=30s"],
+    )
+    .await;
     assert!(out.ends_with("successfully rolled out\n"), "{out}");
     // Two ReplicaSets: the old one scaled to zero and kept for history.
     let rss = items(&kubectl_json(ts, &["get", "rs", "-l", "app=web"]).await);
-    let mut sizes: Vec<i64> = rss.iter().map(|r| r["spec"]["replicas"].as_i64().unwrap_or(-1)).collect();
+    let mut sizes: Vec<i64> = rss
+        .iter()
+        .map(|r| r["spec"]["replicas"].as_i64().unwrap_or(-1))
+        .collect();
     sizes.sort();
     assert_eq!(sizes, vec![0, 4]);
 }
@@ -241,46 +380,103 @@ async fn a_rolling_update_replaces_pods_within_surge_and_unavailability() {
 async fn scale_history_and_undo() {
     let ts = TestSandbox::start().await;
     let ts = &ts;
-    let f = apply_file(ts, "web.yaml", &deployment_yaml("web", "nginx:1.25", 2, ROLLING_1_1));
+    let f = apply_file(
+        ts,
+        "web.yaml",
+        &deployment_yaml("web", "nginx:1.25", 2, ROLLING_1_1),
+    );
     kubectl_ok(ts, &["apply", "-f", &f]).await;
-    kubectl_ok(ts, &["rollout", "status", "deployment/web", "--timeout=30s"]).await;
+    kubectl_ok(
+        ts,
+        &["rollout", "status", "deployment/web", "--timeout=30s"],
+    )
+    .await;
 
     let out = kubectl_ok(ts, &["scale", "deployment/web", "--replicas=4"]).await;
     assert_eq!(out, "deployment.apps/web scaled\n");
-    eventually_json(ts, "4 running pods", &["get", "pods", "-l", "app=web"], |l| {
-        items(l).len() == 4 && items(l).iter().all(|p| p["status"]["phase"] == "Running")
-    })
+    eventually_json(
+        ts,
+        "4 running pods",
+        &["get", "pods", "-l", "app=web"],
+        |l| items(l).len() == 4 && items(l).iter().all(|p| p["status"]["phase"] == "Running"),
+    )
     .await;
     kubectl_ok(ts, &["scale", "deployment/web", "--replicas=1"]).await;
-    eventually_json(ts, "1 pod", &["get", "pods", "-l", "app=web"], |l| items(l).len() == 1).await;
+    eventually_json(ts, "1 pod", &["get", "pods", "-l", "app=web"], |l| {
+        items(l).len() == 1
+    })
+    .await;
 
     kubectl_ok(ts, &["set", "image", "deployment/web", "app=nginx:1.26"]).await;
-    kubectl_ok(ts, &["annotate", "deployment/web", "kubernetes.io/change-cause=upgrade to 1.26"]).await;
-    kubectl_ok(ts, &["rollout", "status", "deployment/web", "--timeout=30s"]).await;
+    kubectl_ok(
+        ts,
+        &[
+            "annotate",
+            "deployment/web",
+            "kubernetes.io/change-cause=upgrade to 1.26",
+        ],
+    )
+    .await;
+    kubectl_ok(
+        ts,
+        &["rollout", "status", "deployment/web", "--timeout=30s"],
+    )
+    .await;
     let history = kubectl_ok(ts, &["rollout", "history", "deployment/web"]).await;
-    let revisions: Vec<&str> = history.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
+    let revisions: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert_eq!(revisions, ["1", "2"], "{history}");
-    let rev2 = kubectl_ok(ts, &["rollout", "history", "deployment/web", "--revision=2"]).await;
+    let rev2 = kubectl_ok(
+        ts,
+        &["rollout", "history", "deployment/web", "--revision=2"],
+    )
+    .await;
     assert!(rev2.contains("nginx:1.26"), "{rev2}");
 
     let out = kubectl_ok(ts, &["rollout", "undo", "deployment/web"]).await;
     assert_eq!(out, "deployment.apps/web rolled back\n");
-    kubectl_ok(ts, &["rollout", "status", "deployment/web", "--timeout=30s"]).await;
+    kubectl_ok(
+        ts,
+        &["rollout", "status", "deployment/web", "--timeout=30s"],
+    )
+    .await;
     let d = kubectl_json(ts, &["get", "deployment", "web"]).await;
-    assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1.25");
-    assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3");
-    let pods = eventually_json(ts, "the old template's pod", &["get", "pods", "-l", "app=web"], |l| {
-        items(l).len() == 1 && items(l)[0]["spec"]["containers"][0]["image"] == "nginx:1.25"
-    })
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.25"
+    );
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "3"
+    );
+    let pods = eventually_json(
+        ts,
+        "the old template's pod",
+        &["get", "pods", "-l", "app=web"],
+        |l| items(l).len() == 1 && items(l)[0]["spec"]["containers"][0]["image"] == "nginx:1.25",
+    )
     .await;
     // The first ReplicaSet came back (as revision 3) rather than a new one.
     let rss = items(&kubectl_json(ts, &["get", "rs", "-l", "app=web"]).await);
     assert_eq!(rss.len(), 2);
     let owner = controller_of(&items(&pods)[0]).1;
-    let back = rss.iter().find(|r| name(r) == owner).expect("the pod's ReplicaSet");
-    assert_eq!(back["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3");
+    let back = rss
+        .iter()
+        .find(|r| name(r) == owner)
+        .expect("the pod's ReplicaSet");
+    assert_eq!(
+        back["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "3"
+    );
     let history = kubectl_ok(ts, &["rollout", "history", "deployment/web"]).await;
-    let revisions: Vec<&str> = history.lines().skip(2).filter_map(|l| l.split_whitespace().next()).collect();
+    let revisions: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     assert_eq!(revisions, ["2", "3"], "{history}");
 }
 
@@ -288,18 +484,46 @@ async fn scale_history_and_undo() {
 async fn recreate_and_a_failing_image() {
     let ts = with_delay(100).await;
     let ts = &ts;
-    let f = apply_file(ts, "web.yaml", &deployment_yaml("web", "nginx:1.25", 2, "{type: Recreate}"));
+    let f = apply_file(
+        ts,
+        "web.yaml",
+        &deployment_yaml("web", "nginx:1.25", 2, "{type: Recreate}"),
+    );
     kubectl_ok(ts, &["apply", "-f", &f]).await;
-    kubectl_ok(ts, &["rollout", "status", "deployment/web", "--timeout=30s"]).await;
+    kubectl_ok(
+        ts,
+        &["rollout", "status", "deployment/web", "--timeout=30s"],
+    )
+    .await;
     kubectl_ok(ts, &["set", "image", "deployment/web", "app=nginx:fail"]).await;
-    let out = within("rollout status", ts.kubectl_with(&kubectl(), &["rollout", "status", "deployment/web", "--timeout=20s"])).await;
+    let out = within(
+        "rollout status",
+        ts.kubectl_with(
+            &kubectl(),
+            &["rollout", "status", "deployment/web", "--timeout=20s"],
+        ),
+    )
+    .await;
     assert!(!out.status.success());
-    assert_eq!(stderr(&out), "error: deployment \"web\" exceeded its progress deadline\n", "{}", stdout(&out));
+    assert_eq!(
+        stderr(&out),
+        "error: deployment \"web\" exceeded its progress deadline\n",
+        "{}",
+        stdout(&out)
+    );
     // Recreate took the old pods down; the new ones cannot pull their image.
-    let pods = eventually_json(ts, "pods backing off", &["get", "pods", "-l", "app=web"], |l| {
-        items(l).len() == 2
-            && items(l).iter().all(|p| p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ImagePullBackOff")
-    })
+    let pods = eventually_json(
+        ts,
+        "pods backing off",
+        &["get", "pods", "-l", "app=web"],
+        |l| {
+            items(l).len() == 2
+                && items(l).iter().all(|p| {
+                    p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
+                        == "ImagePullBackOff"
+                })
+        },
+    )
     .await;
     for p in items(&pods) {
         assert_eq!(p["status"]["phase"], "Pending");
@@ -319,21 +543,46 @@ async fn logs_and_follow() {
     let ts = TestSandbox::start().await;
     let ts = &ts;
     kubectl_ok(ts, &["run", "logger", "--image=nginx:1.25"]).await;
-    kubectl_ok(ts, &["wait", "--for=condition=Ready", "pod/logger", "--timeout=30s"]).await;
+    kubectl_ok(
+        ts,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "pod/logger",
+            "--timeout=30s",
+        ],
+    )
+    .await;
     let out = kubectl_ok(ts, &["logs", "logger"]).await;
     let first = out.lines().next().unwrap_or("");
-    assert!(first.contains("msg=\"starting\"") && first.contains("image=nginx:1.25"), "{out}");
+    assert!(
+        first.contains("msg=\"starting\"") && first.contains("image=nginx:1.25"),
+        "{out}"
+    );
     let again = kubectl_ok(ts, &["logs", "logger"]).await;
-    assert!(again.starts_with(&out), "logs are deterministic: {out} then {again}");
+    assert!(
+        again.starts_with(&out),
+        "logs are deterministic: {out} then {again}"
+    );
     let stamped = kubectl_ok(ts, &["logs", "logger", "--timestamps", "--tail=1"]).await;
     assert_eq!(stamped.lines().count(), 1, "{stamped}");
     let stamp = stamped.split_whitespace().next().unwrap_or("");
-    assert!(stamp.parse::<jiff::Timestamp>().is_ok() && stamp.ends_with('Z'), "{stamped}");
+    assert!(
+        stamp.parse::<jiff::Timestamp>().is_ok() && stamp.ends_with('Z'),
+        "{stamped}"
+    );
     let recent = kubectl_ok(ts, &["logs", "logger", "--since=1h"]).await;
     assert!(recent.contains("starting"), "{recent}");
-    let prev = within("logs --previous", ts.kubectl_with(&kubectl(), &["logs", "logger", "--previous"])).await;
+    let prev = within(
+        "logs --previous",
+        ts.kubectl_with(&kubectl(), &["logs", "logger", "--previous"]),
+    )
+    .await;
     assert!(!prev.status.success());
-    assert_eq!(stderr(&prev), "Error from server (BadRequest): previous terminated container \"logger\" in pod \"logger\" not found\n");
+    assert_eq!(
+        stderr(&prev),
+        "Error from server (BadRequest): previous terminated container \"logger\" in pod \"logger\" not found\n"
+    );
 
     // -f keeps the stream open and prints new lines as they come.
     let mut follow = tokio::process::Command::new(kubectl())
@@ -355,7 +604,10 @@ async fn logs_and_follow() {
             .expect("the stream stays open");
         seen.push(line);
     }
-    assert!(seen.last().is_some_and(|l| l.contains("msg=\"serving\"")), "{seen:?}");
+    assert!(
+        seen.last().is_some_and(|l| l.contains("msg=\"serving\"")),
+        "{seen:?}"
+    );
     follow.kill().await.expect("kill kubectl logs -f");
 
     // A pod that cannot start has no logs yet.
@@ -366,7 +618,10 @@ async fn logs_and_follow() {
             stderr(&o).contains("ImagePullBackOff").then_some(o)
         })
         .await;
-    assert_eq!(stderr(&out), "Error from server (BadRequest): container \"broken\" in pod \"broken\" is waiting to start: ImagePullBackOff\n");
+    assert_eq!(
+        stderr(&out),
+        "Error from server (BadRequest): container \"broken\" in pod \"broken\" is waiting to start: ImagePullBackOff\n"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -395,21 +650,42 @@ spec:
 ",
     );
     kubectl_ok(ts, &["apply", "-f", &f]).await;
-    let out = kubectl_ok(ts, &["rollout", "status", "statefulset/db", "--timeout=30s"]).await;
-    assert!(out.contains("partitioned roll out complete") || out.contains("roll out complete"), "{out}");
+    let out = kubectl_ok(
+        ts,
+        &["rollout", "status", "statefulset/db", "--timeout=30s"],
+    )
+    .await;
+    assert!(
+        out.contains("partitioned roll out complete") || out.contains("roll out complete"),
+        "{out}"
+    );
     let pods = items(&kubectl_json(ts, &["get", "pods", "-l", "app=db"]).await);
     let mut names: Vec<&str> = pods.iter().map(name).collect();
     names.sort();
     assert_eq!(names, ["db-0", "db-1", "db-2"]);
     // In order: each pod was created once the one before it was ready.
-    let created = |n: &str| pods.iter().find(|p| name(p) == n).map(|p| p["metadata"]["resourceVersion"].as_str().unwrap_or("").parse::<u64>().unwrap_or(0));
-    let uid_order: Vec<u64> = ["db-0", "db-1", "db-2"].iter().filter_map(|n| created(n)).collect();
+    let created = |n: &str| {
+        pods.iter().find(|p| name(p) == n).map(|p| {
+            p["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or("")
+                .parse::<u64>()
+                .unwrap_or(0)
+        })
+    };
+    let uid_order: Vec<u64> = ["db-0", "db-1", "db-2"]
+        .iter()
+        .filter_map(|n| created(n))
+        .collect();
     assert!(uid_order.windows(2).all(|w| w[0] < w[1]), "{uid_order:?}");
     for p in &pods {
         assert_eq!(controller_of(p).0, "StatefulSet");
         assert_eq!(p["spec"]["hostname"], name(p));
         assert_eq!(p["spec"]["subdomain"], "db");
-        assert_eq!(p["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"], format!("data-{}", name(p)));
+        assert_eq!(
+            p["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+            format!("data-{}", name(p))
+        );
     }
     let claims = eventually_json(ts, "bound claims", &["get", "pvc", "-l", "app=db"], |l| {
         items(l).len() == 3 && items(l).iter().all(|c| c["status"]["phase"] == "Bound")
@@ -421,14 +697,30 @@ spec:
     assert_eq!(cn, ["data-db-0", "data-db-1", "data-db-2"]);
     let sts = kubectl_json(ts, &["get", "sts", "db"]).await;
     assert_eq!(sts["status"]["readyReplicas"], 3);
-    assert_eq!(sts["status"]["currentRevision"], sts["status"]["updateRevision"]);
+    assert_eq!(
+        sts["status"]["currentRevision"],
+        sts["status"]["updateRevision"]
+    );
 
     // Scaling down removes the highest ordinal; its claim stays, as in a real cluster.
     kubectl_ok(ts, &["scale", "statefulset/db", "--replicas=2"]).await;
-    eventually_json(ts, "db-2 to go", &["get", "pods", "-l", "app=db"], |l| items(l).len() == 2 && items(l).iter().all(|p| name(p) != "db-2")).await;
+    eventually_json(ts, "db-2 to go", &["get", "pods", "-l", "app=db"], |l| {
+        items(l).len() == 2 && items(l).iter().all(|p| name(p) != "db-2")
+    })
+    .await;
     kubectl_ok(ts, &["delete", "statefulset", "db"]).await;
-    eventually_json(ts, "the pods to go", &["get", "pods", "-l", "app=db"], |l| items(l).is_empty()).await;
-    assert_eq!(items(&kubectl_json(ts, &["get", "pvc", "-l", "app=db"]).await).len(), 3, "claims outlive their pods");
+    eventually_json(
+        ts,
+        "the pods to go",
+        &["get", "pods", "-l", "app=db"],
+        |l| items(l).is_empty(),
+    )
+    .await;
+    assert_eq!(
+        items(&kubectl_json(ts, &["get", "pvc", "-l", "app=db"]).await).len(),
+        3,
+        "claims outlive their pods"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -437,8 +729,16 @@ async fn nodes_and_a_daemonset_pod_per_node() {
     let ts = &ts;
     let nodes = kubectl_ok(ts, &["get", "nodes"]).await;
     let rows: Vec<Vec<&str>> = nodes.lines().map(tokens).collect();
-    assert_eq!(rows[0], ["NAME", "STATUS", "ROLES", "AGE", "VERSION"], "{nodes}");
-    assert_eq!(rows[1][..3], ["sandbox-node", "Ready", "control-plane"], "{nodes}");
+    assert_eq!(
+        rows[0],
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+        "{nodes}"
+    );
+    assert_eq!(
+        rows[1][..3],
+        ["sandbox-node", "Ready", "control-plane"],
+        "{nodes}"
+    );
     assert!(rows[1][4].starts_with("v1.35"), "{nodes}");
 
     let f = apply_file(
@@ -455,33 +755,63 @@ spec:
 ",
     );
     kubectl_ok(ts, &["apply", "-f", &f]).await;
-    kubectl_ok(ts, &["rollout", "status", "daemonset/agent", "--timeout=30s"]).await;
+    kubectl_ok(
+        ts,
+        &["rollout", "status", "daemonset/agent", "--timeout=30s"],
+    )
+    .await;
     let ds = kubectl_json(ts, &["get", "ds", "agent"]).await;
     assert_eq!(ds["status"]["desiredNumberScheduled"], 1);
     assert_eq!(ds["status"]["numberReady"], 1);
     let describe = kubectl_ok(ts, &["describe", "node", "sandbox-node"]).await;
     assert!(
-        describe.lines().any(|l| tokens(l).starts_with(&["Ready", "True"])),
+        describe
+            .lines()
+            .any(|l| tokens(l).starts_with(&["Ready", "True"])),
         "a Ready condition in:\n{describe}"
     );
-    for want in ["InternalIP:", "172.18.0.2", "Non-terminated Pods:", "agent-"] {
+    for want in [
+        "InternalIP:",
+        "172.18.0.2",
+        "Non-terminated Pods:",
+        "agent-",
+    ] {
         assert!(describe.contains(want), "{want:?} in:\n{describe}");
     }
 
     // A second Node gets its own pod.
-    let f = apply_file(ts, "node.yaml", "apiVersion: v1\nkind: Node\nmetadata: {name: worker-2}\n");
+    let f = apply_file(
+        ts,
+        "node.yaml",
+        "apiVersion: v1\nkind: Node\nmetadata: {name: worker-2}\n",
+    );
     kubectl_ok(ts, &["apply", "-f", &f]).await;
-    let pods = eventually_json(ts, "a pod on each node", &["get", "pods", "-l", "app=agent"], |l| {
-        items(l).len() == 2 && items(l).iter().all(|p| p["status"]["phase"] == "Running")
-    })
+    let pods = eventually_json(
+        ts,
+        "a pod on each node",
+        &["get", "pods", "-l", "app=agent"],
+        |l| items(l).len() == 2 && items(l).iter().all(|p| p["status"]["phase"] == "Running"),
+    )
     .await;
-    let mut on: Vec<String> = items(&pods).iter().map(|p| p["spec"]["nodeName"].as_str().unwrap_or("").to_string()).collect();
+    let mut on: Vec<String> = items(&pods)
+        .iter()
+        .map(|p| p["spec"]["nodeName"].as_str().unwrap_or("").to_string())
+        .collect();
     on.sort();
     assert_eq!(on, ["sandbox-node", "worker-2"]);
-    eventually_json(ts, "the count per node", &["get", "ds", "agent"], |d| d["status"]["numberReady"] == 2 && d["status"]["desiredNumberScheduled"] == 2).await;
+    eventually_json(ts, "the count per node", &["get", "ds", "agent"], |d| {
+        d["status"]["numberReady"] == 2 && d["status"]["desiredNumberScheduled"] == 2
+    })
+    .await;
     // A Node that goes takes its pod with it.
     kubectl_ok(ts, &["delete", "node", "worker-2"]).await;
-    eventually_json(ts, "one pod again", &["get", "pods", "-l", "app=agent"], |l| items(l).len() == 1).await;
+    eventually_json(
+        ts,
+        "one pod again",
+        &["get", "pods", "-l", "app=agent"],
+        |l| items(l).len() == 1,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -504,7 +834,16 @@ spec:
 ",
     );
     kubectl_ok(ts, &["apply", "-f", &f]).await;
-    kubectl_ok(ts, &["wait", "--for=condition=complete", "job/batch", "--timeout=30s"]).await;
+    kubectl_ok(
+        ts,
+        &[
+            "wait",
+            "--for=condition=complete",
+            "job/batch",
+            "--timeout=30s",
+        ],
+    )
+    .await;
     let job = kubectl_json(ts, &["get", "job", "batch"]).await;
     assert_eq!(job["status"]["succeeded"], 3);
     assert!(job["status"]["completionTime"].is_string());
@@ -516,7 +855,10 @@ spec:
         assert!(name(p).starts_with("batch-"));
     }
     let log = kubectl_ok(ts, &["logs", name(&pods[0])]).await;
-    assert!(log.lines().last().is_some_and(|l| l.contains("exitCode=0")), "{log}");
+    assert!(
+        log.lines().last().is_some_and(|l| l.contains("exitCode=0")),
+        "{log}"
+    );
 
     let f = apply_file(
         ts,
@@ -533,42 +875,105 @@ spec:
 ",
     );
     kubectl_ok(ts, &["apply", "-f", &f]).await;
-    kubectl_ok(ts, &["wait", "--for=condition=failed", "job/bad", "--timeout=30s"]).await;
+    kubectl_ok(
+        ts,
+        &["wait", "--for=condition=failed", "job/bad", "--timeout=30s"],
+    )
+    .await;
     let job = kubectl_json(ts, &["get", "job", "bad"]).await;
-    assert_eq!(condition(&job, "Failed").map(|c| c["reason"].clone()), Some(json!("BackoffLimitExceeded")));
-    assert_eq!(job["status"]["failed"], 3, "backoffLimit 2: the third failure ends it");
+    assert_eq!(
+        condition(&job, "Failed").map(|c| c["reason"].clone()),
+        Some(json!("BackoffLimitExceeded"))
+    );
+    assert_eq!(
+        job["status"]["failed"], 3,
+        "backoffLimit 2: the third failure ends it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cronjobs_make_jobs_on_their_schedule() {
     let ts = TestSandbox::start().await;
     let ts = &ts;
-    kubectl_ok(ts, &["create", "cronjob", "tick", "--image=busybox:1.36", "--schedule=* * * * *"]).await;
+    kubectl_ok(
+        ts,
+        &[
+            "create",
+            "cronjob",
+            "tick",
+            "--image=busybox:1.36",
+            "--schedule=* * * * *",
+        ],
+    )
+    .await;
     // By hand, as users do, before the schedule fires.
     kubectl_ok(ts, &["create", "job", "by-hand", "--from=cronjob/tick"]).await;
-    kubectl_ok(ts, &["wait", "--for=condition=complete", "job/by-hand", "--timeout=30s"]).await;
+    kubectl_ok(
+        ts,
+        &[
+            "wait",
+            "--for=condition=complete",
+            "job/by-hand",
+            "--timeout=30s",
+        ],
+    )
+    .await;
 
     // Move the controllers' clock past the next minute (a test control).
     let (code, body) = post(ts, "/_sandbox/clock", &json!({"advanceSeconds": 61})).await;
     assert_eq!(code, 200, "{body}");
     // (`create job --from` made its job the CronJob's too, as kubectl does.)
     let by_schedule = |j: &Value| controller_of(j).0 == "CronJob" && name(j).starts_with("tick-");
-    let jobs = eventually_json(ts, "a scheduled job", &["get", "jobs"], |l| items(l).iter().any(by_schedule)).await;
+    let jobs = eventually_json(ts, "a scheduled job", &["get", "jobs"], |l| {
+        items(l).iter().any(by_schedule)
+    })
+    .await;
     let scheduled = items(&jobs).into_iter().find(by_schedule).expect("a job");
-    let minutes: i64 = name(&scheduled).strip_prefix("tick-").and_then(|m| m.parse().ok()).expect("named tick-<minutes>");
+    let minutes: i64 = name(&scheduled)
+        .strip_prefix("tick-")
+        .and_then(|m| m.parse().ok())
+        .expect("named tick-<minutes>");
     let at = jiff::Timestamp::from_second(minutes * 60).expect("a time");
     assert_eq!(
         scheduled["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"],
         json!(at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
     );
-    kubectl_ok(ts, &["wait", "--for=condition=complete", &format!("job/{}", name(&scheduled)), "--timeout=30s"]).await;
-    let cj = eventually_json(ts, "the cronjob's status", &["get", "cronjob", "tick"], |c| c["status"]["lastSuccessfulTime"].is_string()).await;
-    assert_eq!(cj["status"]["lastScheduleTime"], json!(at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()));
+    kubectl_ok(
+        ts,
+        &[
+            "wait",
+            "--for=condition=complete",
+            &format!("job/{}", name(&scheduled)),
+            "--timeout=30s",
+        ],
+    )
+    .await;
+    let cj = eventually_json(
+        ts,
+        "the cronjob's status",
+        &["get", "cronjob", "tick"],
+        |c| c["status"]["lastSuccessfulTime"].is_string(),
+    )
+    .await;
+    assert_eq!(
+        cj["status"]["lastScheduleTime"],
+        json!(at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+    );
     let table = kubectl_ok(ts, &["get", "cronjob", "tick", "--no-headers"]).await;
     assert_eq!(tokens(&table)[1..6], ["*", "*", "*", "*", "*"], "{table}");
 
     // Suspended: no more jobs however far the clock moves.
-    kubectl_ok(ts, &["patch", "cronjob", "tick", "-p", "{\"spec\":{\"suspend\":true}}"]).await;
+    kubectl_ok(
+        ts,
+        &[
+            "patch",
+            "cronjob",
+            "tick",
+            "-p",
+            "{\"spec\":{\"suspend\":true}}",
+        ],
+    )
+    .await;
     let count = |l: &Value| items(l).iter().filter(|j| by_schedule(j)).count();
     let before = count(&kubectl_json(ts, &["get", "jobs"]).await);
     post(ts, "/_sandbox/clock", &json!({"advanceSeconds": 120})).await;
@@ -597,15 +1002,24 @@ spec:
 ",
     );
     kubectl_ok(ts, &["apply", "-f", &f]).await;
-    let rc = eventually_json(ts, "ready replicas", &["get", "rc", "legacy"], |r| r["status"]["readyReplicas"] == 2).await;
+    let rc = eventually_json(ts, "ready replicas", &["get", "rc", "legacy"], |r| {
+        r["status"]["readyReplicas"] == 2
+    })
+    .await;
     assert_eq!(rc["status"]["replicas"], 2);
     let pods = items(&kubectl_json(ts, &["get", "pods", "-l", "app=legacy"]).await);
     assert_eq!(pods.len(), 2);
-    assert!(pods.iter().all(|p| controller_of(p) == ("ReplicationController".into(), "legacy".into(), true)));
+    assert!(
+        pods.iter()
+            .all(|p| controller_of(p) == ("ReplicationController".into(), "legacy".into(), true))
+    );
     // A deleted pod is replaced.
     kubectl_ok(ts, &["delete", "pod", name(&pods[0])]).await;
-    eventually_json(ts, "a replacement", &["get", "pods", "-l", "app=legacy"], |l| {
-        items(l).len() == 2 && items(l).iter().all(|p| name(p) != name(&pods[0]))
-    })
+    eventually_json(
+        ts,
+        "a replacement",
+        &["get", "pods", "-l", "app=legacy"],
+        |l| items(l).len() == 2 && items(l).iter().all(|p| name(p) != name(&pods[0])),
+    )
     .await;
 }

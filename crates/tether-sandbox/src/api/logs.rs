@@ -75,16 +75,27 @@ impl Script {
     fn exit_line(&self) -> Option<(Timestamp, String)> {
         self.finished.map(|(t, code)| {
             let text = if code == 0 {
-                format!("level=info msg=\"done\" container={} exitCode=0", self.container)
+                format!(
+                    "level=info msg=\"done\" container={} exitCode=0",
+                    self.container
+                )
             } else {
-                format!("level=error msg=\"exiting\" container={} exitCode={code}", self.container)
+                format!(
+                    "level=error msg=\"exiting\" container={} exitCode={code}",
+                    self.container
+                )
             };
             (t, text)
         })
     }
 
     /// The lines written by `now` at or after `since`, the last `tail` of them.
-    pub fn lines(&self, now: Timestamp, since: Option<Timestamp>, tail: Option<i64>) -> Vec<(Timestamp, String)> {
+    pub fn lines(
+        &self,
+        now: Timestamp,
+        since: Option<Timestamp>,
+        tail: Option<i64>,
+    ) -> Vec<(Timestamp, String)> {
         let last = self.last_index(now);
         let first = match since {
             Some(s) if s > self.started => {
@@ -94,7 +105,9 @@ impl Script {
             _ => 0,
         };
         let mut out: Vec<(Timestamp, String)> = Vec::new();
-        let exit = self.exit_line().filter(|(t, _)| since.is_none_or(|s| *t >= s) && *t <= now);
+        let exit = self
+            .exit_line()
+            .filter(|(t, _)| since.is_none_or(|s| *t >= s) && *t <= now);
         let room = tail.map(|n| n.max(0) - i64::from(exit.is_some()));
         let first = match room {
             Some(n) => first.max(last - n + 1),
@@ -131,10 +144,16 @@ fn script_of(pod: &Value, pod_name: &str, container: &str) -> Result<Script, Api
     let status = pod
         .pointer("/status/containerStatuses")
         .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c.get("name").and_then(Value::as_str) == Some(container)));
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
+        });
     let state = status.and_then(|s| s.get("state"));
     let started = state
-        .and_then(|s| s.pointer("/running/startedAt").or_else(|| s.pointer("/terminated/startedAt")))
+        .and_then(|s| {
+            s.pointer("/running/startedAt")
+                .or_else(|| s.pointer("/terminated/startedAt"))
+        })
         .and_then(Value::as_str)
         .and_then(parse_time);
     let Some(started) = started else {
@@ -147,7 +166,10 @@ fn script_of(pod: &Value, pod_name: &str, container: &str) -> Result<Script, Api
         )));
     };
     let finished = state.and_then(|s| s.get("terminated")).and_then(|t| {
-        let at = t.get("finishedAt").and_then(Value::as_str).and_then(parse_time)?;
+        let at = t
+            .get("finishedAt")
+            .and_then(Value::as_str)
+            .and_then(parse_time)?;
         Some((at, t.get("exitCode").and_then(Value::as_i64).unwrap_or(0)))
     });
     Ok(Script {
@@ -164,13 +186,25 @@ fn script_of(pod: &Value, pod_name: &str, container: &str) -> Result<Script, Api
 }
 
 fn int_param(params: &Params, name: &str, min: i64) -> Result<Option<i64>, ApiError> {
-    let Some(v) = params.get(name) else { return Ok(None) };
-    let n: i64 = v
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("{name}: Invalid value: \"{v}\": must be an integer")))?;
+    let Some(v) = params.get(name) else {
+        return Ok(None);
+    };
+    let n: i64 = v.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "{name}: Invalid value: \"{v}\": must be an integer"
+        ))
+    })?;
     if n < min {
-        let rule = if min == 0 { "must be greater than or equal to 0" } else { "must be greater than 0" };
-        return Err(ApiError::new(422, "Invalid", format!("{name}: Invalid value: {n}: {rule}")));
+        let rule = if min == 0 {
+            "must be greater than or equal to 0"
+        } else {
+            "must be greater than 0"
+        };
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            format!("{name}: Invalid value: {n}: {rule}"),
+        ));
     }
     Ok(Some(n))
 }
@@ -211,10 +245,17 @@ pub fn pod_log(
     let since_seconds = int_param(params, "sinceSeconds", 1)?;
     let limit = int_param(params, "limitBytes", 1)?;
     if since_seconds.is_some() && params.get("sinceTime").is_some() {
-        return Err(ApiError::new(422, "Invalid", "PodLogOptions \"\" is invalid: sinceSeconds: Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"));
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            "PodLogOptions \"\" is invalid: sinceSeconds: Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified",
+        ));
     }
     let since_time = match params.get("sinceTime") {
-        Some(s) => Some(parse_time(s).ok_or_else(|| ApiError::bad_request(format!("sinceTime: invalid time {s:?}")))?),
+        Some(s) => Some(
+            parse_time(s)
+                .ok_or_else(|| ApiError::bad_request(format!("sinceTime: invalid time {s:?}")))?,
+        ),
         None => None,
     };
     if params.flag("previous") {
@@ -224,7 +265,8 @@ pub fn pod_log(
     }
     let script = script_of(&pod, name, &container)?;
     let now = Timestamp::now();
-    let since = since_time.or_else(|| since_seconds.and_then(|s| now.checked_sub(SignedDuration::from_secs(s)).ok()));
+    let since = since_time
+        .or_else(|| since_seconds.and_then(|s| now.checked_sub(SignedDuration::from_secs(s)).ok()));
     let timestamps = params.flag("timestamps");
     let mut text = String::new();
     for (t, line) in script.lines(now, since, tail) {
@@ -241,7 +283,16 @@ pub fn pod_log(
     let body = if follow {
         let next = script.last_index(now) + 1;
         let uid = pod.pointer("/metadata/uid").cloned();
-        follow_body(sh.clone(), r.storage_key().clone(), key, uid, script, next, timestamps, text)
+        follow_body(
+            sh.clone(),
+            r.storage_key().clone(),
+            key,
+            uid,
+            script,
+            next,
+            timestamps,
+            text,
+        )
     } else {
         Body::from(text)
     };
@@ -275,7 +326,17 @@ fn follow_body(
         first: Option<String>,
         done: bool,
     }
-    let state = State { sh, gr, key, uid, script, next, timestamps, first: Some(first), done: false };
+    let state = State {
+        sh,
+        gr,
+        key,
+        uid,
+        script,
+        next,
+        timestamps,
+        first: Some(first),
+        done: false,
+    };
     let stream = futures_util::stream::unfold(state, |mut s| async move {
         if let Some(first) = s.first.take() {
             return Some((Ok::<_, std::io::Error>(first), s));
@@ -292,7 +353,9 @@ fn follow_body(
             tokio::time::sleep(step).await;
             left -= step;
             let current = s.sh.store.get(&s.gr, &s.key);
-            let alive = current.as_ref().is_some_and(|p| p.pointer("/metadata/uid").cloned() == s.uid);
+            let alive = current
+                .as_ref()
+                .is_some_and(|p| p.pointer("/metadata/uid").cloned() == s.uid);
             if !alive {
                 return None;
             }
@@ -302,8 +365,14 @@ fn follow_body(
             {
                 // The container exited: its last line, then the end.
                 s.done = true;
-                let exit = Script { finished: Some((t, code)), ..s.script.clone() };
-                let text = exit.exit_line().map(|(t, l)| render(t, &l, s.timestamps)).unwrap_or_default();
+                let exit = Script {
+                    finished: Some((t, code)),
+                    ..s.script.clone()
+                };
+                let text = exit
+                    .exit_line()
+                    .map(|(t, l)| render(t, &l, s.timestamps))
+                    .unwrap_or_default();
                 return Some((Ok(text), s));
             }
             if left.is_zero() {
@@ -342,7 +411,11 @@ mod tests {
         assert_eq!(lines.len(), 3, "0 s, 2 s, 4 s");
         assert!(lines[0].1.contains("starting") && lines[0].1.contains("image=nginx:1.25"));
         assert_eq!(lines[2].0, at("2026-03-01T10:00:04Z"));
-        assert_eq!(s.lines(at("2026-03-01T10:00:05Z"), None, None), lines, "deterministic");
+        assert_eq!(
+            s.lines(at("2026-03-01T10:00:05Z"), None, None),
+            lines,
+            "deterministic"
+        );
     }
 
     #[test]
@@ -353,7 +426,10 @@ mod tests {
         assert_eq!(tail.len(), 2);
         assert_eq!(tail[1].0, now);
         let since = s.lines(now, Some(at("2026-03-01T10:59:55Z")), None);
-        assert_eq!(since.iter().map(|l| l.0).collect::<Vec<_>>(), vec![at("2026-03-01T10:59:56Z"), at("2026-03-01T10:59:58Z"), now]);
+        assert_eq!(
+            since.iter().map(|l| l.0).collect::<Vec<_>>(),
+            vec![at("2026-03-01T10:59:56Z"), at("2026-03-01T10:59:58Z"), now]
+        );
         assert!(s.lines(now, None, Some(0)).is_empty());
     }
 
@@ -370,7 +446,10 @@ mod tests {
 
     #[test]
     fn timestamps_as_the_kubelet_writes_them() {
-        assert_eq!(render(at("2026-03-01T10:00:02Z"), "x", true), "2026-03-01T10:00:02.000000000Z x\n");
+        assert_eq!(
+            render(at("2026-03-01T10:00:02Z"), "x", true),
+            "2026-03-01T10:00:02.000000000Z x\n"
+        );
         assert_eq!(render(at("2026-03-01T10:00:02Z"), "x", false), "x\n");
     }
 }

@@ -298,9 +298,7 @@ async fn resource(
     let part_allows = |verb: &str| part.is_some_and(|p| p.verbs.contains(&verb));
     match (method.as_str(), p.name.clone(), sub.as_deref()) {
         ("GET", Some(name), None) => resources::get(sh, &r, &p, &name, rep),
-        ("GET", Some(name), Some("log")) if r.has_log() => {
-            logs::pod_log(sh, &r, &p, &name, params)
-        }
+        ("GET", Some(name), Some("log")) if r.has_log() => logs::pod_log(sh, &r, &p, &name, params),
         ("GET", Some(name), Some(_)) if part_allows("get") => {
             resources::get(sh, &r, &p, &name, rep)
         }
@@ -409,8 +407,14 @@ fn admin(sh: &Arc<Shared>, method: &Method, what: &str, body: &[u8]) -> Result<R
         ("PUT" | "POST", "clock") => {
             let v: Value = serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("invalid clock: {e}")))?;
-            let Some(secs) = v.get("advanceSeconds").and_then(Value::as_i64).filter(|s| *s >= 0) else {
-                return Err(ApiError::bad_request("clock: advanceSeconds must be a non-negative integer"));
+            let Some(secs) = v
+                .get("advanceSeconds")
+                .and_then(Value::as_i64)
+                .filter(|s| *s >= 0)
+            else {
+                return Err(ApiError::bad_request(
+                    "clock: advanceSeconds must be a non-negative integer",
+                ));
             };
             let total = sh.clock_offset_s.fetch_add(secs, Ordering::Relaxed) + secs;
             ok(json!({"offsetSeconds": total}))

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::pod::{NodeInfo, PodStep};
-use super::util::{controller_ref, controller_uid, deleting, images_fail, int_at, name, pod_active, str_at};
+use super::util::{
+    controller_ref, controller_uid, deleting, images_fail, int_at, name, pod_active, str_at,
+};
 use super::write::{CONTROLLER, change, delete, gr, key, put_status};
 use super::{cronjob, daemonset, deployment, job, node, pod, replicaset, statefulset};
 use crate::api::Shared;
@@ -23,8 +25,10 @@ type Item = (GroupResource, ObjKey);
 fn reconciled(gr: &GroupResource) -> bool {
     matches!(
         (gr.group.as_str(), gr.resource.as_str()),
-        ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets")
-            | ("batch", "jobs" | "cronjobs")
+        (
+            "apps",
+            "deployments" | "replicasets" | "statefulsets" | "daemonsets"
+        ) | ("batch", "jobs" | "cronjobs")
             | ("", "pods" | "replicationcontrollers" | "nodes")
     )
 }
@@ -102,18 +106,33 @@ impl Sim {
     }
 
     fn index(&self, owner: &str, item: Item) {
-        lock(&self.children).entry(owner.to_string()).or_default().insert(item);
+        lock(&self.children)
+            .entry(owner.to_string())
+            .or_default()
+            .insert(item);
     }
 
     /// Keeps the owner index up to date with one event.
     fn index_event(&self, e: &Event) {
         let item = (e.gr.clone(), e.key.clone());
-        let now_owner = if e.kind == EventType::Deleted { None } else { controller_uid(&e.object) };
+        let now_owner = if e.kind == EventType::Deleted {
+            None
+        } else {
+            controller_uid(&e.object)
+        };
         let before = e.prev.as_deref().and_then(controller_uid);
-        let gone = if e.kind == EventType::Deleted { controller_uid(&e.object) } else { before.filter(|b| Some(*b) != now_owner) };
+        let gone = if e.kind == EventType::Deleted {
+            controller_uid(&e.object)
+        } else {
+            before.filter(|b| Some(*b) != now_owner)
+        };
         if let Some(old) = gone {
             // A deletion seen late must not drop a namesake created since.
-            let recreated = self.sh.store.get(&e.gr, &e.key).is_some_and(|o| controller_uid(&o) == Some(old));
+            let recreated = self
+                .sh
+                .store
+                .get(&e.gr, &e.key)
+                .is_some_and(|o| controller_uid(&o) == Some(old));
             if !recreated {
                 let mut children = lock(&self.children);
                 if let Some(set) = children.get_mut(old) {
@@ -148,11 +167,17 @@ impl Sim {
         }
         if e.gr.group.is_empty() && e.gr.resource == "nodes" {
             for ds in self.sh.store.list(&gr("apps", "daemonsets"), None).0 {
-                self.enqueue((gr("apps", "daemonsets"), key(str_at(&ds, "/metadata/namespace"), name(&ds))));
+                self.enqueue((
+                    gr("apps", "daemonsets"),
+                    key(str_at(&ds, "/metadata/namespace"), name(&ds)),
+                ));
             }
         }
         if let Some(r) = controller_ref(&e.object)
-            && let Some(owner) = r.get("kind").and_then(Value::as_str).and_then(owner_resource)
+            && let Some(owner) = r
+                .get("kind")
+                .and_then(Value::as_str)
+                .and_then(owner_resource)
             && let Some(owner_name) = r.get("name").and_then(Value::as_str)
         {
             self.enqueue((owner, key(&e.key.namespace, owner_name)));
@@ -207,12 +232,16 @@ impl Sim {
 
     fn reconcile(self: &Arc<Self>, item: &Item) {
         let (g, k) = item;
-        let Some(obj) = self.sh.store.get(g, k) else { return };
+        let Some(obj) = self.sh.store.get(g, k) else {
+            return;
+        };
         match (g.group.as_str(), g.resource.as_str()) {
             ("", "pods") => self.pod(item, &obj),
             ("", "nodes") => node::reconcile(&self.sh, k),
             ("apps", "replicasets") => self.replicaset(item, &obj, "apps/v1", "ReplicaSet"),
-            ("", "replicationcontrollers") => self.replicaset(item, &obj, "v1", "ReplicationController"),
+            ("", "replicationcontrollers") => {
+                self.replicaset(item, &obj, "v1", "ReplicationController")
+            }
             ("apps", "deployments") => self.deployment(item, &obj),
             ("apps", "statefulsets") => self.statefulset(item, &obj),
             ("apps", "daemonsets") => self.daemonset(item, &obj),
@@ -228,7 +257,12 @@ impl Sim {
         let uid = super::util::uid(owner);
         let mut keys: Vec<ObjKey> = lock(&self.children)
             .get(uid)
-            .map(|set| set.iter().filter(|(cg, k)| cg == g && k.namespace == namespace).map(|(_, k)| k.clone()).collect())
+            .map(|set| {
+                set.iter()
+                    .filter(|(cg, k)| cg == g && k.namespace == namespace)
+                    .map(|(_, k)| k.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         keys.sort();
         keys.iter()
@@ -240,7 +274,8 @@ impl Sim {
     /// Creates a child and indexes it at once, so the next pass counts it
     /// even before its event arrives.
     fn create(&self, owner: &Value, group: &str, plural: &str, obj: Value) {
-        if let Some(made) = super::write::create_as(&self.sh, group, "v1", plural, obj, CONTROLLER) {
+        if let Some(made) = super::write::create_as(&self.sh, group, "v1", plural, obj, CONTROLLER)
+        {
             let k = key(str_at(&made, "/metadata/namespace"), name(&made));
             self.index(super::util::uid(owner), (gr(group, plural), k));
         }
@@ -249,14 +284,24 @@ impl Sim {
     fn pod(self: &Arc<Self>, item: &Item, p: &Value) {
         let delay = self.sh.rollout_delay();
         let uid = super::util::uid(p).to_string();
-        let due = lock(&self.pod_steps).get(&uid).is_none_or(|t| t.elapsed() >= delay);
+        let due = lock(&self.pod_steps)
+            .get(&uid)
+            .is_none_or(|t| t.elapsed() >= delay);
         let completes = controller_ref(p).and_then(|r| r.get("kind")) == Some(&json!("Job"));
         // An unbound pod goes to a schedulable node; a bound one runs where it is.
         let (all, schedulable): (Vec<NodeInfo>, Vec<NodeInfo>) = node::nodes(&self.sh);
-        let nodes = if str_at(p, "/spec/nodeName").is_empty() { schedulable } else { all };
+        let nodes = if str_at(p, "/spec/nodeName").is_empty() {
+            schedulable
+        } else {
+            all
+        };
         match pod::next(p, &nodes, due, completes) {
             PodStep::Idle => {}
-            PodStep::Write { node_name, status, again } => {
+            PodStep::Write {
+                node_name,
+                status,
+                again,
+            } => {
                 let (g, k) = item;
                 if let Some(n) = node_name {
                     change(&self.sh, g, k, "kube-scheduler", None, |cur| {
@@ -279,7 +324,11 @@ impl Sim {
         }
         let (g, k) = item;
         let pods = self.owned(&gr("", "pods"), &k.namespace, rs);
-        let active: Vec<&Value> = pods.iter().map(|p| p.as_ref()).filter(|p| pod_active(p)).collect();
+        let active: Vec<&Value> = pods
+            .iter()
+            .map(|p| p.as_ref())
+            .filter(|p| pod_active(p))
+            .collect();
         let plan = replicaset::reconcile(rs, &active, api_version, kind);
         for p in plan.create {
             self.create(rs, "", "pods", p);
@@ -294,7 +343,11 @@ impl Sim {
     /// `progressDeadlineSeconds`, scaled down to three rollout delays so that
     /// sandbox rollouts fail as fast as they succeed.
     fn deadline(&self, d: &Value) -> Duration {
-        let pds = Duration::from_secs(int_at(d, "/spec/progressDeadlineSeconds").unwrap_or(600).max(0) as u64);
+        let pds = Duration::from_secs(
+            int_at(d, "/spec/progressDeadlineSeconds")
+                .unwrap_or(600)
+                .max(0) as u64,
+        );
         pds.min(self.sh.rollout_delay() * 3)
     }
 
@@ -304,7 +357,11 @@ impl Sim {
         }
         let (g, k) = item;
         let rss = self.owned(&gr("apps", "replicasets"), &k.namespace, d);
-        let live: Vec<&Value> = rss.iter().map(|r| r.as_ref()).filter(|r| !deleting(r)).collect();
+        let live: Vec<&Value> = rss
+            .iter()
+            .map(|r| r.as_ref())
+            .filter(|r| !deleting(r))
+            .collect();
         // Progress: stuck when the pods cannot start (the failure convention)
         // and nothing moved within the deadline.
         let uid = super::util::uid(d).to_string();
@@ -318,10 +375,13 @@ impl Sim {
             probe.status["availableReplicas"],
             probe.status["replicas"],
         );
-        let stuck_possible = images_fail(d.pointer("/spec/template/spec")) && !deployment::complete(&probe.status);
+        let stuck_possible =
+            images_fail(d.pointer("/spec/template/spec")) && !deployment::complete(&probe.status);
         let since = {
             let mut progress = lock(&self.progress);
-            let entry = progress.entry(uid).or_insert_with(|| (signature.clone(), Instant::now()));
+            let entry = progress
+                .entry(uid)
+                .or_insert_with(|| (signature.clone(), Instant::now()));
             if entry.0 != signature {
                 *entry = (signature, Instant::now());
             }
@@ -329,28 +389,45 @@ impl Sim {
         };
         let stalled = stuck_possible && since.elapsed() >= deadline;
         if stuck_possible && !stalled {
-            self.later(item.clone(), deadline.saturating_sub(since.elapsed()) + Duration::from_millis(5));
+            self.later(
+                item.clone(),
+                deadline.saturating_sub(since.elapsed()) + Duration::from_millis(5),
+            );
         }
-        let plan = if stalled { deployment::reconcile(d, &live, true) } else { probe };
+        let plan = if stalled {
+            deployment::reconcile(d, &live, true)
+        } else {
+            probe
+        };
         if let Some(rs) = plan.create {
             self.create(d, "apps", "replicasets", rs);
         }
         for u in plan.update {
-            change(&self.sh, &gr("apps", "replicasets"), &key(&k.namespace, &u.name), CONTROLLER, None, |cur| {
-                let before = cur.clone();
-                if let Some(n) = u.replicas {
-                    cur["spec"]["replicas"] = json!(n);
-                }
-                if !u.annotations.is_empty() {
-                    if cur.pointer("/metadata/annotations").is_none_or(|a| !a.is_object()) {
-                        cur["metadata"]["annotations"] = json!({});
+            change(
+                &self.sh,
+                &gr("apps", "replicasets"),
+                &key(&k.namespace, &u.name),
+                CONTROLLER,
+                None,
+                |cur| {
+                    let before = cur.clone();
+                    if let Some(n) = u.replicas {
+                        cur["spec"]["replicas"] = json!(n);
                     }
-                    for (a, v) in &u.annotations {
-                        cur["metadata"]["annotations"][a] = v.clone();
+                    if !u.annotations.is_empty() {
+                        if cur
+                            .pointer("/metadata/annotations")
+                            .is_none_or(|a| !a.is_object())
+                        {
+                            cur["metadata"]["annotations"] = json!({});
+                        }
+                        for (a, v) in &u.annotations {
+                            cur["metadata"]["annotations"][a] = v.clone();
+                        }
                     }
-                }
-                *cur != before
-            });
+                    *cur != before
+                },
+            );
         }
         for n in plan.delete {
             delete(&self.sh, &gr("apps", "replicasets"), &key(&k.namespace, &n));
@@ -358,7 +435,10 @@ impl Sim {
         if !plan.annotations.is_empty() {
             change(&self.sh, g, k, CONTROLLER, None, |cur| {
                 let before = cur.clone();
-                if cur.pointer("/metadata/annotations").is_none_or(|a| !a.is_object()) {
+                if cur
+                    .pointer("/metadata/annotations")
+                    .is_none_or(|a| !a.is_object())
+                {
                     cur["metadata"]["annotations"] = json!({});
                 }
                 for (a, v) in &plan.annotations {
@@ -376,7 +456,11 @@ impl Sim {
         }
         let (g, k) = item;
         let pods = self.owned(&gr("", "pods"), &k.namespace, sts);
-        let active: Vec<&Value> = pods.iter().map(|p| p.as_ref()).filter(|p| pod_active(p)).collect();
+        let active: Vec<&Value> = pods
+            .iter()
+            .map(|p| p.as_ref())
+            .filter(|p| pod_active(p))
+            .collect();
         let claims: HashSet<String> = self
             .sh
             .store
@@ -387,7 +471,11 @@ impl Sim {
             .collect();
         let plan = statefulset::reconcile(sts, &active, &claims);
         for o in plan.create {
-            let plural = if o["kind"] == "Pod" { "pods" } else { "persistentvolumeclaims" };
+            let plural = if o["kind"] == "Pod" {
+                "pods"
+            } else {
+                "persistentvolumeclaims"
+            };
             self.create(sts, "", plural, o);
         }
         for n in plan.delete {
@@ -402,7 +490,11 @@ impl Sim {
         }
         let (g, k) = item;
         let pods = self.owned(&gr("", "pods"), &k.namespace, ds);
-        let active: Vec<&Value> = pods.iter().map(|p| p.as_ref()).filter(|p| pod_active(p)).collect();
+        let active: Vec<&Value> = pods
+            .iter()
+            .map(|p| p.as_ref())
+            .filter(|p| pod_active(p))
+            .collect();
         let (_, nodes) = node::nodes(&self.sh);
         let plan = daemonset::reconcile(ds, &active, &nodes);
         for p in plan.create {
@@ -420,7 +512,11 @@ impl Sim {
         }
         let (g, k) = item;
         let pods = self.owned(&gr("", "pods"), &k.namespace, j);
-        let live: Vec<&Value> = pods.iter().map(|p| p.as_ref()).filter(|p| !deleting(p)).collect();
+        let live: Vec<&Value> = pods
+            .iter()
+            .map(|p| p.as_ref())
+            .filter(|p| !deleting(p))
+            .collect();
         let plan = job::reconcile(j, &live);
         for p in plan.create {
             self.create(j, "", "pods", p);
@@ -437,7 +533,11 @@ impl Sim {
         }
         let (g, k) = item;
         let jobs = self.owned(&gr("batch", "jobs"), &k.namespace, cj);
-        let live: Vec<&Value> = jobs.iter().map(|j| j.as_ref()).filter(|j| !deleting(j)).collect();
+        let live: Vec<&Value> = jobs
+            .iter()
+            .map(|j| j.as_ref())
+            .filter(|j| !deleting(j))
+            .collect();
         let plan = cronjob::reconcile(cj, &live, super::clock_now(&self.sh));
         if let Some(j) = plan.create {
             self.create(cj, "batch", "jobs", j);

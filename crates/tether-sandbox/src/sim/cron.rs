@@ -20,24 +20,35 @@ pub struct Schedule {
     days_and: bool,
 }
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 fn value(s: &str, names: &[&str], offset: u32) -> Result<u32, String> {
     if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
         return Ok(i as u32 + offset);
     }
-    s.parse::<u32>().map_err(|_| format!("failed to parse int from {s}"))
+    s.parse::<u32>()
+        .map_err(|_| format!("failed to parse int from {s}"))
 }
 
 /// One field into a bit set of allowed values in `min..=max`.
-fn field(text: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<(u64, bool), String> {
+fn field(
+    text: &str,
+    min: u32,
+    max: u32,
+    names: &[&str],
+    offset: u32,
+) -> Result<(u64, bool), String> {
     let mut bits = 0u64;
     let mut star = false;
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
             Some((r, s)) => {
-                let step: u32 = s.parse().map_err(|_| format!("failed to parse int from {s}"))?;
+                let step: u32 = s
+                    .parse()
+                    .map_err(|_| format!("failed to parse int from {s}"))?;
                 if step == 0 {
                     return Err(format!("step of range should be a positive number: {part}"));
                 }
@@ -59,7 +70,9 @@ fn field(text: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<
             return Err(format!("end of range ({hi}) above maximum ({max}): {part}"));
         }
         if lo > hi {
-            return Err(format!("beginning of range ({lo}) beyond end of range ({hi}): {part}"));
+            return Err(format!(
+                "beginning of range ({lo}) beyond end of range ({hi}): {part}"
+            ));
         }
         let mut v = lo;
         while v <= hi {
@@ -79,12 +92,17 @@ impl Schedule {
             "@weekly" => "0 0 * * 0",
             "@daily" | "@midnight" => "0 0 * * *",
             "@hourly" => "0 * * * *",
-            other if other.starts_with('@') => return Err(format!("unrecognized descriptor: {other}")),
+            other if other.starts_with('@') => {
+                return Err(format!("unrecognized descriptor: {other}"));
+            }
             other => other,
         };
         let fields: Vec<&str> = expanded.split_whitespace().collect();
         if fields.len() != 5 {
-            return Err(format!("expected exactly 5 fields, found {}: {text}", fields.len()));
+            return Err(format!(
+                "expected exactly 5 fields, found {}: {text}",
+                fields.len()
+            ));
         }
         let (minutes, _) = field(fields[0], 0, 59, &[], 0)?;
         let (hours, _) = field(fields[1], 0, 23, &[], 0)?;
@@ -95,13 +113,24 @@ impl Schedule {
         if weekdays & (1 << 7) != 0 {
             weekdays |= 1;
         }
-        Ok(Schedule { minutes, hours, days, months, weekdays, days_and: dom_star || dow_star })
+        Ok(Schedule {
+            minutes,
+            hours,
+            days,
+            months,
+            weekdays,
+            days_and: dom_star || dow_star,
+        })
     }
 
     fn day_matches(&self, d: Date) -> bool {
         let dom = self.days & (1 << d.day()) != 0;
         let dow = self.weekdays & (1 << d.weekday().to_sunday_zero_offset()) != 0;
-        if self.days_and { dom && dow } else { dom || dow }
+        if self.days_and {
+            dom && dow
+        } else {
+            dom || dow
+        }
     }
 
     /// The first scheduled time strictly after `after`, in `tz`; None when the
@@ -109,22 +138,34 @@ impl Schedule {
     pub fn next_after(&self, after: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
         let start = after.to_zoned(tz.clone()).datetime();
         // The next whole minute.
-        let mut t = DateTime::from_parts(start.date(), Time::new(start.hour(), start.minute(), 0, 0).ok()?)
-            .checked_add(1.minute())
-            .ok()?;
+        let mut t = DateTime::from_parts(
+            start.date(),
+            Time::new(start.hour(), start.minute(), 0, 0).ok()?,
+        )
+        .checked_add(1.minute())
+        .ok()?;
         let limit = start.date().checked_add(5.years()).ok()?;
         while t.date() <= limit {
             if self.months & (1 << t.month()) == 0 {
-                let first = Date::new(t.year(), t.month(), 1).ok()?.checked_add(1.month()).ok()?;
+                let first = Date::new(t.year(), t.month(), 1)
+                    .ok()?
+                    .checked_add(1.month())
+                    .ok()?;
                 t = first.to_datetime(Time::midnight());
                 continue;
             }
             if !self.day_matches(t.date()) {
-                t = t.date().checked_add(1.day()).ok()?.to_datetime(Time::midnight());
+                t = t
+                    .date()
+                    .checked_add(1.day())
+                    .ok()?
+                    .to_datetime(Time::midnight());
                 continue;
             }
             if self.hours & (1 << t.hour()) == 0 {
-                t = DateTime::from_parts(t.date(), Time::new(t.hour(), 0, 0, 0).ok()?).checked_add(1.hour()).ok()?;
+                t = DateTime::from_parts(t.date(), Time::new(t.hour(), 0, 0, 0).ok()?)
+                    .checked_add(1.hour())
+                    .ok()?;
                 continue;
             }
             if self.minutes & (1 << t.minute()) == 0 {
@@ -143,7 +184,12 @@ impl Schedule {
 
     /// The latest scheduled time in `(after, now]`, if any, and how many were
     /// missed in between (the controller starts only the latest).
-    pub fn latest_between(&self, after: Timestamp, now: Timestamp, tz: &TimeZone) -> Option<(Timestamp, usize)> {
+    pub fn latest_between(
+        &self,
+        after: Timestamp,
+        now: Timestamp,
+        tz: &TimeZone,
+    ) -> Option<(Timestamp, usize)> {
         let mut found = None;
         let mut t = after;
         let mut n = 0;
@@ -156,7 +202,9 @@ impl Schedule {
             t = next;
             // Long outages: skip to close to now rather than walk every minute.
             if n > 1000 {
-                let close = now.checked_sub(jiff::SignedDuration::from_hours(24 * 32)).ok()?;
+                let close = now
+                    .checked_sub(jiff::SignedDuration::from_hours(24 * 32))
+                    .ok()?;
                 if t < close {
                     t = close;
                 }
@@ -192,29 +240,66 @@ mod tests {
 
     #[test]
     fn every_minute_and_steps() {
-        assert_eq!(next("* * * * *", "2026-03-01T10:00:30Z"), "2026-03-01T10:01:00Z");
-        assert_eq!(next("* * * * *", "2026-03-01T10:01:00Z"), "2026-03-01T10:02:00Z");
-        assert_eq!(next("*/15 * * * *", "2026-03-01T10:01:00Z"), "2026-03-01T10:15:00Z");
-        assert_eq!(next("5/20 * * * *", "2026-03-01T10:26:00Z"), "2026-03-01T10:45:00Z");
-        assert_eq!(next("0 9-17/4 * * *", "2026-03-01T10:00:00Z"), "2026-03-01T13:00:00Z");
+        assert_eq!(
+            next("* * * * *", "2026-03-01T10:00:30Z"),
+            "2026-03-01T10:01:00Z"
+        );
+        assert_eq!(
+            next("* * * * *", "2026-03-01T10:01:00Z"),
+            "2026-03-01T10:02:00Z"
+        );
+        assert_eq!(
+            next("*/15 * * * *", "2026-03-01T10:01:00Z"),
+            "2026-03-01T10:15:00Z"
+        );
+        assert_eq!(
+            next("5/20 * * * *", "2026-03-01T10:26:00Z"),
+            "2026-03-01T10:45:00Z"
+        );
+        assert_eq!(
+            next("0 9-17/4 * * *", "2026-03-01T10:00:00Z"),
+            "2026-03-01T13:00:00Z"
+        );
     }
 
     #[test]
     fn names_lists_and_macros() {
         // 2026-03-01 is a Sunday.
-        assert_eq!(next("30 8 * * mon,wed", "2026-03-01T00:00:00Z"), "2026-03-02T08:30:00Z");
-        assert_eq!(next("0 0 1 jan *", "2026-03-01T00:00:00Z"), "2027-01-01T00:00:00Z");
-        assert_eq!(next("@hourly", "2026-03-01T10:59:59Z"), "2026-03-01T11:00:00Z");
-        assert_eq!(next("@weekly", "2026-03-01T00:00:00Z"), "2026-03-08T00:00:00Z");
-        assert_eq!(next("0 0 * * 7", "2026-03-02T00:00:00Z"), "2026-03-08T00:00:00Z", "7 is Sunday");
+        assert_eq!(
+            next("30 8 * * mon,wed", "2026-03-01T00:00:00Z"),
+            "2026-03-02T08:30:00Z"
+        );
+        assert_eq!(
+            next("0 0 1 jan *", "2026-03-01T00:00:00Z"),
+            "2027-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            next("@hourly", "2026-03-01T10:59:59Z"),
+            "2026-03-01T11:00:00Z"
+        );
+        assert_eq!(
+            next("@weekly", "2026-03-01T00:00:00Z"),
+            "2026-03-08T00:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 * * 7", "2026-03-02T00:00:00Z"),
+            "2026-03-08T00:00:00Z",
+            "7 is Sunday"
+        );
     }
 
     #[test]
     fn restricted_day_fields_match_either() {
         // The 15th, or any Friday: Friday 2026-03-06 comes first.
-        assert_eq!(next("0 0 15 * fri", "2026-03-01T00:00:00Z"), "2026-03-06T00:00:00Z");
+        assert_eq!(
+            next("0 0 15 * fri", "2026-03-01T00:00:00Z"),
+            "2026-03-06T00:00:00Z"
+        );
         // With a star in one, both must match: Fridays only.
-        assert_eq!(next("0 0 * * fri", "2026-03-01T00:00:00Z"), "2026-03-06T00:00:00Z");
+        assert_eq!(
+            next("0 0 * * fri", "2026-03-01T00:00:00Z"),
+            "2026-03-06T00:00:00Z"
+        );
         assert_eq!(next("0 0 30 2 *", "2026-03-01T00:00:00Z"), "", "never");
     }
 
@@ -223,7 +308,11 @@ mod tests {
         let tz = zone(Some("America/New_York")).expect("the zone database");
         let s = Schedule::parse("0 9 * * *").expect("parses");
         // 09:00 in New York in March 2026 (after the DST change on the 8th) is 13:00 UTC.
-        assert_eq!(s.next_after(ts("2026-03-10T00:00:00Z"), &tz).map(|t| t.to_string()), Some("2026-03-10T13:00:00Z".into()));
+        assert_eq!(
+            s.next_after(ts("2026-03-10T00:00:00Z"), &tz)
+                .map(|t| t.to_string()),
+            Some("2026-03-10T13:00:00Z".into())
+        );
         assert!(zone(Some("Nowhere/Special")).is_err());
     }
 
@@ -231,15 +320,33 @@ mod tests {
     fn latest_missed_time() {
         let s = Schedule::parse("*/10 * * * *").expect("parses");
         let (t, n) = s
-            .latest_between(ts("2026-03-01T10:00:00Z"), ts("2026-03-01T10:35:00Z"), &TimeZone::UTC)
+            .latest_between(
+                ts("2026-03-01T10:00:00Z"),
+                ts("2026-03-01T10:35:00Z"),
+                &TimeZone::UTC,
+            )
             .expect("some");
         assert_eq!((t.to_string().as_str(), n), ("2026-03-01T10:30:00Z", 3));
-        assert!(s.latest_between(ts("2026-03-01T10:00:00Z"), ts("2026-03-01T10:05:00Z"), &TimeZone::UTC).is_none());
+        assert!(
+            s.latest_between(
+                ts("2026-03-01T10:00:00Z"),
+                ts("2026-03-01T10:05:00Z"),
+                &TimeZone::UTC
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn bad_schedules_are_refused() {
-        for bad in ["* * * *", "61 * * * *", "*/0 * * * *", "5-1 * * * *", "@often", "x * * * *"] {
+        for bad in [
+            "* * * *",
+            "61 * * * *",
+            "*/0 * * * *",
+            "5-1 * * * *",
+            "@often",
+            "x * * * *",
+        ] {
             assert!(Schedule::parse(bad).is_err(), "{bad}");
         }
     }

@@ -45,7 +45,8 @@ pub fn reconcile(ds: &Value, pods: &[&Value], nodes: &[NodeInfo]) -> Plan {
             // More than one pod on a node: keep the oldest.
             let mut extra: Vec<&&Value> = on.clone();
             extra.sort_by_key(|p| str_at(p, "/metadata/creationTimestamp").to_string());
-            plan.delete.extend(extra.iter().skip(1).map(|p| name(p).to_string()));
+            plan.delete
+                .extend(extra.iter().skip(1).map(|p| name(p).to_string()));
         }
     }
     // Pods on nodes that are gone.
@@ -54,7 +55,10 @@ pub fn reconcile(ds: &Value, pods: &[&Value], nodes: &[NodeInfo]) -> Plan {
             .filter(|p| !nodes.iter().any(|n| n.name == node_of(p)))
             .map(|p| name(p).to_string()),
     );
-    if str_at(ds, "/spec/updateStrategy/type") != "OnDelete" && plan.create.is_empty() && plan.delete.is_empty() {
+    if str_at(ds, "/spec/updateStrategy/type") != "OnDelete"
+        && plan.create.is_empty()
+        && plan.delete.is_empty()
+    {
         let max_unavailable = int_or_percent(
             ds.pointer("/spec/updateStrategy/rollingUpdate/maxUnavailable"),
             nodes.len() as i64,
@@ -76,7 +80,10 @@ pub fn reconcile(ds: &Value, pods: &[&Value], nodes: &[NodeInfo]) -> Plan {
 }
 
 fn status(ds: &Value, pods: &[&Value], nodes: &[NodeInfo], hash: &str) -> Value {
-    let scheduled = nodes.iter().filter(|n| pods.iter().any(|p| node_of(p) == n.name)).count() as i64;
+    let scheduled = nodes
+        .iter()
+        .filter(|n| pods.iter().any(|p| node_of(p) == n.name))
+        .count() as i64;
     let ready = pods.iter().filter(|p| pod_ready(p)).count() as i64;
     let updated = pods.iter().filter(|p| revision_of(p) == hash).count() as i64;
     let desired = nodes.len() as i64;
@@ -97,7 +104,12 @@ mod tests {
     use super::*;
 
     fn nodes(n: usize) -> Vec<NodeInfo> {
-        (0..n).map(|i| NodeInfo { name: format!("n{i}"), ip: format!("172.18.0.{}", i + 2) }).collect()
+        (0..n)
+            .map(|i| NodeInfo {
+                name: format!("n{i}"),
+                ip: format!("172.18.0.{}", i + 2),
+            })
+            .collect()
     }
 
     fn ds(image: &str) -> Value {
@@ -109,11 +121,18 @@ mod tests {
     #[test]
     fn one_pod_per_node() {
         let plan = reconcile(&ds("a:1"), &[], &nodes(2));
-        let on: Vec<&str> = plan.create.iter().map(|p| p["spec"]["nodeName"].as_str().unwrap_or("")).collect();
+        let on: Vec<&str> = plan
+            .create
+            .iter()
+            .map(|p| p["spec"]["nodeName"].as_str().unwrap_or(""))
+            .collect();
         assert_eq!(on, vec!["n0", "n1"]);
         assert_eq!(plan.status["desiredNumberScheduled"], 2);
         assert_eq!(plan.status["currentNumberScheduled"], 0);
-        assert_eq!(plan.create[0]["metadata"]["ownerReferences"][0]["kind"], "DaemonSet");
+        assert_eq!(
+            plan.create[0]["metadata"]["ownerReferences"][0]["kind"],
+            "DaemonSet"
+        );
     }
 
     #[test]

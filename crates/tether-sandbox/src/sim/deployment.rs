@@ -76,7 +76,12 @@ pub fn surge_and_unavailable(d: &Value, replicas: i64) -> (i64, i64) {
     }
     let ru = d.pointer("/spec/strategy/rollingUpdate");
     let surge = int_or_percent(ru.and_then(|r| r.get("maxSurge")), replicas, "25%", true);
-    let unavailable = int_or_percent(ru.and_then(|r| r.get("maxUnavailable")), replicas, "25%", false);
+    let unavailable = int_or_percent(
+        ru.and_then(|r| r.get("maxUnavailable")),
+        replicas,
+        "25%",
+        false,
+    );
     // Both zero would never progress; the real controller allows one unavailable.
     if surge == 0 && unavailable == 0 {
         (0, 1)
@@ -86,12 +91,22 @@ pub fn surge_and_unavailable(d: &Value, replicas: i64) -> (i64, i64) {
 }
 
 /// A new ReplicaSet for the Deployment's current template.
-fn new_replicaset(d: &Value, hash: &str, revision: i64, replicas: i64, surge: i64, want: i64) -> Value {
+fn new_replicaset(
+    d: &Value,
+    hash: &str,
+    revision: i64,
+    replicas: i64,
+    surge: i64,
+    want: i64,
+) -> Value {
     let mut template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
     if template.get("metadata").is_none_or(|m| !m.is_object()) {
         template["metadata"] = json!({});
     }
-    if template.pointer("/metadata/labels").is_none_or(|l| !l.is_object()) {
+    if template
+        .pointer("/metadata/labels")
+        .is_none_or(|l| !l.is_object())
+    {
         template["metadata"]["labels"] = json!({});
     }
     template["metadata"]["labels"][HASH_LABEL] = json!(hash);
@@ -103,9 +118,14 @@ fn new_replicaset(d: &Value, hash: &str, revision: i64, replicas: i64, surge: i6
     // The real controller copies the Deployment's annotations, except those of
     // kubectl apply and its own.
     let mut annotations = Map::new();
-    if let Some(a) = d.pointer("/metadata/annotations").and_then(Value::as_object) {
+    if let Some(a) = d
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+    {
         for (k, v) in a {
-            if k != "kubectl.kubernetes.io/last-applied-configuration" && !k.starts_with("deployment.kubernetes.io/") {
+            if k != "kubectl.kubernetes.io/last-applied-configuration"
+                && !k.starts_with("deployment.kubernetes.io/")
+            {
                 annotations.insert(k.clone(), v.clone());
             }
         }
@@ -134,11 +154,22 @@ fn scale_to(name: &str, replicas: i64, want: i64, surge: i64) -> RsUpdate {
     let mut annotations = Map::new();
     annotations.insert(DESIRED.into(), json!(want.to_string()));
     annotations.insert(MAX.into(), json!((want + surge).to_string()));
-    RsUpdate { name: name.into(), replicas: Some(replicas), annotations }
+    RsUpdate {
+        name: name.into(),
+        replicas: Some(replicas),
+        annotations,
+    }
 }
 
 /// The scaling step for the strategy, or nothing when the sets are where they should be.
-fn scale(d: &Value, new: &Rs, old: &[Rs], want: i64, surge: i64, unavailable: i64) -> Vec<RsUpdate> {
+fn scale(
+    d: &Value,
+    new: &Rs,
+    old: &[Rs],
+    want: i64,
+    surge: i64,
+    unavailable: i64,
+) -> Vec<RsUpdate> {
     if str_at(d, "/spec/strategy/type") == "Recreate" {
         let active: Vec<RsUpdate> = old
             .iter()
@@ -152,7 +183,11 @@ fn scale(d: &Value, new: &Rs, old: &[Rs], want: i64, surge: i64, unavailable: i6
         if old.iter().any(|r| r.pods > 0) {
             return Vec::new();
         }
-        return if new.spec != want { vec![scale_to(&new.name, want, want, surge)] } else { Vec::new() };
+        return if new.spec != want {
+            vec![scale_to(&new.name, want, want, surge)]
+        } else {
+            Vec::new()
+        };
     }
     let total: i64 = new.spec + old.iter().map(|r| r.spec).sum::<i64>();
     if new.spec > want {
@@ -224,13 +259,18 @@ pub fn reconcile(d: &Value, rss: &[&Value], stalled: bool) -> Plan {
         None if !paused => {
             let old_total: i64 = sets.iter().map(|r| r.spec).sum();
             let initial = if str_at(d, "/spec/strategy/type") == "Recreate" {
-                if sets.iter().any(|r| r.spec > 0 || r.pods > 0) { 0 } else { want }
+                if sets.iter().any(|r| r.spec > 0 || r.pods > 0) {
+                    0
+                } else {
+                    want
+                }
             } else {
                 want.min((want + surge - old_total).max(0))
             };
             let rs = new_replicaset(d, &hash, max_revision + 1, initial, surge, want);
             new_name = name(&rs).to_string();
-            plan.annotations.insert(REVISION.into(), json!((max_revision + 1).to_string()));
+            plan.annotations
+                .insert(REVISION.into(), json!((max_revision + 1).to_string()));
             plan.create = Some(rs);
             progressing_reason = "NewReplicaSetCreated";
         }
@@ -238,7 +278,12 @@ pub fn reconcile(d: &Value, rss: &[&Value], stalled: bool) -> Plan {
         Some(i) => {
             let new = &sets[i];
             new_name = new.name.clone();
-            let old: Vec<Rs> = sets.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, r)| Rs::new(r.obj)).collect();
+            let old: Vec<Rs> = sets
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, r)| Rs::new(r.obj))
+                .collect();
             let old_max = old.iter().map(|r| r.revision).max().unwrap_or(0);
             let mut rev = new.revision;
             if rev <= old_max && !paused {
@@ -246,9 +291,14 @@ pub fn reconcile(d: &Value, rss: &[&Value], stalled: bool) -> Plan {
                 rev = old_max + 1;
                 let mut a = Map::new();
                 a.insert(REVISION.into(), json!(rev.to_string()));
-                plan.update.push(RsUpdate { name: new.name.clone(), replicas: None, annotations: a });
+                plan.update.push(RsUpdate {
+                    name: new.name.clone(),
+                    replicas: None,
+                    annotations: a,
+                });
             }
-            plan.annotations.insert(REVISION.into(), json!(rev.to_string()));
+            plan.annotations
+                .insert(REVISION.into(), json!(rev.to_string()));
             // Wait until every set has seen its latest spec, so counts are current.
             let settled = sets.iter().all(|r| {
                 int_at(r.obj, "/status/observedGeneration").unwrap_or(0) >= generation(r.obj)
@@ -260,19 +310,34 @@ pub fn reconcile(d: &Value, rss: &[&Value], stalled: bool) -> Plan {
                         plan.update.push(scale_to(&new.name, want, want, surge));
                     }
                 } else {
-                    plan.update.extend(scale(d, new, &old, want, surge, unavailable));
+                    plan.update
+                        .extend(scale(d, new, &old, want, surge, unavailable));
                 }
                 // Old sets past the history limit go, oldest first.
                 let limit = int_at(d, "/spec/revisionHistoryLimit").unwrap_or(10).max(0) as usize;
-                let mut idle: Vec<&Rs> = old.iter().filter(|r| r.spec == 0 && r.pods == 0).collect();
+                let mut idle: Vec<&Rs> =
+                    old.iter().filter(|r| r.spec == 0 && r.pods == 0).collect();
                 idle.sort_by_key(|r| r.revision);
                 if idle.len() > limit {
-                    plan.delete = idle[..idle.len() - limit].iter().map(|r| r.name.clone()).collect();
+                    plan.delete = idle[..idle.len() - limit]
+                        .iter()
+                        .map(|r| r.name.clone())
+                        .collect();
                 }
             }
         }
     }
-    plan.status = status(d, &sets, new_idx, &new_name, want, unavailable, paused, stalled, progressing_reason);
+    plan.status = status(
+        d,
+        &sets,
+        new_idx,
+        &new_name,
+        want,
+        unavailable,
+        paused,
+        stalled,
+        progressing_reason,
+    );
     plan
 }
 
@@ -299,32 +364,79 @@ fn status(
     put_count(&mut st, "updatedReplicas", updated);
     put_count(&mut st, "readyReplicas", ready);
     put_count(&mut st, "availableReplicas", available);
-    put_count(&mut st, "unavailableReplicas", spec_total.max(want) - available);
+    put_count(
+        &mut st,
+        "unavailableReplicas",
+        spec_total.max(want) - available,
+    );
     let available_cond = if available >= want - unavailable {
-        cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+        cond(
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        )
     } else {
-        cond("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
+        cond(
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        )
     };
-    let complete = new_idx.is_some() && updated == want && replicas == want && available == want
+    let complete = new_idx.is_some()
+        && updated == want
+        && replicas == want
+        && available == want
         && sets[new_idx.unwrap_or(0)].spec == want;
     let previous = d
         .pointer("/status/conditions")
         .and_then(Value::as_array)
-        .and_then(|cs| cs.iter().find(|c| c.get("type") == Some(&json!("Progressing"))));
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.get("type") == Some(&json!("Progressing")))
+        });
     let timed_out_before = previous.is_some_and(|c| {
         c.get("reason") == Some(&json!("ProgressDeadlineExceeded"))
-            && c.get("message").and_then(Value::as_str).is_some_and(|m| m.contains(&format!("\"{new_name}\"")))
+            && c.get("message")
+                .and_then(Value::as_str)
+                .is_some_and(|m| m.contains(&format!("\"{new_name}\"")))
     });
     let progressing = if paused {
-        cond("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused")
+        cond(
+            "Progressing",
+            "Unknown",
+            "DeploymentPaused",
+            "Deployment is paused",
+        )
     } else if complete {
-        cond("Progressing", "True", "NewReplicaSetAvailable", &format!("ReplicaSet \"{new_name}\" has successfully progressed."))
+        cond(
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            &format!("ReplicaSet \"{new_name}\" has successfully progressed."),
+        )
     } else if stalled || timed_out_before {
-        cond("Progressing", "False", "ProgressDeadlineExceeded", &format!("ReplicaSet \"{new_name}\" has timed out progressing."))
+        cond(
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            &format!("ReplicaSet \"{new_name}\" has timed out progressing."),
+        )
     } else if progressing_reason == "NewReplicaSetCreated" {
-        cond("Progressing", "True", "NewReplicaSetCreated", &format!("Created new replica set \"{new_name}\""))
+        cond(
+            "Progressing",
+            "True",
+            "NewReplicaSetCreated",
+            &format!("Created new replica set \"{new_name}\""),
+        )
     } else {
-        cond("Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{new_name}\" is progressing."))
+        cond(
+            "Progressing",
+            "True",
+            "ReplicaSetUpdated",
+            &format!("ReplicaSet \"{new_name}\" is progressing."),
+        )
     };
     let mut conds = vec![available_cond, progressing];
     super::util::keep_condition_times(d.pointer("/status/conditions"), &mut conds);
@@ -341,7 +453,10 @@ pub fn complete(status: &Value) -> bool {
     status
         .get("conditions")
         .and_then(Value::as_array)
-        .is_some_and(|cs| cs.iter().any(|c| c.get("reason") == Some(&json!("NewReplicaSetAvailable"))))
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c.get("reason") == Some(&json!("NewReplicaSetAvailable")))
+        })
 }
 
 #[cfg(test)]
@@ -374,13 +489,23 @@ mod tests {
         assert_eq!(rs["metadata"]["name"], format!("web-{hash}"));
         assert_eq!(rs["spec"]["replicas"], 3);
         assert_eq!(rs["spec"]["selector"]["matchLabels"][HASH_LABEL], hash);
-        assert_eq!(rs["spec"]["template"]["metadata"]["labels"][HASH_LABEL], hash);
+        assert_eq!(
+            rs["spec"]["template"]["metadata"]["labels"][HASH_LABEL],
+            hash
+        );
         assert_eq!(rs["metadata"]["annotations"][REVISION], "1");
         assert_eq!(rs["metadata"]["annotations"]["team"], "a");
-        assert!(rs["metadata"]["annotations"].get("kubectl.kubernetes.io/last-applied-configuration").is_none());
+        assert!(
+            rs["metadata"]["annotations"]
+                .get("kubectl.kubernetes.io/last-applied-configuration")
+                .is_none()
+        );
         assert_eq!(rs["metadata"]["annotations"][MAX], "4");
         assert_eq!(plan.annotations[REVISION], "1");
-        assert_eq!(plan.status["conditions"][1]["reason"], "NewReplicaSetCreated");
+        assert_eq!(
+            plan.status["conditions"][1]["reason"],
+            "NewReplicaSetCreated"
+        );
     }
 
     #[test]
@@ -400,14 +525,22 @@ mod tests {
             let plan = reconcile(&v2, &[&old, &new], false);
             for u in &plan.update {
                 let Some(n) = u.replicas else { continue };
-                let target = if u.name == name(&new) { &mut new } else { &mut old };
+                let target = if u.name == name(&new) {
+                    &mut new
+                } else {
+                    &mut old
+                };
                 let r = ready(target).min(n);
                 *target = settled(target.clone(), n, r);
             }
-            let total = int_at(&old, "/spec/replicas").unwrap_or(0) + int_at(&new, "/spec/replicas").unwrap_or(0);
+            let total = int_at(&old, "/spec/replicas").unwrap_or(0)
+                + int_at(&new, "/spec/replicas").unwrap_or(0);
             assert!(total <= 4, "surge exceeded: {total}");
             assert!(ready(&old) + ready(&new) >= 3, "unavailable exceeded");
-            let (o, n) = (int_at(&old, "/spec/replicas").unwrap_or(0), int_at(&new, "/spec/replicas").unwrap_or(0));
+            let (o, n) = (
+                int_at(&old, "/spec/replicas").unwrap_or(0),
+                int_at(&new, "/spec/replicas").unwrap_or(0),
+            );
             if plan.update.is_empty() && ready(&new) == n {
                 break;
             }
@@ -419,7 +552,10 @@ mod tests {
         let done = reconcile(&v2, &[&old, &new], false);
         assert_eq!(done.status["updatedReplicas"], 3);
         assert!(complete(&done.status), "{}", done.status);
-        assert!(done.delete.is_empty(), "one old set is kept (revisionHistoryLimit 1)");
+        assert!(
+            done.delete.is_empty(),
+            "one old set is kept (revisionHistoryLimit 1)"
+        );
     }
 
     #[test]
@@ -427,20 +563,42 @@ mod tests {
         let v1 = deploy(2, "nginx:1");
         let mut rs1 = settled(reconcile(&v1, &[], false).create.expect("rs1"), 0, 0);
         rs1["metadata"]["annotations"][REVISION] = json!("1");
-        let mut rs2 = settled(reconcile(&deploy(2, "nginx:2"), &[], false).create.expect("rs2"), 2, 2);
+        let mut rs2 = settled(
+            reconcile(&deploy(2, "nginx:2"), &[], false)
+                .create
+                .expect("rs2"),
+            2,
+            2,
+        );
         rs2["metadata"]["annotations"][REVISION] = json!("2");
         let plan = reconcile(&v1, &[&rs1, &rs2], false);
         assert!(plan.create.is_none());
         assert_eq!(plan.annotations[REVISION], "3");
-        assert!(plan.update.iter().any(|u| u.name == name(&rs1) && u.annotations[REVISION] == "3"));
-        assert!(plan.update.iter().any(|u| u.name == name(&rs1) && u.replicas == Some(1)), "{:?}", plan.update);
+        assert!(
+            plan.update
+                .iter()
+                .any(|u| u.name == name(&rs1) && u.annotations[REVISION] == "3")
+        );
+        assert!(
+            plan.update
+                .iter()
+                .any(|u| u.name == name(&rs1) && u.replicas == Some(1)),
+            "{:?}",
+            plan.update
+        );
     }
 
     #[test]
     fn recreate_scales_old_down_first_and_history_is_trimmed() {
         let mut d = deploy(2, "nginx:2");
         d["spec"]["strategy"] = json!({"type": "Recreate"});
-        let old = settled(reconcile(&deploy(2, "nginx:1"), &[], false).create.expect("old"), 2, 2);
+        let old = settled(
+            reconcile(&deploy(2, "nginx:1"), &[], false)
+                .create
+                .expect("old"),
+            2,
+            2,
+        );
         let plan = reconcile(&d, &[&old], false);
         let new = plan.create.expect("new");
         assert_eq!(new["spec"]["replicas"], 0);
@@ -451,7 +609,13 @@ mod tests {
         let plan = reconcile(&d, &[&old, &new], false);
         assert_eq!(plan.update[0].replicas, Some(2));
         // An older idle set past the history limit of 1 is deleted.
-        let mut older = settled(reconcile(&deploy(2, "nginx:0"), &[], false).create.expect("older"), 0, 0);
+        let mut older = settled(
+            reconcile(&deploy(2, "nginx:0"), &[], false)
+                .create
+                .expect("older"),
+            0,
+            0,
+        );
         older["metadata"]["annotations"][REVISION] = json!("0");
         let plan = reconcile(&d, &[&older, &old, &new], false);
         assert_eq!(plan.delete, vec![name(&older).to_string()]);
@@ -462,7 +626,10 @@ mod tests {
         let d = deploy(1, "nginx:fail");
         let rs = settled(reconcile(&d, &[], false).create.expect("rs"), 1, 0);
         let plan = reconcile(&d, &[&rs], true);
-        assert_eq!(plan.status["conditions"][1]["reason"], "ProgressDeadlineExceeded");
+        assert_eq!(
+            plan.status["conditions"][1]["reason"],
+            "ProgressDeadlineExceeded"
+        );
         assert_eq!(plan.status["conditions"][1]["status"], "False");
         assert_eq!(plan.status["conditions"][0]["status"], "False");
     }

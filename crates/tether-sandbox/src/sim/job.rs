@@ -18,7 +18,11 @@ pub struct Plan {
 fn has_condition(job: &Value, type_: &str) -> bool {
     job.pointer("/status/conditions")
         .and_then(Value::as_array)
-        .is_some_and(|cs| cs.iter().any(|c| c.get("type") == Some(&json!(type_)) && c.get("status") == Some(&json!("True"))))
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("type") == Some(&json!(type_)) && c.get("status") == Some(&json!("True"))
+            })
+        })
 }
 
 /// True once the Job has finished, either way.
@@ -35,7 +39,10 @@ pub fn finished(job: &Value) -> Option<bool> {
 /// Reconciles one Job; `pods` are every Pod it controls, finished ones included.
 pub fn reconcile(job: &Value, pods: &[&Value]) -> Plan {
     let mut plan = Plan::default();
-    let active: Vec<&&Value> = pods.iter().filter(|p| !deleting(p) && !matches!(pod_phase(p), "Succeeded" | "Failed")).collect();
+    let active: Vec<&&Value> = pods
+        .iter()
+        .filter(|p| !deleting(p) && !matches!(pod_phase(p), "Succeeded" | "Failed"))
+        .collect();
     let count = |phase: &str, key: &str| {
         let seen = pods.iter().filter(|p| pod_phase(p) == phase).count() as i64;
         seen.max(int_at(job, &format!("/status/{key}")).unwrap_or(0))
@@ -47,25 +54,48 @@ pub fn reconcile(job: &Value, pods: &[&Value]) -> Plan {
     let backoff = int_at(job, "/spec/backoffLimit").unwrap_or(6);
     let suspended = job.pointer("/spec/suspend") == Some(&json!(true));
 
-    let mut st: Map<String, Value> = job.get("status").and_then(Value::as_object).cloned().unwrap_or_default();
-    let mut conditions: Vec<Value> = st.get("conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut st: Map<String, Value> = job
+        .get("status")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut conditions: Vec<Value> = st
+        .get("conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let already = finished(job);
     if already.is_none() {
         if failed > backoff {
             plan.delete = active.iter().map(|p| name(p).to_string()).collect();
             let msg = "Job has reached the specified backoff limit";
-            conditions.push(probe_cond("FailureTarget", true, "BackoffLimitExceeded", msg));
+            conditions.push(probe_cond(
+                "FailureTarget",
+                true,
+                "BackoffLimitExceeded",
+                msg,
+            ));
             conditions.push(probe_cond("Failed", true, "BackoffLimitExceeded", msg));
         } else if succeeded >= completions {
             let msg = "Reached expected number of succeeded pods";
-            conditions.push(probe_cond("SuccessCriteriaMet", true, "CompletionsReached", msg));
+            conditions.push(probe_cond(
+                "SuccessCriteriaMet",
+                true,
+                "CompletionsReached",
+                msg,
+            ));
             conditions.push(probe_cond("Complete", true, "CompletionsReached", msg));
             st.insert("completionTime".into(), json!(now()));
         } else if suspended {
             plan.delete = active.iter().map(|p| name(p).to_string()).collect();
             if !has_condition(job, "Suspended") {
                 conditions.retain(|c| c.get("type") != Some(&json!("Suspended")));
-                conditions.push(probe_cond("Suspended", true, "JobSuspended", "Job suspended"));
+                conditions.push(probe_cond(
+                    "Suspended",
+                    true,
+                    "JobSuspended",
+                    "Job suspended",
+                ));
             }
         } else {
             if has_condition(job, "Suspended") {
@@ -74,17 +104,29 @@ pub fn reconcile(job: &Value, pods: &[&Value]) -> Plan {
             }
             let want_active = parallelism.min(completions - succeeded).max(0);
             for _ in (active.len() as i64)..want_active {
-                plan.create.push(pod_from_template(job, "batch/v1", "Job", &format!("{}-", name(job))));
+                plan.create.push(pod_from_template(
+                    job,
+                    "batch/v1",
+                    "Job",
+                    &format!("{}-", name(job)),
+                ));
             }
         }
     }
     if !suspended || st.contains_key("startTime") {
         st.entry("startTime").or_insert_with(|| json!(now()));
     }
-    let still_active = if plan.delete.is_empty() { active.len() as i64 } else { 0 };
+    let still_active = if plan.delete.is_empty() {
+        active.len() as i64
+    } else {
+        0
+    };
     let ready = active.iter().filter(|p| pod_ready(p)).count() as i64;
     put_count(&mut st, "active", still_active);
-    st.insert("ready".into(), json!(if plan.delete.is_empty() { ready } else { 0 }));
+    st.insert(
+        "ready".into(),
+        json!(if plan.delete.is_empty() { ready } else { 0 }),
+    );
     put_count(&mut st, "succeeded", succeeded);
     put_count(&mut st, "failed", failed);
     st.insert("terminating".into(), json!(0));
@@ -114,7 +156,10 @@ mod tests {
     fn runs_parallel_pods_until_completions() {
         let plan = reconcile(&job(3, 2), &[]);
         assert_eq!(plan.create.len(), 2);
-        assert_eq!(plan.create[0]["metadata"]["ownerReferences"][0]["kind"], "Job");
+        assert_eq!(
+            plan.create[0]["metadata"]["ownerReferences"][0]["kind"],
+            "Job"
+        );
         let (a, b) = (pod("Succeeded"), pod("Running"));
         let plan = reconcile(&job(3, 2), &[&a, &b]);
         assert_eq!(plan.create.len(), 1, "one more for the two left");
@@ -134,9 +179,16 @@ mod tests {
         let plan = reconcile(&job(1, 1), &[&a, &b]);
         assert!(plan.create.is_empty());
         assert_eq!(plan.status["conditions"][1]["type"], "Failed");
-        assert_eq!(plan.status["conditions"][1]["reason"], "BackoffLimitExceeded");
+        assert_eq!(
+            plan.status["conditions"][1]["reason"],
+            "BackoffLimitExceeded"
+        );
         assert_eq!(plan.status["failed"], 2);
         let one = pod("Failed");
-        assert_eq!(reconcile(&job(1, 1), &[&one]).create.len(), 1, "retried within the limit");
+        assert_eq!(
+            reconcile(&job(1, 1), &[&one]).create.len(),
+            1,
+            "retried within the limit"
+        );
     }
 }

@@ -56,7 +56,8 @@ const CONTROLLER: &str = write::CONTROLLER;
 pub fn clock_now(sh: &Shared) -> jiff::Timestamp {
     let offset = sh.clock_offset_s.load(Ordering::Relaxed);
     let now = jiff::Timestamp::now();
-    now.checked_add(jiff::SignedDuration::from_secs(offset)).unwrap_or(now)
+    now.checked_add(jiff::SignedDuration::from_secs(offset))
+        .unwrap_or(now)
 }
 
 /// Registers the Node and starts the controllers; they stop when the runtime does.
@@ -359,4 +360,3 @@ pub fn establish_crd(sh: &Shared, crd: &Value) {
         Ok(WriteOp::Put(new))
     });
 }
-

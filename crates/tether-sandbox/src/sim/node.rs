@@ -21,9 +21,7 @@ fn nodes_gr() -> crate::catalog::GroupResource {
 /// The status a kubelet reports for a healthy Node.
 pub fn ready_status(node_name: &str, ip: &str) -> Value {
     let t = now();
-    let c = |type_: &str, status: &str, reason: &str, message: &str| {
-        json!({"type": type_, "status": status, "lastHeartbeatTime": t, "lastTransitionTime": t, "reason": reason, "message": message})
-    };
+    let c = |type_: &str, status: &str, reason: &str, message: &str| json!({"type": type_, "status": status, "lastHeartbeatTime": t, "lastTransitionTime": t, "reason": reason, "message": message});
     let capacity = json!({"cpu": "8", "ephemeral-storage": "102400000Ki", "hugepages-2Mi": "0", "memory": "16384000Ki", "pods": "110"});
     let version = crate::api::discovery::version();
     let kubelet = version["gitVersion"].clone();
@@ -69,8 +67,13 @@ pub fn register(sh: &Shared) {
 
 /// Gives a Node without a kubelet's status the status of a healthy one.
 pub fn reconcile(sh: &Shared, k: &crate::store::ObjKey) {
-    let Some(node) = sh.store.get(&nodes_gr(), k) else { return };
-    if node.pointer("/status/conditions").is_some_and(|c| c.is_array()) {
+    let Some(node) = sh.store.get(&nodes_gr(), k) else {
+        return;
+    };
+    if node
+        .pointer("/status/conditions")
+        .is_some_and(|c| c.is_array())
+    {
         return;
     }
     let ip = if name(&node) == NODE_NAME {
@@ -79,13 +82,22 @@ pub fn reconcile(sh: &Shared, k: &crate::store::ObjKey) {
         let n = super::util::stable_hash(&json!(name(&node))) % 250 + 3;
         format!("172.18.0.{n}")
     };
-    put_status(sh, &nodes_gr(), k, &ready_status(name(&node), &ip), "kubelet");
+    put_status(
+        sh,
+        &nodes_gr(),
+        k,
+        &ready_status(name(&node), &ip),
+        "kubelet",
+    );
 }
 
 fn internal_ip(node: &Value) -> String {
     node.pointer("/status/addresses")
         .and_then(Value::as_array)
-        .and_then(|a| a.iter().find(|x| x.get("type") == Some(&json!("InternalIP"))))
+        .and_then(|a| {
+            a.iter()
+                .find(|x| x.get("type") == Some(&json!("InternalIP")))
+        })
         .and_then(|x| x.get("address"))
         .and_then(Value::as_str)
         .unwrap_or(NODE_IP)
@@ -97,15 +109,28 @@ pub fn schedulable(node: &Value) -> bool {
     let ready = node
         .pointer("/status/conditions")
         .and_then(Value::as_array)
-        .is_some_and(|cs| cs.iter().any(|c| c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True"))));
-    ready && node.pointer("/spec/unschedulable") != Some(&json!(true)) && !super::util::deleting(node)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True"))
+            })
+        });
+    ready
+        && node.pointer("/spec/unschedulable") != Some(&json!(true))
+        && !super::util::deleting(node)
 }
 
 /// Every Node, and which of them are schedulable.
 pub fn nodes(sh: &Shared) -> (Vec<NodeInfo>, Vec<NodeInfo>) {
     let (items, _) = sh.store.list(&nodes_gr(), None);
-    let info = |n: &Value| NodeInfo { name: str_at(n, "/metadata/name").to_string(), ip: internal_ip(n) };
+    let info = |n: &Value| NodeInfo {
+        name: str_at(n, "/metadata/name").to_string(),
+        ip: internal_ip(n),
+    };
     let all = items.iter().map(|n| info(n)).collect();
-    let ok = items.iter().filter(|n| schedulable(n)).map(|n| info(n)).collect();
+    let ok = items
+        .iter()
+        .filter(|n| schedulable(n))
+        .map(|n| info(n))
+        .collect();
     (all, ok)
 }

@@ -70,7 +70,10 @@ pub fn qos_class(spec: Option<&Value>) -> &'static str {
             .and_then(Value::as_object)
             .is_none_or(|m| m.is_empty())
     };
-    if containers.iter().all(|c| empty(c, "requests") && empty(c, "limits")) {
+    if containers
+        .iter()
+        .all(|c| empty(c, "requests") && empty(c, "limits"))
+    {
         return "BestEffort";
     }
     let guaranteed = containers.iter().all(|c| {
@@ -82,7 +85,11 @@ pub fn qos_class(spec: Option<&Value>) -> &'static str {
                 && requests.is_none_or(|r| r.iter().all(|(k, v)| l.get(k) == Some(v)))
         })
     });
-    if guaranteed { "Guaranteed" } else { "Burstable" }
+    if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
 }
 
 /// A pod IP for the pod, stable for its uid, in the node's pod CIDR 10.244.0.0/16.
@@ -93,7 +100,11 @@ pub fn pod_ip(pod: &Value) -> String {
 
 fn container_id(pod: &Value, container: &str) -> String {
     let h = stable_hash(&json!([str_at(pod, "/metadata/uid"), container]));
-    format!("containerd://{:08x}{:08x}", h, h.rotate_left(13) ^ 0x5bd1_e995)
+    format!(
+        "containerd://{:08x}{:08x}",
+        h,
+        h.rotate_left(13) ^ 0x5bd1_e995
+    )
 }
 
 fn image_id(image: &str) -> String {
@@ -104,7 +115,12 @@ fn image_id(image: &str) -> String {
     } else {
         format!("docker.io/library/{repo}")
     };
-    format!("{repo}@sha256:{h:08x}{:08x}{:08x}{:08x}", h.rotate_left(7), h.rotate_left(17), h ^ 0xdead_beef)
+    format!(
+        "{repo}@sha256:{h:08x}{:08x}{:08x}{:08x}",
+        h.rotate_left(7),
+        h.rotate_left(17),
+        h ^ 0xdead_beef
+    )
 }
 
 /// One container status in a given state.
@@ -139,10 +155,25 @@ fn base_status(pod: &Value, node: &NodeInfo, phase: &str, start: &Value) -> Valu
 
 fn conditions(ready: bool, not_ready_reason: &str) -> Value {
     json!([
-        probe_cond("PodReadyToStartContainers", not_ready_reason != "PodCompleted" || ready, "", ""),
+        probe_cond(
+            "PodReadyToStartContainers",
+            not_ready_reason != "PodCompleted" || ready,
+            "",
+            ""
+        ),
         probe_cond("Initialized", true, "", ""),
-        probe_cond("Ready", ready, if ready { "" } else { not_ready_reason }, ""),
-        probe_cond("ContainersReady", ready, if ready { "" } else { not_ready_reason }, ""),
+        probe_cond(
+            "Ready",
+            ready,
+            if ready { "" } else { not_ready_reason },
+            ""
+        ),
+        probe_cond(
+            "ContainersReady",
+            ready,
+            if ready { "" } else { not_ready_reason },
+            ""
+        ),
         probe_cond("PodScheduled", true, "", ""),
     ])
 }
@@ -157,10 +188,16 @@ pub fn next(pod: &Value, nodes: &[NodeInfo], due: bool, completes: bool) -> PodS
     let node = if bound.is_empty() {
         nodes.first().cloned()
     } else {
-        Some(nodes.iter().find(|n| n.name == bound).cloned().unwrap_or(NodeInfo {
-            name: bound.to_string(),
-            ip: "172.18.0.2".into(),
-        }))
+        Some(
+            nodes
+                .iter()
+                .find(|n| n.name == bound)
+                .cloned()
+                .unwrap_or(NodeInfo {
+                    name: bound.to_string(),
+                    ip: "172.18.0.2".into(),
+                }),
+        )
     };
     let fails = images_fail(pod.get("spec"));
     let start = pod
@@ -174,7 +211,11 @@ pub fn next(pod: &Value, nodes: &[NodeInfo], due: bool, completes: bool) -> PodS
                 let status = json!({"phase": "Pending", "qosClass": qos_class(pod.get("spec")), "conditions": [
                     probe_cond("PodScheduled", false, "Unschedulable", "0/0 nodes are available: no nodes available to schedule pods."),
                 ]});
-                return PodStep::Write { node_name: None, status, again: false };
+                return PodStep::Write {
+                    node_name: None,
+                    status,
+                    again: false,
+                };
             };
             let mut status = base_status(pod, &node, "Pending", &start);
             let mut conds = conditions(false, "ContainersNotReady");
@@ -184,12 +225,22 @@ pub fn next(pod: &Value, nodes: &[NodeInfo], due: bool, completes: bool) -> PodS
             status["conditions"] = conds;
             let cs: Vec<Value> = containers(pod)
                 .iter()
-                .map(|c| container_status(pod, c, &json!({"waiting": {"reason": "ContainerCreating"}}), false, false))
+                .map(|c| {
+                    container_status(
+                        pod,
+                        c,
+                        &json!({"waiting": {"reason": "ContainerCreating"}}),
+                        false,
+                        false,
+                    )
+                })
                 .collect();
             status["containerStatuses"] = json!(cs);
             let name = c_names(pod).join(" ");
-            status["conditions"][2]["message"] = json!(format!("containers with unready status: [{name}]"));
-            status["conditions"][3]["message"] = json!(format!("containers with unready status: [{name}]"));
+            status["conditions"][2]["message"] =
+                json!(format!("containers with unready status: [{name}]"));
+            status["conditions"][3]["message"] =
+                json!(format!("containers with unready status: [{name}]"));
             PodStep::Write {
                 node_name: bound.is_empty().then(|| node.name.clone()),
                 status,
@@ -197,7 +248,10 @@ pub fn next(pod: &Value, nodes: &[NodeInfo], due: bool, completes: bool) -> PodS
             }
         }
         Stage::Creating if due => {
-            let node = node.unwrap_or(NodeInfo { name: bound.into(), ip: "172.18.0.2".into() });
+            let node = node.unwrap_or(NodeInfo {
+                name: bound.into(),
+                ip: "172.18.0.2".into(),
+            });
             let names = c_names(pod).join(" ");
             if fails && completes {
                 // A Job's container that cannot run exits with an error.
@@ -211,13 +265,19 @@ pub fn next(pod: &Value, nodes: &[NodeInfo], due: bool, completes: bool) -> PodS
                     .map(|c| container_status(pod, c, &json!({"terminated": {"exitCode": 1, "reason": "Error", "startedAt": start, "finishedAt": t}}), false, false))
                     .collect();
                 status["containerStatuses"] = json!(cs);
-                return PodStep::Write { node_name: None, status, again: false };
+                return PodStep::Write {
+                    node_name: None,
+                    status,
+                    again: false,
+                };
             }
             if fails {
                 let mut status = base_status(pod, &node, "Pending", &start);
                 status["conditions"] = conditions(false, "ContainersNotReady");
-                status["conditions"][2]["message"] = json!(format!("containers with unready status: [{names}]"));
-                status["conditions"][3]["message"] = json!(format!("containers with unready status: [{names}]"));
+                status["conditions"][2]["message"] =
+                    json!(format!("containers with unready status: [{names}]"));
+                status["conditions"][3]["message"] =
+                    json!(format!("containers with unready status: [{names}]"));
                 let cs: Vec<Value> = containers(pod)
                     .iter()
                     .map(|c| {
@@ -227,7 +287,11 @@ pub fn next(pod: &Value, nodes: &[NodeInfo], due: bool, completes: bool) -> PodS
                     })
                     .collect();
                 status["containerStatuses"] = json!(cs);
-                return PodStep::Write { node_name: None, status, again: false };
+                return PodStep::Write {
+                    node_name: None,
+                    status,
+                    again: false,
+                };
             }
             let mut status = base_status(pod, &node, "Running", &start);
             status["conditions"] = conditions(true, "");
@@ -236,13 +300,22 @@ pub fn next(pod: &Value, nodes: &[NodeInfo], due: bool, completes: bool) -> PodS
             let t = now();
             let cs: Vec<Value> = containers(pod)
                 .iter()
-                .map(|c| container_status(pod, c, &json!({"running": {"startedAt": t}}), true, true))
+                .map(|c| {
+                    container_status(pod, c, &json!({"running": {"startedAt": t}}), true, true)
+                })
                 .collect();
             status["containerStatuses"] = json!(cs);
-            PodStep::Write { node_name: None, status, again: completes }
+            PodStep::Write {
+                node_name: None,
+                status,
+                again: completes,
+            }
         }
         Stage::Running if due && completes => {
-            let node = node.unwrap_or(NodeInfo { name: bound.into(), ip: "172.18.0.2".into() });
+            let node = node.unwrap_or(NodeInfo {
+                name: bound.into(),
+                ip: "172.18.0.2".into(),
+            });
             let mut status = base_status(pod, &node, "Succeeded", &start);
             status["conditions"] = conditions(false, "PodCompleted");
             status["podIP"] = json!(pod_ip(pod));
@@ -262,7 +335,11 @@ pub fn next(pod: &Value, nodes: &[NodeInfo], due: bool, completes: bool) -> PodS
                 })
                 .collect();
             status["containerStatuses"] = json!(cs);
-            PodStep::Write { node_name: None, status, again: false }
+            PodStep::Write {
+                node_name: None,
+                status,
+                again: false,
+            }
         }
         _ => PodStep::Idle,
     }
@@ -280,7 +357,10 @@ mod tests {
     use super::*;
 
     fn node() -> Vec<NodeInfo> {
-        vec![NodeInfo { name: "n1".into(), ip: "172.18.0.2".into() }]
+        vec![NodeInfo {
+            name: "n1".into(),
+            ip: "172.18.0.2".into(),
+        }]
     }
 
     fn pod(image: &str) -> Value {
@@ -290,7 +370,11 @@ mod tests {
     fn apply(pod: &mut Value, step: PodStep) -> bool {
         match step {
             PodStep::Idle => false,
-            PodStep::Write { node_name, status, again } => {
+            PodStep::Write {
+                node_name,
+                status,
+                again,
+            } => {
                 if let Some(n) = node_name {
                     pod["spec"]["nodeName"] = json!(n);
                 }
@@ -312,13 +396,28 @@ mod tests {
         assert_eq!(p["spec"]["nodeName"], "n1");
         assert_eq!(p["status"]["phase"], "Pending");
         assert_eq!(p["status"]["hostIP"], "172.18.0.2");
-        assert_eq!(p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating");
-        assert_eq!(next(&p, &node(), false, false), PodStep::Idle, "not before the delay");
+        assert_eq!(
+            p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "ContainerCreating"
+        );
+        assert_eq!(
+            next(&p, &node(), false, false),
+            PodStep::Idle,
+            "not before the delay"
+        );
         assert!(!step(&mut p, true, false));
         assert_eq!(p["status"]["phase"], "Running");
         assert!(super::super::util::pod_ready(&p));
-        assert!(p["status"]["podIP"].as_str().is_some_and(|ip| ip.starts_with("10.244.")));
-        assert_eq!(next(&p, &node(), true, false), PodStep::Idle, "a server keeps running");
+        assert!(
+            p["status"]["podIP"]
+                .as_str()
+                .is_some_and(|ip| ip.starts_with("10.244."))
+        );
+        assert_eq!(
+            next(&p, &node(), true, false),
+            PodStep::Idle,
+            "a server keeps running"
+        );
     }
 
     #[test]
@@ -327,7 +426,10 @@ mod tests {
         step(&mut p, true, false);
         step(&mut p, true, false);
         assert_eq!(p["status"]["phase"], "Pending");
-        assert_eq!(p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ImagePullBackOff");
+        assert_eq!(
+            p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "ImagePullBackOff"
+        );
         assert_eq!(next(&p, &node(), true, false), PodStep::Idle);
 
         let mut j = pod("busybox:fail");
@@ -344,13 +446,21 @@ mod tests {
         assert_eq!(p["status"]["phase"], "Running");
         step(&mut p, true, true);
         assert_eq!(p["status"]["phase"], "Succeeded");
-        assert_eq!(p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"], "Completed");
+        assert_eq!(
+            p["status"]["containerStatuses"][0]["state"]["terminated"]["reason"],
+            "Completed"
+        );
     }
 
     #[test]
     fn without_nodes_a_pod_is_unschedulable() {
         let p = pod("nginx");
-        let PodStep::Write { status, node_name, .. } = next(&p, &[], true, false) else { panic!("a write") };
+        let PodStep::Write {
+            status, node_name, ..
+        } = next(&p, &[], true, false)
+        else {
+            panic!("a write")
+        };
         assert_eq!(node_name, None);
         assert_eq!(status["conditions"][0]["reason"], "Unschedulable");
     }
@@ -358,7 +468,17 @@ mod tests {
     #[test]
     fn qos_classes() {
         assert_eq!(qos_class(Some(&json!({"containers": [{}]}))), "BestEffort");
-        assert_eq!(qos_class(Some(&json!({"containers": [{"resources": {"requests": {"cpu": "1"}}}]}))), "Burstable");
-        assert_eq!(qos_class(Some(&json!({"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}))), "Guaranteed");
+        assert_eq!(
+            qos_class(Some(
+                &json!({"containers": [{"resources": {"requests": {"cpu": "1"}}}]})
+            )),
+            "Burstable"
+        );
+        assert_eq!(
+            qos_class(Some(
+                &json!({"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]})
+            )),
+            "Guaranteed"
+        );
     }
 }

@@ -19,16 +19,28 @@ pub struct Plan {
 /// A Pod for a controller from its template: the template's labels and
 /// annotations, a name generated from `prefix`, and the owner reference.
 pub fn pod_from_template(owner: &Value, owner_api: &str, owner_kind: &str, prefix: &str) -> Value {
-    let template = owner.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let template = owner
+        .pointer("/spec/template")
+        .cloned()
+        .unwrap_or(json!({}));
     let mut meta = Map::new();
     meta.insert("generateName".into(), json!(prefix));
-    meta.insert("namespace".into(), json!(str_at(owner, "/metadata/namespace")));
+    meta.insert(
+        "namespace".into(),
+        json!(str_at(owner, "/metadata/namespace")),
+    );
     for k in ["labels", "annotations"] {
-        if let Some(v) = template.pointer(&format!("/metadata/{k}")).filter(|v| v.is_object()) {
+        if let Some(v) = template
+            .pointer(&format!("/metadata/{k}"))
+            .filter(|v| v.is_object())
+        {
             meta.insert(k.into(), v.clone());
         }
     }
-    meta.insert("ownerReferences".into(), json!([owner_ref(owner, owner_api, owner_kind)]));
+    meta.insert(
+        "ownerReferences".into(),
+        json!([owner_ref(owner, owner_api, owner_kind)]),
+    );
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template.get("spec").cloned().unwrap_or(json!({}))})
 }
 
@@ -63,7 +75,8 @@ pub fn reconcile(rs: &Value, pods: &[&Value], api_version: &str, kind: &str) -> 
     if pods.len() < want {
         let prefix = format!("{}-", name(rs));
         for _ in pods.len()..want {
-            plan.create.push(pod_from_template(rs, api_version, kind, &prefix));
+            plan.create
+                .push(pod_from_template(rs, api_version, kind, &prefix));
         }
     } else if pods.len() > want {
         let mut ranked: Vec<&&Value> = pods.iter().collect();
@@ -118,7 +131,10 @@ mod tests {
         assert_eq!(p["metadata"]["labels"]["pod-template-hash"], "abc");
         assert_eq!(p["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet");
         assert_eq!(p["metadata"]["ownerReferences"][0]["controller"], true);
-        assert_eq!(p["metadata"]["ownerReferences"][0]["blockOwnerDeletion"], true);
+        assert_eq!(
+            p["metadata"]["ownerReferences"][0]["blockOwnerDeletion"],
+            true
+        );
         assert_eq!(plan.status["replicas"], 0);
         assert_eq!(plan.status["observedGeneration"], 2);
         assert!(plan.status.get("readyReplicas").is_none());

@@ -8,7 +8,9 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
-use super::util::{generation, int_at, name, owner_ref, pod_ready, put_count, str_at, template_hash};
+use super::util::{
+    generation, int_at, name, owner_ref, pod_ready, put_count, str_at, template_hash,
+};
 
 pub const REVISION_LABEL: &str = "controller-revision-hash";
 
@@ -49,7 +51,10 @@ fn pvc(sts: &Value, template: &Value, i: i64) -> Value {
         .cloned()
         .filter(Value::is_object)
         .unwrap_or(json!({}));
-    if let Some(l) = template.pointer("/metadata/labels").and_then(Value::as_object) {
+    if let Some(l) = template
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+    {
         for (k, v) in l {
             labels[k] = v.clone();
         }
@@ -59,7 +64,11 @@ fn pvc(sts: &Value, template: &Value, i: i64) -> Value {
         meta["annotations"] = a.clone();
     }
     // Claims outlive their pods unless the retention policy says otherwise.
-    if str_at(sts, "/spec/persistentVolumeClaimRetentionPolicy/whenDeleted") == "Delete" {
+    if str_at(
+        sts,
+        "/spec/persistentVolumeClaimRetentionPolicy/whenDeleted",
+    ) == "Delete"
+    {
         meta["ownerReferences"] = json!([owner_ref(sts, "apps/v1", "StatefulSet")]);
     }
     json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
@@ -84,7 +93,11 @@ fn pod(sts: &Value, i: i64, rev: &str) -> Value {
     }
     let mut spec = template.get("spec").cloned().unwrap_or(json!({}));
     spec["hostname"] = json!(pod_name);
-    if let Some(svc) = sts.pointer("/spec/serviceName").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+    if let Some(svc) = sts
+        .pointer("/spec/serviceName")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    {
         spec["subdomain"] = json!(svc);
     }
     let mut volumes: Vec<Value> = spec
@@ -108,7 +121,10 @@ pub fn reconcile(sts: &Value, pods: &[&Value], pvcs: &HashSet<String>) -> Plan {
     let want = int_at(sts, "/spec/replicas").unwrap_or(1).max(0);
     let ordered = str_at(sts, "/spec/podManagementPolicy") != "Parallel";
     let rev = revision(sts);
-    let mut by_ordinal: Vec<(i64, &Value)> = pods.iter().filter_map(|p| ordinal(sts, p).map(|i| (i, *p))).collect();
+    let mut by_ordinal: Vec<(i64, &Value)> = pods
+        .iter()
+        .filter_map(|p| ordinal(sts, p).map(|i| (i, *p)))
+        .collect();
     by_ordinal.sort_by_key(|(i, _)| *i);
     let mut plan = Plan::default();
     let all_ready = by_ordinal.iter().all(|(_, p)| pod_ready(p));
@@ -117,7 +133,9 @@ pub fn reconcile(sts: &Value, pods: &[&Value], pvcs: &HashSet<String>) -> Plan {
         if by_ordinal.iter().any(|(j, _)| *j == i) {
             continue;
         }
-        if ordered && (!plan.create.is_empty() || by_ordinal.iter().any(|(j, p)| *j < i && !pod_ready(p))) {
+        if ordered
+            && (!plan.create.is_empty() || by_ordinal.iter().any(|(j, p)| *j < i && !pod_ready(p)))
+        {
             break;
         }
         for t in claims(sts) {
@@ -131,23 +149,33 @@ pub fn reconcile(sts: &Value, pods: &[&Value], pvcs: &HashSet<String>) -> Plan {
         }
     }
     // Remove ordinals past the replica count, highest first.
-    let condemned: Vec<&(i64, &Value)> = by_ordinal.iter().rev().filter(|(i, _)| *i >= want).collect();
+    let condemned: Vec<&(i64, &Value)> = by_ordinal
+        .iter()
+        .rev()
+        .filter(|(i, _)| *i >= want)
+        .collect();
     if plan.create.is_empty() && !condemned.is_empty() && (!ordered || all_ready) {
         let take = if ordered { 1 } else { condemned.len() };
-        plan.delete = condemned.iter().take(take).map(|(_, p)| name(p).to_string()).collect();
+        plan.delete = condemned
+            .iter()
+            .take(take)
+            .map(|(_, p)| name(p).to_string())
+            .collect();
     }
     // Roll out a new template: one pod at a time from the highest ordinal,
     // while every pod is ready, down to the partition.
     let rolling = str_at(sts, "/spec/updateStrategy/type") != "OnDelete";
     let partition = int_at(sts, "/spec/updateStrategy/rollingUpdate/partition").unwrap_or(0);
-    if rolling && plan.create.is_empty() && plan.delete.is_empty() && all_ready && by_ordinal.len() as i64 == want {
-        if let Some((_, p)) = by_ordinal
-            .iter()
-            .rev()
-            .find(|(i, p)| *i >= partition && str_at(p, &format!("/metadata/labels/{REVISION_LABEL}")) != rev)
-        {
-            plan.delete.push(name(p).to_string());
-        }
+    if rolling
+        && plan.create.is_empty()
+        && plan.delete.is_empty()
+        && all_ready
+        && by_ordinal.len() as i64 == want
+        && let Some((_, p)) = by_ordinal.iter().rev().find(|(i, p)| {
+            *i >= partition && str_at(p, &format!("/metadata/labels/{REVISION_LABEL}")) != rev
+        })
+    {
+        plan.delete.push(name(p).to_string());
     }
     plan.status = status(sts, &by_ordinal, &rev, want);
     plan
@@ -173,7 +201,12 @@ fn status(sts: &Value, pods: &[(i64, &Value)], rev: &str, want: i64) -> Value {
     st.insert("availableReplicas".into(), json!(ready));
     st.insert("currentRevision".into(), json!(current_rev));
     st.insert("updateRevision".into(), json!(rev));
-    st.insert("collisionCount".into(), sts.pointer("/status/collisionCount").cloned().unwrap_or(json!(0)));
+    st.insert(
+        "collisionCount".into(),
+        sts.pointer("/status/collisionCount")
+            .cloned()
+            .unwrap_or(json!(0)),
+    );
     Value::Object(st)
 }
 
@@ -191,7 +224,8 @@ mod tests {
     }
 
     fn ready(mut p: Value) -> Value {
-        p["status"] = json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
+        p["status"] =
+            json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]});
         p
     }
 
@@ -204,12 +238,25 @@ mod tests {
         let p0 = &plan.create[1];
         assert_eq!(p0["spec"]["hostname"], "db-0");
         assert_eq!(p0["spec"]["subdomain"], "db");
-        assert_eq!(p0["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"], "data-db-0");
-        assert_eq!(p0["metadata"]["labels"]["apps.kubernetes.io/pod-index"], "0");
-        assert!(plan.create[0]["metadata"].get("ownerReferences").is_none(), "claims are retained");
+        assert_eq!(
+            p0["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+            "data-db-0"
+        );
+        assert_eq!(
+            p0["metadata"]["labels"]["apps.kubernetes.io/pod-index"],
+            "0"
+        );
+        assert!(
+            plan.create[0]["metadata"].get("ownerReferences").is_none(),
+            "claims are retained"
+        );
         // db-1 waits until db-0 is ready.
         let pending = p0.clone();
-        assert!(reconcile(&s, &[&pending], &HashSet::from(["data-db-0".to_string()])).create.is_empty());
+        assert!(
+            reconcile(&s, &[&pending], &HashSet::from(["data-db-0".to_string()]))
+                .create
+                .is_empty()
+        );
         let running = ready(p0.clone());
         let plan = reconcile(&s, &[&running], &HashSet::from(["data-db-0".to_string()]));
         let names: Vec<&str> = plan.create.iter().map(name).collect();

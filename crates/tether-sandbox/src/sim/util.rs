@@ -32,7 +32,9 @@ pub fn generation(v: &Value) -> i64 {
 
 /// The uid of the object's controlling owner, if it has one.
 pub fn controller_uid(v: &Value) -> Option<&str> {
-    controller_ref(v).and_then(|r| r.get("uid")).and_then(Value::as_str)
+    controller_ref(v)
+        .and_then(|r| r.get("uid"))
+        .and_then(Value::as_str)
 }
 
 /// The owner reference marked `controller: true`.
@@ -251,8 +253,9 @@ pub fn pod_ready(pod: &Value) -> bool {
     pod.pointer("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True")))
+            cs.iter().any(|c| {
+                c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True"))
+            })
         })
 }
 
@@ -276,11 +279,7 @@ mod tests {
         assert_eq!(template_hash(&a), template_hash(&b));
         let c = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx:2"}]}});
         assert_ne!(template_hash(&a), template_hash(&c));
-        assert!(
-            template_hash(&a)
-                .bytes()
-                .all(|b| SAFE.contains(&b))
-        );
+        assert!(template_hash(&a).bytes().all(|b| SAFE.contains(&b)));
     }
 
     #[test]
@@ -295,11 +294,14 @@ mod tests {
     #[test]
     fn condition_times_stay_while_nothing_changes() {
         let old = json!([{"type": "Ready", "status": "True", "reason": "A", "lastTransitionTime": "t0", "lastUpdateTime": "u0"}]);
-        let mut new = vec![json!({"type": "Ready", "status": "True", "reason": "B", "lastTransitionTime": "t1", "lastUpdateTime": "u1"})];
+        let mut new = vec![
+            json!({"type": "Ready", "status": "True", "reason": "B", "lastTransitionTime": "t1", "lastUpdateTime": "u1"}),
+        ];
         keep_condition_times(Some(&old), &mut new);
         assert_eq!(new[0]["lastTransitionTime"], "t0");
         assert_eq!(new[0]["lastUpdateTime"], "u1", "the reason changed");
-        let mut flipped = vec![json!({"type": "Ready", "status": "False", "lastTransitionTime": "t2"})];
+        let mut flipped =
+            vec![json!({"type": "Ready", "status": "False", "lastTransitionTime": "t2"})];
         keep_condition_times(Some(&old), &mut flipped);
         assert_eq!(flipped[0]["lastTransitionTime"], "t2");
     }

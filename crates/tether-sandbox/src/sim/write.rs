@@ -45,10 +45,19 @@ fn random_suffix() -> String {
 /// stored object, or None when it could not be created (logged unless it
 /// already existed). A `generateName` is resolved here, so the caller learns
 /// the name.
-pub fn create_as(sh: &Shared, group: &str, version: &str, plural: &str, mut obj: Value, manager: &str) -> Option<Arc<Value>> {
+pub fn create_as(
+    sh: &Shared,
+    group: &str,
+    version: &str,
+    plural: &str,
+    mut obj: Value,
+    manager: &str,
+) -> Option<Arc<Value>> {
     let r = sh.catalog.get(group, version, plural)?;
     if obj.pointer("/metadata/name").is_none()
-        && let Some(prefix) = obj.pointer("/metadata/generateName").and_then(Value::as_str)
+        && let Some(prefix) = obj
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
     {
         let name = format!("{prefix}{}", random_suffix());
         obj["metadata"]["name"] = Value::String(name);
@@ -58,7 +67,11 @@ pub fn create_as(sh: &Shared, group: &str, version: &str, plural: &str, mut obj:
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .map(str::to_string);
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let p = ResourcePath {
         group: group.into(),
         version: version.into(),
@@ -69,7 +82,10 @@ pub fn create_as(sh: &Shared, group: &str, version: &str, plural: &str, mut obj:
     let params = Params(vec![("fieldManager".into(), manager.into())]);
     let result = Writer::new(sh, &r, &p, &params, "").and_then(|mut w| create(&mut w, &p, obj));
     match result {
-        Ok(_) => sh.store.get(r.storage_key(), &key(namespace.as_deref().unwrap_or(""), &name)),
+        Ok(_) => sh.store.get(
+            r.storage_key(),
+            &key(namespace.as_deref().unwrap_or(""), &name),
+        ),
         Err(e) if e.code == 409 => None,
         Err(e) => {
             tracing::warn!(resource = plural, error = %e.message, "simulated controller could not create an object");
@@ -107,25 +123,37 @@ pub fn change(
     subresource: Option<&str>,
     edit: impl FnOnce(&mut Value) -> bool,
 ) {
-    let result = sh.store.write(gr, key, false, |cur| -> Result<WriteOp, ()> {
-        let Some(cur) = cur else { return Ok(WriteOp::Keep) };
-        if super::util::deleting(cur) && subresource.is_none() {
-            return Ok(WriteOp::Keep);
-        }
-        let mut new = (**cur).clone();
-        if !edit(&mut new) {
-            return Ok(WriteOp::Keep);
-        }
-        if new.get("spec") != cur.get("spec")
-            && let Some(g) = cur.pointer("/metadata/generation").and_then(Value::as_i64)
-        {
-            new["metadata"]["generation"] = serde_json::json!(g + 1);
-        }
-        if let Some(r) = super::resource_of(sh, gr, cur) {
-            ssa::update_managed_fields(Some(cur), &mut new, manager, &r.schema, &r.api_version(), subresource, &now());
-        }
-        Ok(WriteOp::Put(new))
-    });
+    let result = sh
+        .store
+        .write(gr, key, false, |cur| -> Result<WriteOp, ()> {
+            let Some(cur) = cur else {
+                return Ok(WriteOp::Keep);
+            };
+            if super::util::deleting(cur) && subresource.is_none() {
+                return Ok(WriteOp::Keep);
+            }
+            let mut new = (**cur).clone();
+            if !edit(&mut new) {
+                return Ok(WriteOp::Keep);
+            }
+            if new.get("spec") != cur.get("spec")
+                && let Some(g) = cur.pointer("/metadata/generation").and_then(Value::as_i64)
+            {
+                new["metadata"]["generation"] = serde_json::json!(g + 1);
+            }
+            if let Some(r) = super::resource_of(sh, gr, cur) {
+                ssa::update_managed_fields(
+                    Some(cur),
+                    &mut new,
+                    manager,
+                    &r.schema,
+                    &r.api_version(),
+                    subresource,
+                    &now(),
+                );
+            }
+            Ok(WriteOp::Put(new))
+        });
     if result.is_err() {
         tracing::warn!(resource = %gr.resource, name = %key.name, "simulated write failed");
     }
