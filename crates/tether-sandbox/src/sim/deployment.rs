@@ -622,6 +622,26 @@ mod tests {
     }
 
     #[test]
+    fn a_paused_deployment_scales_but_does_not_roll_out() {
+        let v1 = deploy(2, "nginx:1");
+        let rs1 = settled(reconcile(&v1, &[], false).create.expect("rs1"), 2, 2);
+        let mut v2 = deploy(3, "nginx:2");
+        v2["spec"]["paused"] = json!(true);
+        let plan = reconcile(&v2, &[&rs1], false);
+        assert!(plan.create.is_none(), "no new ReplicaSet while paused");
+        assert!(plan.update.is_empty());
+        assert_eq!(plan.status["conditions"][1]["reason"], "DeploymentPaused");
+        let mut v1_paused = deploy(3, "nginx:1");
+        v1_paused["spec"]["paused"] = json!(true);
+        let plan = reconcile(&v1_paused, &[&rs1], false);
+        assert_eq!(
+            plan.update.iter().map(|u| u.replicas).collect::<Vec<_>>(),
+            vec![Some(3)],
+            "scaling still happens"
+        );
+    }
+
+    #[test]
     fn stalled_rollouts_report_the_deadline() {
         let d = deploy(1, "nginx:fail");
         let rs = settled(reconcile(&d, &[], false).create.expect("rs"), 1, 0);
