@@ -131,7 +131,7 @@ impl Script {
 /// RFC3339Nano trims trailing zeros).
 pub fn render(t: Timestamp, text: &str, timestamps: bool) -> String {
     if timestamps {
-        let nanos = (t.as_second().rem_euclid(1_000_003) * 7919 + 104_729) % 1_000_000_000 | 1;
+        let nanos = ((t.as_second().rem_euclid(1_000_003) * 7919 + 104_729) % 1_000_000_000) | 1;
         format!("{}.{nanos:09}Z {text}\n", t.strftime("%Y-%m-%dT%H:%M:%S"))
     } else {
         format!("{text}\n")
