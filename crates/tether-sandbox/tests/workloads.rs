@@ -180,6 +180,10 @@ async fn a_deployment_makes_a_replicaset_and_pods_as_a_real_cluster() {
         assert_eq!(p["metadata"]["labels"]["pod-template-hash"], hash);
         assert_eq!(p["status"]["phase"], "Running");
         assert_eq!(p["spec"]["nodeName"], "sandbox-node");
+        assert_eq!(
+            p["metadata"]["generation"], 1,
+            "binding is not a spec update"
+        );
         assert_eq!(p["status"]["hostIP"], "172.18.0.2");
         assert!(
             p["status"]["podIP"]

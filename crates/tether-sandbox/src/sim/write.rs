@@ -136,7 +136,11 @@ pub fn change(
             if !edit(&mut new) {
                 return Ok(WriteOp::Keep);
             }
+            // Binding a Pod to its Node (the only Pod spec write here) leaves
+            // its generation alone, as the binding subresource does.
+            let binding = gr.group.is_empty() && gr.resource == "pods";
             if new.get("spec") != cur.get("spec")
+                && !binding
                 && let Some(g) = cur.pointer("/metadata/generation").and_then(Value::as_i64)
             {
                 new["metadata"]["generation"] = serde_json::json!(g + 1);
