@@ -706,6 +706,48 @@ spec:
         sts["status"]["updateRevision"]
     );
 
+    // A new template rolls out from the highest ordinal; history and undo go
+    // through ControllerRevisions, as on a real cluster.
+    kubectl_ok(ts, &["set", "image", "statefulset/db", "db=postgres:17"]).await;
+    kubectl_ok(
+        ts,
+        &["rollout", "status", "statefulset/db", "--timeout=30s"],
+    )
+    .await;
+    let history = kubectl_ok(ts, &["rollout", "history", "statefulset/db"]).await;
+    let revisions: Vec<&str> = history
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(revisions, ["1", "2"], "{history}");
+    let crs = items(&kubectl_json(ts, &["get", "controllerrevisions", "-l", "app=db"]).await);
+    assert_eq!(crs.len(), 2);
+    assert!(
+        crs.iter()
+            .all(|r| controller_of(r) == ("StatefulSet".into(), "db".into(), true))
+    );
+    let out = kubectl_ok(ts, &["rollout", "undo", "statefulset/db"]).await;
+    assert_eq!(out, "statefulset.apps/db rolled back\n");
+    kubectl_ok(
+        ts,
+        &["rollout", "status", "statefulset/db", "--timeout=30s"],
+    )
+    .await;
+    eventually_json(
+        ts,
+        "the old image back on every pod",
+        &["get", "pods", "-l", "app=db"],
+        |l| {
+            items(l).len() == 3
+                && items(l).iter().all(|p| {
+                    p["spec"]["containers"][0]["image"] == "postgres:16"
+                        && p["status"]["phase"] == "Running"
+                })
+        },
+    )
+    .await;
+
     // Scaling down removes the highest ordinal; its claim stays, as in a real cluster.
     kubectl_ok(ts, &["scale", "statefulset/db", "--replicas=2"]).await;
     eventually_json(ts, "db-2 to go", &["get", "pods", "-l", "app=db"], |l| {
@@ -764,6 +806,16 @@ spec:
         &["rollout", "status", "daemonset/agent", "--timeout=30s"],
     )
     .await;
+    let history = kubectl_ok(ts, &["rollout", "history", "daemonset/agent"]).await;
+    assert_eq!(
+        history
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split_whitespace().next())
+            .collect::<Vec<_>>(),
+        ["1"],
+        "{history}"
+    );
     let ds = kubectl_json(ts, &["get", "ds", "agent"]).await;
     assert_eq!(ds["status"]["desiredNumberScheduled"], 1);
     assert_eq!(ds["status"]["numberReady"], 1);

@@ -14,7 +14,7 @@ use super::util::{
     controller_ref, controller_uid, deleting, images_fail, int_at, name, pod_active, str_at,
 };
 use super::write::{CONTROLLER, change, delete, gr, key, put_status};
-use super::{cronjob, daemonset, deployment, job, node, pod, replicaset, statefulset};
+use super::{cronjob, daemonset, deployment, job, node, pod, replicaset, revision, statefulset};
 use crate::api::Shared;
 use crate::catalog::GroupResource;
 use crate::store::{Event, EventType, ObjKey};
@@ -450,6 +450,26 @@ impl Sim {
         put_status(&self.sh, g, k, &plan.status, CONTROLLER);
     }
 
+    /// Keeps the ControllerRevisions of a StatefulSet or DaemonSet.
+    fn revisions(&self, owner: &Value, kind: &str, namespace: &str) {
+        let g = gr("apps", "controllerrevisions");
+        let existing = self.owned(&g, namespace, owner);
+        let refs: Vec<&Value> = existing.iter().map(|r| r.as_ref()).collect();
+        let plan = revision::plan(owner, kind, &refs);
+        if let Some(r) = plan.create {
+            self.create(owner, "apps", "controllerrevisions", r);
+        }
+        if let Some((n, number)) = plan.renumber {
+            change(&self.sh, &g, &key(namespace, &n), CONTROLLER, None, |cur| {
+                cur["revision"] = json!(number);
+                true
+            });
+        }
+        for n in plan.delete {
+            delete(&self.sh, &g, &key(namespace, &n));
+        }
+    }
+
     fn statefulset(&self, item: &Item, sts: &Value) {
         if deleting(sts) {
             return;
@@ -469,6 +489,7 @@ impl Sim {
             .iter()
             .map(|c| name(c).to_string())
             .collect();
+        self.revisions(sts, "StatefulSet", &k.namespace);
         let plan = statefulset::reconcile(sts, &active, &claims);
         for o in plan.create {
             let plural = if o["kind"] == "Pod" {
@@ -496,6 +517,7 @@ impl Sim {
             .filter(|p| pod_active(p))
             .collect();
         let (_, nodes) = node::nodes(&self.sh);
+        self.revisions(ds, "DaemonSet", &k.namespace);
         let plan = daemonset::reconcile(ds, &active, &nodes);
         for p in plan.create {
             self.create(ds, "", "pods", p);

@@ -31,6 +31,7 @@ pub mod job;
 pub mod node;
 pub mod pod;
 pub mod replicaset;
+pub mod revision;
 pub mod statefulset;
 pub mod util;
 pub mod write;
