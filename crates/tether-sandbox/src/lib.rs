@@ -22,6 +22,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod base64;
 pub mod builtin_schema;
 pub mod catalog;
 pub mod crd;
