@@ -39,7 +39,10 @@ fn minimal(group: &str, version: &str, kind: &str) -> Option<Value> {
     let object = match (group, kind) {
         ("", "ConfigMap") => json!({"data": {"a": "b"}}),
         ("", "Endpoints") => json!({}),
+        // With an eventTime: the events.k8s.io view of this same object requires one,
+        // and a real server serves a core Event written without it as `eventTime: null`.
         ("", "Event") => json!({
+            "eventTime": "2026-01-01T00:00:00.000000Z",
             "involvedObject": {"kind": "Pod", "name": "web", "namespace": NS, "apiVersion": "v1"},
             "reason": "Started", "message": "started", "type": "Normal",
             "source": {"component": "kubelet"},
@@ -111,7 +114,9 @@ fn minimal(group: &str, version: &str, kind: &str) -> Option<Value> {
         ("discovery.k8s.io", "EndpointSlice") => {
             json!({"addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}]})
         }
+        // Stored with core Events, so it needs a name of its own.
         ("events.k8s.io", "Event") => json!({
+            "metadata": {"name": "req-events"},
             "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "example.com/req",
             "reportingInstance": "req-1", "action": "Test", "reason": "Tested", "type": "Normal",
             "regarding": {"kind": "Pod", "name": "web", "namespace": NS, "apiVersion": "v1"},

@@ -52,6 +52,11 @@ pub fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Res
 /// The object as served at this version: all versions share storage, and the
 /// apiVersion is stamped on the way out (CRDs with conversion strategy None do the same).
 pub fn present<'a>(r: &ResourceInfo, obj: &'a Value) -> std::borrow::Cow<'a, Value> {
+    if crate::events::is_events_group(r)
+        && obj.get("apiVersion").and_then(Value::as_str) != Some(crate::events::API_VERSION)
+    {
+        return std::borrow::Cow::Owned(crate::events::to_events(obj));
+    }
     let wanted = r.api_version();
     if obj.get("apiVersion").and_then(Value::as_str) == Some(wanted.as_str()) || !obj.is_object() {
         // The common case: served at the version it was stored at; no copy.
@@ -226,6 +231,15 @@ impl Selectors {
     pub fn matches(&self, obj: &Value) -> bool {
         self.labels.matches(obj) && self.fields.matches(obj)
     }
+
+    /// Matches a stored object as `r` serves it (field selectors name the served
+    /// form's fields, e.g. `regarding.name` for events.k8s.io Events).
+    pub fn matches_served(&self, r: &ResourceInfo, obj: &Value) -> bool {
+        if self.labels.is_empty() && self.fields.is_empty() {
+            return true;
+        }
+        self.matches(&present(r, obj))
+    }
 }
 
 /// A list response, serialised from borrowed objects.
@@ -348,7 +362,7 @@ pub fn list(
         {
             continue;
         }
-        if !sel.matches(item) {
+        if !sel.matches_served(r, item) {
             continue;
         }
         if limit.is_some_and(|l| selected.len() >= l) {
@@ -735,6 +749,20 @@ impl<'a> Writer<'a> {
             }
         }
         new = self.check_fields(new, &name)?;
+        // An events.k8s.io Event is stored as the core Event it is (see `crate::events`):
+        // from here on the write is the core resource's.
+        let core_events;
+        let r = if crate::events::is_events_group(r) {
+            new = crate::events::to_core(&new);
+            core_events = self
+                .sh
+                .catalog
+                .get("", "v1", "events")
+                .ok_or_else(|| ApiError::internal("core events are not served"))?;
+            &*core_events
+        } else {
+            r
+        };
         if let Some(o) = new.as_object_mut() {
             o.insert("apiVersion".into(), json!(r.api_version()));
             o.insert("kind".into(), json!(r.kind));
@@ -1166,12 +1194,14 @@ pub fn patch(
         let Some(cur) = cur else {
             return Err(ApiError::not_found(r, name));
         };
+        // A patch applies to the object as this resource serves it.
+        let view = present(r, cur);
         let patched = match kind {
             PatchKind::Json => {
-                patch::json_patch(cur, &patch_doc).map_err(|e| patch_error(r, name, e))?
+                patch::json_patch(&view, &patch_doc).map_err(|e| patch_error(r, name, e))?
             }
-            PatchKind::Merge => patch::merge_patch(cur, &patch_doc),
-            PatchKind::Strategic => patch::strategic_merge_patch(cur, &patch_doc, &r.schema)
+            PatchKind::Merge => patch::merge_patch(&view, &patch_doc),
+            PatchKind::Strategic => patch::strategic_merge_patch(&view, &patch_doc, &r.schema)
                 .map_err(|e| patch_error(r, name, e))?,
         };
         if !patched.is_object() {
@@ -1261,8 +1291,9 @@ fn apply(
         if cur.is_none() && sub.is_some() {
             return Err(ApiError::not_found(r, name));
         }
+        let view = cur.map(|c| present(r, c));
         let merged = ssa::apply(
-            cur.map(|c| c.as_ref()),
+            view.as_deref(),
             &config,
             &w.manager,
             force,
@@ -1602,7 +1633,7 @@ pub fn delete_collection(
     };
     let (items, _) = sh.store.list(r.storage_key(), ns);
     let mut deleted = Vec::new();
-    for item in items.iter().filter(|o| sel.matches(o)) {
+    for item in items.iter().filter(|o| sel.matches_served(r, o)) {
         let key = ObjKey {
             namespace: meta_str(item, "namespace").unwrap_or("").to_string(),
             name: meta_str(item, "name").unwrap_or("").to_string(),

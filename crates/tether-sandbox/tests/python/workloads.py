@@ -144,7 +144,8 @@ events.create_namespaced_event(
 core_event = core.read_namespaced_event("web.1", ns)
 check(core_event.message == "written through events.k8s.io", "note reads as message")
 check(core_event.involved_object.name == "web", "regarding reads as involvedObject")
-check(core_event.source.component == "example.com/tester", "reportingController reads as source.component")
+check(core_event.reporting_component == "example.com/tester", "reportingController reads as reportingComponent")
+check(core_event.reporting_instance == "tester-1", "reportingInstance is shared")
 core.create_namespaced_event(
     ns,
     client.CoreV1Event(
@@ -155,12 +156,18 @@ core.create_namespaced_event(
         type="Normal",
         source=client.V1EventSource(component="kubelet", host="node-1"),
         count=3,
+        # The client's EventsV1Event requires eventTime, which a real server
+        # serves as null for core Events written without one.
+        event_time="2026-01-01T00:00:01.000000Z",
     ),
 )
 new_style = events.read_namespaced_event("web.2", ns)
 check(new_style.note == "written through core v1", "message reads as note")
 check(new_style.regarding.name == "solo", "involvedObject reads as regarding")
 check(new_style.deprecated_count == 3, "count reads as deprecatedCount")
+check(new_style.deprecated_source.host == "node-1", "source reads as deprecatedSource")
+picked = events.list_namespaced_event(ns, field_selector="regarding.name=solo")
+check([e.metadata.name for e in picked.items] == ["web.2"], "events.k8s.io field selectors name its own fields")
 check(
     {e.metadata.name for e in events.list_namespaced_event(ns).items} >= {"web.1", "web.2"},
     "both Events list through events.k8s.io",
