@@ -836,9 +836,6 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        if old.is_none() && r.group == "batch" && r.kind == "Job" {
-            admission::generate_job_selector(&mut new);
-        }
         if let Some(old) = old {
             let old_rv = meta_str(old, "resourceVersion").unwrap_or("");
             match meta_str(&new, "resourceVersion") {
@@ -865,6 +862,11 @@ impl<'a> Writer<'a> {
                 sub,
                 &now,
             );
+        }
+        // The Job strategy generates its selector and labels in PrepareForCreate,
+        // after the field manager ran: no manager owns them, as on the real server.
+        if old.is_none() && r.group == "batch" && r.kind == "Job" {
+            admission::generate_job_selector(&mut new);
         }
         // A built-in type always carries its status struct, which the real server writes
         // as {} until a controller fills it in. Added after managed fields: no one owns it.
