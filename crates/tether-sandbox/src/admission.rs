@@ -589,6 +589,93 @@ pub fn pod_qos_class(pod: &Value) -> &'static str {
     "Burstable"
 }
 
+/// What the real server's default admission plugins add to a new Pod, after its
+/// field manager ran (so no manager owns these fields): the ServiceAccount
+/// plugin names the `default` ServiceAccount and mounts its token volume
+/// (`kube-api-access-xxxxx`) in every container unless automounting is off; the
+/// DefaultTolerationSeconds plugin tolerates not-ready and unreachable nodes for
+/// 300 s; the Priority plugin sets priority 0 and `PreemptLowerPriority` when no
+/// priority class is named. `suffix` is the volume name's random part.
+pub fn admit_pod(pod: &mut Value, suffix: &str) {
+    let Some(spec) = obj_at(pod, &["spec"]) else {
+        return;
+    };
+    let account = match spec.get("serviceAccountName").and_then(Value::as_str) {
+        Some(name) if !name.is_empty() => name.to_string(),
+        _ => spec
+            .get("serviceAccount")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("default")
+            .to_string(),
+    };
+    spec.insert("serviceAccountName".into(), json!(account));
+    spec.insert("serviceAccount".into(), json!(account));
+    const TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let automount = spec.get("automountServiceAccountToken") != Some(&json!(false));
+    let mounted = ["containers", "initContainers"].iter().any(|list| {
+        spec.get(*list).and_then(Value::as_array).is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("volumeMounts")
+                    .and_then(Value::as_array)
+                    .is_some_and(|ms| {
+                        ms.iter()
+                            .any(|m| m.get("mountPath") == Some(&json!(TOKEN_PATH)))
+                    })
+            })
+        })
+    });
+    if automount && !mounted {
+        let volume = format!("kube-api-access-{suffix}");
+        let volumes = spec.entry("volumes").or_insert_with(|| json!([]));
+        if let Some(v) = volumes.as_array_mut() {
+            v.push(json!({"name": volume, "projected": {"sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
+            ], "defaultMode": 420}}));
+        }
+        for list in ["containers", "initContainers"] {
+            if let Some(Value::Array(cs)) = spec.get_mut(list) {
+                for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+                    let mounts = c.entry("volumeMounts").or_insert_with(|| json!([]));
+                    if let Some(m) = mounts.as_array_mut() {
+                        m.push(json!({"name": volume, "readOnly": true, "mountPath": TOKEN_PATH}));
+                    }
+                }
+            }
+        }
+    }
+    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
+    if let Some(t) = tolerations.as_array_mut() {
+        for key in [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable",
+        ] {
+            let tolerated = t.iter().any(|x| {
+                let key_ok = x.get("key").is_none_or(|k| k == key || k == "")
+                    && (x.get("key").is_some() || x.get("operator") == Some(&json!("Exists")));
+                let effect_ok = x
+                    .get("effect")
+                    .and_then(Value::as_str)
+                    .is_none_or(|e| e.is_empty() || e == "NoExecute");
+                key_ok && effect_ok
+            });
+            if !tolerated {
+                t.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+            }
+        }
+    }
+    if spec
+        .get("priorityClassName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        set_default(spec, "priority", json!(0));
+        set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
+    }
+}
+
 /// A Secret's `stringData` is write-only: the real server's conversion moves each
 /// entry into `data`, base64-encoded, over any `data` entry of the same key, and
 /// never stores or returns `stringData` itself.
@@ -840,6 +927,46 @@ mod tests {
         assert_eq!(pod_qos_class(&pod(vec![full, json!({})])), "Burstable");
         let zero = json!({"requests": {"cpu": "0"}, "limits": {"ephemeral-storage": "1Gi"}});
         assert_eq!(pod_qos_class(&pod(vec![zero])), "BestEffort");
+    }
+
+    #[test]
+    fn new_pods_get_what_the_admission_plugins_add() {
+        let mut pod = json!({"spec": {"containers": [{"name": "c", "image": "x"}],
+            "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 10}]}});
+        admit_pod(&mut pod, "abcde");
+        let spec = &pod["spec"];
+        assert_eq!(spec["serviceAccountName"], "default");
+        assert_eq!(spec["serviceAccount"], "default");
+        assert_eq!(spec["volumes"][0]["name"], "kube-api-access-abcde");
+        assert_eq!(
+            spec["containers"][0]["volumeMounts"],
+            json!([{"name": "kube-api-access-abcde", "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}])
+        );
+        let keys: Vec<&str> = spec["tolerations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "node.kubernetes.io/unreachable",
+                "node.kubernetes.io/not-ready"
+            ],
+            "an existing toleration is kept, not doubled"
+        );
+        assert_eq!(
+            (spec["priority"].clone(), spec["preemptionPolicy"].clone()),
+            (json!(0), json!("PreemptLowerPriority"))
+        );
+        let mut own = json!({"spec": {"serviceAccountName": "robot", "automountServiceAccountToken": false, "priorityClassName": "high", "containers": [{"name": "c", "image": "x"}]}});
+        admit_pod(&mut own, "abcde");
+        assert_eq!(own["spec"]["serviceAccount"], "robot");
+        assert!(
+            own["spec"].get("volumes").is_none() && own["spec"].get("priority").is_none(),
+            "{own}"
+        );
     }
 
     #[test]

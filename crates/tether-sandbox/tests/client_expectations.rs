@@ -609,6 +609,20 @@ async fn events_of_both_groups_are_one_resource_for_kubectl_and_watches() {
     )
     .await;
     assert_eq!(code, 201);
+    // An events.k8s.io watch resumed after the first write sees the core one, converted.
+    let since = body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let (_, line) = first_line(
+        &ts,
+        &format!("/apis/events.k8s.io/v1/namespaces/default/events?watch=true&resourceVersion={since}&timeoutSeconds=1"),
+    )
+    .await;
+    let event: Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(event["type"], "ADDED", "{line}");
+    assert_eq!(event["object"]["apiVersion"], "events.k8s.io/v1", "{line}");
+    assert_eq!(event["object"]["note"], "written through core v1", "{line}");
     let (_, new_style) = get(
         &ts,
         "/apis/events.k8s.io/v1/namespaces/default/events/web.old",

@@ -868,6 +868,10 @@ impl<'a> Writer<'a> {
         if old.is_none() && r.group == "batch" && r.kind == "Job" {
             admission::generate_job_selector(&mut new);
         }
+        // So do the admission plugins that fill in a new Pod.
+        if old.is_none() && r.group.is_empty() && r.kind == "Pod" {
+            admission::admit_pod(&mut new, &random_suffix());
+        }
         // A built-in type always carries its status struct, which the real server writes
         // as {} until a controller fills it in. Added after managed fields: no one owns it.
         if r.has_status
@@ -1049,6 +1053,17 @@ fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String
         }
         _ => {}
     }
+}
+
+/// Five characters of the alphabet the real server's random name suffixes use.
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
 }
 
 fn generate_name(obj: &mut Value) -> Result<(), ApiError> {
