@@ -62,6 +62,27 @@ async fn bodies_without_kind_or_api_version_take_the_urls() {
     assert_eq!((code, &body["data"]["a"]), (200, &json!("2")), "{body}");
     let (code, body) = get(&ts, "/apis/apps/v1/namespaces/default/deployments").await;
     assert_eq!(code, 200, "{body}");
+    // Protobuf with an empty TypeMeta: a ConfigMap whose metadata.name is "pb".
+    let meta = [&[0x0a, 2][..], b"pb"].concat();
+    let object = [&[0x0a, meta.len() as u8][..], &meta].concat();
+    let envelope = [&b"k8s\0"[..], &[0x12, object.len() as u8], &object].concat();
+    let resp = within(
+        "protobuf create",
+        ts.http
+            .post(ts.url(cms))
+            .header("content-type", "application/vnd.kubernetes.protobuf")
+            .body(envelope)
+            .send(),
+    )
+    .await
+    .expect("POST");
+    let code = resp.status().as_u16();
+    let body: Value = within("body", resp.json()).await.unwrap_or(Value::Null);
+    assert_eq!(
+        (code, &body["kind"], &body["metadata"]["name"]),
+        (201, &json!("ConfigMap"), &json!("pb")),
+        "{body}"
+    );
     // A kind that contradicts the URL: the real decode error.
     let (code, body) = post(
         &ts,

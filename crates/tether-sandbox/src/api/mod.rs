@@ -323,17 +323,17 @@ async fn resource(
         ("GET", None, None) if params.flag("watch") => watch::watch(sh, r.clone(), &p, params, rep),
         ("GET", None, None) => resources::list(sh, &r, &p, params, rep),
         ("POST", None, None) => {
-            let obj = request::decode_body(body, &request::content_type(headers))?;
+            let obj = request::decode_object_body(body, &request::content_type(headers), &r)?;
             let mut w = Writer::new(sh, &r, &p, params, ua)?;
             resources::create(&mut w, &p, obj)
         }
         ("PUT", Some(name), None) => {
-            let obj = request::decode_body(body, &request::content_type(headers))?;
+            let obj = request::decode_object_body(body, &request::content_type(headers), &r)?;
             let mut w = Writer::new(sh, &r, &p, params, ua)?;
             resources::update(&mut w, &name, None, obj)
         }
         ("PUT", Some(name), Some(s)) if part_allows("update") => {
-            let obj = request::decode_body(body, &request::content_type(headers))?;
+            let obj = request::decode_object_body(body, &request::content_type(headers), &r)?;
             let mut w = Writer::new(sh, &r, &p, params, ua)?;
             resources::update(&mut w, &name, Some(s), obj)
         }

@@ -184,6 +184,24 @@ pub fn content_type(headers: &HeaderMap) -> String {
         .to_ascii_lowercase()
 }
 
+/// Decodes the body of a create or update of `r`: as [`decode_body`], but a
+/// protobuf body without a TypeMeta is decoded as the endpoint's kind.
+pub fn decode_object_body(
+    body: &[u8],
+    content_type: &str,
+    r: &crate::catalog::ResourceInfo,
+) -> Result<Value, ApiError> {
+    if content_type == PROTOBUF && !body.iter().all(u8::is_ascii_whitespace) {
+        let mut v = crate::protobuf::decode_for(body, &r.api_version(), &r.kind)
+            .map_err(|e| ApiError::bad_request(format!("failed to decode protobuf body: {e}")))?;
+        drop_go_empty_strings(&mut v);
+        return Ok(v);
+    }
+    decode_body(body, content_type)
+}
+
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+
 /// Decodes a JSON or YAML body into a value.
 pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
