@@ -4,9 +4,9 @@ informer-style list-then-watch that misses nothing written in between."""
 
 import threading
 
-from kubernetes import client, watch
+from kubernetes import client, informer, watch
 
-from harness import api_client, check, namespace
+from harness import api_client, check, eventually, namespace
 
 api = api_client()
 core = client.CoreV1Api(api)
@@ -93,4 +93,21 @@ picked = collect(
     lambda e: e["object"].metadata.name == "labelled",
 )
 check(picked == [("ADDED", "labelled", None)], f"a selector-filtered watch of all namespaces: {picked}")
+# The client's own SharedInformer: it lists, then watches from the list's
+# resourceVersion, keeping a cache and calling handlers.
+shared = informer.SharedInformer(core.list_namespaced_config_map, namespace=ns)
+adds, deletes = [], []
+shared.add_event_handler(informer.ADDED, lambda obj: adds.append(obj.metadata.name))
+shared.add_event_handler(informer.DELETED, lambda obj: deletes.append(obj.metadata.name))
+shared.start()
+try:
+    eventually("the informer caches the listed objects", lambda: {"b", "c", "labelled"} <= set(adds))
+    core.create_namespaced_config_map(ns, cm("d", "1"))
+    eventually("the informer sees a create", lambda: "d" in adds)
+    core.delete_namespaced_config_map("b", ns)
+    eventually("the informer sees a delete", lambda: "b" in deletes)
+    keys = sorted(o.metadata.name for o in shared.cache.list())
+    check(keys == ["c", "d", "labelled"], f"the informer's cache follows the server: {keys}")
+finally:
+    shared.stop()
 print("watch: all checks passed")
