@@ -456,8 +456,8 @@ pub fn status_defaults(r: &ResourceInfo, obj: &mut Value, creating: bool) {
         ],
         ("apps", "ReplicaSet") | ("", "ReplicationController") => &["replicas"],
         ("apps", "StatefulSet") => &["replicas", "availableReplicas"],
-        // Stored once for v1 and v2: v1 requires both, v2 desiredReplicas.
-        ("autoscaling", "HorizontalPodAutoscaler") => &["currentReplicas", "desiredReplicas"],
+        // v2 omits a zero currentReplicas; v1 always has it (see `present`).
+        ("autoscaling", "HorizontalPodAutoscaler") => &["desiredReplicas"],
         ("policy", "PodDisruptionBudget") => &[
             "disruptionsAllowed",
             "currentHealthy",

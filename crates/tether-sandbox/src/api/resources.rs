@@ -57,6 +57,18 @@ pub fn present<'a>(r: &ResourceInfo, obj: &'a Value) -> std::borrow::Cow<'a, Val
     {
         return std::borrow::Cow::Owned(crate::events::to_events(obj));
     }
+    // autoscaling/v1 encodes status.currentReplicas even when 0 (v2, where objects
+    // are stored, omits it then).
+    if r.group == "autoscaling"
+        && r.version == "v1"
+        && obj.pointer("/status").is_some_and(Value::is_object)
+        && obj.pointer("/status/currentReplicas").is_none()
+    {
+        let mut out = obj.clone();
+        out["status"]["currentReplicas"] = json!(0);
+        out["apiVersion"] = json!(r.api_version());
+        return std::borrow::Cow::Owned(out);
+    }
     let wanted = r.api_version();
     if obj.get("apiVersion").and_then(Value::as_str) == Some(wanted.as_str()) || !obj.is_object() {
         // The common case: served at the version it was stored at; no copy.

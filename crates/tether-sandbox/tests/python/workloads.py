@@ -118,6 +118,7 @@ hpa = autoscaling.create_namespaced_horizontal_pod_autoscaler(
     ),
 )
 check(hpa.status.desired_replicas == 0, "a new HPA's status has desiredReplicas")
+check(hpa.status.current_replicas is None, "autoscaling/v2 omits a zero currentReplicas")
 v1 = client.AutoscalingV1Api(api).read_namespaced_horizontal_pod_autoscaler("web", ns)
 check(v1.status.current_replicas == 0, "the HPA reads at autoscaling/v1 too")
 
