@@ -22,9 +22,11 @@
 
 pub mod admission;
 pub mod api;
+pub mod base64;
 pub mod builtin_schema;
 pub mod catalog;
 pub mod crd;
+pub mod events;
 pub mod faults;
 pub mod merge;
 pub mod protobuf;
