@@ -238,6 +238,24 @@ async fn a_deployment_makes_a_replicaset_and_pods_as_a_real_cluster() {
         assert!(row[0].starts_with(&format!("pod/web-{hash}-")), "{table}");
         assert_eq!(row[1..4], ["1/1", "Running", "0"], "{table}");
     }
+    // describe finds the ReplicaSet and the Pod's Node as on a real cluster.
+    let described = kubectl_ok(ts, &["describe", "deployment", "web"]).await;
+    assert!(
+        described.contains(&format!(
+            "NewReplicaSet:   web-{hash} (3/3 replicas created)"
+        )),
+        "{described}"
+    );
+    let described = kubectl_ok(ts, &["describe", "pod", name(&pods[0])]).await;
+    assert!(
+        described.contains("Node:             sandbox-node/172.18.0.2"),
+        "{described}"
+    );
+    assert!(
+        described.contains(&format!("Controlled By:  ReplicaSet/web-{hash}")),
+        "{described}"
+    );
+
     // A Deployment of N replicas costs N + 2 objects.
     let (_, stats) = get(ts, "/_sandbox/stats").await;
     let before = stats["objects"].as_i64().unwrap_or(0);
