@@ -516,7 +516,7 @@ impl Sim {
             .map(|p| p.as_ref())
             .filter(|p| pod_active(p))
             .collect();
-        let (_, nodes) = node::nodes(&self.sh);
+        let nodes = node::daemon_nodes(&self.sh);
         self.revisions(ds, "DaemonSet", &k.namespace);
         let plan = daemonset::reconcile(ds, &active, &nodes);
         for p in plan.create {

@@ -104,8 +104,8 @@ fn internal_ip(node: &Value) -> String {
         .to_string()
 }
 
-/// A Node pods may be placed on: Ready and not cordoned.
-pub fn schedulable(node: &Value) -> bool {
+/// A Node whose kubelet reports Ready.
+pub fn ready(node: &Value) -> bool {
     let ready = node
         .pointer("/status/conditions")
         .and_then(Value::as_array)
@@ -114,23 +114,32 @@ pub fn schedulable(node: &Value) -> bool {
                 c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True"))
             })
         });
-    ready
-        && node.pointer("/spec/unschedulable") != Some(&json!(true))
-        && !super::util::deleting(node)
+    ready && !super::util::deleting(node)
+}
+
+/// A Node pods may be placed on: Ready and not cordoned.
+pub fn schedulable(node: &Value) -> bool {
+    ready(node) && node.pointer("/spec/unschedulable") != Some(&json!(true))
 }
 
 /// Every Node, and which of them are schedulable.
 pub fn nodes(sh: &Shared) -> (Vec<NodeInfo>, Vec<NodeInfo>) {
+    nodes_where(sh, schedulable)
+}
+
+/// The Nodes a DaemonSet runs on: every Ready one, cordoned or not (its Pods
+/// tolerate `node.kubernetes.io/unschedulable`, which the real controller adds).
+pub fn daemon_nodes(sh: &Shared) -> Vec<NodeInfo> {
+    nodes_where(sh, ready).1
+}
+
+fn nodes_where(sh: &Shared, keep: fn(&Value) -> bool) -> (Vec<NodeInfo>, Vec<NodeInfo>) {
     let (items, _) = sh.store.list(&nodes_gr(), None);
     let info = |n: &Value| NodeInfo {
         name: str_at(n, "/metadata/name").to_string(),
         ip: internal_ip(n),
     };
     let all = items.iter().map(|n| info(n)).collect();
-    let ok = items
-        .iter()
-        .filter(|n| schedulable(n))
-        .map(|n| info(n))
-        .collect();
+    let ok = items.iter().filter(|n| keep(n)).map(|n| info(n)).collect();
     (all, ok)
 }

@@ -204,7 +204,12 @@ pub fn next(pod: &Value, nodes: &[NodeInfo], due: bool, completes: bool) -> PodS
         .pointer("/status/startTime")
         .cloned()
         .unwrap_or_else(|| json!(now()));
-    match stage(pod) {
+    let now_stage = stage(pod);
+    if now_stage == Stage::BackOff && fails {
+        // Still the image that cannot be pulled: nothing changes.
+        return PodStep::Idle;
+    }
+    match now_stage {
         Stage::New => {
             let Some(node) = node else {
                 // No node to run on: the scheduler says so and the pod waits.
@@ -247,7 +252,8 @@ pub fn next(pod: &Value, nodes: &[NodeInfo], due: bool, completes: bool) -> PodS
                 again: true,
             }
         }
-        Stage::Creating if due => {
+        // A pod backing off is looked at again: its image may have been fixed.
+        Stage::Creating | Stage::BackOff if due => {
             let node = node.unwrap_or(NodeInfo {
                 name: bound.into(),
                 ip: "172.18.0.2".into(),
@@ -431,6 +437,11 @@ mod tests {
             "ImagePullBackOff"
         );
         assert_eq!(next(&p, &node(), true, false), PodStep::Idle);
+
+        // A fixed image runs.
+        p["spec"]["containers"][0]["image"] = json!("nginx:1.25");
+        step(&mut p, true, false);
+        assert_eq!(p["status"]["phase"], "Running");
 
         let mut j = pod("busybox:fail");
         step(&mut j, true, true);
