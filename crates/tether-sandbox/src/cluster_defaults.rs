@@ -138,6 +138,17 @@ pub fn namespace_defaults(sh: &Shared, namespace: &Value) {
     }
 }
 
+/// Called after every committed write through the API: a new namespace gets
+/// its defaults and a changed ClusterRole re-aggregates at once. The event
+/// loop in [`spawn`] covers deletions and anything written otherwise.
+pub fn after_write(sh: &Shared, group: &str, kind: &str, obj: &Value) {
+    match (group, kind) {
+        ("", "Namespace") => namespace_defaults(sh, obj),
+        (RBAC, "ClusterRole") => aggregate_cluster_roles(sh),
+        _ => {}
+    }
+}
+
 fn all_namespaces(sh: &Shared) {
     let gr = GroupResource {
         group: String::new(),

@@ -276,7 +276,8 @@ impl Sandbox {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        std::fs::write(path, self.kubeconfig()).map_err(err)
+        // It carries the admin's token: readable by its owner only.
+        tls::write_private(path, self.kubeconfig().as_bytes()).map_err(err)
     }
 
     /// Stops accepting connections, waits for the server task to end and for the
