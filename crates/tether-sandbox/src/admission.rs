@@ -33,12 +33,15 @@ enum NameRule {
     Subdomain,
     Label,
     Dns1035,
+    /// RBAC objects: any name that is a URL path segment (`system:basic-user`).
+    PathSegment,
 }
 
 fn name_rule(r: &ResourceInfo) -> NameRule {
     match (r.group.as_str(), r.kind.as_str()) {
         ("", "Namespace") => NameRule::Label,
         ("", "Service") => NameRule::Dns1035,
+        ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
         _ => NameRule::Subdomain,
     }
 }
@@ -61,6 +64,9 @@ pub fn validate_name(r: &ResourceInfo, name: &str) -> Vec<Cause> {
         NameRule::Subdomain => is_subdomain(name),
         NameRule::Label => is_label(name),
         NameRule::Dns1035 => is_dns1035(name),
+        NameRule::PathSegment => {
+            return path_segment_problems(name).into_iter().map(invalid).collect();
+        }
     };
     if ok {
         return Vec::new();
@@ -69,7 +75,23 @@ pub fn validate_name(r: &ResourceInfo, name: &str) -> Vec<Cause> {
         NameRule::Subdomain => SUBDOMAIN_MSG,
         NameRule::Label => LABEL_MSG,
         NameRule::Dns1035 => DNS1035_MSG,
+        NameRule::PathSegment => "",
     })]
+}
+
+/// Why a name cannot be a URL path segment, as the real server words it.
+fn path_segment_problems(name: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if name == "." || name == ".." {
+        out.push(if name == "." { "may not be '.'" } else { "may not be '..'" });
+    }
+    if name.contains('/') {
+        out.push("may not contain '/'");
+    }
+    if name.contains('%') {
+        out.push("may not contain '%'");
+    }
+    out
 }
 
 /// Kind-specific checks that the real server makes and that users hit most.
@@ -526,6 +548,14 @@ mod tests {
         assert!(!is_label("a.b"));
         assert!(is_dns1035("svc-1"));
         assert!(!is_dns1035("1svc"));
+    }
+
+    #[test]
+    fn rbac_names_are_path_segments() {
+        assert!(path_segment_problems("system:basic-user").is_empty());
+        assert!(path_segment_problems("Any Name").is_empty());
+        assert_eq!(path_segment_problems(".."), ["may not be '..'"]);
+        assert_eq!(path_segment_problems("a/b%"), ["may not contain '/'", "may not contain '%'"]);
     }
 
     #[test]
