@@ -161,7 +161,10 @@ async fn service_account_token(client: &reqwest::Client, base: &str) -> String {
     let ns = format!("{base}/api/v1/namespaces/default");
     let rbac = format!("{base}/apis/rbac.authorization.k8s.io/v1/namespaces/default");
     let posts = [
-        (format!("{ns}/serviceaccounts"), json!({"metadata": {"name": "bench"}})),
+        (
+            format!("{ns}/serviceaccounts"),
+            json!({"metadata": {"name": "bench"}}),
+        ),
         (
             format!("{rbac}/roles"),
             json!({"metadata": {"name": "bench"}, "rules": [
@@ -176,7 +179,13 @@ async fn service_account_token(client: &reqwest::Client, base: &str) -> String {
         ),
     ];
     for (url, body) in posts {
-        let code = client.post(url).json(&body).send().await.expect("setup").status();
+        let code = client
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("setup")
+            .status();
         assert!(code.is_success(), "setup: {code}");
     }
     let resp: serde_json::Value = client
@@ -188,7 +197,10 @@ async fn service_account_token(client: &reqwest::Client, base: &str) -> String {
         .json()
         .await
         .expect("token response");
-    resp["status"]["token"].as_str().expect("a token").to_string()
+    resp["status"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_string()
 }
 
 fn client_with(sandbox: &Sandbox, token: Option<&str>) -> reqwest::Client {

@@ -65,7 +65,10 @@ pub fn validate_name(r: &ResourceInfo, name: &str) -> Vec<Cause> {
         NameRule::Label => is_label(name),
         NameRule::Dns1035 => is_dns1035(name),
         NameRule::PathSegment => {
-            return path_segment_problems(name).into_iter().map(invalid).collect();
+            return path_segment_problems(name)
+                .into_iter()
+                .map(invalid)
+                .collect();
         }
     };
     if ok {
@@ -83,7 +86,11 @@ pub fn validate_name(r: &ResourceInfo, name: &str) -> Vec<Cause> {
 fn path_segment_problems(name: &str) -> Vec<&'static str> {
     let mut out = Vec::new();
     if name == "." || name == ".." {
-        out.push(if name == "." { "may not be '.'" } else { "may not be '..'" });
+        out.push(if name == "." {
+            "may not be '.'"
+        } else {
+            "may not be '..'"
+        });
     }
     if name.contains('/') {
         out.push("may not contain '/'");
@@ -555,7 +562,10 @@ mod tests {
         assert!(path_segment_problems("system:basic-user").is_empty());
         assert!(path_segment_problems("Any Name").is_empty());
         assert_eq!(path_segment_problems(".."), ["may not be '..'"]);
-        assert_eq!(path_segment_problems("a/b%"), ["may not contain '/'", "may not contain '%'"]);
+        assert_eq!(
+            path_segment_problems("a/b%"),
+            ["may not contain '/'", "may not contain '%'"]
+        );
     }
 
     #[test]

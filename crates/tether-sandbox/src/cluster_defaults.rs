@@ -38,13 +38,21 @@ fn path(group: &str, plural: &str, namespace: Option<&str>, name: Option<&str>) 
 }
 
 /// Creates an object as a controller would; an object that already exists is left alone.
-fn create(sh: &Shared, group: &str, plural: &str, namespace: Option<&str>, obj: Value, manager: &str) {
+fn create(
+    sh: &Shared,
+    group: &str,
+    plural: &str,
+    namespace: Option<&str>,
+    obj: Value,
+    manager: &str,
+) {
     let Some(r) = sh.catalog.get(group, "v1", plural) else {
         return;
     };
     let p = path(group, plural, namespace, None);
     let params = Params(vec![("fieldManager".into(), manager.into())]);
-    let result = Writer::new(sh, &r, &p, &params, "").and_then(|mut w| resources::create(&mut w, &p, obj));
+    let result =
+        Writer::new(sh, &r, &p, &params, "").and_then(|mut w| resources::create(&mut w, &p, obj));
     if let Err(e) = result
         && e.code != 409
     {
@@ -74,9 +82,19 @@ pub fn bootstrap_policy(sh: &Shared) {
         }
     }
     for binding in policy::cluster_role_bindings() {
-        let name = binding["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let name = binding["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         if !exists(sh, RBAC, "clusterrolebindings", "", &name) {
-            create(sh, RBAC, "clusterrolebindings", None, binding, "kube-apiserver");
+            create(
+                sh,
+                RBAC,
+                "clusterrolebindings",
+                None,
+                binding,
+                "kube-apiserver",
+            );
         }
     }
     aggregate_cluster_roles(sh);
@@ -93,7 +111,10 @@ pub fn aggregate_cluster_roles(sh: &Shared) {
         return;
     };
     for (name, rules) in policy::aggregate(&roles) {
-        let Some(current) = roles.iter().find(|o| o["metadata"]["name"] == name.as_str()) else {
+        let Some(current) = roles
+            .iter()
+            .find(|o| o["metadata"]["name"] == name.as_str())
+        else {
             continue;
         };
         let mut updated = (**current).clone();
@@ -123,7 +144,14 @@ pub fn namespace_defaults(sh: &Shared, namespace: &Value) {
     }
     if !exists(sh, "", "serviceaccounts", ns, DEFAULT_SERVICE_ACCOUNT) {
         let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": DEFAULT_SERVICE_ACCOUNT, "namespace": ns}});
-        create(sh, "", "serviceaccounts", Some(ns), sa, "kube-controller-manager");
+        create(
+            sh,
+            "",
+            "serviceaccounts",
+            Some(ns),
+            sa,
+            "kube-controller-manager",
+        );
     }
     if !exists(sh, "", "configmaps", ns, ROOT_CA_CONFIGMAP) {
         let cm = json!({
@@ -134,7 +162,14 @@ pub fn namespace_defaults(sh: &Shared, namespace: &Value) {
             },
             "data": {"ca.crt": sh.ca_pem()},
         });
-        create(sh, "", "configmaps", Some(ns), cm, "kube-controller-manager");
+        create(
+            sh,
+            "",
+            "configmaps",
+            Some(ns),
+            cm,
+            "kube-controller-manager",
+        );
     }
 }
 

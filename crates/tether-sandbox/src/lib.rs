@@ -171,10 +171,11 @@ impl Sandbox {
         };
         let task = match server_tls {
             Some(tls) => {
-                let listener = tls::TlsListener::new(listener, tls).map_err(|source| Error::Bind {
-                    port: config.port,
-                    source,
-                })?;
+                let listener =
+                    tls::TlsListener::new(listener, tls).map_err(|source| Error::Bind {
+                        port: config.port,
+                        source,
+                    })?;
                 tokio::spawn(async move {
                     let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
                     if let Err(e) = serve.await {
@@ -322,7 +323,11 @@ pub fn kubeconfig_yaml(server: &str, ca_pem: Option<&str>, token: &str) -> Strin
         None => String::new(),
     };
     // The anonymous-admin sandbox takes any token; kubectl wants one to send.
-    let token = if token.is_empty() { "tether-sandbox" } else { token };
+    let token = if token.is_empty() {
+        "tether-sandbox"
+    } else {
+        token
+    };
     format!(
         "apiVersion: v1
 kind: Config
@@ -364,7 +369,8 @@ impl Pki {
             Some(dir) => Pki {
                 authority: tls::Authority::load_or_create(dir).map_err(|e| err(e.to_string()))?,
                 signer: auth::token::Signer::load_or_create(dir).map_err(|e| err(e.to_string()))?,
-                admin_token: auth::load_or_create_admin_token(dir).map_err(|e| err(e.to_string()))?,
+                admin_token: auth::load_or_create_admin_token(dir)
+                    .map_err(|e| err(e.to_string()))?,
             },
             None => Pki {
                 authority: tls::Authority::generate().map_err(|e| err(e.to_string()))?,

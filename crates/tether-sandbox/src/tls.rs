@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -273,8 +273,7 @@ mod tests {
     async fn handshake(ca_pem: &str, server: &Authority, name: &'static str) -> Result<(), String> {
         let (c, s) = tokio::io::duplex(64 * 1024);
         let acceptor = TlsAcceptor::from(Arc::new(server.server_config().unwrap()));
-        let connector =
-            tokio_rustls::TlsConnector::from(Arc::new(client_config(ca_pem).unwrap()));
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config(ca_pem).unwrap()));
         let accepted = tokio::spawn(async move { acceptor.accept(s).await.map(|_| ()) });
         let name = rustls::pki_types::ServerName::try_from(name).unwrap();
         let connected = connector.connect(name, c).await.map(|_| ());
@@ -297,7 +296,11 @@ mod tests {
         // Another CA's clients refuse it, and it refuses names it was not issued for.
         let other = Authority::generate().unwrap();
         assert!(handshake(&other.ca_pem, &again, "localhost").await.is_err());
-        assert!(handshake(&first.ca_pem, &again, "example.com").await.is_err());
+        assert!(
+            handshake(&first.ca_pem, &again, "example.com")
+                .await
+                .is_err()
+        );
     }
 
     #[test]

@@ -714,8 +714,8 @@ async fn reflector_store_holds_what_was_created() {
         writer,
         watcher(api.clone(), watcher::Config::default().fields(NOT_ROOT_CA)),
     )
-        .applied_objects()
-        .boxed();
+    .applied_objects()
+    .boxed();
     let drain = tokio::spawn(async move {
         let mut stream = stream;
         while stream.next().await.is_some() {}

@@ -152,7 +152,15 @@ fn sandbox_serves_https_with_auth_by_default_and_plain_http_on_request() {
     let text = std::fs::read_to_string(&run.kubeconfig).expect("kubeconfig");
     assert!(text.contains("certificate-authority-data: "), "{text}");
     assert!(text.contains(&format!("server: {}", run.url)), "{text}");
-    let out = kubectl(&run.kubeconfig, &["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    let out = kubectl(
+        &run.kubeconfig,
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ],
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "kubernetes-admin");
     // Without the kubeconfig's token: 401.
     let anonymous = text.replace("    token: ", "    tokenx: ");
@@ -162,9 +170,18 @@ fn sandbox_serves_https_with_auth_by_default_and_plain_http_on_request() {
     assert!(!out.status.success());
     assert_eq!(terminate(run), 0);
 
-    let run = start(&["--insecure-http", "--anonymous-admin", "--kubeconfig-out", kc.to_str().expect("utf8")]);
+    let run = start(&[
+        "--insecure-http",
+        "--anonymous-admin",
+        "--kubeconfig-out",
+        kc.to_str().expect("utf8"),
+    ]);
     let out = kubectl(&run.kubeconfig, &["get", "namespaces", "-o", "name"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(terminate(run), 0);
 }
 

@@ -146,25 +146,59 @@ mod tests {
         assert_eq!(a.verb, "watch");
         let a = attrs("GET", "/api/v1/namespaces/team/pods", &[("watch", "0")]);
         assert_eq!(a.verb, "list");
-        let a = attrs("GET", "/apis/apps/v1/namespaces/team/deployments/web/scale", &[]);
-        assert_eq!(summary(&a), (true, "get", "apps", "team", "deployments", "scale", "web"));
-        let a = attrs("POST", "/api/v1/namespaces/team/serviceaccounts/app/token", &[]);
-        assert_eq!(summary(&a), (true, "create", "", "team", "serviceaccounts", "token", "app"));
+        let a = attrs(
+            "GET",
+            "/apis/apps/v1/namespaces/team/deployments/web/scale",
+            &[],
+        );
+        assert_eq!(
+            summary(&a),
+            (true, "get", "apps", "team", "deployments", "scale", "web")
+        );
+        let a = attrs(
+            "POST",
+            "/api/v1/namespaces/team/serviceaccounts/app/token",
+            &[],
+        );
+        assert_eq!(
+            summary(&a),
+            (
+                true,
+                "create",
+                "",
+                "team",
+                "serviceaccounts",
+                "token",
+                "app"
+            )
+        );
         assert_eq!(attrs("PUT", "/api/v1/nodes/n", &[]).verb, "update");
         assert_eq!(attrs("PATCH", "/api/v1/nodes/n", &[]).verb, "patch");
         assert_eq!(attrs("DELETE", "/api/v1/nodes/n", &[]).verb, "delete");
-        assert_eq!(attrs("DELETE", "/api/v1/namespaces/a/pods", &[]).verb, "deletecollection");
+        assert_eq!(
+            attrs("DELETE", "/api/v1/namespaces/a/pods", &[]).verb,
+            "deletecollection"
+        );
         // Cluster-wide list of a namespaced kind.
         let a = attrs("GET", "/apis/apps/v1/deployments", &[]);
-        assert_eq!(summary(&a), (true, "list", "apps", "", "deployments", "", ""));
+        assert_eq!(
+            summary(&a),
+            (true, "list", "apps", "", "deployments", "", "")
+        );
     }
 
     #[test]
     fn namespaces_are_their_own_namespace() {
         let a = attrs("GET", "/api/v1/namespaces/team", &[]);
-        assert_eq!(summary(&a), (true, "get", "", "team", "namespaces", "", "team"));
+        assert_eq!(
+            summary(&a),
+            (true, "get", "", "team", "namespaces", "", "team")
+        );
         let a = attrs("PUT", "/api/v1/namespaces/team/finalize", &[]);
-        assert_eq!(summary(&a), (true, "update", "", "team", "namespaces", "finalize", "team"));
+        assert_eq!(
+            summary(&a),
+            (true, "update", "", "team", "namespaces", "finalize", "team")
+        );
         let a = attrs("POST", "/api/v1/namespaces", &[]);
         assert_eq!(summary(&a), (true, "create", "", "", "namespaces", "", ""));
     }
@@ -173,15 +207,32 @@ mod tests {
     fn special_verbs_and_field_selector_names() {
         let a = attrs("GET", "/api/v1/watch/namespaces/a/pods/p", &[]);
         assert_eq!(summary(&a), (true, "watch", "", "a", "pods", "", "p"));
-        let a = attrs("GET", "/api/v1/namespaces/a/configmaps", &[("fieldSelector", "metadata.name=one")]);
+        let a = attrs(
+            "GET",
+            "/api/v1/namespaces/a/configmaps",
+            &[("fieldSelector", "metadata.name=one")],
+        );
         assert_eq!((a.verb.as_str(), a.name.as_str()), ("list", "one"));
-        let a = attrs("GET", "/api/v1/namespaces/a/configmaps", &[("fieldSelector", "metadata.name!=one")]);
+        let a = attrs(
+            "GET",
+            "/api/v1/namespaces/a/configmaps",
+            &[("fieldSelector", "metadata.name!=one")],
+        );
         assert_eq!(a.name, "");
     }
 
     #[test]
     fn discovery_and_other_paths_are_non_resource() {
-        for p in ["/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1", "/version", "/healthz", "/_sandbox/faults"] {
+        for p in [
+            "/api",
+            "/api/v1",
+            "/apis",
+            "/apis/apps",
+            "/apis/apps/v1",
+            "/version",
+            "/healthz",
+            "/_sandbox/faults",
+        ] {
             let a = attrs("GET", p, &[]);
             assert!(!a.resource_request, "{p}");
             assert_eq!((a.verb.as_str(), a.path.as_str()), ("get", p));

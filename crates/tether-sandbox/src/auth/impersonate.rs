@@ -110,11 +110,23 @@ pub fn checks(r: &Requested) -> Vec<Attributes> {
     }
     for (key, values) in &r.extra {
         for v in values {
-            out.push(impersonate_attrs("authentication.k8s.io", "userextras", key, "", v));
+            out.push(impersonate_attrs(
+                "authentication.k8s.io",
+                "userextras",
+                key,
+                "",
+                v,
+            ));
         }
     }
     if let Some(uid) = &r.uid {
-        out.push(impersonate_attrs("authentication.k8s.io", "uids", "", "", uid));
+        out.push(impersonate_attrs(
+            "authentication.k8s.io",
+            "uids",
+            "",
+            "",
+            uid,
+        ));
     }
     out
 }
@@ -219,9 +231,12 @@ mod tests {
 
     #[test]
     fn service_accounts_are_checked_in_their_namespace_and_get_their_groups() {
-        let r = requested(&headers(&[("Impersonate-User", "system:serviceaccount:team:app")]))
-            .unwrap()
-            .unwrap();
+        let r = requested(&headers(&[(
+            "Impersonate-User",
+            "system:serviceaccount:team:app",
+        )]))
+        .unwrap()
+        .unwrap();
         let a = &checks(&r)[0];
         assert_eq!(
             (a.resource.as_str(), a.namespace.as_str(), a.name.as_str()),
@@ -229,7 +244,11 @@ mod tests {
         );
         assert_eq!(
             identity(&r).groups,
-            vec!["system:serviceaccounts", "system:serviceaccounts:team", "system:authenticated"]
+            vec![
+                "system:serviceaccounts",
+                "system:serviceaccounts:team",
+                "system:authenticated"
+            ]
         );
         assert_eq!(parse_service_account("system:serviceaccount:team"), None);
     }

@@ -88,7 +88,14 @@ pub struct Auth {
     pub signer: token::Signer,
     /// The RBAC index and the count of RBAC writes it was built at.
     index: RwLock<(u64, Arc<rbac::Index>)>,
+    /// Tokens whose signature has been verified, with their claims: checking an
+    /// ECDSA signature per request would cost more than serving most requests.
+    /// Expiry, audience and the account are still checked every time.
+    verified: std::sync::Mutex<std::collections::HashMap<String, Arc<token::Claims>>>,
 }
+
+/// How many verified tokens are remembered before the memory is cleared.
+const VERIFIED_CAPACITY: usize = 4096;
 
 impl Auth {
     pub fn new(enabled: bool, admin_token: String, signer: token::Signer) -> Auth {
@@ -97,6 +104,7 @@ impl Auth {
             admin_token,
             signer,
             index: RwLock::new((u64::MAX, Arc::new(rbac::Index::default()))),
+            verified: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -161,10 +169,31 @@ impl Auth {
             return Err("invalid bearer token".into());
         }
         let now = jiff::Timestamp::now().as_second();
-        let claims = self
-            .signer
-            .verify(token, now, audiences)
-            .map_err(|e| e.to_string())?;
+        let remembered = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|m| m.get(token).cloned());
+        let claims = match remembered {
+            Some(c) => {
+                token::check_claims(&c, now, audiences).map_err(|e| e.to_string())?;
+                c
+            }
+            None => {
+                let c = Arc::new(
+                    self.signer
+                        .verify(token, now, audiences)
+                        .map_err(|e| e.to_string())?,
+                );
+                if let Ok(mut m) = self.verified.lock() {
+                    if m.len() >= VERIFIED_CAPACITY {
+                        m.clear();
+                    }
+                    m.insert(token.to_string(), c.clone());
+                }
+                c
+            }
+        };
         let ns = &claims.kubernetes.namespace;
         let sa = &claims.kubernetes.serviceaccount;
         let current = sh.store.get(
@@ -182,10 +211,7 @@ impl Auth {
             .and_then(|o| o["metadata"]["uid"].as_str())
             .map(str::to_string);
         match uid {
-            None => Err(format!(
-                "serviceaccounts \"{}\" not found",
-                sa.name
-            )),
+            None => Err(format!("serviceaccounts \"{}\" not found", sa.name)),
             Some(uid) if uid != sa.uid => Err(format!(
                 "service account UID ({}) does not match claim ({})",
                 uid, sa.uid
@@ -216,8 +242,7 @@ impl Auth {
 /// Compares secrets without returning early at the first difference.
 fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -270,7 +295,8 @@ pub fn forbidden(user: &str, a: &Attributes, reason: &str) -> ApiError {
         why = format!("{why}: {reason}");
     }
     if !a.resource_request || a.resource.is_empty() {
-        return ApiError::new(403, "Forbidden", format!("forbidden: {why}")).with_details(json!({}));
+        return ApiError::new(403, "Forbidden", format!("forbidden: {why}"))
+            .with_details(json!({}));
     }
     let gr = if a.api_group.is_empty() {
         a.resource.clone()
@@ -349,7 +375,14 @@ pub fn load_or_create_admin_token(dir: &std::path::Path) -> std::io::Result<Stri
 mod tests {
     use super::*;
 
-    fn attrs(verb: &str, group: &str, resource: &str, sub: &str, ns: &str, name: &str) -> Attributes {
+    fn attrs(
+        verb: &str,
+        group: &str,
+        resource: &str,
+        sub: &str,
+        ns: &str,
+        name: &str,
+    ) -> Attributes {
         Attributes {
             verb: verb.into(),
             resource_request: true,
@@ -373,7 +406,11 @@ mod tests {
         assert_eq!(e.to_status()["details"], json!({"kind": "pods"}));
         assert_eq!(e.to_status()["reason"], "Forbidden");
         assert_eq!(e.code, 403);
-        let e = forbidden("bob", &attrs("get", "apps", "deployments", "scale", "a", "web"), "");
+        let e = forbidden(
+            "bob",
+            &attrs("get", "apps", "deployments", "scale", "a", "web"),
+            "",
+        );
         assert_eq!(
             e.message,
             r#"deployments.apps "web" is forbidden: User "bob" cannot get resource "deployments/scale" in API group "apps" in the namespace "a""#
@@ -393,7 +430,10 @@ mod tests {
             ..Default::default()
         };
         let e = forbidden("system:anonymous", &np, "");
-        assert_eq!(e.message, r#"forbidden: User "system:anonymous" cannot get path "/api""#);
+        assert_eq!(
+            e.message,
+            r#"forbidden: User "system:anonymous" cannot get path "/api""#
+        );
         assert_eq!(e.to_status()["details"], json!({}));
     }
 
@@ -405,9 +445,21 @@ mod tests {
         assert_eq!(bearer_token(&h), Some("abc"));
         h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
         assert_eq!(bearer_token(&h), None);
-        assert!(anonymous_path("/healthz") && anonymous_path("/readyz/ping") && anonymous_path("/version"));
-        assert!(!anonymous_path("/api") && !anonymous_path("/openapi/v2") && !anonymous_path("/_sandbox/stats"));
-        assert!(constant_time_eq("abc", "abc") && !constant_time_eq("abc", "abd") && !constant_time_eq("a", "ab"));
+        assert!(
+            anonymous_path("/healthz")
+                && anonymous_path("/readyz/ping")
+                && anonymous_path("/version")
+        );
+        assert!(
+            !anonymous_path("/api")
+                && !anonymous_path("/openapi/v2")
+                && !anonymous_path("/_sandbox/stats")
+        );
+        assert!(
+            constant_time_eq("abc", "abc")
+                && !constant_time_eq("abc", "abd")
+                && !constant_time_eq("a", "ab")
+        );
     }
 
     #[test]

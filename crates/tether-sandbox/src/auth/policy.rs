@@ -75,8 +75,16 @@ pub fn cluster_roles() -> Vec<Value> {
             "system:aggregate-to-admin",
             &[(TO_ADMIN, "true")],
             vec![
-                rule(&["create"], &["authorization.k8s.io"], &["localsubjectaccessreviews"]),
-                rule(READ_WRITE, &["rbac.authorization.k8s.io"], &["rolebindings", "roles"]),
+                rule(
+                    &["create"],
+                    &["authorization.k8s.io"],
+                    &["localsubjectaccessreviews"],
+                ),
+                rule(
+                    READ_WRITE,
+                    &["rbac.authorization.k8s.io"],
+                    &["rolebindings", "roles"],
+                ),
             ],
         ),
         cluster_role(
@@ -222,7 +230,10 @@ pub fn cluster_roles() -> Vec<Value> {
                 rule(
                     READ,
                     &["autoscaling"],
-                    &["horizontalpodautoscalers", "horizontalpodautoscalers/status"],
+                    &[
+                        "horizontalpodautoscalers",
+                        "horizontalpodautoscalers/status",
+                    ],
                 ),
                 rule(
                     READ,
@@ -264,7 +275,11 @@ pub fn cluster_roles() -> Vec<Value> {
             &[],
             vec![
                 rule(&["create"], &["authentication.k8s.io"], &["tokenreviews"]),
-                rule(&["create"], &["authorization.k8s.io"], &["subjectaccessreviews"]),
+                rule(
+                    &["create"],
+                    &["authorization.k8s.io"],
+                    &["subjectaccessreviews"],
+                ),
             ],
         ),
         cluster_role(
@@ -276,7 +291,11 @@ pub fn cluster_roles() -> Vec<Value> {
                     &["authorization.k8s.io"],
                     &["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
                 ),
-                rule(&["create"], &["authentication.k8s.io"], &["selfsubjectreviews"]),
+                rule(
+                    &["create"],
+                    &["authentication.k8s.io"],
+                    &["selfsubjectreviews"],
+                ),
             ],
         ),
         cluster_role(
@@ -285,8 +304,17 @@ pub fn cluster_roles() -> Vec<Value> {
             vec![urls(
                 &["get"],
                 &[
-                    "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
-                    "/openapi/*", "/readyz", "/version", "/version/",
+                    "/api",
+                    "/api/*",
+                    "/apis",
+                    "/apis/*",
+                    "/healthz",
+                    "/livez",
+                    "/openapi",
+                    "/openapi/*",
+                    "/readyz",
+                    "/version",
+                    "/version/",
                 ],
             )],
         ),
@@ -303,7 +331,12 @@ pub fn cluster_roles() -> Vec<Value> {
             &[],
             vec![urls(
                 &["get"],
-                &["/.well-known/openid-configuration", "/.well-known/openid-configuration/", "/openid/v1/jwks", "/openid/v1/jwks/"],
+                &[
+                    "/.well-known/openid-configuration",
+                    "/.well-known/openid-configuration/",
+                    "/openid/v1/jwks",
+                    "/openid/v1/jwks/",
+                ],
             )],
         ),
     ]
@@ -405,8 +438,7 @@ pub fn aggregate(cluster_roles: &[Arc<Value>]) -> BTreeMap<String, Vec<PolicyRul
     for _ in 0..8 {
         let mut changed = false;
         for role in &sorted {
-            let Some(selectors) = role["aggregationRule"]["clusterRoleSelectors"].as_array()
-            else {
+            let Some(selectors) = role["aggregationRule"]["clusterRoleSelectors"].as_array() else {
                 continue;
             };
             let name = name_of(role);
@@ -452,14 +484,24 @@ mod tests {
         let roles = arcs(cluster_roles());
         let filled = aggregate(&roles);
         let view = &filled["view"];
-        assert!(view.iter().any(|r| r.resources.contains(&"pods/log".to_string())));
+        assert!(
+            view.iter()
+                .any(|r| r.resources.contains(&"pods/log".to_string()))
+        );
         // edit carries view's rules and its own; admin carries edit's.
         let edit = &filled["edit"];
         assert!(view.iter().all(|r| edit.contains(r)));
-        assert!(edit.iter().any(|r| r.verbs.contains(&"impersonate".to_string())));
+        assert!(
+            edit.iter()
+                .any(|r| r.verbs.contains(&"impersonate".to_string()))
+        );
         let admin = &filled["admin"];
         assert!(edit.iter().all(|r| admin.contains(r)));
-        assert!(admin.iter().any(|r| r.resources.contains(&"rolebindings".to_string())));
+        assert!(
+            admin
+                .iter()
+                .any(|r| r.resources.contains(&"rolebindings".to_string()))
+        );
         assert!(!filled.contains_key("cluster-admin"));
     }
 
@@ -468,14 +510,22 @@ mod tests {
         let mut all = cluster_roles();
         let mut settled = arcs(all.clone());
         for (name, rules) in aggregate(&settled) {
-            let i = settled.iter().position(|r| r["metadata"]["name"] == name.as_str()).unwrap();
+            let i = settled
+                .iter()
+                .position(|r| r["metadata"]["name"] == name.as_str())
+                .unwrap();
             let mut r = (*settled[i]).clone();
             r["rules"] = serde_json::to_value(rules).unwrap();
             settled[i] = Arc::new(r);
         }
-        assert!(aggregate(&settled).is_empty(), "aggregation is a fixed point");
-        all.push(json!({"metadata": {"name": "widgets-view", "labels": {TO_VIEW: "true"}},
-            "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get"]}]}));
+        assert!(
+            aggregate(&settled).is_empty(),
+            "aggregation is a fixed point"
+        );
+        all.push(
+            json!({"metadata": {"name": "widgets-view", "labels": {TO_VIEW: "true"}},
+            "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get"]}]}),
+        );
         settled.push(Arc::new(all.last().unwrap().clone()));
         let changed = aggregate(&settled);
         for name in ["view", "edit", "admin"] {
@@ -489,11 +539,29 @@ mod tests {
     #[test]
     fn selectors() {
         let labels = json!({"a": "1", "b": "2"});
-        assert!(selector_matches(&json!({"matchLabels": {"a": "1"}}), &labels));
-        assert!(!selector_matches(&json!({"matchLabels": {"a": "2"}}), &labels));
-        assert!(selector_matches(&json!({"matchExpressions": [{"key": "b", "operator": "In", "values": ["2", "3"]}]}), &labels));
-        assert!(selector_matches(&json!({"matchExpressions": [{"key": "c", "operator": "DoesNotExist"}]}), &labels));
-        assert!(!selector_matches(&json!({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}), &labels));
-        assert!(!selector_matches(&json!({"matchExpressions": [{"key": "a", "operator": "Exists"}]}), &json!(null)));
+        assert!(selector_matches(
+            &json!({"matchLabels": {"a": "1"}}),
+            &labels
+        ));
+        assert!(!selector_matches(
+            &json!({"matchLabels": {"a": "2"}}),
+            &labels
+        ));
+        assert!(selector_matches(
+            &json!({"matchExpressions": [{"key": "b", "operator": "In", "values": ["2", "3"]}]}),
+            &labels
+        ));
+        assert!(selector_matches(
+            &json!({"matchExpressions": [{"key": "c", "operator": "DoesNotExist"}]}),
+            &labels
+        ));
+        assert!(!selector_matches(
+            &json!({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}),
+            &labels
+        ));
+        assert!(!selector_matches(
+            &json!({"matchExpressions": [{"key": "a", "operator": "Exists"}]}),
+            &json!(null)
+        ));
     }
 }

@@ -185,17 +185,17 @@ impl Index {
                 "Role" if !namespace.is_empty() => role_rules
                     .get(&(namespace.as_str(), role_name.as_str()))
                     .cloned()
-                    .ok_or_else(|| format!("role.rbac.authorization.k8s.io {role_name:?} not found")),
+                    .ok_or_else(|| {
+                        format!("role.rbac.authorization.k8s.io {role_name:?} not found")
+                    }),
                 _ => Err(format!("unknown role reference kind: {role_kind:?}")),
             };
             let mut subjects = Vec::new();
             for s in b["subjects"].as_array().into_iter().flatten() {
                 let name = str_of(s, &["name"]);
                 match str_of(s, &["kind"]) {
-                    "User" => subjects.push((
-                        SubjectKey::User(name.to_string()),
-                        format!("User {name:?}"),
-                    )),
+                    "User" => subjects
+                        .push((SubjectKey::User(name.to_string()), format!("User {name:?}"))),
                     "Group" => subjects.push((
                         SubjectKey::Group(name.to_string()),
                         format!("Group {name:?}"),
@@ -462,7 +462,9 @@ mod tests {
         if !ns.is_empty() {
             m["namespace"] = ns.into();
         }
-        obj(json!({"metadata": m, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role}, "subjects": subjects}))
+        obj(
+            json!({"metadata": m, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role}, "subjects": subjects}),
+        )
     }
 
     fn rule(verbs: &[&str], groups: &[&str], resources: &[&str], names: &[&str]) -> PolicyRule {
@@ -478,20 +480,40 @@ mod tests {
 
     #[test]
     fn verbs_groups_resources_and_names() {
-        let r = rule(&["get", "list"], &["", "apps"], &["pods", "deployments"], &[]);
+        let r = rule(
+            &["get", "list"],
+            &["", "apps"],
+            &["pods", "deployments"],
+            &[],
+        );
         assert!(rule_allows(&res("get", "", "pods", "a", "x"), &r));
-        assert!(rule_allows(&res("list", "apps", "deployments", "a", ""), &r));
+        assert!(rule_allows(
+            &res("list", "apps", "deployments", "a", ""),
+            &r
+        ));
         assert!(!rule_allows(&res("delete", "", "pods", "a", "x"), &r));
         assert!(!rule_allows(&res("get", "batch", "pods", "a", "x"), &r));
         // A resource rule does not cover its subresources.
         assert!(!rule_allows(&res("get", "", "pods/log", "a", "x"), &r));
         let star = rule(&["*"], &["*"], &["*"], &[]);
-        assert!(rule_allows(&res("impersonate", "x.io", "pods/log", "", "y"), &star));
+        assert!(rule_allows(
+            &res("impersonate", "x.io", "pods/log", "", "y"),
+            &star
+        ));
         let named = rule(&["get"], &[""], &["configmaps"], &["one"]);
-        assert!(rule_allows(&res("get", "", "configmaps", "a", "one"), &named));
-        assert!(!rule_allows(&res("get", "", "configmaps", "a", "two"), &named));
+        assert!(rule_allows(
+            &res("get", "", "configmaps", "a", "one"),
+            &named
+        ));
+        assert!(!rule_allows(
+            &res("get", "", "configmaps", "a", "two"),
+            &named
+        ));
         // A list has no name, so a rule with resourceNames does not allow it.
-        assert!(!rule_allows(&res("list", "", "configmaps", "a", ""), &named));
+        assert!(!rule_allows(
+            &res("list", "", "configmaps", "a", ""),
+            &named
+        ));
     }
 
     #[test]
@@ -500,11 +522,23 @@ mod tests {
         assert!(rule_allows(&res("get", "", "pods/log", "a", "p"), &log));
         assert!(!rule_allows(&res("get", "", "pods", "a", "p"), &log));
         let any_scale = rule(&["update"], &["apps"], &["*/scale"], &[]);
-        assert!(rule_allows(&res("update", "apps", "deployments/scale", "a", "d"), &any_scale));
-        assert!(!rule_allows(&res("update", "apps", "deployments/status", "a", "d"), &any_scale));
-        assert!(!rule_allows(&res("update", "apps", "deployments", "a", "d"), &any_scale));
+        assert!(rule_allows(
+            &res("update", "apps", "deployments/scale", "a", "d"),
+            &any_scale
+        ));
+        assert!(!rule_allows(
+            &res("update", "apps", "deployments/status", "a", "d"),
+            &any_scale
+        ));
+        assert!(!rule_allows(
+            &res("update", "apps", "deployments", "a", "d"),
+            &any_scale
+        ));
         // `*/scale` does not match a subresource that only ends the same way.
-        assert!(!rule_allows(&res("update", "apps", "deployments/rescale", "a", "d"), &any_scale));
+        assert!(!rule_allows(
+            &res("update", "apps", "deployments/rescale", "a", "d"),
+            &any_scale
+        ));
     }
 
     #[test]
@@ -524,18 +558,60 @@ mod tests {
 
     fn sample() -> Index {
         let cluster_roles = vec![
-            role("", "reader", json!([{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"]}])),
-            role("", "nodes", json!([{"verbs": ["get"], "apiGroups": [""], "resources": ["nodes"]}])),
+            role(
+                "",
+                "reader",
+                json!([{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"]}]),
+            ),
+            role(
+                "",
+                "nodes",
+                json!([{"verbs": ["get"], "apiGroups": [""], "resources": ["nodes"]}]),
+            ),
         ];
-        let roles = vec![role("team", "cm", json!([{"verbs": ["*"], "apiGroups": [""], "resources": ["configmaps"]}]))];
+        let roles = vec![role(
+            "team",
+            "cm",
+            json!([{"verbs": ["*"], "apiGroups": [""], "resources": ["configmaps"]}]),
+        )];
         let crbs = vec![
-            binding("", "ops-nodes", "ClusterRole", "nodes", json!([{"kind": "Group", "name": "ops"}])),
-            binding("", "dangling", "ClusterRole", "missing", json!([{"kind": "User", "name": "dan"}])),
+            binding(
+                "",
+                "ops-nodes",
+                "ClusterRole",
+                "nodes",
+                json!([{"kind": "Group", "name": "ops"}]),
+            ),
+            binding(
+                "",
+                "dangling",
+                "ClusterRole",
+                "missing",
+                json!([{"kind": "User", "name": "dan"}]),
+            ),
         ];
         let rbs = vec![
-            binding("team", "sa-cm", "Role", "cm", json!([{"kind": "ServiceAccount", "name": "app"}])),
-            binding("team", "alice-read", "ClusterRole", "reader", json!([{"kind": "User", "name": "alice"}])),
-            binding("team", "other-sa", "Role", "cm", json!([{"kind": "ServiceAccount", "name": "app", "namespace": "elsewhere"}])),
+            binding(
+                "team",
+                "sa-cm",
+                "Role",
+                "cm",
+                json!([{"kind": "ServiceAccount", "name": "app"}]),
+            ),
+            binding(
+                "team",
+                "alice-read",
+                "ClusterRole",
+                "reader",
+                json!([{"kind": "User", "name": "alice"}]),
+            ),
+            binding(
+                "team",
+                "other-sa",
+                "Role",
+                "cm",
+                json!([{"kind": "ServiceAccount", "name": "app", "namespace": "elsewhere"}]),
+            ),
         ];
         Index::build(&cluster_roles, &roles, &crbs, &rbs)
     }
@@ -543,34 +619,61 @@ mod tests {
     #[test]
     fn bindings_apply_to_their_subjects_and_namespace() {
         let idx = sample();
-        let sa = user("system:serviceaccount:team:app", &["system:serviceaccounts"]);
+        let sa = user(
+            "system:serviceaccount:team:app",
+            &["system:serviceaccounts"],
+        );
         let d = idx.authorize(&sa, &res("create", "", "configmaps", "team", ""));
         assert!(d.allowed);
         assert_eq!(
             d.reason,
             r#"RBAC: allowed by RoleBinding "sa-cm/team" of Role "cm" to ServiceAccount "team/app""#
         );
-        assert!(!idx.authorize(&sa, &res("create", "", "configmaps", "other", "")).allowed);
-        assert!(!idx.authorize(&sa, &res("list", "", "pods", "team", "")).allowed);
+        assert!(
+            !idx.authorize(&sa, &res("create", "", "configmaps", "other", ""))
+                .allowed
+        );
+        assert!(
+            !idx.authorize(&sa, &res("list", "", "pods", "team", ""))
+                .allowed
+        );
         // The ServiceAccount subject with an explicit namespace names another account.
         let other = user("system:serviceaccount:elsewhere:app", &[]);
-        assert!(idx.authorize(&other, &res("get", "", "configmaps", "team", "x")).allowed);
+        assert!(
+            idx.authorize(&other, &res("get", "", "configmaps", "team", "x"))
+                .allowed
+        );
         // A ClusterRole bound by a RoleBinding grants only in that namespace.
         let alice = user("alice", &[]);
-        assert!(idx.authorize(&alice, &res("list", "", "pods", "team", "")).allowed);
-        assert!(!idx.authorize(&alice, &res("list", "", "pods", "", "")).allowed);
+        assert!(
+            idx.authorize(&alice, &res("list", "", "pods", "team", ""))
+                .allowed
+        );
+        assert!(
+            !idx.authorize(&alice, &res("list", "", "pods", "", ""))
+                .allowed
+        );
         // Groups.
         let ops = user("bob", &["ops"]);
         let d = idx.authorize(&ops, &res("get", "", "nodes", "", "n1"));
-        assert_eq!(d.reason, r#"RBAC: allowed by ClusterRoleBinding "ops-nodes" of ClusterRole "nodes" to Group "ops""#);
-        assert!(!idx.authorize(&user("bob", &[]), &res("get", "", "nodes", "", "n1")).allowed);
+        assert_eq!(
+            d.reason,
+            r#"RBAC: allowed by ClusterRoleBinding "ops-nodes" of ClusterRole "nodes" to Group "ops""#
+        );
+        assert!(
+            !idx.authorize(&user("bob", &[]), &res("get", "", "nodes", "", "n1"))
+                .allowed
+        );
     }
 
     #[test]
     fn masters_bypass_and_missing_roles_are_reasons() {
         let idx = sample();
         let admin = user("kubernetes-admin", &[MASTERS]);
-        assert!(idx.authorize(&admin, &res("delete", "x", "anything", "", "")).allowed);
+        assert!(
+            idx.authorize(&admin, &res("delete", "x", "anything", "", ""))
+                .allowed
+        );
         let d = idx.authorize(&user("dan", &[]), &res("get", "", "pods", "a", "p"));
         assert_eq!(
             d,
@@ -579,7 +682,11 @@ mod tests {
                 reason: r#"RBAC: clusterrole.rbac.authorization.k8s.io "missing" not found"#.into()
             }
         );
-        assert_eq!(idx.authorize(&user("nobody", &[]), &res("get", "", "pods", "a", "p")).reason, "");
+        assert_eq!(
+            idx.authorize(&user("nobody", &[]), &res("get", "", "pods", "a", "p"))
+                .reason,
+            ""
+        );
     }
 
     #[test]
@@ -591,9 +698,15 @@ mod tests {
         assert!(errors.is_empty());
         assert!(idx.rules_for(&sa, "other").0.is_empty());
         let (resource, non) = review_rules(&rules);
-        assert_eq!(resource, json!([{"verbs": ["*"], "apiGroups": [""], "resources": ["configmaps"]}]));
+        assert_eq!(
+            resource,
+            json!([{"verbs": ["*"], "apiGroups": [""], "resources": ["configmaps"]}])
+        );
         assert_eq!(non, json!([]));
         let (admin_rules, _) = idx.rules_for(&user("a", &[MASTERS]), "x");
-        assert_eq!(review_rules(&admin_rules).1, json!([{"verbs": ["*"], "nonResourceURLs": ["*"]}]));
+        assert_eq!(
+            review_rules(&admin_rules).1,
+            json!([{"verbs": ["*"], "nonResourceURLs": ["*"]}])
+        );
     }
 }

@@ -40,7 +40,9 @@ fn review_of(p: &ResourcePath) -> Option<Review> {
     let ns = p.namespace.is_some();
     let named = p.name.is_some();
     match (p.group.as_str(), p.version.as_str(), p.plural.as_str()) {
-        ("", "v1", "serviceaccounts") if ns && named && p.subresource.as_deref() == Some("token") => {
+        ("", "v1", "serviceaccounts")
+            if ns && named && p.subresource.as_deref() == Some("token") =>
+        {
             Some(Review::TokenRequest)
         }
         _ if p.version != "v1" || named || p.subresource.is_some() => None,
@@ -107,8 +109,13 @@ fn serve(
         Review::LocalSubjectAccessReview => {
             let ns = p.namespace.as_deref().unwrap_or("");
             let subject = subject_of(&spec);
-            let status =
-                access_review(sh, &subject, &mut spec, "LocalSubjectAccessReview", Some(ns))?;
+            let status = access_review(
+                sh,
+                &subject,
+                &mut spec,
+                "LocalSubjectAccessReview",
+                Some(ns),
+            )?;
             ("LocalSubjectAccessReview", AUTHZ, status, spec)
         }
         Review::SelfSubjectRulesReview => {
@@ -207,7 +214,10 @@ fn access_review(
                 } else if a.namespace != ns {
                     return Err(invalid(
                         kind,
-                        &format!("Invalid value: {:?}: must match metadata.namespace", a.namespace),
+                        &format!(
+                            "Invalid value: {:?}: must match metadata.namespace",
+                            a.namespace
+                        ),
                         "spec.resourceAttributes.namespace",
                     ));
                 }
@@ -274,8 +284,12 @@ fn token_request(sh: &Shared, p: &ResourcePath, spec: &Value) -> Result<Response
             },
         )
         .ok_or_else(|| {
-            ApiError::new(404, "NotFound", format!("serviceaccounts {name:?} not found"))
-                .with_details(json!({"name": name, "kind": "serviceaccounts"}))
+            ApiError::new(
+                404,
+                "NotFound",
+                format!("serviceaccounts {name:?} not found"),
+            )
+            .with_details(json!({"name": name, "kind": "serviceaccounts"}))
         })?;
     let uid = sa["metadata"]["uid"].as_str().unwrap_or("").to_string();
     let seconds = match spec["expirationSeconds"].as_i64() {
@@ -362,24 +376,38 @@ mod tests {
             Some(Review::TokenRequest)
         );
         assert_eq!(
-            review_of(&rp("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")),
+            review_of(&rp(
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+            )),
             Some(Review::SelfSubjectAccessReview)
         );
         assert_eq!(
-            review_of(&rp("/apis/authorization.k8s.io/v1/namespaces/a/localsubjectaccessreviews")),
+            review_of(&rp(
+                "/apis/authorization.k8s.io/v1/namespaces/a/localsubjectaccessreviews"
+            )),
             Some(Review::LocalSubjectAccessReview)
         );
         assert_eq!(
             review_of(&rp("/apis/authentication.k8s.io/v1/selfsubjectreviews")),
             Some(Review::SelfSubjectReview)
         );
-        assert_eq!(review_of(&rp("/api/v1/namespaces/a/serviceaccounts/b")), None);
-        assert_eq!(review_of(&rp("/apis/authorization.k8s.io/v1/namespaces/a/selfsubjectaccessreviews")), None);
+        assert_eq!(
+            review_of(&rp("/api/v1/namespaces/a/serviceaccounts/b")),
+            None
+        );
+        assert_eq!(
+            review_of(&rp(
+                "/apis/authorization.k8s.io/v1/namespaces/a/selfsubjectaccessreviews"
+            )),
+            None
+        );
     }
 
     #[test]
     fn subject_access_review_subjects() {
-        let u = subject_of(&json!({"user": "jane", "groups": ["a"], "extra": {"k": ["v"]}, "uid": "1"}));
+        let u = subject_of(
+            &json!({"user": "jane", "groups": ["a"], "extra": {"k": ["v"]}, "uid": "1"}),
+        );
         assert_eq!(u.name, "jane");
         assert_eq!(u.groups, vec!["a"]);
         assert_eq!(u.extra["k"], vec!["v"]);

@@ -124,7 +124,8 @@ impl Signer {
         let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
             .map_err(|e| KeyError::Key(e.to_string()))?;
         // The key id is derived from the public key, so that it is stable across restarts.
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.public_key().as_ref());
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.public_key().as_ref());
         let kid = B64.encode(digest.as_ref());
         Ok(Signer { key, kid })
     }
@@ -168,7 +169,8 @@ impl Signer {
     /// The claims of a token this key signed, if it is valid at `now` for one of `audiences`.
     pub fn verify(&self, token: &str, now: i64, audiences: &[&str]) -> Result<Claims, TokenError> {
         let mut parts = token.split('.');
-        let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(c), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Malformed);
         };
@@ -181,7 +183,8 @@ impl Signer {
             return Err(TokenError::BadSignature);
         }
         let sig = B64.decode(s).map_err(|_| TokenError::Malformed)?;
-        let public = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, self.key.public_key().as_ref());
+        let public =
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, self.key.public_key().as_ref());
         public
             .verify(format!("{h}.{c}").as_bytes(), &sig)
             .map_err(|_| TokenError::BadSignature)?;
@@ -190,18 +193,7 @@ impl Signer {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or(TokenError::Malformed)?;
-        if claims.iss != ISSUER {
-            return Err(TokenError::WrongIssuer);
-        }
-        if now > claims.exp + LEEWAY_SECS {
-            return Err(TokenError::Expired);
-        }
-        if now + LEEWAY_SECS < claims.nbf {
-            return Err(TokenError::NotYetValid);
-        }
-        if !claims.aud.iter().any(|a| audiences.contains(&a.as_str())) {
-            return Err(TokenError::WrongAudience(claims.aud.clone()));
-        }
+        check_claims(&claims, now, audiences)?;
         Ok(claims)
     }
 
@@ -215,6 +207,24 @@ impl Signer {
             "x": B64.encode(x), "y": B64.encode(y),
         }]})
     }
+}
+
+/// The checks of a token's claims that depend on the time and the audience
+/// (the signature aside).
+pub fn check_claims(claims: &Claims, now: i64, audiences: &[&str]) -> Result<(), TokenError> {
+    if claims.iss != ISSUER {
+        return Err(TokenError::WrongIssuer);
+    }
+    if now > claims.exp + LEEWAY_SECS {
+        return Err(TokenError::Expired);
+    }
+    if now + LEEWAY_SECS < claims.nbf {
+        return Err(TokenError::NotYetValid);
+    }
+    if !claims.aud.iter().any(|a| audiences.contains(&a.as_str())) {
+        return Err(TokenError::WrongAudience(claims.aud.clone()));
+    }
+    Ok(())
 }
 
 /// Whether a bearer token looks like a JWT (three dot-separated parts), so
@@ -245,22 +255,43 @@ mod tests {
     fn expiry_audience_issuer_and_key_are_checked() {
         let s = Signer::generate().unwrap();
         let t = s.sign(&claims(1000, 600, ISSUER));
-        assert_eq!(s.verify(&t, 1000 + 600 + LEEWAY_SECS + 1, &[ISSUER]), Err(TokenError::Expired));
-        assert_eq!(s.verify(&t, 1000 - LEEWAY_SECS - 1, &[ISSUER]), Err(TokenError::NotYetValid));
-        assert!(matches!(s.verify(&t, 1000, &["other"]), Err(TokenError::WrongAudience(_))));
+        assert_eq!(
+            s.verify(&t, 1000 + 600 + LEEWAY_SECS + 1, &[ISSUER]),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            s.verify(&t, 1000 - LEEWAY_SECS - 1, &[ISSUER]),
+            Err(TokenError::NotYetValid)
+        );
+        assert!(matches!(
+            s.verify(&t, 1000, &["other"]),
+            Err(TokenError::WrongAudience(_))
+        ));
         // Signed by another key: refused.
         let forged = Signer::generate().unwrap().sign(&claims(1000, 600, ISSUER));
-        assert_eq!(s.verify(&forged, 1000, &[ISSUER]), Err(TokenError::BadSignature));
+        assert_eq!(
+            s.verify(&forged, 1000, &[ISSUER]),
+            Err(TokenError::BadSignature)
+        );
         // Claims changed after signing: refused.
         let mut parts: Vec<&str> = t.split('.').collect();
         let tampered = B64.encode(serde_json::to_vec(&claims(1000, 99999, ISSUER)).unwrap());
         parts[1] = &tampered;
-        assert_eq!(s.verify(&parts.join("."), 1000, &[ISSUER]), Err(TokenError::BadSignature));
+        assert_eq!(
+            s.verify(&parts.join("."), 1000, &[ISSUER]),
+            Err(TokenError::BadSignature)
+        );
         let mut other_iss = claims(1000, 600, ISSUER);
         other_iss.iss = "https://elsewhere".into();
-        assert_eq!(s.verify(&s.sign(&other_iss), 1000, &[ISSUER]), Err(TokenError::WrongIssuer));
+        assert_eq!(
+            s.verify(&s.sign(&other_iss), 1000, &[ISSUER]),
+            Err(TokenError::WrongIssuer)
+        );
         assert_eq!(s.verify("abc", 1000, &[ISSUER]), Err(TokenError::Malformed));
-        assert_eq!(s.verify("a.b.c", 1000, &[ISSUER]), Err(TokenError::Malformed));
+        assert_eq!(
+            s.verify("a.b.c", 1000, &[ISSUER]),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]

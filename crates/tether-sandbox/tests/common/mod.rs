@@ -55,7 +55,10 @@ impl TestSandbox {
     pub fn kubeconfig_with_token(&self, name: &str, token: &str) -> PathBuf {
         let text = std::fs::read_to_string(&self.kubeconfig).expect("kubeconfig");
         let admin = self.sandbox.admin_token();
-        assert!(!admin.is_empty() && text.contains(admin), "the kubeconfig holds the admin token");
+        assert!(
+            !admin.is_empty() && text.contains(admin),
+            "the kubeconfig holds the admin token"
+        );
         self.file(name, &text.replace(admin, token))
     }
 
