@@ -184,7 +184,6 @@ impl Store {
     }
 
     /// Events at or below this revision are no longer kept.
-
     pub fn compacted_rv(&self) -> u64 {
         self.lock().compacted
     }

@@ -60,12 +60,12 @@ pub fn request_attributes(method: &str, path: &str, query: &[(String, String)]) 
         }
         .to_string();
     }
-    if rest.first() == Some(&"namespaces") {
-        if let Some(ns) = rest.get(1) {
-            a.namespace = ns.to_string();
-            if rest.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&rest[2]) {
-                rest = &rest[2..];
-            }
+    if rest.first() == Some(&"namespaces")
+        && let Some(ns) = rest.get(1)
+    {
+        a.namespace = ns.to_string();
+        if rest.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&rest[2]) {
+            rest = &rest[2..];
         }
     }
     if rest.len() >= 3 && a.verb != "proxy" {
@@ -85,12 +85,12 @@ pub fn request_attributes(method: &str, path: &str, query: &[(String, String)]) 
         a.verb = if watch { "watch" } else { "list" }.to_string();
     }
     // A list or watch of one object by field selector is judged by its name.
-    if a.name.is_empty() && (a.verb == "list" || a.verb == "watch") {
-        if let Some((_, sel)) = query.iter().rev().find(|(k, _)| k == "fieldSelector")
-            && let Some(name) = exact_name(sel)
-        {
-            a.name = name.to_string();
-        }
+    if a.name.is_empty()
+        && (a.verb == "list" || a.verb == "watch")
+        && let Some((_, sel)) = query.iter().rev().find(|(k, _)| k == "fieldSelector")
+        && let Some(name) = exact_name(sel)
+    {
+        a.name = name.to_string();
     }
     if a.name.is_empty() && a.verb == "delete" {
         a.verb = "deletecollection".to_string();

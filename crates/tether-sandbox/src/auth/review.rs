@@ -24,7 +24,8 @@ use crate::store::ObjKey;
 const AUTHN: &str = "authentication.k8s.io";
 const AUTHZ: &str = "authorization.k8s.io";
 
-/// The review kind a path names, if any.
+/// The review kind a path names, if any (named as the kinds are).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Review {
     TokenRequest,
