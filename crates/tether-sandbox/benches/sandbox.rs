@@ -118,6 +118,8 @@ fn main() {
             .output()
             .expect("benchmark child runs");
         assert!(out.status.success(), "mode {mode} failed");
+        // Each mode's rows as they come, in case a later mode fails.
+        eprintln!("{mode}:\n{}", String::from_utf8_lossy(&out.stdout));
         let rows = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| serde_json::from_str::<Row>(l).ok())
@@ -163,17 +165,17 @@ async fn service_account_token(client: &reqwest::Client, base: &str) -> String {
     let posts = [
         (
             format!("{ns}/serviceaccounts"),
-            json!({"metadata": {"name": "bench"}}),
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bench"}}),
         ),
         (
             format!("{rbac}/roles"),
-            json!({"metadata": {"name": "bench"}, "rules": [
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "bench"}, "rules": [
                 {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "list", "watch", "patch", "update"]},
             ]}),
         ),
         (
             format!("{rbac}/rolebindings"),
-            json!({"metadata": {"name": "bench"},
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "bench"},
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "bench"},
                 "subjects": [{"kind": "ServiceAccount", "name": "bench", "namespace": "default"}]}),
         ),
@@ -190,7 +192,7 @@ async fn service_account_token(client: &reqwest::Client, base: &str) -> String {
     }
     let resp: serde_json::Value = client
         .post(format!("{ns}/serviceaccounts/bench/token"))
-        .json(&json!({"spec": {"expirationSeconds": 7200}}))
+        .json(&json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 7200}}))
         .send()
         .await
         .expect("token request")
