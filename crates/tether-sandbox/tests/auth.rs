@@ -805,3 +805,58 @@ async fn reviews_and_issuer_documents() {
     );
     assert_eq!(get_as(&ts, None, "/openid/v1/jwks").await.0, 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_that_creates_needs_create_as_well_as_patch() {
+    let ts = start().await;
+    ts.kubectl_ok(&["create", "namespace", "team"]).await;
+    ts.kubectl_ok(&["create", "serviceaccount", "patcher", "-n", "team"])
+        .await;
+    ts.kubectl_ok(&[
+        "create",
+        "role",
+        "patch-only",
+        "-n",
+        "team",
+        "--verb=get,patch",
+        "--resource=configmaps",
+    ])
+    .await;
+    ts.kubectl_ok(&[
+        "create",
+        "rolebinding",
+        "patcher",
+        "-n",
+        "team",
+        "--role=patch-only",
+        "--serviceaccount=team:patcher",
+    ])
+    .await;
+    ts.kubectl_ok(&["create", "configmap", "there", "-n", "team"])
+        .await;
+    let token = ts
+        .kubectl_ok(&["create", "token", "patcher", "-n", "team"])
+        .await;
+    let client = ts.http_as(Some(token.trim()));
+    let apply = |name: &str| {
+        client
+            .patch(ts.url(&format!("/api/v1/namespaces/team/configmaps/{name}?fieldManager=t")))
+            .header("content-type", "application/apply-patch+yaml")
+            .body(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": "1"}}).to_string())
+            .send()
+    };
+    let resp = apply("there").await.expect("request");
+    assert_eq!(resp.status().as_u16(), 200, "an existing object is patched");
+    let resp = apply("new").await.expect("request");
+    assert_eq!(resp.status().as_u16(), 403);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(
+        body,
+        status(
+            403,
+            "Forbidden",
+            r#"configmaps "new" is forbidden: "#,
+            Some(json!({"name": "new", "kind": "configmaps"}))
+        )
+    );
+}
