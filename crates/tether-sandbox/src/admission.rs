@@ -11,29 +11,33 @@ const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lowe
 const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const DNS1035_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 
-fn is_label(s: &str) -> bool {
+/// The shape of an RFC 1123 label, without its length limit.
+fn label_chars(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 63
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && s.as_bytes()[0].is_ascii_alphanumeric()
         && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
 }
 
+/// An RFC 1123 subdomain: dot-separated labels, 253 characters in all. The real
+/// regex does not bound each label, so a 100-character name without dots is valid.
 pub fn is_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(is_label)
+    s.len() <= 253 && s.split('.').all(label_chars)
 }
 
-fn is_dns1035(s: &str) -> bool {
-    is_label(s) && s.as_bytes()[0].is_ascii_lowercase()
-}
-
-/// Which rule a kind's names follow, as in the real registry strategies.
+/// Which rule a kind's names follow, as in the real registry strategies
+/// (`ValidateNamespaceName`, `ValidateServiceName`, `ValidateRBACName`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NameRule {
+    /// `NameIsDNSSubdomain`: most kinds.
     Subdomain,
+    /// `NameIsDNSLabel`: namespaces.
     Label,
+    /// `NameIsDNS1035Label`: services.
     Dns1035,
-    /// RBAC objects: any name that is a URL path segment (`system:basic-user`).
+    /// `path.IsValidPathSegmentName`: RBAC roles and bindings (`system:controller:x`)
+    /// and API Priority and Fairness objects.
     PathSegment,
 }
 
@@ -41,18 +45,61 @@ fn name_rule(r: &ResourceInfo) -> NameRule {
     match (r.group.as_str(), r.kind.as_str()) {
         ("", "Namespace") => NameRule::Label,
         ("", "Service") => NameRule::Dns1035,
-        ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
+        ("rbac.authorization.k8s.io", _) | ("flowcontrol.apiserver.k8s.io", _) => {
+            NameRule::PathSegment
+        }
         _ => NameRule::Subdomain,
     }
 }
 
-/// Checks metadata.name (and that a namespace in the body is a valid label).
+/// The messages of the real name checks: one per failed rule, as
+/// `IsDNS1123Subdomain` and friends return them (length and shape separately).
+fn name_errors(rule: NameRule, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let too_long = |n: usize| format!("must be no more than {n} characters");
+    match rule {
+        NameRule::Subdomain => {
+            if name.len() > 253 {
+                out.push(too_long(253));
+            }
+            if !name.split('.').all(label_chars) {
+                out.push(SUBDOMAIN_MSG.to_string());
+            }
+        }
+        NameRule::Label => {
+            if name.len() > 63 {
+                out.push(too_long(63));
+            }
+            if !label_chars(name) {
+                out.push(LABEL_MSG.to_string());
+            }
+        }
+        NameRule::Dns1035 => {
+            if name.len() > 63 {
+                out.push(too_long(63));
+            }
+            if !(label_chars(name) && name.as_bytes()[0].is_ascii_lowercase()) {
+                out.push(DNS1035_MSG.to_string());
+            }
+        }
+        NameRule::PathSegment => {
+            for bad in [".", ".."] {
+                if name == bad {
+                    out.push(format!("may not be '{bad}'"));
+                }
+            }
+            for bad in ["/", "%"] {
+                if name.contains(bad) {
+                    out.push(format!("may not contain '{bad}'"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks metadata.name by the kind's rule.
 pub fn validate_name(r: &ResourceInfo, name: &str) -> Vec<Cause> {
-    let invalid = |msg: &str| Cause {
-        reason: "FieldValueInvalid",
-        message: format!("Invalid value: \"{name}\": {msg}"),
-        field: "metadata.name".into(),
-    };
     if name.is_empty() {
         return vec![Cause {
             reason: "FieldValueRequired",
@@ -60,45 +107,20 @@ pub fn validate_name(r: &ResourceInfo, name: &str) -> Vec<Cause> {
             field: "metadata.name".into(),
         }];
     }
-    let ok = match name_rule(r) {
-        NameRule::Subdomain => is_subdomain(name),
-        NameRule::Label => is_label(name),
-        NameRule::Dns1035 => is_dns1035(name),
-        NameRule::PathSegment => {
-            return path_segment_problems(name)
-                .into_iter()
-                .map(invalid)
-                .collect();
-        }
-    };
-    if ok {
-        return Vec::new();
+    let mut errors = name_errors(name_rule(r), name);
+    // A CronJob's name goes into its Jobs' names with an 11-character suffix,
+    // and those must stay DNS labels (ValidateCronJob).
+    if (r.group.as_str(), r.kind.as_str()) == ("batch", "CronJob") && name.len() > 52 {
+        errors.push("must be no more than 52 characters".into());
     }
-    vec![invalid(match name_rule(r) {
-        NameRule::Subdomain => SUBDOMAIN_MSG,
-        NameRule::Label => LABEL_MSG,
-        NameRule::Dns1035 => DNS1035_MSG,
-        NameRule::PathSegment => "",
-    })]
-}
-
-/// Why a name cannot be a URL path segment, as the real server words it.
-fn path_segment_problems(name: &str) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if name == "." || name == ".." {
-        out.push(if name == "." {
-            "may not be '.'"
-        } else {
-            "may not be '..'"
-        });
-    }
-    if name.contains('/') {
-        out.push("may not contain '/'");
-    }
-    if name.contains('%') {
-        out.push("may not contain '%'");
-    }
-    out
+    errors
+        .into_iter()
+        .map(|msg| Cause {
+            reason: "FieldValueInvalid",
+            message: format!("Invalid value: \"{name}\": {msg}"),
+            field: "metadata.name".into(),
+        })
+        .collect()
 }
 
 /// Kind-specific checks that the real server makes and that users hit most.
@@ -245,6 +267,30 @@ fn default_pod_spec(spec: &mut Map<String, Value>, restart_policy: Option<&str>)
     set_default(spec, "terminationGracePeriodSeconds", json!(30));
 }
 
+/// Defaults of a Pod that its templates do not get (`SetDefaults_Pod`): requests
+/// default to the limits of the same resource, and service links are on.
+fn default_pod_only(spec: &mut Map<String, Value>) {
+    for list in ["containers", "initContainers"] {
+        if let Some(Value::Array(cs)) = spec.get_mut(list) {
+            for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+                let Some(Value::Object(resources)) = c.get_mut("resources") else {
+                    continue;
+                };
+                let Some(Value::Object(limits)) = resources.get("limits").cloned() else {
+                    continue;
+                };
+                let requests = resources.entry("requests").or_insert_with(|| json!({}));
+                if let Some(requests) = requests.as_object_mut() {
+                    for (name, q) in limits {
+                        requests.entry(name).or_insert(q);
+                    }
+                }
+            }
+        }
+    }
+    set_default(spec, "enableServiceLinks", json!(true));
+}
+
 /// Fills in the defaults the real server fills in for the kinds GitOps tools
 /// apply most, so that diffs against the sandbox meet the same noise as
 /// against a real cluster.
@@ -290,6 +336,7 @@ pub fn apply_defaults(r: &ResourceInfo, obj: &mut Value) {
         ("", "Pod") => {
             if let Some(ps) = obj_at(obj, &["spec"]) {
                 default_pod_spec(ps, Some("Always"));
+                default_pod_only(ps);
             }
         }
         ("batch", "Job") => {
@@ -371,6 +418,7 @@ pub fn apply_defaults(r: &ResourceInfo, obj: &mut Value) {
             }
         }
         ("", "Secret") => {
+            merge_string_data(obj);
             if let Some(o) = obj.as_object_mut() {
                 set_default(o, "type", json!("Opaque"));
             }
@@ -390,6 +438,265 @@ pub fn apply_defaults(r: &ResourceInfo, obj: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+/// The status fields a built-in object always has on the real server. On create,
+/// the strategy's PrepareForCreate sets a Pod's `phase: Pending` and its
+/// `qosClass`; and the status structs of several kinds hold integer counters
+/// without `omitempty` (required in the OpenAPI schema), which Go encodes as 0
+/// until a controller sets them: strict clients refuse objects without them.
+pub fn status_defaults(r: &ResourceInfo, obj: &mut Value, creating: bool) {
+    let zero_counters: &[&str] = match (r.group.as_str(), r.kind.as_str()) {
+        ("apps", "DaemonSet") => &[
+            "currentNumberScheduled",
+            "numberMisscheduled",
+            "desiredNumberScheduled",
+            "numberReady",
+        ],
+        ("apps", "ReplicaSet") | ("", "ReplicationController") => &["replicas"],
+        ("apps", "StatefulSet") => &["replicas", "availableReplicas"],
+        // v2 omits a zero currentReplicas; v1 always has it (see `present`).
+        ("autoscaling", "HorizontalPodAutoscaler") => &["desiredReplicas"],
+        ("policy", "PodDisruptionBudget") => &[
+            "disruptionsAllowed",
+            "currentHealthy",
+            "desiredHealthy",
+            "expectedPods",
+        ],
+        _ => &[],
+    };
+    let is_pod = (r.group.as_str(), r.kind.as_str()) == ("", "Pod");
+    let is_attachment =
+        (r.group.as_str(), r.kind.as_str()) == ("storage.k8s.io", "VolumeAttachment");
+    if zero_counters.is_empty() && !is_pod && !is_attachment {
+        return;
+    }
+    let qos = is_pod.then(|| pod_qos_class(obj));
+    let Some(o) = obj.as_object_mut() else {
+        return;
+    };
+    let status = o.entry("status").or_insert_with(|| json!({}));
+    let Some(status) = status.as_object_mut() else {
+        return;
+    };
+    for counter in zero_counters {
+        set_default(status, counter, json!(0));
+    }
+    if is_attachment {
+        set_default(status, "attached", json!(false));
+    }
+    if let Some(qos) = qos {
+        if creating {
+            set_default(status, "phase", json!("Pending"));
+        }
+        set_default(status, "qosClass", json!(qos));
+    }
+}
+
+/// A quantity as a number (`100m` is 0.1, `1Gi` is 2^30), for comparing and
+/// testing for zero; None when it does not parse.
+pub fn quantity_value(q: &Value) -> Option<f64> {
+    let text = match q {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => return n.as_f64(),
+        _ => return None,
+    };
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '+' | '-')))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        s if s.starts_with(['e', 'E']) => 10f64.powi(s[1..].parse().ok()?),
+        _ => return None,
+    };
+    Some(number * scale)
+}
+
+/// The Pod's QoS class, as the real `ComputePodQOS` derives it from the cpu and
+/// memory requests and limits of its containers and init containers.
+pub fn pod_qos_class(pod: &Value) -> &'static str {
+    const COMPUTE: [&str; 2] = ["cpu", "memory"];
+    let mut requests: Map<String, Value> = Map::new();
+    let mut limits: Map<String, Value> = Map::new();
+    let add = |into: &mut Map<String, Value>, name: &str, v: f64| {
+        let sum = into.get(name).and_then(Value::as_f64).unwrap_or(0.0) + v;
+        into.insert(name.to_string(), json!(sum));
+    };
+    let mut guaranteed = true;
+    for list in ["containers", "initContainers"] {
+        for c in pod
+            .pointer(&format!("/spec/{list}"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let resources = |kind: &str| {
+                c.pointer(&format!("/resources/{kind}"))
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(name, _)| COMPUTE.contains(&name.as_str()))
+                    .filter_map(|(name, q)| Some((name.clone(), quantity_value(q)?)))
+                    .filter(|(_, v)| *v > 0.0)
+                    .collect::<Vec<_>>()
+            };
+            for (name, v) in resources("requests") {
+                add(&mut requests, &name, v);
+            }
+            let found = resources("limits");
+            for (name, v) in &found {
+                add(&mut limits, name, *v);
+            }
+            if !COMPUTE.iter().all(|n| found.iter().any(|(f, _)| f == n)) {
+                guaranteed = false;
+            }
+        }
+    }
+    if requests.is_empty() && limits.is_empty() {
+        return "BestEffort";
+    }
+    if guaranteed {
+        let equal = |a: f64, b: f64| (a - b).abs() <= f64::EPSILON * a.abs().max(b.abs()) * 4.0;
+        let matches = requests.iter().all(|(name, req)| {
+            limits
+                .get(name)
+                .and_then(Value::as_f64)
+                .zip(req.as_f64())
+                .is_some_and(|(l, r)| equal(l, r))
+        });
+        if matches && requests.len() == limits.len() {
+            return "Guaranteed";
+        }
+    }
+    "Burstable"
+}
+
+/// What the real server's default admission plugins add to a new Pod, after its
+/// field manager ran (so no manager owns these fields): the ServiceAccount
+/// plugin names the `default` ServiceAccount and mounts its token volume
+/// (`kube-api-access-xxxxx`) in every container unless automounting is off; the
+/// DefaultTolerationSeconds plugin tolerates not-ready and unreachable nodes for
+/// 300 s; the Priority plugin sets priority 0 and `PreemptLowerPriority` when no
+/// priority class is named. `suffix` is the volume name's random part.
+pub fn admit_pod(pod: &mut Value, suffix: &str) {
+    let Some(spec) = obj_at(pod, &["spec"]) else {
+        return;
+    };
+    let account = match spec.get("serviceAccountName").and_then(Value::as_str) {
+        Some(name) if !name.is_empty() => name.to_string(),
+        _ => spec
+            .get("serviceAccount")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("default")
+            .to_string(),
+    };
+    spec.insert("serviceAccountName".into(), json!(account));
+    spec.insert("serviceAccount".into(), json!(account));
+    const TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let automount = spec.get("automountServiceAccountToken") != Some(&json!(false));
+    let mounted = ["containers", "initContainers"].iter().any(|list| {
+        spec.get(*list).and_then(Value::as_array).is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("volumeMounts")
+                    .and_then(Value::as_array)
+                    .is_some_and(|ms| {
+                        ms.iter()
+                            .any(|m| m.get("mountPath") == Some(&json!(TOKEN_PATH)))
+                    })
+            })
+        })
+    });
+    if automount && !mounted {
+        let volume = format!("kube-api-access-{suffix}");
+        let volumes = spec.entry("volumes").or_insert_with(|| json!([]));
+        if let Some(v) = volumes.as_array_mut() {
+            v.push(json!({"name": volume, "projected": {"sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
+            ], "defaultMode": 420}}));
+        }
+        for list in ["containers", "initContainers"] {
+            if let Some(Value::Array(cs)) = spec.get_mut(list) {
+                for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+                    let mounts = c.entry("volumeMounts").or_insert_with(|| json!([]));
+                    if let Some(m) = mounts.as_array_mut() {
+                        m.push(json!({"name": volume, "readOnly": true, "mountPath": TOKEN_PATH}));
+                    }
+                }
+            }
+        }
+    }
+    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
+    if let Some(t) = tolerations.as_array_mut() {
+        for key in [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable",
+        ] {
+            let tolerated = t.iter().any(|x| {
+                let key_ok = x.get("key").is_none_or(|k| k == key || k == "")
+                    && (x.get("key").is_some() || x.get("operator") == Some(&json!("Exists")));
+                let effect_ok = x
+                    .get("effect")
+                    .and_then(Value::as_str)
+                    .is_none_or(|e| e.is_empty() || e == "NoExecute");
+                key_ok && effect_ok
+            });
+            if !tolerated {
+                t.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+            }
+        }
+    }
+    if spec
+        .get("priorityClassName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        set_default(spec, "priority", json!(0));
+        set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
+    }
+}
+
+/// A Secret's `stringData` is write-only: the real server's conversion moves each
+/// entry into `data`, base64-encoded, over any `data` entry of the same key, and
+/// never stores or returns `stringData` itself.
+pub fn merge_string_data(obj: &mut Value) {
+    let Some(o) = obj.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(strings)) = o.shift_remove("stringData") else {
+        return;
+    };
+    if strings.is_empty() {
+        return;
+    }
+    if !o.get("data").is_some_and(Value::is_object) {
+        o.insert("data".into(), json!({}));
+    }
+    if let Some(Value::Object(data)) = o.get_mut("data") {
+        for (key, value) in strings {
+            let text = value.as_str().unwrap_or("");
+            data.insert(key, json!(crate::base64::encode(text.as_bytes())));
+        }
     }
 }
 
@@ -546,26 +853,146 @@ mod tests {
     use super::*;
 
     #[test]
+    fn name_rules_follow_the_real_validation() {
+        let long = "a".repeat(100);
+        assert!(name_errors(NameRule::Subdomain, &long).is_empty());
+        assert_eq!(
+            name_errors(NameRule::Subdomain, &"a".repeat(254)),
+            vec!["must be no more than 253 characters".to_string()]
+        );
+        assert_eq!(
+            name_errors(NameRule::Label, &long),
+            vec!["must be no more than 63 characters".to_string()]
+        );
+        assert_eq!(name_errors(NameRule::Dns1035, &long).len(), 1);
+        assert_eq!(name_errors(NameRule::Dns1035, "1svc").len(), 1);
+        assert_eq!(
+            name_errors(NameRule::Label, &format!("{long}.b")).len(),
+            2,
+            "too long and not a label: both messages, as the real server"
+        );
+        assert!(name_errors(NameRule::PathSegment, "system:controller:Job").is_empty());
+        assert_eq!(
+            name_errors(NameRule::PathSegment, "a/b"),
+            vec!["may not contain '/'".to_string()]
+        );
+        assert_eq!(
+            name_errors(NameRule::PathSegment, ".."),
+            vec!["may not be '..'".to_string()]
+        );
+    }
+
+    #[test]
     fn names_follow_rfc1123() {
         assert!(is_subdomain("web.example-1"));
         assert!(!is_subdomain("Web"));
         assert!(!is_subdomain("-web"));
         assert!(!is_subdomain(""));
-        assert!(is_label("ns-1"));
-        assert!(!is_label("a.b"));
-        assert!(is_dns1035("svc-1"));
-        assert!(!is_dns1035("1svc"));
+        assert!(name_errors(NameRule::Label, "ns-1").is_empty());
+        assert!(!name_errors(NameRule::Label, "a.b").is_empty());
+        assert!(name_errors(NameRule::Dns1035, "svc-1").is_empty());
     }
 
     #[test]
-    fn rbac_names_are_path_segments() {
-        assert!(path_segment_problems("system:basic-user").is_empty());
-        assert!(path_segment_problems("Any Name").is_empty());
-        assert_eq!(path_segment_problems(".."), ["may not be '..'"]);
+    fn pod_qos_classes_follow_compute_pod_qos() {
+        let pod = |resources: Vec<Value>| {
+            let containers: Vec<Value> = resources
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| json!({"name": format!("c{i}"), "image": "x", "resources": r}))
+                .collect();
+            json!({"spec": {"containers": containers}})
+        };
+        assert_eq!(pod_qos_class(&pod(vec![json!({})])), "BestEffort");
+        let full = json!({"limits": {"cpu": "100m", "memory": "64Mi"}, "requests": {"cpu": "0.1", "memory": "64Mi"}});
         assert_eq!(
-            path_segment_problems("a/b%"),
-            ["may not contain '/'", "may not contain '%'"]
+            pod_qos_class(&pod(vec![full.clone(), full.clone()])),
+            "Guaranteed"
         );
+        let limits_only = json!({"limits": {"cpu": "1", "memory": "1Gi"}});
+        assert_eq!(
+            pod_qos_class(&pod(vec![limits_only.clone()])),
+            "Burstable",
+            "the server's defaulting copies limits into requests before QoS is computed"
+        );
+        let mut defaulted = pod(vec![limits_only]);
+        if let Some(ps) = obj_at(&mut defaulted, &["spec"]) {
+            default_pod_only(ps);
+        }
+        assert_eq!(pod_qos_class(&defaulted), "Guaranteed");
+        let cpu_only = json!({"limits": {"cpu": "1"}, "requests": {"cpu": "1"}});
+        assert_eq!(pod_qos_class(&pod(vec![cpu_only])), "Burstable");
+        let unequal = json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m", "memory": "1Gi"}});
+        assert_eq!(pod_qos_class(&pod(vec![unequal])), "Burstable");
+        assert_eq!(pod_qos_class(&pod(vec![full, json!({})])), "Burstable");
+        let zero = json!({"requests": {"cpu": "0"}, "limits": {"ephemeral-storage": "1Gi"}});
+        assert_eq!(pod_qos_class(&pod(vec![zero])), "BestEffort");
+    }
+
+    #[test]
+    fn new_pods_get_what_the_admission_plugins_add() {
+        let mut pod = json!({"spec": {"containers": [{"name": "c", "image": "x"}],
+            "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 10}]}});
+        admit_pod(&mut pod, "abcde");
+        let spec = &pod["spec"];
+        assert_eq!(spec["serviceAccountName"], "default");
+        assert_eq!(spec["serviceAccount"], "default");
+        assert_eq!(spec["volumes"][0]["name"], "kube-api-access-abcde");
+        assert_eq!(
+            spec["containers"][0]["volumeMounts"],
+            json!([{"name": "kube-api-access-abcde", "readOnly": true, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}])
+        );
+        let keys: Vec<&str> = spec["tolerations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "node.kubernetes.io/unreachable",
+                "node.kubernetes.io/not-ready"
+            ],
+            "an existing toleration is kept, not doubled"
+        );
+        assert_eq!(
+            (spec["priority"].clone(), spec["preemptionPolicy"].clone()),
+            (json!(0), json!("PreemptLowerPriority"))
+        );
+        let mut own = json!({"spec": {"serviceAccountName": "robot", "automountServiceAccountToken": false, "priorityClassName": "high", "containers": [{"name": "c", "image": "x"}]}});
+        admit_pod(&mut own, "abcde");
+        assert_eq!(own["spec"]["serviceAccount"], "robot");
+        assert!(
+            own["spec"].get("volumes").is_none() && own["spec"].get("priority").is_none(),
+            "{own}"
+        );
+    }
+
+    #[test]
+    fn quantities_parse() {
+        assert_eq!(quantity_value(&json!("100m")), Some(0.1));
+        assert_eq!(quantity_value(&json!("1Gi")), Some(1073741824.0));
+        assert_eq!(quantity_value(&json!("2k")), Some(2000.0));
+        assert_eq!(quantity_value(&json!("1e3")), Some(1000.0));
+        assert_eq!(quantity_value(&json!(3)), Some(3.0));
+        assert_eq!(quantity_value(&json!("x")), None);
+    }
+
+    #[test]
+    fn string_data_moves_into_data() {
+        let mut secret = json!({"data": {"a": "b2xk", "keep": "eA=="}, "stringData": {"a": "new", "user": "admin"}});
+        merge_string_data(&mut secret);
+        assert_eq!(
+            secret,
+            json!({"data": {"a": "bmV3", "keep": "eA==", "user": "YWRtaW4="}})
+        );
+        let mut only = json!({"stringData": {"k": ""}});
+        merge_string_data(&mut only);
+        assert_eq!(only, json!({"data": {"k": ""}}));
+        let mut empty = json!({"stringData": {}});
+        merge_string_data(&mut empty);
+        assert_eq!(empty, json!({}));
     }
 
     #[test]

@@ -30,6 +30,119 @@ pub fn builtin_schema(group: &str, version: &str, kind: &str) -> Option<Arc<Sche
     KIND_SCHEMAS.get(&(group, version, kind)).cloned()
 }
 
+/// The fields of a built-in kind that are Go value structs (not pointers): the
+/// real server's objects always have them, `{}` when empty, so a write never
+/// adds them as a whole and field ownership records no `.` for them (only for
+/// maps, pointer structs and list items). Paths are listed parents first; a
+/// path counts only where its parent exists (a ReplicationController's
+/// template is a pointer, but the template's metadata and spec are values).
+/// Every built-in kind has `metadata`, `spec` and `status` as value structs
+/// where it has them at all; filling them in where a kind has no such field is
+/// harmless, as both sides of a comparison get the same `{}`.
+pub fn value_structs(group: &str, kind: &str) -> &'static [&'static [&'static str]] {
+    const POD_TEMPLATE: &[&[&str]] = &[
+        &["metadata"],
+        &["spec"],
+        &["status"],
+        &["spec", "template"],
+        &["spec", "template", "metadata"],
+        &["spec", "template", "spec"],
+    ];
+    match (group, kind) {
+        ("apps", "Deployment") => &[
+            &["metadata"],
+            &["spec"],
+            &["status"],
+            &["spec", "strategy"],
+            &["spec", "template"],
+            &["spec", "template", "metadata"],
+            &["spec", "template", "spec"],
+        ],
+        ("apps", "DaemonSet" | "StatefulSet") => &[
+            &["metadata"],
+            &["spec"],
+            &["status"],
+            &["spec", "updateStrategy"],
+            &["spec", "template"],
+            &["spec", "template", "metadata"],
+            &["spec", "template", "spec"],
+        ],
+        ("apps", "ReplicaSet") | ("batch", "Job") => POD_TEMPLATE,
+        // A pointer template: only its insides are values.
+        ("", "ReplicationController") => &[
+            &["metadata"],
+            &["spec"],
+            &["status"],
+            &["spec", "template", "metadata"],
+            &["spec", "template", "spec"],
+        ],
+        ("", "PodTemplate") => &[
+            &["metadata"],
+            &["template"],
+            &["template", "metadata"],
+            &["template", "spec"],
+        ],
+        ("batch", "CronJob") => &[
+            &["metadata"],
+            &["spec"],
+            &["status"],
+            &["spec", "jobTemplate"],
+            &["spec", "jobTemplate", "metadata"],
+            &["spec", "jobTemplate", "spec"],
+            &["spec", "jobTemplate", "spec", "template"],
+            &["spec", "jobTemplate", "spec", "template", "metadata"],
+            &["spec", "jobTemplate", "spec", "template", "spec"],
+        ],
+        ("", "Event") => &[&["metadata"], &["involvedObject"], &["source"]],
+        ("events.k8s.io", "Event") => &[&["metadata"], &["regarding"], &["deprecatedSource"]],
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            &[&["metadata"], &["roleRef"]]
+        }
+        ("autoscaling", "HorizontalPodAutoscaler") => &[
+            &["metadata"],
+            &["spec"],
+            &["status"],
+            &["spec", "scaleTargetRef"],
+        ],
+        ("", "Service") => &[
+            &["metadata"],
+            &["spec"],
+            &["status"],
+            &["status", "loadBalancer"],
+        ],
+        ("", "PersistentVolumeClaim") => &[
+            &["metadata"],
+            &["spec"],
+            &["status"],
+            &["spec", "resources"],
+        ],
+        _ => &[&["metadata"], &["spec"], &["status"]],
+    }
+}
+
+/// Lists of a built-in kind without `omitempty`: a pod spec's `containers` is
+/// encoded as `null` even in the zero object, so adding containers does not add
+/// the list as a whole (no `.` on `f:containers`). Listed where the pod spec is
+/// always there (see [`value_structs`]).
+pub fn value_lists(group: &str, kind: &str) -> &'static [&'static [&'static str]] {
+    match (group, kind) {
+        ("", "Pod") => &[&["spec", "containers"]],
+        ("apps", _) | ("batch", "Job") | ("", "ReplicationController") => {
+            &[&["spec", "template", "spec", "containers"]]
+        }
+        ("", "PodTemplate") => &[&["template", "spec", "containers"]],
+        ("batch", "CronJob") => &[&[
+            "spec",
+            "jobTemplate",
+            "spec",
+            "template",
+            "spec",
+            "containers",
+        ]],
+        _ => &[],
+    }
+}
+
 /// Group, version and kind.
 type Gvk = (&'static str, &'static str, &'static str);
 

@@ -421,7 +421,14 @@ pub fn builtin_resources() -> Vec<ResourceInfo> {
         // discovery.k8s.io/v1
         builtin::<discovery::v1::EndpointSlice>(extra!([], [], false, None)),
         // events.k8s.io/v1
-        builtin::<events::v1::Event>(extra!(["ev"], [], false, None)),
+        // Stored with core Events: one resource served by two groups (see `crate::events`).
+        ResourceInfo {
+            key: GroupResource {
+                group: String::new(),
+                resource: "events".into(),
+            },
+            ..builtin::<events::v1::Event>(extra!(["ev"], [], false, None))
+        },
         // flowcontrol.apiserver.k8s.io/v1
         builtin::<flowcontrol::v1::FlowSchema>(extra!([], [], true, None)),
         builtin::<flowcontrol::v1::PriorityLevelConfiguration>(extra!([], [], true, None)),

@@ -99,10 +99,17 @@ pub const MAX_DEPTH: usize = 100;
 /// Decodes a `application/vnd.kubernetes.protobuf` body (the "k8s\0" magic + runtime.Unknown
 /// envelope) into the object's JSON form, with apiVersion and kind from the envelope's TypeMeta.
 pub fn decode(body: &[u8]) -> Result<serde_json::Value, String> {
-    decode_envelope(body, 0)
+    decode_envelope(body, 0, ("", ""))
 }
 
-fn decode_envelope(body: &[u8], depth: usize) -> Result<Value, String> {
+/// [`decode`] for a body sent to an endpoint of `(api_version, kind)`: an empty
+/// TypeMeta takes the endpoint's, as the real server decodes with its
+/// group/version/kind as the default (`gvkWithDefaults`).
+pub fn decode_for(body: &[u8], api_version: &str, kind: &str) -> Result<Value, String> {
+    decode_envelope(body, 0, (api_version, kind))
+}
+
+fn decode_envelope(body: &[u8], depth: usize, defaults: (&str, &str)) -> Result<Value, String> {
     let Some(envelope) = body.strip_prefix(MAGIC) else {
         return Err("not a Kubernetes protobuf body: the \"k8s\\0\" prefix is missing".into());
     };
@@ -135,6 +142,12 @@ fn decode_envelope(body: &[u8], depth: usize) -> Result<Value, String> {
         return Err(format!(
             "protobuf body with contentEncoding {encoding:?} is not supported"
         ));
+    }
+    if kind.is_empty() {
+        kind = defaults.1.to_string();
+    }
+    if api_version.is_empty() {
+        api_version = defaults.0.to_string();
     }
     if kind.is_empty() {
         return Err("protobuf body has no kind in its TypeMeta".into());
@@ -546,7 +559,7 @@ fn decode_well_known(
                 Ok(v) => Ok(v),
                 // A protobuf client may embed an object as protobuf too.
                 Err(_) if wk == WellKnown::RawExtension && raw.starts_with(MAGIC) => {
-                    decode_envelope(raw, depth)
+                    decode_envelope(raw, depth, ("", ""))
                 }
                 Err(e) => Err(format!(
                     "{}: embedded object is not JSON: {e}",
@@ -1504,6 +1517,14 @@ mod tests {
                 .contains("k8s")
         );
         assert!(decode(MAGIC).unwrap_err().contains("kind"));
+        // Without a TypeMeta, the endpoint's kind is the default.
+        let bare = [MAGIC, &Pb::new().msg(2, Pb::new().msg(1, meta("cm"))).0].concat();
+        let v = decode_for(&bare, "v1", "ConfigMap").unwrap();
+        assert_eq!(
+            (v["apiVersion"].as_str(), v["kind"].as_str()),
+            (Some("v1"), Some("ConfigMap"))
+        );
+        assert_eq!(v["metadata"]["name"], "cm");
         // Wrong wire types for known fields.
         let wrong = body("v1", "ConfigMap", Pb::new().varint(1, 3));
         assert!(decode(&wrong).unwrap_err().contains("wire type"));

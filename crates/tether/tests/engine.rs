@@ -799,3 +799,54 @@ fn audit_log_answers_who_changed_what_and_through_which_commit() {
     ]);
     assert_eq!(serde_json::from_str::<Vec<Value>>(&none).unwrap().len(), 0);
 }
+
+/// A managed Secret declared with `stringData`: the server merges it into
+/// `data` (base64) and never returns `stringData`, and the app still reads as
+/// in sync (the plan folds `stringData` into `data` before comparing), with no
+/// update applied again at the next reconcile.
+#[test]
+fn a_secret_declared_with_string_data_reads_in_sync() {
+    let mut env = Env::start();
+    env.agent(&[]);
+    let repo = Repo::init(&env.dir.path().join("repo"));
+    repo.write(
+        "app/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\nstringData:\n  password: hunter2\ndata:\n  user: YWRtaW4=\n",
+    );
+    repo.commit("Add a secret");
+    env.apply_yaml(&app_yaml(
+        "vault",
+        &repo.url(),
+        "app",
+        "vault",
+        AUTO_PRUNE,
+        "",
+    ));
+    let app = env.wait_synced_healthy("vault");
+    let live = env.get("secret", "vault", "creds").expect("secret applied");
+    assert!(live.get("stringData").is_none(), "{live}");
+    assert_eq!(live["data"]["password"], "aHVudGVyMg==", "{live}");
+    assert_eq!(live["data"]["user"], "YWRtaW4=", "{live}");
+    let rv = live["metadata"]["resourceVersion"].clone();
+    let out = env.tether(&["app", "diff", "vault"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "in sync: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sync(&app), "Synced");
+    // Another reconcile changes nothing.
+    let out = env.tether(&["app", "sync", "vault", "--timeout", "30s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = env.get("secret", "vault", "creds").expect("secret");
+    assert_eq!(
+        again["metadata"]["resourceVersion"], rv,
+        "no write: {again}"
+    );
+}

@@ -194,7 +194,10 @@ async fn dispatch(
     let rep = request::representation(headers);
     let ok = |v: Value| Ok(json_response(StatusCode::OK, &v, &[]));
     match route {
-        Route::Version => ok(discovery::version()),
+        // `/version` is written by `WriteRawJSON`: indented, without the encoder's newline.
+        Route::Version => Ok(raw_json(
+            serde_json::to_vec_pretty(&discovery::version()).unwrap_or_default(),
+        )),
         Route::Health => Ok((StatusCode::OK, "ok").into_response()),
         Route::CoreVersions if rep == Representation::AggregatedDiscovery => {
             Ok(aggregated(discovery::aggregated(&sh.catalog, true)))
@@ -223,14 +226,29 @@ async fn dispatch(
             );
             Ok(resp)
         }
-        Route::OpenApiV2 => ok(openapi::v2(&sh.catalog)),
-        Route::OpenApiV3Root => ok(openapi::v3_root(&sh.catalog)),
+        // The OpenAPI handlers write the marshalled document as it is, without a newline.
+        Route::OpenApiV2 => Ok(raw_json(
+            serde_json::to_vec(&openapi::v2(&sh.catalog)).unwrap_or_default(),
+        )),
+        Route::OpenApiV3Root => Ok(raw_json(
+            serde_json::to_vec(&openapi::v3_root(&sh.catalog)).unwrap_or_default(),
+        )),
         Route::OpenApiV3(g, v) => openapi::v3_group_version(&sh.catalog, &g, &v)
-            .map(|d| json_response(StatusCode::OK, &d, &[]))
+            .map(|d| raw_json(serde_json::to_vec(&d).unwrap_or_default()))
             .ok_or_else(ApiError::no_route),
         Route::Admin(what) => admin(sh, method, &what, body),
         Route::Resource(p) => resource(sh, method, p, params, headers, body, rep).await,
     }
+}
+
+/// A 200 JSON response of exactly these bytes (no encoder newline).
+fn raw_json(bytes: Vec<u8>) -> Response {
+    let mut resp = (StatusCode::OK, bytes).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// True when the client takes only protobuf (client-go's OpenAPI v2 request).
@@ -338,17 +356,17 @@ async fn resource(
         ("GET", None, None) if params.flag("watch") => watch::watch(sh, r.clone(), &p, params, rep),
         ("GET", None, None) => resources::list(sh, &r, &p, params, rep),
         ("POST", None, None) => {
-            let obj = request::decode_body(body, &request::content_type(headers))?;
+            let obj = request::decode_object_body(body, &request::content_type(headers), &r)?;
             let mut w = Writer::new(sh, &r, &p, params, ua)?;
             resources::create(&mut w, &p, obj)
         }
         ("PUT", Some(name), None) => {
-            let obj = request::decode_body(body, &request::content_type(headers))?;
+            let obj = request::decode_object_body(body, &request::content_type(headers), &r)?;
             let mut w = Writer::new(sh, &r, &p, params, ua)?;
             resources::update(&mut w, &name, None, obj)
         }
         ("PUT", Some(name), Some(s)) if part_allows("update") => {
-            let obj = request::decode_body(body, &request::content_type(headers))?;
+            let obj = request::decode_object_body(body, &request::content_type(headers), &r)?;
             let mut w = Writer::new(sh, &r, &p, params, ua)?;
             resources::update(&mut w, &name, Some(s), obj)
         }

@@ -97,7 +97,8 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Option<Route> {
     Some(Route::Resource(p))
 }
 
-/// Query parameters, in order; the last of a repeated key wins.
+/// Query parameters, in order. Of a repeated key the first wins, as when the
+/// real server converts `url.Values` into its option structs.
 #[derive(Debug, Default, Clone)]
 pub struct Params(pub Vec<(String, String)>);
 
@@ -105,16 +106,31 @@ impl Params {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
-            .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// A boolean parameter (`watch`, `allowWatchBookmarks`, `sendInitialEvents`,
+    /// `force`, `orphanDependents`, ...): absent is false; present, it is true
+    /// unless it is `0` or `false` in any case, so a bare `?watch` is true.
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1"))
+        self.bool(key).unwrap_or(false)
+    }
+
+    /// A boolean parameter when present, by [`query_bool`]'s rule.
+    pub fn bool(&self, key: &str) -> Option<bool> {
+        self.get(key).map(query_bool)
     }
     pub fn dry_run(&self) -> bool {
         self.0.iter().any(|(k, v)| k == "dryRun" && v == "All")
     }
+}
+
+/// The real server's rule for a boolean query value (apimachinery's
+/// `Convert_Slice_string_To_bool`): `0` and `false` (any case) are false,
+/// everything else, the empty value included, is true.
+pub fn query_bool(value: &str) -> bool {
+    !(value == "0" || value.eq_ignore_ascii_case("false"))
 }
 
 /// What the client asked to receive, from the Accept header.
@@ -167,6 +183,24 @@ pub fn content_type(headers: &HeaderMap) -> String {
         .trim()
         .to_ascii_lowercase()
 }
+
+/// Decodes the body of a create or update of `r`: as [`decode_body`], but a
+/// protobuf body without a TypeMeta is decoded as the endpoint's kind.
+pub fn decode_object_body(
+    body: &[u8],
+    content_type: &str,
+    r: &crate::catalog::ResourceInfo,
+) -> Result<Value, ApiError> {
+    if content_type == PROTOBUF && !body.iter().all(u8::is_ascii_whitespace) {
+        let mut v = crate::protobuf::decode_for(body, &r.api_version(), &r.kind)
+            .map_err(|e| ApiError::bad_request(format!("failed to decode protobuf body: {e}")))?;
+        drop_go_empty_strings(&mut v);
+        return Ok(v);
+    }
+    decode_body(body, content_type)
+}
+
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 
 /// Decodes a JSON or YAML body into a value.
 pub fn decode_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
@@ -254,6 +288,25 @@ mod tests {
         let p = res("/apis/apps/v1/deployments");
         assert_eq!((p.namespace, p.name), (None, None));
         assert_eq!(parse_route("/apis/apps/v1/namespaces/a/b/c/d/e"), None);
+    }
+
+    #[test]
+    fn boolean_parameters_follow_the_real_servers_rule() {
+        for v in ["true", "True", "TRUE", "1", "", "yes", "anything"] {
+            assert!(query_bool(v), "{v:?} is true");
+        }
+        for v in ["false", "False", "FALSE", "0"] {
+            assert!(!query_bool(v), "{v:?} is false");
+        }
+        let p = Params(vec![
+            ("watch".into(), String::new()),
+            ("force".into(), "False".into()),
+            ("force".into(), "true".into()),
+        ]);
+        assert!(p.flag("watch"), "a bare ?watch is true");
+        assert!(!p.flag("force"), "the first of a repeated key wins");
+        assert!(!p.flag("allowWatchBookmarks"), "absent is false");
+        assert_eq!(p.bool("absent"), None);
     }
 
     #[test]

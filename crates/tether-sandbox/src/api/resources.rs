@@ -20,9 +20,26 @@ use crate::selector::{FieldSelector, LabelSelector, supported_fields};
 use crate::store::{ObjKey, WriteOp};
 use crate::table::{self, IncludeObject};
 
+/// A JSON body as the real server's encoder writes it: the JSON text followed by
+/// a newline (Go's `json.Encoder.Encode`), which clients comparing bodies see.
+pub fn encoded_json<T: serde::Serialize + ?Sized>(code: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(mut bytes) => {
+            bytes.push(b'\n');
+            let mut resp = (code, bytes).into_response();
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => status::ApiError::internal(format!("encoding the response: {e}")).into_response(),
+    }
+}
+
 /// A JSON response with a status code and any warnings.
 pub fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
-    let mut resp = (code, axum::Json(body)).into_response();
+    let mut resp = encoded_json(code, body);
     for w in warnings {
         let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
         if let Ok(v) = HeaderValue::from_str(&text) {
@@ -35,6 +52,23 @@ pub fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Res
 /// The object as served at this version: all versions share storage, and the
 /// apiVersion is stamped on the way out (CRDs with conversion strategy None do the same).
 pub fn present<'a>(r: &ResourceInfo, obj: &'a Value) -> std::borrow::Cow<'a, Value> {
+    if crate::events::is_events_group(r)
+        && obj.get("apiVersion").and_then(Value::as_str) != Some(crate::events::API_VERSION)
+    {
+        return std::borrow::Cow::Owned(crate::events::to_events(obj));
+    }
+    // autoscaling/v1 encodes status.currentReplicas even when 0 (v2, where objects
+    // are stored, omits it then).
+    if r.group == "autoscaling"
+        && r.version == "v1"
+        && obj.pointer("/status").is_some_and(Value::is_object)
+        && obj.pointer("/status/currentReplicas").is_none()
+    {
+        let mut out = obj.clone();
+        out["status"]["currentReplicas"] = json!(0);
+        out["apiVersion"] = json!(r.api_version());
+        return std::borrow::Cow::Owned(out);
+    }
     let wanted = r.api_version();
     if obj.get("apiVersion").and_then(Value::as_str) == Some(wanted.as_str()) || !obj.is_object() {
         // The common case: served at the version it was stored at; no copy.
@@ -209,6 +243,15 @@ impl Selectors {
     pub fn matches(&self, obj: &Value) -> bool {
         self.labels.matches(obj) && self.fields.matches(obj)
     }
+
+    /// Matches a stored object as `r` serves it (field selectors name the served
+    /// form's fields, e.g. `regarding.name` for events.k8s.io Events).
+    pub fn matches_served(&self, r: &ResourceInfo, obj: &Value) -> bool {
+        if self.labels.is_empty() && self.fields.is_empty() {
+            return true;
+        }
+        self.matches(&present(r, obj))
+    }
 }
 
 /// A list response, serialised from borrowed objects.
@@ -218,18 +261,56 @@ struct ListBody<'a> {
     #[serde(rename = "apiVersion")]
     api_version: &'a str,
     metadata: &'a Value,
-    items: Vec<std::borrow::Cow<'a, Value>>,
+    items: Vec<ListItem<'a>>,
+}
+
+/// One item of a list. Items of built-in (typed) lists carry no `kind` or
+/// `apiVersion`, as the real server's typed encoding leaves them out; items of
+/// custom resource lists (unstructured) keep theirs. Serialised without copying.
+pub struct ListItem<'a> {
+    pub object: std::borrow::Cow<'a, Value>,
+    pub typed: bool,
+}
+
+impl serde::Serialize for ListItem<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match (&*self.object, self.typed) {
+            (Value::Object(map), true) => {
+                let mut out = s.serialize_map(None)?;
+                for (k, v) in map {
+                    if k != "kind" && k != "apiVersion" {
+                        out.serialize_entry(k, v)?;
+                    }
+                }
+                out.end()
+            }
+            (other, _) => other.serialize(s),
+        }
+    }
+}
+
+/// An object as an item of a list of `r` (see [`ListItem`]).
+pub fn list_item(r: &ResourceInfo, object: Value) -> Value {
+    match object {
+        Value::Object(mut map) if !r.is_custom() => {
+            map.shift_remove("kind");
+            map.shift_remove("apiVersion");
+            Value::Object(map)
+        }
+        other => other,
+    }
 }
 
 /// A continue token: the key to resume after. Real tokens are opaque too.
 fn encode_continue(rv: u64, key: &ObjKey) -> String {
     let raw = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": format!("{}/{}\u{0}", key.namespace, key.name)}).to_string();
-    base64_encode(raw.as_bytes())
+    crate::base64::encode(raw.as_bytes())
 }
 
 /// The key to resume after and the revision the first page was served at.
 fn decode_continue(token: &str) -> Option<(ObjKey, u64)> {
-    let raw = base64_decode(token)?;
+    let raw = crate::base64::decode(token)?;
     let v: Value = serde_json::from_slice(&raw).ok()?;
     let start = v.get("start")?.as_str()?.trim_end_matches('\u{0}');
     let (ns, name) = start.split_once('/')?;
@@ -293,7 +374,7 @@ pub fn list(
         {
             continue;
         }
-        if !sel.matches(item) {
+        if !sel.matches_served(r, item) {
             continue;
         }
         if limit.is_some_and(|l| selected.len() >= l) {
@@ -337,8 +418,13 @@ pub fn list(
                 list_meta["continue"] = json!("");
             }
             let api_version = r.api_version();
-            let items: Vec<std::borrow::Cow<'_, Value>> =
-                selected.iter().map(|o| present(r, o)).collect();
+            let items: Vec<ListItem<'_>> = selected
+                .iter()
+                .map(|o| ListItem {
+                    object: present(r, o),
+                    typed: !r.is_custom(),
+                })
+                .collect();
             // Serialised straight from the stored objects, without building a new tree.
             let list = ListBody {
                 kind: &r.list_kind,
@@ -346,7 +432,7 @@ pub fn list(
                 metadata: &list_meta,
                 items,
             };
-            return Ok((StatusCode::OK, axum::Json(list)).into_response());
+            return Ok(encoded_json(StatusCode::OK, &list));
         }
     };
     Ok(json_response(StatusCode::OK, &body, &[]))
@@ -433,32 +519,76 @@ impl<'a> Writer<'a> {
     }
 
     /// Checks that a body names this resource's kind and version and this namespace.
-    pub fn check_body(&self, obj: &Value, url_name: Option<&str>) -> Result<(), ApiError> {
-        if !obj.is_object() {
+    /// A missing `kind` or `apiVersion` is taken from the URL, as the real server
+    /// decodes a body with the endpoint's group/version/kind as the default; only
+    /// one that contradicts the URL is an error. Custom resources decode into
+    /// unstructured objects, which must name their kind (their apiVersion defaults).
+    pub fn check_body(&self, obj: &mut Value, url_name: Option<&str>) -> Result<(), ApiError> {
+        let r = self.r;
+        let Some(map) = obj.as_object_mut() else {
             return Err(ApiError::bad_request(
                 "the body of the request must be a JSON or YAML object",
             ));
-        }
-        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        if kind.is_empty() {
+        };
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+        let (kind, api_version) = (text(map.get("kind")), text(map.get("apiVersion")));
+        if kind.is_empty() && r.is_custom() {
+            let body = Value::Object(map.clone()).to_string();
             return Err(ApiError::bad_request(format!(
                 "Object 'Kind' is missing in '{}'",
-                truncate(&obj.to_string(), 200)
+                truncate(&body, 200)
             )));
         }
-        if kind != self.r.kind {
-            return Err(ApiError::bad_request(format!(
-                "the kind of the object ({kind}) does not match the kind on the URL ({})",
-                self.r.kind
+        // apimachinery's gvkWithDefaults: an empty kind, and an empty apiVersion, take the URL's.
+        let (kind, api_version) = (
+            if kind.is_empty() {
+                r.kind.clone()
+            } else {
+                kind
+            },
+            if api_version.is_empty() {
+                r.api_version()
+            } else {
+                api_version
+            },
+        );
+        if kind != r.kind && r.is_custom() {
+            // Unstructured objects decode as any kind; the CRD's validation refuses it.
+            let name = meta_str(obj, "name").unwrap_or("");
+            let cause = Cause {
+                reason: "FieldValueInvalid",
+                message: format!("Invalid value: \"{kind}\": must be {}", r.kind),
+                field: "kind".into(),
+            };
+            let mut e = ApiError::invalid(r, name, vec![cause]);
+            e.message = format!(
+                "{kind}.{} \"{name}\" is invalid: kind: Invalid value: \"{kind}\": must be {}",
+                r.group, r.kind
+            );
+            return Err(e);
+        }
+        if kind != r.kind {
+            let (group, version) = match api_version.split_once('/') {
+                Some((g, v)) => (g, v),
+                None => ("", api_version.as_str()),
+            };
+            let registered = self.sh.catalog.by_kind(group, version, &kind).is_some();
+            return Err(ApiError::bad_request(wrong_kind_message(
+                r,
+                &kind,
+                &api_version,
+                registered,
             )));
         }
-        if api_version != self.r.api_version() {
+        if api_version != r.api_version() {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({api_version}) does not match the expected API version ({})",
-                self.r.api_version()
+                r.api_version()
             )));
         }
+        map.insert("apiVersion".into(), json!(api_version));
+        map.insert("kind".into(), json!(kind));
+        let obj = &*obj;
         if let (Some(url_ns), Some(body_ns)) = (&self.namespace, meta_str(obj, "namespace"))
             && !body_ns.is_empty()
             && body_ns != url_ns
@@ -631,6 +761,20 @@ impl<'a> Writer<'a> {
             }
         }
         new = self.check_fields(new, &name)?;
+        // An events.k8s.io Event is stored as the core Event it is (see `crate::events`):
+        // from here on the write is the core resource's.
+        let core_events;
+        let r = if crate::events::is_events_group(r) {
+            new = crate::events::to_core(&new);
+            core_events = self
+                .sh
+                .catalog
+                .get("", "v1", "events")
+                .ok_or_else(|| ApiError::internal("core events are not served"))?;
+            &*core_events
+        } else {
+            r
+        };
         if let Some(o) = new.as_object_mut() {
             o.insert("apiVersion".into(), json!(r.api_version()));
             o.insert("kind".into(), json!(r.kind));
@@ -704,9 +848,6 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        if old.is_none() && r.group == "batch" && r.kind == "Job" {
-            admission::generate_job_selector(&mut new);
-        }
         if let Some(old) = old {
             let old_rv = meta_str(old, "resourceVersion").unwrap_or("");
             match meta_str(&new, "resourceVersion") {
@@ -734,6 +875,15 @@ impl<'a> Writer<'a> {
                 &now,
             );
         }
+        // The Job strategy generates its selector and labels in PrepareForCreate,
+        // after the field manager ran: no manager owns them, as on the real server.
+        if old.is_none() && r.group == "batch" && r.kind == "Job" {
+            admission::generate_job_selector(&mut new);
+        }
+        // So do the admission plugins that fill in a new Pod.
+        if old.is_none() && r.group.is_empty() && r.kind == "Pod" {
+            admission::admit_pod(&mut new, &random_suffix());
+        }
         // A built-in type always carries its status struct, which the real server writes
         // as {} until a controller fills it in. Added after managed fields: no one owns it.
         if r.has_status
@@ -741,6 +891,11 @@ impl<'a> Writer<'a> {
             && let Some(o) = new.as_object_mut()
         {
             o.entry("status").or_insert_with(|| json!({}));
+        }
+        // The status fields the real server always has: what PrepareForCreate sets
+        // (a Pod's phase and QoS class) and the counters Go always encodes.
+        if r.typed.is_some() {
+            admission::status_defaults(r, &mut new, old.is_none());
         }
         // Removing the last finalizer of an object being deleted completes the deletion.
         let deleting = new
@@ -765,6 +920,31 @@ impl<'a> Writer<'a> {
         }
         Ok(WriteOp::Put(new))
     }
+}
+
+/// The real server's 400 for a body of another kind: the body decodes as its own
+/// kind and then fails to convert into the URL's (`transformDecodeError`).
+fn wrong_kind_message(r: &ResourceInfo, kind: &str, api_version: &str, registered: bool) -> String {
+    let version = api_version.rsplit('/').next().unwrap_or(api_version);
+    let cause = if !registered {
+        format!(
+            "no kind \"{kind}\" is registered for version \"{api_version}\" in scheme \"pkg/api/legacyscheme/scheme.go:30\""
+        )
+    } else {
+        // Internal types live in a package named after the group's first label.
+        let package = match r.group.split('.').next() {
+            Some("") | None => "core",
+            Some(first) => first,
+        };
+        format!(
+            "converting ({version}.{kind}) to ({package}.{}): unknown conversion",
+            r.kind
+        )
+    };
+    format!(
+        "{kind} in version \"{version}\" cannot be handled as a {}: {cause}",
+        r.kind
+    )
 }
 
 /// `pods/resize` may change only each container's resources and resize policy.
@@ -887,6 +1067,17 @@ fn unknown_fields(input: &Value, typed: &Value, path: &str, out: &mut Vec<String
     }
 }
 
+/// Five characters of the alphabet the real server's random name suffixes use.
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
 fn generate_name(obj: &mut Value) -> Result<(), ApiError> {
     let has_name = meta_str(obj, "name").is_some_and(|n| !n.is_empty());
     if has_name {
@@ -909,7 +1100,7 @@ fn generate_name(obj: &mut Value) -> Result<(), ApiError> {
 pub fn create(w: &mut Writer, p: &ResourcePath, body: Value) -> Result<Response, ApiError> {
     let r = w.r;
     let mut obj = body;
-    w.check_body(&obj, None)?;
+    w.check_body(&mut obj, None)?;
     if p.name.is_some() {
         return Err(ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource",
@@ -950,10 +1141,10 @@ pub fn update(
     w: &mut Writer,
     name: &str,
     sub: Option<&str>,
-    body: Value,
+    mut body: Value,
 ) -> Result<Response, ApiError> {
     let r = w.r;
-    w.check_body(&body, Some(name))?;
+    w.check_body(&mut body, Some(name))?;
     let key = object_key(r, w.namespace.as_deref(), name);
     let dry_run = w.dry_run;
     let written = w.sh.store.write(r.storage_key(), &key, dry_run, |cur| {
@@ -1032,12 +1223,14 @@ pub fn patch(
         let Some(cur) = cur else {
             return Err(ApiError::not_found(r, name));
         };
+        // A patch applies to the object as this resource serves it.
+        let view = present(r, cur);
         let patched = match kind {
             PatchKind::Json => {
-                patch::json_patch(cur, &patch_doc).map_err(|e| patch_error(r, name, e))?
+                patch::json_patch(&view, &patch_doc).map_err(|e| patch_error(r, name, e))?
             }
-            PatchKind::Merge => patch::merge_patch(cur, &patch_doc),
-            PatchKind::Strategic => patch::strategic_merge_patch(cur, &patch_doc, &r.schema)
+            PatchKind::Merge => patch::merge_patch(&view, &patch_doc),
+            PatchKind::Strategic => patch::strategic_merge_patch(&view, &patch_doc, &r.schema)
                 .map_err(|e| patch_error(r, name, e))?,
         };
         if !patched.is_object() {
@@ -1097,7 +1290,19 @@ fn apply(
     }
     let force = params.flag("force");
     let mut config = super::request::decode_body(body, "yaml")?;
-    w.check_body(&config, Some(name))?;
+    // An applied configuration must name its version exactly (the field manager's
+    // check); its kind may be left out like any body's.
+    let patch_version = config
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if config.is_object() && patch_version != r.api_version() {
+        return Err(ApiError::bad_request(format!(
+            "Incorrect version specified in apply patch. Specified patch version: {patch_version}, expected: {}",
+            r.api_version()
+        )));
+    }
+    w.check_body(&mut config, Some(name))?;
     default_list_keys(r, &mut config);
     let key = object_key(r, w.namespace.as_deref(), name);
     let exists = w.sh.store.get(r.storage_key(), &key).is_some();
@@ -1115,8 +1320,9 @@ fn apply(
         if cur.is_none() && sub.is_some() {
             return Err(ApiError::not_found(r, name));
         }
+        let view = cur.map(|c| present(r, c));
         let merged = ssa::apply(
-            cur.map(|c| c.as_ref()),
+            view.as_deref(),
             &config,
             &w.manager,
             force,
@@ -1230,8 +1436,7 @@ impl DeleteOptions {
                     .map(str::to_string)
             });
         let orphan = params
-            .get("orphanDependents")
-            .map(|v| v == "true")
+            .bool("orphanDependents")
             .or_else(|| body_v.get("orphanDependents").and_then(Value::as_bool));
         let propagation = match (policy.as_deref(), orphan) {
             (Some("Background"), _) => Some(Propagation::Background),
@@ -1457,13 +1662,13 @@ pub fn delete_collection(
     };
     let (items, _) = sh.store.list(r.storage_key(), ns);
     let mut deleted = Vec::new();
-    for item in items.iter().filter(|o| sel.matches(o)) {
+    for item in items.iter().filter(|o| sel.matches_served(r, o)) {
         let key = ObjKey {
             namespace: meta_str(item, "namespace").unwrap_or("").to_string(),
             name: meta_str(item, "name").unwrap_or("").to_string(),
         };
         match delete_object(sh, r, &key, &opts) {
-            Ok(_) => deleted.push(present(r, item).into_owned()),
+            Ok(_) => deleted.push(list_item(r, present(r, item).into_owned())),
             // Deleted meanwhile by someone else: not an error for a collection delete.
             Err(e) if e.code == 404 => {}
             Err(e) => return Err(e),
@@ -1628,53 +1833,6 @@ fn after_write(sh: &Shared, r: &ResourceInfo, obj: &Value) {
     crate::cluster_defaults::after_write(sh, &r.group, &r.kind, obj);
 }
 
-fn base64_encode(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let bytes: Vec<u8> = s.bytes().filter(|b| *b != b'=').collect();
-    let mut out = Vec::new();
-    for chunk in bytes.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= val(*c)? << (18 - 6 * i);
-        }
-        let take = chunk.len().saturating_sub(1);
-        for i in 0..take {
-            out.push(((n >> (16 - 8 * i)) & 0xff) as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1686,7 +1844,10 @@ mod tests {
             name: "cm-0042".into(),
         };
         assert_eq!(decode_continue(&encode_continue(7, &k)), Some((k, 7)));
-        assert_eq!(base64_decode(&base64_encode(b"ab")).unwrap(), b"ab");
+        assert_eq!(
+            crate::base64::decode(&crate::base64::encode(b"ab")).unwrap(),
+            b"ab"
+        );
         assert_eq!(decode_continue("!!"), None);
     }
 

@@ -224,7 +224,7 @@ pub fn success(r: &ResourceInfo, name: &str, uid: Option<&str>) -> Value {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (code, axum::Json(self.to_status())).into_response();
+        let mut resp = super::resources::encoded_json(code, &self.to_status());
         if let Some(secs) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {

@@ -44,7 +44,7 @@ impl Filter {
                 .is_none_or(|ns| &e.key.namespace == ns)
     }
     fn matches(&self, obj: &Value) -> bool {
-        self.sel.matches(obj)
+        self.sel.matches_served(&self.r, obj)
     }
     /// The event a client with this filter sees, if any: an object that starts or
     /// stops matching a selector shows up as ADDED or DELETED.

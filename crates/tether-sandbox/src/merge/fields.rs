@@ -611,19 +611,46 @@ pub fn list_item_element(item: &Value, list: &Schema) -> Result<PathElement, Str
 /// themselves. An empty granular object under a declared field sets nothing.
 pub fn field_set_of(value: &Value, schema: &Schema) -> FieldSet {
     let mut set = FieldSet::new();
-    walk_field_set(value, schema, &mut Vec::new(), &mut set);
+    walk_field_set(value, schema, false, &mut Vec::new(), &mut set);
     set
 }
 
-fn walk_field_set(value: &Value, schema: &Schema, path: &mut Vec<PathElement>, set: &mut FieldSet) {
+/// [`field_set_of`] for an object of a built-in (typed) kind, whose merge schema
+/// declares only the fields that carry merge markers. In a typed object a key
+/// holding a non-empty object is a struct or map field of its parent, never a
+/// member itself (SMD's rule for declared fields), while a key holding `null`
+/// or `{}` is; so undeclared positions are judged by their values, and the
+/// applier's entry records no `.` on `f:strategy` or `f:labels`.
+pub fn field_set_of_typed(value: &Value, schema: &Schema) -> FieldSet {
+    let mut set = FieldSet::new();
+    walk_field_set(value, schema, true, &mut Vec::new(), &mut set);
+    set
+}
+
+fn walk_field_set(
+    value: &Value,
+    schema: &Schema,
+    typed: bool,
+    path: &mut Vec<PathElement>,
+    set: &mut FieldSet,
+) {
     match shape(value, schema) {
         Shape::Leaf => set.insert(path),
         Shape::Null => {}
         Shape::Map(map) => {
             for (key, child) in map {
                 path.push(PathElement::Field(key.clone()));
-                walk_field_set(child, schema.field(key), path, set);
-                if !is_declared(schema, key) {
+                walk_field_set(child, schema.field(key), typed, path, set);
+                let member = if typed {
+                    match child {
+                        Value::Object(m) => m.is_empty(),
+                        Value::Null => true,
+                        _ => !is_declared(schema, key),
+                    }
+                } else {
+                    !is_declared(schema, key)
+                };
+                if member {
                     set.insert(path);
                 }
                 path.pop();
@@ -647,7 +674,7 @@ fn walk_field_set(value: &Value, schema: &Schema, path: &mut Vec<PathElement>, s
                 // A duplicated item is owned as a whole, as SMD does for live
                 // objects that hold duplicates.
                 if count == 1 {
-                    walk_field_set(item, schema.items(), path, set);
+                    walk_field_set(item, schema.items(), typed, path, set);
                 }
                 set.insert(path);
                 path.pop();

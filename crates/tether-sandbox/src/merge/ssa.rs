@@ -430,8 +430,89 @@ impl Comparison {
 
 fn compare(old: &Value, new: &Value, schema: &Schema) -> Comparison {
     let mut cmp = Comparison::default();
-    compare_walk(Some(old), Some(new), schema, &mut Vec::new(), &mut cmp);
+    match value_structs_of(new).or_else(|| value_structs_of(old)) {
+        Some(zero) => {
+            let (old, new) = (with_value_structs(old, zero), with_value_structs(new, zero));
+            compare_walk(Some(&old), Some(&new), schema, &mut Vec::new(), &mut cmp);
+        }
+        None => compare_walk(Some(old), Some(new), schema, &mut Vec::new(), &mut cmp),
+    }
     cmp
+}
+
+/// The Go value structs of a built-in object's kind (see
+/// [`crate::builtin_schema::value_structs`]); None for custom resources, whose
+/// objects are unstructured and have no such fields.
+fn value_structs_of(obj: &Value) -> Option<ZeroFields> {
+    let api_version = obj.get("apiVersion")?.as_str()?;
+    let kind = obj.get("kind")?.as_str()?;
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    crate::builtin_schema::builtin_schema(group, version, kind)?;
+    Some(ZeroFields {
+        structs: crate::builtin_schema::value_structs(group, kind),
+        lists: crate::builtin_schema::value_lists(group, kind),
+    })
+}
+
+/// What a built-in kind's zero object always has: value structs (`{}`) and
+/// lists without omitempty (`null`).
+#[derive(Clone, Copy)]
+struct ZeroFields {
+    structs: &'static [&'static [&'static str]],
+    lists: &'static [&'static [&'static str]],
+}
+
+/// `obj` as the real server's typed object has it: every value struct and
+/// non-omitempty list whose parent exists is present (`{}` and `null`) if it
+/// was missing. Only compared, never stored.
+fn with_value_structs(obj: &Value, zero: ZeroFields) -> std::borrow::Cow<'_, Value> {
+    let needed = |v: &Value| {
+        zero.structs
+            .iter()
+            .chain(zero.lists)
+            .any(|p| missing_at(v, p))
+    };
+    if !obj.is_object() || !needed(obj) {
+        return std::borrow::Cow::Borrowed(obj);
+    }
+    let mut out = obj.clone();
+    fill_missing(&mut out, zero.structs, || Value::Object(Map::new()));
+    fill_missing(&mut out, zero.lists, || Value::Null);
+    std::borrow::Cow::Owned(out)
+}
+
+/// True when the parent of `path` is an object in `v` and `path` itself is absent.
+fn missing_at(v: &Value, path: &[&str]) -> bool {
+    let Some((last, parent)) = path.split_last() else {
+        return false;
+    };
+    let mut cur = v;
+    for key in parent {
+        match cur.get(*key) {
+            Some(next) if next.is_object() => cur = next,
+            _ => return false,
+        }
+    }
+    cur.get(*last).is_none()
+}
+
+/// Puts `value()` at each of `paths` (parents first) where [`missing_at`] holds.
+fn fill_missing(obj: &mut Value, paths: &[&[&str]], value: impl Fn() -> Value) {
+    for path in paths {
+        if !missing_at(obj, path) {
+            continue;
+        }
+        let Some((last, parent)) = path.split_last() else {
+            continue;
+        };
+        let mut cur = &mut *obj;
+        for key in parent {
+            cur = &mut cur[*key];
+        }
+        if let Some(map) = cur.as_object_mut() {
+            map.insert((*last).to_string(), value());
+        }
+    }
 }
 
 /// How a merge or comparison treats one node given both sides.
@@ -722,8 +803,17 @@ fn prune(merged: &Value, entries: &[Entry], last: &FieldSet, schema: &Schema) ->
     }
     let named = |set: &FieldSet| set.ensure_named_fields_are_members(schema);
     let remove = |set: &FieldSet| remove_items(merged, set, schema).unwrap_or_else(empty_object);
+    // The same membership rules as the applier's recorded set (typed or not).
+    let typed = value_structs_of(merged).is_some();
+    let field_set_of = |v: &Value| {
+        if typed {
+            fields::field_set_of_typed(v, schema)
+        } else {
+            field_set_of(v, schema)
+        }
+    };
     let last = named(last);
-    let merged_set = named(&field_set_of(merged, schema));
+    let merged_set = named(&field_set_of(merged));
     let owned = named(
         &entries
             .iter()
@@ -731,11 +821,11 @@ fn prune(merged: &Value, entries: &[Entry], last: &FieldSet, schema: &Schema) ->
     );
     // Take out everything last applied, then put back whatever is owned.
     let pruned = remove(&last);
-    let pruned_set = named(&field_set_of(&pruned, schema));
+    let pruned_set = named(&field_set_of(&pruned));
     let pruned = remove(&merged_set.difference(&pruned_set.union(&owned)));
     // Only what the applier owned may go: put back anything else that went
     // along with it.
-    let pruned_set = named(&field_set_of(&pruned, schema));
+    let pruned_set = named(&field_set_of(&pruned));
     remove(&merged_set.difference(&pruned_set).intersection(&last))
 }
 
@@ -923,7 +1013,11 @@ fn apply_once(
     now: &str,
 ) -> Result<(Value, Vec<Entry>), Vec<RawConflict>> {
     let merged = merge_values(Some(live), Some(applied), schema).unwrap_or_else(empty_object);
-    let set = reset.filter(&field_set_of(applied, schema));
+    let set = if value_structs_of(applied).is_some() {
+        reset.filter(&fields::field_set_of_typed(applied, schema))
+    } else {
+        reset.filter(&field_set_of(applied, schema))
+    };
     let last = find(&entries, id).map(|e| e.set.clone());
     match find_mut(&mut entries, id) {
         Some(entry) => {
@@ -2042,13 +2136,15 @@ mod tests {
         assert_eq!(list[0]["operation"], "Update");
         assert_eq!(list[0]["time"], T1);
         // Maps and items that appear are owned themselves ("."), the struct
-        // metadata is not (the server never tracks it).
+        // metadata is not (the server never tracks it), nor are Go value structs
+        // (spec, template, the pod spec) or the non-omitempty containers list,
+        // which the zero object already has, as in the real server's entries.
         assert_eq!(
             list[0]["fieldsV1"],
             json!({
                 "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
-                "f:spec": {".": {}, "f:replicas": {}, "f:template": {".": {}, "f:spec": {".": {},
-                    "f:containers": {".": {}, "k:{\"name\":\"nginx\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}
+                "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {
+                    "f:containers": {"k:{\"name\":\"nginx\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}
             })
         );
 
@@ -2182,9 +2278,10 @@ mod tests {
         );
         let list = entries(&new);
         assert_eq!(list.len(), 2);
+        // status is a Go value struct: the real server records no "." for it.
         assert_eq!(
             entry(&list, "ctrl", "Update")["fieldsV1"],
-            json!({"f:status": {".": {}, "f:replicas": {}}})
+            json!({"f:status": {"f:replicas": {}}})
         );
         assert_eq!(entry(&list, "ctrl", "Update")["subresource"], "status");
     }
