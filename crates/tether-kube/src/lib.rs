@@ -206,6 +206,9 @@ impl Cluster {
         context: Option<&str>,
         fence: Option<Fence>,
     ) -> Result<Cluster, KubeError> {
+        // kube-rs builds its TLS client from the process-default crypto provider;
+        // choose the one the whole binary uses rather than leave it to features.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let options = KubeConfigOptions {
             context: context.map(str::to_string),
             ..Default::default()

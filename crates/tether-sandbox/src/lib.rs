@@ -22,9 +22,11 @@
 
 pub mod admission;
 pub mod api;
+pub mod auth;
 pub mod base64;
 pub mod builtin_schema;
 pub mod catalog;
+pub mod cluster_defaults;
 pub mod crd;
 pub mod events;
 pub mod faults;
@@ -36,6 +38,7 @@ pub mod selector;
 pub mod sim;
 pub mod store;
 pub mod table;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -60,6 +63,11 @@ pub struct Config {
     pub rollout_delay: Duration,
     /// How many events watches can resume from before a resume gets 410 Expired.
     pub watch_window: usize,
+    /// Serve HTTPS with the sandbox's own CA (true by default); false serves plain HTTP.
+    pub https: bool,
+    /// Every request is the admin, with or without a token (false by default):
+    /// no authentication and no authorization, as before they existed.
+    pub anonymous_admin: bool,
 }
 
 impl Default for Config {
@@ -69,6 +77,8 @@ impl Default for Config {
             data_dir: None,
             rollout_delay: Duration::from_secs(2),
             watch_window: 10_000,
+            https: true,
+            anonymous_admin: false,
         }
     }
 }
@@ -89,6 +99,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The CA, the serving certificate or the token signing key could not be made or read.
+    #[error("cannot set up TLS and tokens in {path}: {message}")]
+    Pki { path: PathBuf, message: String },
     /// The kubeconfig could not be written.
     #[error("cannot write kubeconfig {path}: {source}")]
     Kubeconfig {
@@ -101,6 +114,7 @@ pub enum Error {
 /// A running sandbox. Dropping it stops the server.
 pub struct Sandbox {
     addr: SocketAddr,
+    https: bool,
     shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -121,7 +135,19 @@ impl Sandbox {
             }
             None => store::Store::new(config.watch_window),
         };
-        let shared = Arc::new(Shared::new(store, config.rollout_delay));
+        tls::install_default_provider();
+        let pki = Pki::new(config.data_dir.as_deref())?;
+        let auth = auth::Auth::new(!config.anonymous_admin, pki.admin_token, pki.signer);
+        let shared = Arc::new(Shared::new(store, config.rollout_delay, auth));
+        let _ = shared.ca_pem.set(pki.authority.ca_pem.clone());
+        let server_tls = if config.https {
+            Some(pki.authority.server_config().map_err(|e| Error::Pki {
+                path: config.data_dir.clone().unwrap_or_default(),
+                message: e.to_string(),
+            })?)
+        } else {
+            None
+        };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|source| Error::Bind {
@@ -137,20 +163,39 @@ impl Sandbox {
             .set(format!("127.0.0.1:{}", addr.port()));
         restore_crds(&shared);
         bootstrap(&shared);
+        cluster_defaults::bootstrap_policy(&shared);
+        cluster_defaults::spawn(shared.clone());
         sim::spawn(shared.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = api::router(shared.clone());
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "sandbox server stopped");
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        let task = match server_tls {
+            Some(tls) => {
+                let listener =
+                    tls::TlsListener::new(listener, tls).map_err(|source| Error::Bind {
+                        port: config.port,
+                        source,
+                    })?;
+                tokio::spawn(async move {
+                    let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                    if let Err(e) = serve.await {
+                        tracing::error!(error = %e, "sandbox server stopped");
+                    }
+                })
             }
-        });
+            None => tokio::spawn(async move {
+                let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "sandbox server stopped");
+                }
+            }),
+        };
         tracing::info!(%addr, "sandbox serving");
         Ok(Sandbox {
             addr,
+            https: config.https,
             shared,
             stop: Some(stop),
             task: Some(task),
@@ -161,9 +206,57 @@ impl Sandbox {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `https://127.0.0.1:PORT` (or `http://` with plain HTTP).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The CA certificate (PEM) that verifies this server.
+    pub fn ca_pem(&self) -> &str {
+        self.shared.ca_pem()
+    }
+
+    /// The admin's bearer token (the one the kubeconfig carries).
+    pub fn admin_token(&self) -> &str {
+        self.shared.auth.admin_token()
+    }
+
+    /// A rustls client configuration that trusts this sandbox's CA, for
+    /// HTTP clients (reqwest's `use_preconfigured_tls`).
+    pub fn client_tls_config(&self) -> Result<rustls::ClientConfig, tls::TlsError> {
+        tls::client_config(self.ca_pem())
+    }
+
+    /// A signed token for ServiceAccount `namespace/name` valid from `issued_at`
+    /// (unix seconds) for `seconds`, as the TokenRequest API would issue it at
+    /// that time; for tests of expiry. None when the ServiceAccount does not exist.
+    pub fn service_account_token_at(
+        &self,
+        namespace: &str,
+        name: &str,
+        issued_at: i64,
+        seconds: i64,
+    ) -> Option<String> {
+        let gr = catalog::GroupResource {
+            group: String::new(),
+            resource: "serviceaccounts".into(),
+        };
+        let key = store::ObjKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        let sa = self.shared.store.get(&gr, &key)?;
+        let uid = sa["metadata"]["uid"].as_str()?;
+        let claims = auth::token::Claims::service_account(
+            namespace,
+            name,
+            uid,
+            vec![auth::token::ISSUER.into()],
+            issued_at,
+            seconds,
+        );
+        Some(self.shared.auth.signer.sign(&claims))
     }
 
     /// Direct access to the state, for tests and benchmarks.
@@ -171,9 +264,11 @@ impl Sandbox {
         &self.shared
     }
 
-    /// A kubeconfig whose current context points at this sandbox.
+    /// A kubeconfig whose current context points at this sandbox, as the
+    /// admin: the server's CA (with HTTPS) and the admin's token.
     pub fn kubeconfig(&self) -> String {
-        kubeconfig_yaml(&self.url())
+        let ca = self.https.then(|| self.ca_pem());
+        kubeconfig_yaml(&self.url(), ca, self.admin_token())
     }
 
     pub fn write_kubeconfig(&self, path: &Path) -> Result<(), Error> {
@@ -184,7 +279,8 @@ impl Sandbox {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        std::fs::write(path, self.kubeconfig()).map_err(err)
+        // It carries the admin's token: readable by its owner only.
+        tls::write_private(path, self.kubeconfig().as_bytes()).map_err(err)
     }
 
     /// Stops accepting connections, waits for the server task to end and for the
@@ -216,19 +312,35 @@ impl Drop for Sandbox {
     }
 }
 
-/// The kubeconfig text for a server URL: one cluster, one user, one context, all named `tether-sandbox`.
-pub fn kubeconfig_yaml(server: &str) -> String {
+/// The kubeconfig text for a server URL: one cluster, one user, one context,
+/// all named `tether-sandbox`; with the CA (PEM) that verifies the server, and
+/// the user's bearer token.
+pub fn kubeconfig_yaml(server: &str, ca_pem: Option<&str>, token: &str) -> String {
+    use ::base64::Engine;
+    let ca = match ca_pem {
+        Some(pem) => format!(
+            "\n    certificate-authority-data: {}",
+            ::base64::engine::general_purpose::STANDARD.encode(pem)
+        ),
+        None => String::new(),
+    };
+    // The anonymous-admin sandbox takes any token; kubectl wants one to send.
+    let token = if token.is_empty() {
+        "tether-sandbox"
+    } else {
+        token
+    };
     format!(
         "apiVersion: v1
 kind: Config
 clusters:
 - name: tether-sandbox
   cluster:
-    server: {server}
+    server: {server}{ca}
 users:
 - name: tether-sandbox
   user:
-    token: tether-sandbox
+    token: {token}
 contexts:
 - name: tether-sandbox
   context:
@@ -239,6 +351,36 @@ current-context: tether-sandbox
 preferences: {{}}
 "
     )
+}
+
+/// The sandbox's CA, token signing key and admin token: kept in the data
+/// directory (`DIR/pki/`) and reused across restarts, or made afresh in memory.
+struct Pki {
+    authority: tls::Authority,
+    signer: auth::token::Signer,
+    admin_token: String,
+}
+
+impl Pki {
+    fn new(data_dir: Option<&Path>) -> Result<Pki, Error> {
+        let err = |message: String| Error::Pki {
+            path: data_dir.map(Path::to_path_buf).unwrap_or_default(),
+            message,
+        };
+        Ok(match data_dir {
+            Some(dir) => Pki {
+                authority: tls::Authority::load_or_create(dir).map_err(|e| err(e.to_string()))?,
+                signer: auth::token::Signer::load_or_create(dir).map_err(|e| err(e.to_string()))?,
+                admin_token: auth::load_or_create_admin_token(dir)
+                    .map_err(|e| err(e.to_string()))?,
+            },
+            None => Pki {
+                authority: tls::Authority::generate().map_err(|e| err(e.to_string()))?,
+                signer: auth::token::Signer::generate().map_err(|e| err(e.to_string()))?,
+                admin_token: auth::new_token(),
+            },
+        })
+    }
 }
 
 /// Serves the CRDs found in a restored data directory.

@@ -85,6 +85,9 @@ pub struct Store {
     inner: Mutex<Inner>,
     tx: broadcast::Sender<Arc<Event>>,
     log_writer: Option<std::sync::mpsc::Sender<LogMsg>>,
+    /// Committed writes of RBAC objects, so the authorizer rebuilds its index
+    /// only when one changed.
+    rbac_writes: std::sync::atomic::AtomicU64,
 }
 
 struct Inner {
@@ -125,6 +128,7 @@ impl Store {
             }),
             tx,
             log_writer: None,
+            rbac_writes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -172,6 +176,11 @@ impl Store {
         // A panic while holding the lock cannot leave a half-written object (writes
         // are single inserts), so a poisoned lock is safe to keep using.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many RBAC objects have been written (a number that changes when one is).
+    pub fn rbac_writes(&self) -> u64 {
+        self.rbac_writes.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Events at or below this revision are no longer kept.
@@ -297,6 +306,10 @@ impl Store {
             }
         };
         inner.rv += 1;
+        if gr.group == "rbac.authorization.k8s.io" {
+            self.rbac_writes
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+        }
         let event = Arc::new(Event {
             rv: inner.rv,
             gr: gr.clone(),

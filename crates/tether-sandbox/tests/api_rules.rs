@@ -112,12 +112,15 @@ async fn gone(ts: &TestSandbox, path: &str) {
     .await;
 }
 
+/// The names in a list, sorted, without the `kube-root-ca.crt` ConfigMap that
+/// every namespace holds (as on a real cluster).
 fn names(list: &Value) -> Vec<String> {
     let mut n: Vec<String> = list["items"]
         .as_array()
         .unwrap_or_else(|| panic!("not a list: {list}"))
         .iter()
         .map(|i| i["metadata"]["name"].as_str().unwrap_or("").to_string())
+        .filter(|n| n != "kube-root-ca.crt")
         .collect();
     n.sort();
     n
@@ -831,7 +834,8 @@ async fn pagination_returns_everything_once() {
     }
     assert_eq!(
         pages,
-        vec![(10, json!(15)), (10, json!(5)), (5, Value::Null)],
+        // 25 ConfigMaps and the namespace's kube-root-ca.crt.
+        vec![(10, json!(16)), (10, json!(6)), (6, Value::Null)],
         "page sizes and remainingItemCount"
     );
     let total = seen.len();
@@ -871,7 +875,13 @@ async fn table_output() {
         .filter_map(|c| c["name"].as_str())
         .collect();
     assert_eq!(cols, ["Name", "Data", "Age"]);
-    let rows = table["rows"].as_array().expect("rows");
+    // Every namespace also holds kube-root-ca.crt, as on a real cluster.
+    let rows: Vec<&Value> = table["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["cells"][0] != "kube-root-ca.crt")
+        .collect();
     assert_eq!(rows.len(), 3, "one row per object: {table}");
     let cells: Vec<(Value, Value)> = rows
         .iter()
@@ -1686,7 +1696,8 @@ async fn later_pages_report_the_first_pages_revision() {
     let (code, page2) = get(ts, &format!("{CMS}?limit=2&continue={token}")).await;
     assert_eq!(code, 200);
     assert_eq!(page2["metadata"]["resourceVersion"], first_rv);
-    assert_eq!(names(&page2), vec!["p2", "p3"]);
+    // The first page held kube-root-ca.crt (every namespace has it) and p0.
+    assert_eq!(names(&page2), vec!["p1", "p2"]);
 }
 
 /// Deleting a CRD deletes its objects the normal way, so their finalizers run first.

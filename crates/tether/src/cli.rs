@@ -48,8 +48,13 @@ enum Command {
     /// Run a local Kubernetes-API-compatible server that kubectl and kube-rs accept.
     ///
     /// Writes a kubeconfig for it and serves until interrupted (Ctrl-C). State is in
-    /// memory unless --data-dir is given. Exit codes: 0 after a clean stop, 1 when the
-    /// server cannot start (port in use, unusable data directory).
+    /// memory unless --data-dir is given. It serves HTTPS with its own CA (kept in the
+    /// data directory), and the kubeconfig carries that CA and the admin's token
+    /// (user kubernetes-admin, group system:masters). Other users are ServiceAccounts
+    /// (`kubectl create token`), authorized by RBAC; impersonation works as on a real
+    /// cluster. --insecure-http serves plain HTTP; --anonymous-admin lets every request
+    /// in as the admin. Exit codes: 0 after a clean stop, 1 when the server cannot start
+    /// (port in use, unusable data directory).
     Sandbox(SandboxArgs),
 }
 
@@ -94,6 +99,13 @@ struct SandboxArgs {
     /// How many past events a watch can resume from before it gets 410 Expired.
     #[arg(long, default_value_t = 10_000)]
     watch_window: usize,
+    /// Serve plain HTTP instead of HTTPS.
+    #[arg(long)]
+    insecure_http: bool,
+    /// Treat every request as the admin, with or without a token: no authentication,
+    /// no authorization (RBAC is not enforced).
+    #[arg(long)]
+    anonymous_admin: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -152,6 +164,8 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         kubeconfig_out,
         rollout_delay_ms,
         watch_window,
+        insecure_http,
+        anonymous_admin,
     } = args;
     let kubeconfig = kubeconfig_out.unwrap_or_else(|| match &data_dir {
         Some(d) => d.join("kubeconfig"),
@@ -162,6 +176,8 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         data_dir,
         rollout_delay: Duration::from_millis(rollout_delay_ms),
         watch_window,
+        https: !insecure_http,
+        anonymous_admin,
     };
     let sandbox = tether_sandbox::Sandbox::start(config)
         .await

@@ -117,6 +117,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 data_dir: Some(state_dir.join("sandbox")),
                 rollout_delay: Duration::from_millis(args.rollout_delay_ms),
                 watch_window: 10_000,
+                ..tether_sandbox::Config::default()
             };
             let sandbox = tether_sandbox::Sandbox::start(config)
                 .await

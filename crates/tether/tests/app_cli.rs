@@ -686,3 +686,26 @@ fn delete_cascades_unless_told_not_to() {
     assert_eq!(o.code, 1, "{o:?}");
     assert!(o.stderr.contains("not found"), "{o:?}");
 }
+
+/// With a ServiceAccount's kubeconfig that RBAC gives no rights, tether reports
+/// the API server's refusal in its words and exits 1.
+#[test]
+fn a_user_without_rights_gets_the_servers_refusal() {
+    let env = Env::start();
+    let crd = env.run_tether(&["crd"]);
+    assert_eq!(crd.code, 0, "{crd:?}");
+    env.apply_yaml(&crd.stdout);
+    let kc = env.service_account_kubeconfig("default", "nobody");
+    let o: Out = Command::new(BIN)
+        .args(["app", "list", "-n", "team-a", "--kubeconfig"])
+        .arg(&kc)
+        .env("TETHER_LOG", "warn")
+        .output()
+        .expect("tether runs")
+        .into();
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(
+        o.stderr.contains(r#"User "system:serviceaccount:default:nobody" cannot list resource "applications" in API group "tether.dev" in the namespace "team-a""#),
+        "{o:?}"
+    );
+}

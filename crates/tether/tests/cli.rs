@@ -38,7 +38,15 @@ fn start(args: &[&str]) -> Running {
             break;
         }
     }
-    assert!(url.starts_with("http://127.0.0.1:"), "no URL printed");
+    let scheme = if args.contains(&"--insecure-http") {
+        "http"
+    } else {
+        "https"
+    };
+    assert!(
+        url.starts_with(&format!("{scheme}://127.0.0.1:")),
+        "no URL printed: {url}"
+    );
     assert!(
         Path::new(&kubeconfig).is_file(),
         "kubeconfig {kubeconfig} not written"
@@ -137,6 +145,47 @@ fn sandbox_serves_kubectl_and_keeps_state_in_its_data_dir() {
 }
 
 #[test]
+fn sandbox_serves_https_with_auth_by_default_and_plain_http_on_request() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kc");
+    let run = start(&["--kubeconfig-out", kc.to_str().expect("utf8")]);
+    let text = std::fs::read_to_string(&run.kubeconfig).expect("kubeconfig");
+    assert!(text.contains("certificate-authority-data: "), "{text}");
+    assert!(text.contains(&format!("server: {}", run.url)), "{text}");
+    let out = kubectl(
+        &run.kubeconfig,
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "kubernetes-admin");
+    // Without the kubeconfig's token: 401.
+    let anonymous = text.replace("    token: ", "    tokenx: ");
+    let path = format!("{}.anonymous", run.kubeconfig);
+    std::fs::write(&path, anonymous).expect("write");
+    let out = kubectl(&path, &["get", "namespaces"]);
+    assert!(!out.status.success());
+    assert_eq!(terminate(run), 0);
+
+    let run = start(&[
+        "--insecure-http",
+        "--anonymous-admin",
+        "--kubeconfig-out",
+        kc.to_str().expect("utf8"),
+    ]);
+    let out = kubectl(&run.kubeconfig, &["get", "namespaces", "-o", "name"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(terminate(run), 0);
+}
+
+#[test]
 fn port_in_use_is_an_error_with_exit_code_1() {
     let dir = tempfile::tempdir().expect("tmp");
     let kc = dir.path().join("kc");
@@ -176,6 +225,9 @@ fn help_explains_the_commands_and_flags() {
         "--kubeconfig-out",
         "--rollout-delay-ms",
         "--watch-window",
+        "--insecure-http",
+        "--anonymous-admin",
+        "HTTPS",
         "Exit codes",
     ] {
         assert!(text.contains(flag), "sandbox --help lacks {flag}: {text}");

@@ -477,7 +477,12 @@ fn drift_is_planned_from_the_live_cache() {
     let healed = |env: &Env| {
         let out = env.kubectl_ok(&["get", "--raw", "/api/v1/namespaces/cached/configmaps"]);
         let list: Value = serde_json::from_str(&out).unwrap();
-        list["items"][0]["data"]["value"] == "blue"
+        // The namespace also holds kube-root-ca.crt, as on a real cluster.
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|i| i["metadata"]["name"] == "settings" && i["data"]["value"] == "blue")
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !healed(&env) {

@@ -45,10 +45,15 @@ pub struct Shared {
     /// Seconds the simulated controllers' clock is ahead of the wall clock
     /// (test control `/_sandbox/clock`, for CronJob schedules).
     pub clock_offset_s: AtomicI64,
+    /// Authentication and authorization (tokens, RBAC).
+    pub auth: crate::auth::Auth,
+    /// The CA certificate (PEM) clients verify the server with; what
+    /// `kube-root-ca.crt` ConfigMaps carry.
+    pub ca_pem: std::sync::OnceLock<String>,
 }
 
 impl Shared {
-    pub fn new(store: Store, rollout_delay: Duration) -> Self {
+    pub fn new(store: Store, rollout_delay: Duration, auth: crate::auth::Auth) -> Self {
         Shared {
             store,
             catalog: Catalog::new(),
@@ -60,7 +65,14 @@ impl Shared {
             next_port: AtomicU32::new(0),
             gc_wake: tokio::sync::Notify::new(),
             clock_offset_s: AtomicI64::new(0),
+            auth,
+            ca_pem: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The CA certificate (PEM), empty until the server has one.
+    pub fn ca_pem(&self) -> &str {
+        self.ca_pem.get().map(String::as_str).unwrap_or("")
     }
 
     pub fn rollout_delay(&self) -> Duration {
@@ -146,12 +158,33 @@ async fn handle(
         Ok(b) => b,
         Err(_) => return ApiError::too_large().into_response(),
     };
-    let resp = match dispatch(&sh, &method, &path, &params, &headers, &body).await {
+    let resp = match serve(&sh, &method, &path, &params, &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");
     resp
+}
+
+/// Authenticates and authorizes the request, then serves it.
+async fn serve(
+    sh: &Arc<Shared>,
+    method: &Method,
+    path: &str,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let user = crate::auth::check(sh, method.as_str(), path, &params.0, headers)?;
+    if let Some(doc) = crate::auth::review::oidc(sh, path) {
+        return Ok(json_response(StatusCode::OK, &doc, &[]));
+    }
+    if let Some(Route::Resource(p)) = request::parse_route(path)
+        && let Some(resp) = crate::auth::review::handle(sh, &user, method, &p, headers, body)
+    {
+        return resp;
+    }
+    dispatch(sh, method, path, params, headers, body).await
 }
 
 async fn dispatch(

@@ -1772,6 +1772,9 @@ fn after_write(sh: &Shared, r: &ResourceInfo, obj: &Value) {
     {
         crate::sim::establish_crd(sh, obj);
     }
+    // What the cluster's controllers add follows at once, so a client sees it
+    // as soon as its write returns (a real cluster takes up to a second).
+    crate::cluster_defaults::after_write(sh, &r.group, &r.kind, obj);
 }
 
 #[cfg(test)]

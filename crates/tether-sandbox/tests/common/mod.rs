@@ -15,6 +15,7 @@ pub struct TestSandbox {
     pub sandbox: Sandbox,
     pub dir: tempfile::TempDir,
     pub kubeconfig: PathBuf,
+    /// An HTTP client that trusts the sandbox's CA and sends the admin's token.
     pub http: reqwest::Client,
 }
 
@@ -35,12 +36,42 @@ impl TestSandbox {
         sandbox
             .write_kubeconfig(&kubeconfig)
             .expect("kubeconfig written");
+        let http = http_client(&sandbox, Some(sandbox.admin_token()));
         TestSandbox {
             sandbox,
             dir,
             kubeconfig,
-            http: reqwest::Client::new(),
+            http,
         }
+    }
+
+    /// An HTTP client that trusts the sandbox's CA and sends `token` (none: anonymous).
+    pub fn http_as(&self, token: Option<&str>) -> reqwest::Client {
+        http_client(&self.sandbox, token)
+    }
+
+    /// Writes a kubeconfig for this sandbox with another bearer token (a
+    /// ServiceAccount's) and returns its path.
+    pub fn kubeconfig_with_token(&self, name: &str, token: &str) -> PathBuf {
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("kubeconfig");
+        let admin = self.sandbox.admin_token();
+        assert!(
+            !admin.is_empty() && text.contains(admin),
+            "the kubeconfig holds the admin token"
+        );
+        self.file(name, &text.replace(admin, token))
+    }
+
+    /// Runs kubectl with another kubeconfig.
+    pub async fn kubectl_config(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        tokio::process::Command::new(kubectl())
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("HOME", self.dir.path())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .unwrap_or_else(|e| panic!("cannot run kubectl: {e}"))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -122,6 +153,24 @@ impl TestSandbox {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// An HTTP client for a sandbox: it trusts the sandbox's CA (with HTTPS) and
+/// sends `token` as a bearer token (none: anonymous).
+pub fn http_client(sandbox: &Sandbox, token: Option<&str>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder();
+    if sandbox.url().starts_with("https://") {
+        b = b.use_preconfigured_tls(sandbox.client_tls_config().expect("client TLS config"));
+    }
+    if let Some(t) = token {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {t}").parse().expect("header value"),
+        );
+        b = b.default_headers(h);
+    }
+    b.build().expect("HTTP client")
 }
 
 pub fn stdout(o: &Output) -> String {

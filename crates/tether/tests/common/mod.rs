@@ -167,6 +167,25 @@ impl Env {
         ]);
     }
 
+    /// A kubeconfig like the sandbox's, but authenticated as ServiceAccount
+    /// `namespace/name` (created if missing) with a token from
+    /// `kubectl create token`: what that account may do is up to RBAC.
+    pub fn service_account_kubeconfig(&self, namespace: &str, name: &str) -> PathBuf {
+        let _ = self.kubectl(&["create", "serviceaccount", name, "-n", namespace]);
+        let token = self.kubectl_ok(&["create", "token", name, "-n", namespace]);
+        let text = std::fs::read_to_string(&self.kubeconfig).expect("kubeconfig");
+        let (head, rest) = text
+            .split_once("    token: ")
+            .expect("the kubeconfig has a token");
+        let rest = rest.split_once('\n').map(|(_, r)| r).unwrap_or("");
+        let path = self
+            .dir
+            .path()
+            .join(format!("{namespace}-{name}.kubeconfig"));
+        std::fs::write(&path, format!("{head}    token: {}\n{rest}", token.trim())).expect("write");
+        path
+    }
+
     pub fn agent_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
     }
