@@ -72,3 +72,8 @@ async fn pods_workloads_and_events_read_into_typed_models() {
 async fn errors_and_conflicts_are_api_exceptions_with_status_bodies() {
     run_script("errors.py").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_account_tokens_rbac_reviews_and_impersonation() {
+    run_script("auth.py").await;
+}
