@@ -14,6 +14,9 @@
 //!    e.g. `10000,50000`, the default).
 //!
 //! Run: `make bench-engine` (or `cargo bench -p tether --bench engine`).
+//! `TETHER_BENCH_SANDBOX_ARGS` adds arguments to every `tether sandbox` the
+//! benchmark starts, e.g. `--insecure-http --anonymous-admin` to measure the
+//! engine against the plain-HTTP sandbox of before issue 10.
 //! Everything runs on this machine's cores, so compare the ratios, not the
 //! absolute times.
 
@@ -72,6 +75,11 @@ fn sandbox(dir: &Path) -> (Proc, PathBuf) {
             "--kubeconfig-out",
         ])
         .arg(&kc)
+        .args(
+            std::env::var("TETHER_BENCH_SANDBOX_ARGS")
+                .unwrap_or_default()
+                .split_whitespace(),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
