@@ -112,15 +112,33 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only for a terminal: logs sent to a file stay plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         // One line per event, whatever a field holds (see log_format).
         .fmt_fields(crate::log_format::CleanFields::default())
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
+        .with_env_filter(filter);
+    // `tether up` draws progress on the terminal; its logs go to a file beside
+    // its state, so they never scroll over what a newcomer reads.
+    let log_file = match &cli.command {
+        Command::Up(args) => match args.open_log_file() {
+            Ok(file) => Some(file),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    match log_file {
+        Some(file) => logs
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init(),
+        // Colours only for a terminal: logs sent to a file stay plain text.
+        None => logs
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

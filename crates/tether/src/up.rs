@@ -103,10 +103,28 @@ pub struct UpArgs {
     source: crate::agent_cmd::SourceArgs,
 }
 
+/// The file `tether up` writes its logs to, in its state directory.
+const LOG_FILE: &str = "tether.log";
+
+impl UpArgs {
+    /// Opens (appending) the log file in the state directory, creating both.
+    pub fn open_log_file(&self) -> anyhow::Result<std::fs::File> {
+        std::fs::create_dir_all(&self.state_dir)
+            .with_context(|| format!("creating {}", self.state_dir.display()))?;
+        let path = self.state_dir.join(LOG_FILE);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening the log file {}", path.display()))
+    }
+}
+
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.state_dir)
         .with_context(|| format!("creating {}", args.state_dir.display()))?;
     let state_dir = std::path::absolute(&args.state_dir)?;
+    println!("logs: {}", state_dir.join(LOG_FILE).display());
 
     // The cluster: an existing one, or the embedded sandbox.
     let (kubeconfig, sandbox) = match &args.kubeconfig {
@@ -173,7 +191,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         println!("All demo applications are Synced and Healthy.");
     } else {
         println!(
-            "Not every demo application converged yet; `tether app list` shows where they are."
+            "Not every demo application converged yet; `tether app list` shows where they are, and {} what happened.",
+            state_dir.join(LOG_FILE).display()
         );
     }
     println!();
@@ -306,16 +325,32 @@ async fn create_demo_apps(cluster: &tether_kube::Cluster, repo: &Path) -> anyhow
 }
 
 /// Print each demo app's state as it changes, until all are Synced and Healthy.
+/// An app that is stuck (`Stalled`) gets a line saying why, once per new reason:
+/// the logs go to a file, so the screen must carry the failures itself.
 async fn wait_for_demo(cluster: &tether_kube::Cluster, timeout: Duration) -> bool {
     let api: Api<Application> = Api::namespaced(cluster.client().clone(), APPS_NAMESPACE);
     let deadline = Instant::now() + timeout;
     let mut last = String::new();
+    let mut problems_shown = std::collections::HashMap::<String, String>::new();
     while Instant::now() < deadline {
         if let Ok(list) = api.list(&Default::default()).await {
             let mut line = Vec::new();
+            let mut problems = Vec::new();
             let mut done = !list.items.is_empty();
             for app in &list.items {
                 let status = app.status.clone().unwrap_or_default();
+                let name = kube::ResourceExt::name_any(app);
+                if let Some(stalled) = status
+                    .conditions
+                    .iter()
+                    .find(|c| c.type_ == "Stalled" && c.status == "True")
+                {
+                    let problem = format!("{}: {}", stalled.reason, stalled.message);
+                    if problems_shown.get(&name) != Some(&problem) {
+                        problems.push(format!("{name} {problem}"));
+                        problems_shown.insert(name.clone(), problem);
+                    }
+                }
                 let sync = status.sync.map(|s| s.status).unwrap_or_default();
                 let health = status.health.map(|h| h.status).unwrap_or_default();
                 done &= sync == SyncCode::Synced && health == HealthCode::Healthy;
@@ -330,6 +365,9 @@ async fn wait_for_demo(cluster: &tether_kube::Cluster, timeout: Duration) -> boo
             if line != last {
                 println!("  {}", crate::output::line(&line));
                 last = line;
+            }
+            for problem in problems {
+                println!("    {}", crate::output::line(&problem));
             }
             if done {
                 return true;
