@@ -170,6 +170,39 @@ pub fn validate(r: &ResourceInfo, obj: &Value) -> Vec<Cause> {
             }
         }
     }
+    // Counts the controllers act on: the real server refuses negatives, and an
+    // int32 cannot hold more (it refuses those while decoding).
+    let counts: &[&str] = match (r.group.as_str(), r.kind.as_str()) {
+        ("apps", "Deployment" | "StatefulSet" | "ReplicaSet") | ("", "ReplicationController") => {
+            &["spec.replicas"]
+        }
+        ("batch", "Job") => &["spec.parallelism", "spec.completions", "spec.backoffLimit"],
+        ("batch", "CronJob") => &[
+            "spec.jobTemplate.spec.parallelism",
+            "spec.jobTemplate.spec.completions",
+            "spec.jobTemplate.spec.backoffLimit",
+        ],
+        _ => &[],
+    };
+    for field in counts {
+        let Some(v) = obj.pointer(&format!("/{}", field.replace('.', "/"))) else {
+            continue;
+        };
+        let problem = match v.as_i64() {
+            _ if v.is_null() => None,
+            Some(n) if n < 0 => Some("must be greater than or equal to 0"),
+            Some(n) if n > i64::from(i32::MAX) => Some("must be less than or equal to 2147483647"),
+            Some(_) => None,
+            None => Some("must be an integer"),
+        };
+        if let Some(problem) = problem {
+            causes.push(Cause {
+                reason: "FieldValueInvalid",
+                message: format!("Invalid value: {v}: {problem}"),
+                field: (*field).into(),
+            });
+        }
+    }
     if let Some(path) = pod_spec_path {
         let pointer = format!("/{}", path.replace('.', "/"));
         match obj.pointer(&format!("{pointer}/containers")) {

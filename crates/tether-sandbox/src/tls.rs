@@ -189,7 +189,15 @@ pub fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    opts.open(path)?.write_all(content)
+    let mut file = opts.open(path)?;
+    // `mode` applies only to a file it creates: one written before (by an older
+    // version, or by hand) keeps its permissions unless they are set again.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(content)
 }
 
 /// How long a client may take to finish its TLS handshake.

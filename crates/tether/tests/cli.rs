@@ -162,12 +162,26 @@ fn sandbox_serves_https_with_auth_by_default_and_plain_http_on_request() {
         ],
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "kubernetes-admin");
-    // Without the kubeconfig's token: 401.
-    let anonymous = text.replace("    token: ", "    tokenx: ");
-    let path = format!("{}.anonymous", run.kubeconfig);
-    std::fs::write(&path, anonymous).expect("write");
+    // Another token than the kubeconfig's: 401. (Without any credentials kubectl
+    // would prompt for a username instead of asking the server.)
+    let forged = text
+        .lines()
+        .map(|l| match l.split_once("token: ") {
+            Some((indent, _)) => format!("{indent}token: not-the-admins-token"),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(forged, text, "the kubeconfig has a token line");
+    let path = format!("{}.forged", run.kubeconfig);
+    std::fs::write(&path, forged).expect("write");
     let out = kubectl(&path, &["get", "namespaces"]);
-    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        // kubectl's words for a 401.
+        !out.status.success() && err.contains("You must be logged in to the server"),
+        "kubectl with another token should be refused as Unauthorized: {err}"
+    );
     assert_eq!(terminate(run), 0);
 
     let run = start(&[

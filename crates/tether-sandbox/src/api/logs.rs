@@ -104,6 +104,10 @@ impl Script {
             }
             _ => 0,
         };
+        // Like a container runtime rotating its log, only the newest lines are
+        // kept, so a container running for months (or a forged startedAt)
+        // never makes one response unbounded.
+        let first = first.max(last - KEPT_LINES + 1);
         let mut out: Vec<(Timestamp, String)> = Vec::new();
         let exit = self
             .exit_line()
@@ -138,6 +142,9 @@ pub fn render(t: Timestamp, text: &str, timestamps: bool) -> String {
     }
 }
 
+/// How many of a container's newest lines a log read can return.
+const KEPT_LINES: i64 = 10_000;
+
 fn parse_time(s: &str) -> Option<Timestamp> {
     s.parse().ok()
 }
@@ -160,6 +167,13 @@ fn script_of(pod: &Value, pod_name: &str, container: &str) -> Result<Script, Api
         })
         .and_then(Value::as_str)
         .and_then(parse_time);
+    // A status written by a client may claim any start; the container cannot
+    // have started before its Pod existed.
+    let created = pod
+        .pointer("/metadata/creationTimestamp")
+        .and_then(Value::as_str)
+        .and_then(parse_time);
+    let started = started.map(|s| created.map_or(s, |c| s.max(c)));
     let Some(started) = started else {
         let reason = state
             .and_then(|s| s.pointer("/waiting/reason"))
@@ -406,6 +420,17 @@ mod tests {
             started: at("2026-03-01T10:00:00Z"),
             finished: finished.map(|(t, c)| (at(t), c)),
         }
+    }
+
+    #[test]
+    fn a_container_running_for_years_returns_only_its_newest_lines() {
+        let s = script(None);
+        let lines = s.lines(at("2036-03-01T10:00:00Z"), None, None);
+        assert_eq!(lines.len() as i64, KEPT_LINES);
+        assert_eq!(
+            lines.last().map(|(t, _)| *t),
+            Some(at("2036-03-01T10:00:00Z"))
+        );
     }
 
     #[test]

@@ -12,8 +12,13 @@ const NAMESPACE_SUBRESOURCES: &[&str] = &["status", "finalize"];
 
 /// A boolean query value as the real server reads it: anything but `false`
 /// and `0` (any case) is true, and a bare key is true.
-fn truthy(v: &str) -> bool {
-    !matches!(v.to_ascii_lowercase().as_str(), "false" | "0")
+/// The first value of a query parameter: the router reads the same one
+/// (`Params::get`), so authorization judges exactly what will be served.
+fn first<'q>(query: &'q [(String, String)], key: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The attributes of a request. `query` is the decoded query parameters.
@@ -23,7 +28,13 @@ pub fn request_attributes(method: &str, path: &str, query: &[(String, String)]) 
         verb: method.to_ascii_lowercase(),
         ..Default::default()
     };
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Split as the router splits (`parse_route` skips empty segments), so that
+    // `/namespaces/x//secrets` is judged as the request it will be served as.
+    let parts: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
     // `/api/v1/...` and `/apis/{group}/{version}/...`; shorter paths (discovery) are non-resource.
     let rest: &[&str] = match parts.as_slice() {
         ["api", version, rest @ ..] if parts.len() >= 3 => {
@@ -78,16 +89,13 @@ pub fn request_attributes(method: &str, path: &str, query: &[(String, String)]) 
         a.resource = r.to_string();
     }
     if a.name.is_empty() && a.verb == "get" {
-        let watch = query
-            .iter()
-            .find(|(k, _)| k == "watch")
-            .is_some_and(|(_, v)| truthy(v));
+        let watch = first(query, "watch").is_some_and(crate::api::request::query_bool);
         a.verb = if watch { "watch" } else { "list" }.to_string();
     }
     // A list or watch of one object by field selector is judged by its name.
     if a.name.is_empty()
         && (a.verb == "list" || a.verb == "watch")
-        && let Some((_, sel)) = query.iter().rev().find(|(k, _)| k == "fieldSelector")
+        && let Some(sel) = first(query, "fieldSelector")
         && let Some(name) = exact_name(sel)
     {
         a.name = name.to_string();
@@ -122,6 +130,38 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         request_attributes(method, path, &q)
+    }
+
+    #[test]
+    fn empty_segments_are_judged_as_the_router_serves_them() {
+        // Served as a deletecollection of the namespace's secrets: judged as one.
+        let a = attrs("DELETE", "/api/v1/namespaces/victim//secrets", &[]);
+        assert_eq!(
+            summary(&a),
+            (true, "deletecollection", "", "victim", "secrets", "", "")
+        );
+        let a = attrs("GET", "//api/v1//namespaces/victim/secrets/", &[]);
+        assert_eq!(summary(&a), (true, "list", "", "victim", "secrets", "", ""));
+    }
+
+    #[test]
+    fn repeated_parameters_are_judged_by_the_first_as_the_router_reads_them() {
+        // The handler lists with the first (empty) selector: every object, so no name.
+        let a = attrs(
+            "GET",
+            "/api/v1/namespaces/n/configmaps",
+            &[
+                ("fieldSelector", ""),
+                ("fieldSelector", "metadata.name=public"),
+            ],
+        );
+        assert_eq!(summary(&a), (true, "list", "", "n", "configmaps", "", ""));
+        let a = attrs(
+            "GET",
+            "/api/v1/namespaces/n/configmaps",
+            &[("watch", "false"), ("watch", "true")],
+        );
+        assert_eq!(a.verb, "list");
     }
 
     fn summary(a: &Attributes) -> (bool, &str, &str, &str, &str, &str, &str) {

@@ -77,7 +77,11 @@ fn field(
         let mut v = lo;
         while v <= hi {
             bits |= 1 << v;
-            v += step.unwrap_or(1);
+            // A step past the field's end (`1/4294967295`) ends the range.
+            match v.checked_add(step.unwrap_or(1)) {
+                Some(next) => v = next,
+                None => break,
+            }
         }
     }
     Ok((bits, star))
@@ -235,6 +239,14 @@ mod tests {
             .next_after(ts(after), &TimeZone::UTC)
             .map(|t| t.to_string())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_step_past_the_fields_end_takes_only_the_start() {
+        assert_eq!(
+            next("1/4294967295 * * * *", "2026-03-01T10:00:30Z"),
+            "2026-03-01T10:01:00Z"
+        );
     }
 
     #[test]

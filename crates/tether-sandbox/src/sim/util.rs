@@ -235,17 +235,25 @@ pub fn int_or_percent(v: Option<&Value>, total: i64, default: &str, up: bool) ->
             &owned
         }
     };
-    if let Some(n) = v.as_i64() {
-        return n.max(0);
-    }
-    let s = v.as_str().unwrap_or("0");
-    match s.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
-        Some(p) => {
-            let x = p * total;
-            (if up { (x + 99) / 100 } else { x / 100 }).max(0)
+    let n = if let Some(n) = v.as_i64() {
+        n
+    } else {
+        let s = v.as_str().unwrap_or("0");
+        match s.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
+            Some(p) => {
+                let x = p.saturating_mul(total);
+                if up {
+                    x.saturating_add(99) / 100
+                } else {
+                    x / 100
+                }
+            }
+            None => s.parse::<i64>().unwrap_or(0),
         }
-        None => s.parse::<i64>().unwrap_or(0).max(0),
-    }
+    };
+    // More than the total means the same as the total, and keeps the
+    // controllers' sums (replicas + surge) far from overflowing.
+    n.clamp(0, total.max(1))
 }
 
 /// Pod readiness, from its Ready condition.
@@ -289,6 +297,13 @@ mod tests {
         assert_eq!(int_or_percent(None, 10, "25%", false), 2);
         assert_eq!(int_or_percent(Some(&json!(2)), 10, "25%", false), 2);
         assert_eq!(int_or_percent(Some(&json!("3")), 10, "25%", false), 3);
+        // Beyond the total, or absurd: bounded, never an overflow.
+        assert_eq!(int_or_percent(Some(&json!(i64::MAX)), 10, "25%", true), 10);
+        assert_eq!(
+            int_or_percent(Some(&json!("9223372036854775807%")), 10, "25%", true),
+            10
+        );
+        assert_eq!(int_or_percent(Some(&json!(-5)), 10, "25%", true), 0);
     }
 
     #[test]
