@@ -1097,3 +1097,55 @@ spec:
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_counts_out_of_range_are_refused_before_a_controller_sees_them() {
+    let ts = with_delay(0).await;
+    let deployment = |replicas: Value| {
+        json!({"metadata": {"name": "huge"}, "spec": {"replicas": replicas,
+            "selector": {"matchLabels": {"app": "huge"}},
+            "template": {"metadata": {"labels": {"app": "huge"}},
+                         "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
+    };
+    let (code, status) = common::post(
+        &ts,
+        "/apis/apps/v1/namespaces/default/deployments",
+        &deployment(json!(-1)),
+    )
+    .await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(
+        status["details"]["causes"][0]["field"], "spec.replicas",
+        "{status}"
+    );
+    assert_eq!(
+        status["details"]["causes"][0]["message"],
+        "Invalid value: -1: must be greater than or equal to 0",
+        "{status}"
+    );
+    // Beyond an int32: refused while decoding, as the real server refuses it.
+    let (code, status) = common::post(
+        &ts,
+        "/apis/apps/v1/namespaces/default/deployments",
+        &deployment(json!(2_147_483_648_i64)),
+    )
+    .await;
+    assert_eq!(code, 400, "{status}");
+    let job = json!({"metadata": {"name": "j"}, "spec": {"completions": -3,
+        "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}});
+    let (code, status) = common::post(&ts, "/apis/batch/v1/namespaces/default/jobs", &job).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(
+        status["details"]["causes"][0]["field"], "spec.completions",
+        "{status}"
+    );
+    // The controllers are still working: a sane Deployment rolls out.
+    let (code, _) = common::post(
+        &ts,
+        "/apis/apps/v1/namespaces/default/deployments",
+        &deployment(json!(1)),
+    )
+    .await;
+    assert_eq!(code, 201);
+    kubectl_ok(&ts, &["rollout", "status", "deploy/huge", "--timeout=20s"]).await;
+}
