@@ -721,7 +721,13 @@ pub fn merge_string_data(obj: &mut Value) {
     if let Some(Value::Object(data)) = o.get_mut("data") {
         for (key, value) in strings {
             let text = value.as_str().unwrap_or("");
-            data.insert(key, json!(crate::base64::encode(text.as_bytes())));
+            data.insert(
+                key,
+                json!(base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    text
+                )),
+            );
         }
     }
 }

@@ -23,7 +23,6 @@
 pub mod admission;
 pub mod api;
 pub mod auth;
-pub mod base64;
 pub mod builtin_schema;
 pub mod catalog;
 pub mod cluster_defaults;
@@ -316,11 +315,11 @@ impl Drop for Sandbox {
 /// all named `tether-sandbox`; with the CA (PEM) that verifies the server, and
 /// the user's bearer token.
 pub fn kubeconfig_yaml(server: &str, ca_pem: Option<&str>, token: &str) -> String {
-    use ::base64::Engine;
+    use base64::Engine;
     let ca = match ca_pem {
         Some(pem) => format!(
             "\n    certificate-authority-data: {}",
-            ::base64::engine::general_purpose::STANDARD.encode(pem)
+            base64::engine::general_purpose::STANDARD.encode(pem)
         ),
         None => String::new(),
     };
