@@ -62,6 +62,9 @@ pub struct AgentConfig {
     pub gc_interval: Duration,
     /// An app rendering more objects fails with `TooManyObjects` and applies nothing.
     pub max_objects_per_app: usize,
+    /// Where reconciles' facts go beyond status, audit and Events (metrics,
+    /// notifications, the API's live stream).
+    pub sinks: crate::report::Sinks,
 }
 
 impl Default for AgentConfig {
@@ -83,6 +86,7 @@ impl Default for AgentConfig {
             source: tether_source::SourceOptions::default(),
             gc_interval: Duration::from_secs(600),
             max_objects_per_app: crate::limits::DEFAULT_MAX_OBJECTS,
+            sinks: Default::default(),
         }
     }
 }
@@ -139,6 +143,7 @@ impl Agent {
             pacing: Default::default(),
             events: Some(crate::events::Notifier::new(cluster.client().clone())),
             heals: Default::default(),
+            sinks: config.sinks.clone(),
             cluster,
             renderer: Renderer::new(RendererConfig {
                 max_objects: config.max_objects_per_app,

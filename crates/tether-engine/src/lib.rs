@@ -6,6 +6,7 @@
 //! - [`pipeline`] is one reconcile of one app, stage by stage.
 //! - [`apply`] runs a plan against the cluster, wave by wave.
 //! - [`record`] turns what happened into the Application's status.
+//! - [`report`] the facts a reconcile established, and the sinks they go to.
 //! - [`leader`] elects one writing replica through a Lease.
 //! - [`source_gc`] removes checkouts and mirrors no Application needs.
 //! - [`owner`] keeps one app per object: conflicts, adoption, take-over.
@@ -23,6 +24,7 @@ pub mod limits;
 pub mod owner;
 pub mod pipeline;
 pub mod record;
+pub mod report;
 pub mod source_gc;
 pub mod time;
 pub mod watch;

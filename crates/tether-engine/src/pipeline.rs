@@ -26,6 +26,7 @@ use crate::apply::{self, ApplyOutcome};
 use crate::drift;
 use crate::flapping;
 use crate::record::{self, Failure};
+use crate::report::{Commit, Fact, FactKind, Stage, Timings};
 
 /// Everything one cluster's reconciles share: the cluster, the Git fetchers
 /// (one per repo URL) and the render cache.
@@ -52,6 +53,9 @@ pub struct Engine {
     pub events: Option<crate::events::Notifier>,
     /// Recent self-heals per app, to notice flapping.
     pub heals: std::sync::Mutex<HashMap<String, flapping::Heals>>,
+    /// Where each reconcile's facts go beyond status, audit and Events:
+    /// metrics, notifications, the API's live stream.
+    pub sinks: crate::report::Sinks,
 }
 
 /// Per-app timing the scheduler does not keep.
@@ -200,8 +204,17 @@ impl Engine {
     }
 
     /// The full pipeline for one app. Never panics on bad input; every error
-    /// ends up on the app's status.
+    /// ends up on the app's status. What it established goes to the sinks.
     pub async fn reconcile(&self, app: &Application) -> Outcome {
+        let started = std::time::Instant::now();
+        let mut facts = Facts::new(app);
+        let outcome = self.reconcile_stages(app, &mut facts).await;
+        facts.timings.total = started.elapsed();
+        self.sinks.accept(app, &facts.timings, &facts.list);
+        outcome
+    }
+
+    async fn reconcile_stages(&self, app: &Application, facts: &mut Facts) -> Outcome {
         let key = Self::app_key(app);
         let mut status = app.status.clone().unwrap_or_default();
         let refresh = app
@@ -234,17 +247,21 @@ impl Engine {
         let hold = match self.rollback_hold(app, &mut status, max_age).await {
             Ok(h) => h,
             Err(failure) => {
+                facts.failed(Stage::Source, &failure);
                 record::failed_before_sync(&mut status, app, &failure);
                 self.write_status(app, status).await;
                 return Outcome::failed(self.poll_interval);
             }
         };
-        let mut desired = match self
+        let stage_started = std::time::Instant::now();
+        let rendered = self
             .source_and_render_at(app, max_age, hold.as_deref())
-            .await
-        {
+            .await;
+        facts.timed(Stage::Render, stage_started);
+        let mut desired = match rendered {
             Ok(d) => d,
             Err(failure) => {
+                facts.failed(failure.stage(), &failure);
                 tracing::warn!(app = %key, reason = failure.reason, "{}", failure.message);
                 self.audit_error(app, &status, &failure).await;
                 record::failed_before_sync(&mut status, app, &failure);
@@ -256,6 +273,12 @@ impl Engine {
             }
         };
         let revision = desired.resolved.commit.clone();
+        facts.commit = Some(Commit {
+            revision: revision.clone(),
+            author: desired.resolved.meta.author.clone(),
+            message: desired.resolved.meta.summary.clone(),
+        });
+        let stage_started = std::time::Instant::now();
 
         // Plan against what is live now.
         let inventory: Vec<ObjectRef> = status.inventory_refs();
@@ -264,6 +287,7 @@ impl Engine {
             Err(e) => {
                 let failure =
                     Failure::new("ClusterUnavailable", format!("reading live objects: {e}"));
+                facts.failed(Stage::Plan, &failure);
                 record::failed_before_sync(&mut status, app, &failure);
                 self.write_status(app, status).await;
                 return Outcome::failed(self.poll_interval);
@@ -277,12 +301,14 @@ impl Engine {
         }) {
             Ok(p) => p,
             Err(failure) => {
+                facts.failed(Stage::Plan, &failure);
                 self.audit_error(app, &status, &failure).await;
                 record::failed_before_sync(&mut status, app, &failure);
                 self.write_status(app, status).await;
                 return Outcome::failed(self.poll_interval);
             }
         };
+        facts.timed(Stage::Plan, stage_started);
 
         // Decide whether to sync: on request, or automatically when Git moved,
         // the spec changed, or a failed sync is due for a retry.
@@ -295,7 +321,8 @@ impl Engine {
         } else {
             BTreeMap::new()
         };
-        self.record_drift(app, &status, &drifts, &desired).await;
+        self.record_drift(app, &status, &drifts, &desired, facts)
+            .await;
 
         let mut sync_reason = record::sync_reason(app, &status, &revision, &plan, requested);
         let mut initiator = initiator;
@@ -329,6 +356,12 @@ impl Engine {
                 flapping::Verdict::Heal => h.healed(std::time::Instant::now(), &manager),
                 flapping::Verdict::Wait(d) => {
                     tracing::info!(app = %key, manager = %manager, "self-heal flapping; next heal in {d:?}");
+                    facts.push(FactKind::SyncBlocked {
+                        reason: format!(
+                            "self-heal flapping with manager {manager}; next heal in {}s",
+                            d.as_secs()
+                        ),
+                    });
                     flap_wait = Some(d);
                     sync_reason = None;
                 }
@@ -337,6 +370,10 @@ impl Engine {
         let mut synced = None;
         if let Some(reason) = sync_reason {
             tracing::info!(app = %key, revision = %short(&revision), initiator = %initiator, "sync: {reason}");
+            facts.push(FactKind::SyncStarted {
+                initiator: initiator.clone(),
+                reason: reason.clone(),
+            });
             record::operation_started(
                 &mut status,
                 &revision,
@@ -366,7 +403,9 @@ impl Engine {
                 None => None,
             };
             // Self-heal takes fields back from whoever changed them.
+            let stage_started = std::time::Instant::now();
             let outcome = apply::run(&self.cluster, app, &plan, initiator == "self-heal").await;
+            facts.timed(Stage::Apply, stage_started);
             if let Some(cache) = &self.live_cache {
                 for (r, obj) in &outcome.applied {
                     cache.applied(r, obj);
@@ -383,7 +422,10 @@ impl Engine {
         };
 
         // Assess: health of every managed object as it is now.
+        let stage_started = std::time::Instant::now();
         let (mut resources, health) = self.assess(&plan, &live, synced.as_ref()).await;
+        facts.timed(Stage::Assess, stage_started);
+        let stage_started = std::time::Instant::now();
         for r in resources
             .iter_mut()
             .filter(|r| r.status != SyncCode::Synced)
@@ -406,6 +448,10 @@ impl Engine {
             record::bound_size(&mut status);
             results
         });
+        if let (Some(outcome), Some(op)) = (synced.as_ref(), status.operation_state.as_ref()) {
+            facts.synced(outcome, op, &initiator, hold.is_some(), drifts.len());
+        }
+        facts.health(app.status.as_ref().and_then(|s| s.health.as_ref()), &health);
         if let (Some(events), Some(outcome), Some(op)) = (
             &self.events,
             synced.as_ref(),
@@ -502,6 +548,7 @@ impl Engine {
         // so an idle agent costs the API server (and itself) next to nothing.
         let written =
             nothing_new(app.status.as_ref(), &status) || self.write_status(app, status).await;
+        facts.timed(Stage::Record, stage_started);
         let retry_wait = synced
             .as_ref()
             .is_some_and(|s| s.phase != OperationPhase::Succeeded);
@@ -539,6 +586,7 @@ impl Engine {
         status: &ApplicationStatus,
         drifts: &BTreeMap<ObjectRef, tether_model::Drift>,
         desired: &Desired,
+        facts: &mut Facts,
     ) {
         let key = Self::app_key(app);
         let shown: HashMap<ObjectRef, &tether_model::Drift> = status
@@ -558,6 +606,11 @@ impl Engine {
         };
         for (r, d) in fresh {
             tracing::info!(app = %key, object = %r, manager = %d.manager, "drift: {}", drift::describe(r, d));
+            facts.push(FactKind::DriftDetected {
+                object: r.to_string(),
+                fields: d.fields.iter().map(|f| f.path.clone()).collect(),
+                manager: d.manager.clone(),
+            });
             if let Some(audit) = &self.audit {
                 audit.drift(&key, r, d, &desired.resolved).await;
             }
@@ -1263,6 +1316,20 @@ impl Failure {
         };
         Failure::new(reason, e.to_string())
     }
+
+    /// Which stage a failure of Source-and-Render came from.
+    fn stage(&self) -> Stage {
+        match self.reason {
+            "SourceUnreachable"
+            | "SourceAuthFailed"
+            | "RevisionNotFound"
+            | "SourceTooLarge"
+            | "LocalRepoNotAllowed"
+            | "SourceFailed"
+            | "CredentialsFailed" => Stage::Source,
+            _ => Stage::Render,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1289,5 +1356,92 @@ mod tests {
         let old = at(now - jiff::SignedDuration::from_secs(600));
         assert!(!nothing_new(Some(&old), &at(now)));
         assert!(!nothing_new(None, &at(now)));
+    }
+}
+
+/// The facts one reconcile establishes, gathered as it goes and handed to the
+/// sinks at its end.
+struct Facts {
+    namespace: String,
+    name: String,
+    commit: Option<Commit>,
+    list: Vec<Fact>,
+    timings: Timings,
+}
+
+impl Facts {
+    fn new(app: &Application) -> Facts {
+        Facts {
+            namespace: app.namespace().unwrap_or_default(),
+            name: app.name_any(),
+            commit: None,
+            list: Vec::new(),
+            timings: Timings::default(),
+        }
+    }
+
+    fn push(&mut self, kind: FactKind) {
+        self.list.push(Fact {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            commit: self.commit.clone(),
+            time: crate::time::now(),
+            kind,
+        });
+    }
+
+    fn timed(&mut self, stage: Stage, since: std::time::Instant) {
+        self.timings.stages.push((stage, since.elapsed()));
+    }
+
+    fn failed(&mut self, stage: Stage, failure: &Failure) {
+        self.push(FactKind::ReconcileFailed {
+            stage,
+            reason: failure.reason.to_string(),
+            message: failure.message.clone(),
+        });
+    }
+
+    fn synced(
+        &mut self,
+        outcome: &ApplyOutcome,
+        op: &tether_model::OperationState,
+        initiator: &str,
+        rollback: bool,
+        drifted: usize,
+    ) {
+        if outcome.phase == OperationPhase::Succeeded {
+            self.push(FactKind::SyncSucceeded {
+                initiator: initiator.to_string(),
+                message: op.message.clone(),
+            });
+            if initiator == "self-heal" {
+                self.push(FactKind::SelfHealed { objects: drifted });
+            }
+            if rollback {
+                self.push(FactKind::RolledBack);
+            }
+        } else {
+            self.push(FactKind::SyncFailed {
+                initiator: initiator.to_string(),
+                message: op.message.clone(),
+                transient: outcome.transient,
+            });
+        }
+    }
+
+    /// Degraded and recovered: only the transitions.
+    fn health(&mut self, before: Option<&HealthStatus>, now: &HealthStatus) {
+        let was = before.map(|h| h.status.clone());
+        match (was, &now.status) {
+            (Some(HealthCode::Degraded), HealthCode::Degraded) => {}
+            (_, HealthCode::Degraded) => self.push(FactKind::HealthDegraded {
+                message: now.message.clone(),
+            }),
+            (Some(HealthCode::Degraded), HealthCode::Healthy) => {
+                self.push(FactKind::HealthRecovered)
+            }
+            _ => {}
+        }
     }
 }

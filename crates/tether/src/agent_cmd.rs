@@ -66,6 +66,8 @@ pub struct AgentArgs {
     pub max_objects_per_app: usize,
     #[command(flatten)]
     pub leader: LeaderArgs,
+    #[command(flatten)]
+    pub serve: crate::serve::ServeArgs,
 }
 
 /// What a repository may cost the agent; shared by `tether agent` and `tether up`.
@@ -190,6 +192,7 @@ impl AgentArgs {
             source: self.source.options(self.allow_local_repos),
             gc_interval: self.source.gc_interval,
             max_objects_per_app: self.max_objects_per_app.max(1),
+            sinks: Default::default(),
         }
     }
 }
@@ -200,6 +203,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     }
     let cluster = Arc::new(args.cluster.connect().await?);
     tracing::info!(server = %cluster.server, "connected");
+    crate::serve::start(&args.serve, cluster.clone(), &args.state_dir).await?;
     let agent = Agent::new(cluster, args.config())
         .await
         .context("starting the agent")?;
@@ -247,6 +251,9 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
         identity = %lease.identity,
         "connected; leader election on"
     );
+    // Standbys serve the API too: it reads from the cluster, and acts by
+    // writing Applications that the leader reconciles.
+    crate::serve::start(&args.serve, cluster.clone(), &args.state_dir).await?;
     let mut elector = LeaderElector::new(cluster.client().clone(), lease, fence.clone());
     loop {
         tokio::select! {

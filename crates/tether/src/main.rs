@@ -9,6 +9,7 @@ mod log_format;
 mod output;
 mod render_cmd;
 mod render_limits;
+mod serve;
 mod up;
 
 fn main() -> std::process::ExitCode {

@@ -136,6 +136,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         pacing: Default::default(),
         events: None,
         heals: Default::default(),
+        sinks: Default::default(),
     };
     let preview = engine
         .preview(&app)

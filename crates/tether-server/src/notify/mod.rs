@@ -1,0 +1,2 @@
+//! Notifications: a sink of the engine's facts that delivers them to the
+//! targets users declare in Git.
