@@ -193,6 +193,7 @@ impl AgentArgs {
             gc_interval: self.source.gc_interval,
             max_objects_per_app: self.max_objects_per_app.max(1),
             sinks: Default::default(),
+            link: Default::default(),
         }
     }
 }
@@ -203,8 +204,14 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     }
     let cluster = Arc::new(args.cluster.connect().await?);
     tracing::info!(server = %cluster.server, "connected");
-    crate::serve::start(&args.serve, cluster.clone(), &args.state_dir).await?;
-    let agent = Agent::new(cluster, args.config())
+    let server = crate::serve::context(&args.serve, cluster.clone(), &args.state_dir);
+    crate::serve::start(&args.serve, &server).await?;
+    let config = AgentConfig {
+        sinks: crate::serve::sinks(&server),
+        link: server.agent.clone(),
+        ..args.config()
+    };
+    let agent = Agent::new(cluster, config)
         .await
         .context("starting the agent")?;
     run_until_signal(agent).await;
@@ -253,7 +260,13 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
     );
     // Standbys serve the API too: it reads from the cluster, and acts by
     // writing Applications that the leader reconciles.
-    crate::serve::start(&args.serve, cluster.clone(), &args.state_dir).await?;
+    let server = crate::serve::context(&args.serve, cluster.clone(), &args.state_dir);
+    crate::serve::start(&args.serve, &server).await?;
+    let config = AgentConfig {
+        sinks: crate::serve::sinks(&server),
+        link: server.agent.clone(),
+        ..args.config()
+    };
     let mut elector = LeaderElector::new(cluster.client().clone(), lease, fence.clone());
     loop {
         tokio::select! {
@@ -275,7 +288,7 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
             (elector, held)
         });
         let started = tokio::select! {
-            started = Agent::new(cluster.clone(), args.config()) => started,
+            started = Agent::new(cluster.clone(), config.clone()) => started,
             held = &mut holding => {
                 let (returned, held) = held.context("the lease renewal task failed")?;
                 elector = returned;
