@@ -19,10 +19,10 @@ pub fn normalise(url: &str) -> Option<String> {
     }
     // Local repositories: the path is the identity.
     if let Some(path) = url.strip_prefix("file://") {
-        return Some(trim_path(path).to_owned()).filter(|p| !p.is_empty());
+        return Some(format!("/{}", trim_path(path))).filter(|p| p != "/");
     }
     if url.starts_with('/') {
-        return Some(trim_path(url).to_owned());
+        return Some(format!("/{}", trim_path(url)));
     }
     let (authority, path) = match url.split_once("://") {
         Some((_scheme, rest)) => rest.split_once('/').unwrap_or((rest, "")),
