@@ -26,11 +26,12 @@ pub mod apps;
 pub mod caches;
 pub mod process;
 pub mod sink;
+pub mod text;
 
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
@@ -91,20 +92,31 @@ pub fn only(ctx: &ServerContext) -> axum::Router {
         .with_state(ctx.clone())
 }
 
-async fn scrape(State(ctx): State<ServerContext>) -> Response {
+/// OpenMetrics when the client asks for it (Prometheus does), the classic text format
+/// otherwise.
+async fn scrape(State(ctx): State<ServerContext>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
     let mut out = String::with_capacity(16 * 1024);
-    let encoded = ctx.metrics.encode(&mut out).and_then(|()| {
-        // Applications are read at each scrape: a scrape a minute costs one list, and
-        // the values are never stale.
-        Ok(())
-    });
-    if encoded.is_err() {
+    if ctx.metrics.encode(&mut out).is_err() {
         return (StatusCode::INTERNAL_SERVER_ERROR, "encoding the metrics failed").into_response();
     }
-    match apps::encode(&ctx, &mut out).await {
-        Ok(()) => {}
-        Err(e) => tracing::warn!("metrics: tether_app_info left out: {e}"),
+    // Applications are read at each scrape: a scrape costs one list, and the values
+    // are never stale.
+    if let Err(e) = apps::encode(&ctx, &mut out).await {
+        tracing::warn!("metrics: tether_app_info left out: {e}");
     }
     out.push_str("# EOF\n");
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], out).into_response()
+    if openmetrics {
+        ([(header::CONTENT_TYPE, CONTENT_TYPE)], out).into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, text::CONTENT_TYPE)],
+            text::from_openmetrics(&out),
+        )
+            .into_response()
+    }
 }
