@@ -126,7 +126,12 @@ impl LiveCache {
 
     /// How many live objects the cache holds, over every watched kind (for metrics).
     pub fn object_count(&self) -> usize {
-        let stores: Vec<Arc<Store>> = self.lock().by_kind.values().map(|k| k.store.clone()).collect();
+        let stores: Vec<Arc<Store>> = self
+            .lock()
+            .by_kind
+            .values()
+            .map(|k| k.store.clone())
+            .collect();
         stores
             .iter()
             .map(|s| s.objects.read().unwrap_or_else(|e| e.into_inner()).len())

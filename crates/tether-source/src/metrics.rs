@@ -44,7 +44,9 @@ static REQUESTS: LazyLock<Family<RequestLabels, Counter>> = LazyLock::new(Family
 /// Seconds from 10 ms to a minute: a poll of an unchanged repository is one round trip,
 /// a first fetch of a large one can take that long.
 fn poll_histogram() -> Histogram {
-    Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0])
+    Histogram::new([
+        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ])
 }
 
 static POLL_DURATION: LazyLock<Family<RepoLabels, Histogram>> =
@@ -54,7 +56,10 @@ static POLL_DURATION: LazyLock<Family<RepoLabels, Histogram>> =
 pub(crate) fn record_poll(repo: &str, fetched_pack: bool, failed: bool, took: Duration) {
     let count = |kind: RequestKind| {
         REQUESTS
-            .get_or_create(&vec![("repo", repo.to_owned()), ("kind", kind.as_str().into())])
+            .get_or_create(&vec![
+                ("repo", repo.to_owned()),
+                ("kind", kind.as_str().into()),
+            ])
             .inc();
     };
     count(RequestKind::Poll);
@@ -87,7 +92,10 @@ pub fn register(registry: &mut Registry) {
 /// How many requests of `kind` this process made to `repo`: for tests.
 pub fn requests(repo: &str, kind: RequestKind) -> u64 {
     REQUESTS
-        .get_or_create(&vec![("repo", repo.to_owned()), ("kind", kind.as_str().into())])
+        .get_or_create(&vec![
+            ("repo", repo.to_owned()),
+            ("kind", kind.as_str().into()),
+        ])
         .get()
 }
 

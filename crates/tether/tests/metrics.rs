@@ -57,20 +57,32 @@ fn prometheus_scrapes_the_agent_and_promql_answers_the_sync_status() {
     repo.commit("web");
     let api = http_client::free_addr();
     let only_metrics = http_client::free_addr();
-    env.agent(&["--listen", &api.to_string(), "--metrics-listen", &only_metrics.to_string()]);
+    env.agent(&[
+        "--listen",
+        &api.to_string(),
+        "--metrics-listen",
+        &only_metrics.to_string(),
+    ]);
     env.apply_yaml(&app_yaml("web", &repo.url(), "app", "web", AUTO_PRUNE, ""));
     env.wait_synced_healthy("web");
 
     // The families, with the app's status, on both listeners.
-    let scraped = eventually("tether_app_info says Synced", Duration::from_secs(10), || {
-        let r = http_client::get(api, "/metrics");
-        assert_eq!(r.status, 200);
-        r.body
-            .contains(r#"tether_app_info{namespace="tether",name="web","#)
-            .then_some(r)
-    });
+    let scraped = eventually(
+        "tether_app_info says Synced",
+        Duration::from_secs(10),
+        || {
+            let r = http_client::get(api, "/metrics");
+            assert_eq!(r.status, 200);
+            r.body
+                .contains(r#"tether_app_info{namespace="tether",name="web","#)
+                .then_some(r)
+        },
+    );
     assert!(
-        scraped.header("content-type").unwrap_or("").starts_with("text/plain; version=0.0.4"),
+        scraped
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("text/plain; version=0.0.4"),
         "{:?}",
         scraped.headers
     );
@@ -79,18 +91,33 @@ fn prometheus_scrapes_the_agent_and_promql_answers_the_sync_status() {
         api,
         "GET",
         "/metrics",
-        &[("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")],
+        &[(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )],
         b"",
     );
-    assert!(om.header("content-type").unwrap_or("").starts_with("application/openmetrics-text"), "{:?}", om.headers);
-    assert!(om.body.ends_with("# EOF\n") && om.body.contains("# TYPE tether_sync counter"), "{}", om.body);
+    assert!(
+        om.header("content-type")
+            .unwrap_or("")
+            .starts_with("application/openmetrics-text"),
+        "{:?}",
+        om.headers
+    );
+    assert!(
+        om.body.ends_with("# EOF\n") && om.body.contains("# TYPE tether_sync counter"),
+        "{}",
+        om.body
+    );
     let text = scraped.body;
     let info = text
         .lines()
         .find(|l| l.starts_with("tether_app_info{"))
         .unwrap();
     assert!(
-        info.contains(r#"sync="Synced""#) && info.contains(r#"health="Healthy""#) && info.contains(r#"path="app""#),
+        info.contains(r#"sync="Synced""#)
+            && info.contains(r#"health="Healthy""#)
+            && info.contains(r#"path="app""#),
         "{info}"
     );
     for family in [
@@ -110,18 +137,32 @@ fn prometheus_scrapes_the_agent_and_promql_answers_the_sync_status() {
     }
     // No commit ids in any label.
     let commit = repo.git(&["rev-parse", "HEAD"]);
-    assert!(!text.contains(&commit[..12]), "a commit id reached a label:\n{text}");
+    assert!(
+        !text.contains(&commit[..12]),
+        "a commit id reached a label:\n{text}"
+    );
     let objects: f64 = text
         .lines()
         .find_map(|l| l.strip_prefix("tether_live_cache_objects "))
         .unwrap()
         .parse()
         .unwrap();
-    assert!(objects >= 2.0, "the Deployment and ConfigMap are cached: {objects}");
+    assert!(
+        objects >= 2.0,
+        "the Deployment and ConfigMap are cached: {objects}"
+    );
     let separate = http_client::get(only_metrics, "/metrics");
     assert_eq!(separate.status, 200);
-    assert!(separate.body.contains("tether_app_info{"), "{}", separate.body);
-    assert_eq!(http_client::get(only_metrics, "/api/webhook/github").status, 404, "only /metrics there");
+    assert!(
+        separate.body.contains("tether_app_info{"),
+        "{}",
+        separate.body
+    );
+    assert_eq!(
+        http_client::get(only_metrics, "/api/webhook/github").status,
+        404,
+        "only /metrics there"
+    );
 
     // promtool accepts the exposition.
     let mut check = Command::new(&promtool)
@@ -131,7 +172,12 @@ fn prometheus_scrapes_the_agent_and_promql_answers_the_sync_status() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool runs");
-    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = check.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -156,7 +202,10 @@ fn prometheus_scrapes_the_agent_and_promql_answers_the_sync_status() {
     let _prom = Killed(
         Command::new(&prometheus)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address={web}"))
             .stdout(Stdio::null())
             .stderr(log)
@@ -164,15 +213,22 @@ fn prometheus_scrapes_the_agent_and_promql_answers_the_sync_status() {
             .expect("prometheus starts"),
     );
     let query = encode(r#"tether_app_info{namespace="tether",name="web"}"#);
-    let result = eventually("Prometheus has scraped the agent", Duration::from_secs(60), || {
-        let r = std::panic::catch_unwind(|| http_client::get(web, &format!("/api/v1/query?query={query}"))).ok()?;
-        if r.status != 200 {
-            return None;
-        }
-        let v: Value = serde_json::from_str(&r.body).ok()?;
-        let first = v["data"]["result"].as_array()?.first()?.clone();
-        Some(first)
-    });
+    let result = eventually(
+        "Prometheus has scraped the agent",
+        Duration::from_secs(60),
+        || {
+            let r = std::panic::catch_unwind(|| {
+                http_client::get(web, &format!("/api/v1/query?query={query}"))
+            })
+            .ok()?;
+            if r.status != 200 {
+                return None;
+            }
+            let v: Value = serde_json::from_str(&r.body).ok()?;
+            let first = v["data"]["result"].as_array()?.first()?.clone();
+            Some(first)
+        },
+    );
     assert_eq!(result["metric"]["sync"], "Synced", "{result}");
     assert_eq!(result["metric"]["health"], "Healthy", "{result}");
     assert_eq!(result["metric"]["job"], "tether", "{result}");
@@ -181,6 +237,10 @@ fn prometheus_scrapes_the_agent_and_promql_answers_the_sync_status() {
     // A counter through PromQL too: the sync that brought the app up.
     let query = encode(r#"sum(tether_sync_total{name="web",phase="Succeeded"})"#);
     let syncs = http_client::get(web, &format!("/api/v1/query?query={query}")).json();
-    let n: f64 = syncs["data"]["result"][0]["value"][1].as_str().unwrap_or("0").parse().unwrap();
+    let n: f64 = syncs["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
     assert!(n >= 1.0, "{syncs}");
 }

@@ -24,7 +24,10 @@ pub fn labels(app: &Application) -> Labels {
         .map(|h| as_text(&h.status))
         .unwrap_or_else(|| "Unknown".into());
     vec![
-        ("namespace", app.metadata.namespace.clone().unwrap_or_default()),
+        (
+            "namespace",
+            app.metadata.namespace.clone().unwrap_or_default(),
+        ),
         ("name", app.metadata.name.clone().unwrap_or_default()),
         ("repo", app.spec.source.repo_url.clone()),
         ("path", app.spec.source.path.clone().unwrap_or_default()),

@@ -22,9 +22,7 @@ impl CacheCollector {
 impl prometheus_client::collector::Collector for CacheCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let engine = self.agent.engine();
-        let (hits, misses) = engine
-            .as_ref()
-            .map_or((0, 0), |e| e.renderer.cache_stats());
+        let (hits, misses) = engine.as_ref().map_or((0, 0), |e| e.renderer.cache_stats());
         let (objects, kinds) = engine
             .as_ref()
             .and_then(|e| e.live_cache.as_ref())
@@ -39,10 +37,30 @@ impl prometheus_client::collector::Collector for CacheCollector {
             let m = encoder.encode_descriptor(name, help, None, g.metric_type())?;
             g.encode(m)
         };
-        counter(&mut encoder, "tether_render_cache_hits", "Renders answered from the render cache", hits)?;
-        counter(&mut encoder, "tether_render_cache_misses", "Renders that ran (not in the render cache)", misses)?;
-        gauge(&mut encoder, "tether_live_cache_objects", "Managed objects held in the live cache", objects)?;
-        gauge(&mut encoder, "tether_live_cache_kinds", "Kinds watched by the live cache", kinds)?;
+        counter(
+            &mut encoder,
+            "tether_render_cache_hits",
+            "Renders answered from the render cache",
+            hits,
+        )?;
+        counter(
+            &mut encoder,
+            "tether_render_cache_misses",
+            "Renders that ran (not in the render cache)",
+            misses,
+        )?;
+        gauge(
+            &mut encoder,
+            "tether_live_cache_objects",
+            "Managed objects held in the live cache",
+            objects,
+        )?;
+        gauge(
+            &mut encoder,
+            "tether_live_cache_kinds",
+            "Kinds watched by the live cache",
+            kinds,
+        )?;
         Ok(())
     }
 }

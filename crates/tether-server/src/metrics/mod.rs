@@ -102,7 +102,11 @@ async fn scrape(State(ctx): State<ServerContext>, headers: HeaderMap) -> Respons
         .any(|v| v.contains("application/openmetrics-text"));
     let mut out = String::with_capacity(16 * 1024);
     if ctx.metrics.encode(&mut out).is_err() {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "encoding the metrics failed").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "encoding the metrics failed",
+        )
+            .into_response();
     }
     // Applications are read at each scrape: a scrape costs one list, and the values
     // are never stale.

@@ -32,10 +32,7 @@ pub fn parse_stat(stat: &str) -> Option<(f64, f64)> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     let start: f64 = fields.get(19)?.parse().ok()?;
-    Some((
-        (utime + stime) / TICKS_PER_SECOND,
-        start / TICKS_PER_SECOND,
-    ))
+    Some(((utime + stime) / TICKS_PER_SECOND, start / TICKS_PER_SECOND))
 }
 
 /// `btime` (boot time, unix seconds) from `/proc/stat`.
@@ -104,10 +101,26 @@ impl prometheus_client::collector::Collector for ProcessCollector {
             cpu.metric_type(),
         )?)?;
         let gauges: [(&str, &str, f64); 4] = [
-            ("process_resident_memory_bytes", "Resident memory size in bytes", s.resident_bytes as f64),
-            ("process_virtual_memory_bytes", "Virtual memory size in bytes", s.virtual_bytes as f64),
-            ("process_open_fds", "Number of open file descriptors", s.open_fds as f64),
-            ("process_start_time_seconds", "Start time of the process since unix epoch in seconds", s.start_time_seconds),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                s.resident_bytes as f64,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes",
+                s.virtual_bytes as f64,
+            ),
+            (
+                "process_open_fds",
+                "Number of open file descriptors",
+                s.open_fds as f64,
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds",
+                s.start_time_seconds,
+            ),
         ];
         for (name, help, value) in gauges {
             let g = ConstGauge::new(value);

@@ -157,17 +157,46 @@ mod tests {
         }))
         .unwrap();
         let timings = Timings {
-            stages: vec![(Stage::Source, Duration::from_millis(3)), (Stage::Apply, Duration::from_millis(40))],
+            stages: vec![
+                (Stage::Source, Duration::from_millis(3)),
+                (Stage::Apply, Duration::from_millis(40)),
+            ],
             total: Duration::from_millis(50),
         };
-        sink.accept(&app, &timings, &[
-            fact(FactKind::SyncStarted { initiator: "auto".into(), reason: "r".into() }),
-            fact(FactKind::SyncSucceeded { initiator: "auto".into(), message: "m".into() }),
-            fact(FactKind::DriftDetected { object: "apps/Deployment x/y".into(), fields: vec![], manager: "kubectl".into() }),
-            fact(FactKind::SelfHealed { objects: 1 }),
-            fact(FactKind::ReconcileFailed { stage: Stage::Render, reason: "x".into(), message: "y".into() }),
-        ]);
-        sink.accept(&app, &timings, &[fact(FactKind::SyncFailed { initiator: "auto".into(), message: "m".into(), transient: false })]);
+        sink.accept(
+            &app,
+            &timings,
+            &[
+                fact(FactKind::SyncStarted {
+                    initiator: "auto".into(),
+                    reason: "r".into(),
+                }),
+                fact(FactKind::SyncSucceeded {
+                    initiator: "auto".into(),
+                    message: "m".into(),
+                }),
+                fact(FactKind::DriftDetected {
+                    object: "apps/Deployment x/y".into(),
+                    fields: vec![],
+                    manager: "kubectl".into(),
+                }),
+                fact(FactKind::SelfHealed { objects: 1 }),
+                fact(FactKind::ReconcileFailed {
+                    stage: Stage::Render,
+                    reason: "x".into(),
+                    message: "y".into(),
+                }),
+            ],
+        );
+        sink.accept(
+            &app,
+            &timings,
+            &[fact(FactKind::SyncFailed {
+                initiator: "auto".into(),
+                message: "m".into(),
+                transient: false,
+            })],
+        );
         let mut text = String::new();
         metrics.encode(&mut text).unwrap();
         for line in [

@@ -41,13 +41,10 @@ pub fn matching(push: &Push, apps: &[AppSource]) -> Matched {
         }
         out.repo_known = true;
         let moved = push.refs.is_empty()
-            || push.refs.iter().any(|r| {
-                follows(
-                    app.revision.as_deref(),
-                    r,
-                    push.default_branch.as_deref(),
-                )
-            });
+            || push
+                .refs
+                .iter()
+                .any(|r| follows(app.revision.as_deref(), r, push.default_branch.as_deref()));
         if !moved {
             continue;
         }
@@ -64,7 +61,9 @@ pub fn matching(push: &Push, apps: &[AppSource]) -> Matched {
 /// Whether an app at `revision` follows `git_ref` (`refs/heads/x`, `refs/tags/x`, or a
 /// bare name from a generic push).
 pub fn follows(revision: Option<&str>, git_ref: &str, default_branch: Option<&str>) -> bool {
-    let revision = revision.map(str::trim).filter(|r| !r.is_empty() && *r != "HEAD");
+    let revision = revision
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && *r != "HEAD");
     let Some(revision) = revision else {
         // The remote's HEAD: its default branch, when the host says which; otherwise any
         // branch could be it, and a poll too many is cheap.
@@ -130,7 +129,11 @@ mod tests {
             app("a/other", "https://github.com/org/other", Some("main")),
         ];
         let m = matching(
-            &push(&["https://github.com/org/repo"], &["refs/heads/main"], Some("main")),
+            &push(
+                &["https://github.com/org/repo"],
+                &["refs/heads/main"],
+                Some("main"),
+            ),
             &apps,
         );
         assert!(m.repo_known);
@@ -139,13 +142,20 @@ mod tests {
         assert_eq!(m.by_url.len(), 2, "one entry per URL form the apps use");
 
         let m = matching(
-            &push(&["https://github.com/org/repo"], &["refs/heads/feature"], Some("main")),
+            &push(
+                &["https://github.com/org/repo"],
+                &["refs/heads/feature"],
+                Some("main"),
+            ),
             &apps,
         );
         assert!(m.repo_known);
         assert_eq!(m.apps().count(), 0);
 
-        let m = matching(&push(&["https://example.com/x"], &["refs/heads/main"], None), &apps);
+        let m = matching(
+            &push(&["https://example.com/x"], &["refs/heads/main"], None),
+            &apps,
+        );
         assert!(!m.repo_known);
 
         // A generic push without a ref wakes every app on the repository.

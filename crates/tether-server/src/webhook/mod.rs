@@ -23,12 +23,12 @@ mod verify;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Json;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use prometheus_client::metrics::counter::Counter;
@@ -157,7 +157,10 @@ async fn receive(
 impl Receiver {
     fn count(&self, host: &str, result: &str) {
         self.requests
-            .get_or_create(&vec![("host", host.to_owned()), ("result", result.to_owned())])
+            .get_or_create(&vec![
+                ("host", host.to_owned()),
+                ("result", result.to_owned()),
+            ])
             .inc();
     }
 
@@ -191,10 +194,18 @@ impl Receiver {
                     ns = self.ctx.namespace
                 );
                 self.audit_refusal(host, &why).await;
-                return Answer::error(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", why);
+                return Answer::error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "Unauthorized",
+                    why,
+                );
             }
             Err(e) => {
-                tracing::warn!(host = host.as_str(), "webhook: cannot read Secret {SECRET_NAME}: {e}");
+                tracing::warn!(
+                    host = host.as_str(),
+                    "webhook: cannot read Secret {SECRET_NAME}: {e}"
+                );
                 return Answer::error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -206,7 +217,12 @@ impl Receiver {
         if let Err(refused) = verify(host, header, &body, &secret) {
             let why = format!("refused a {} webhook: {refused}", host.as_str());
             self.audit_refusal(host, &why).await;
-            return Answer::error(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", why);
+            return Answer::error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                why,
+            );
         }
         let push = match parse(host, header, &body) {
             Ok(Event::Push(push)) => push,
@@ -371,15 +387,15 @@ impl Receiver {
         }
         let log = self
             .audit
-            .get_or_init(|| {
-                match tether_audit::AuditLog::open_appender(&self.ctx.state_dir) {
+            .get_or_init(
+                || match tether_audit::AuditLog::open_appender(&self.ctx.state_dir) {
                     Ok(log) => Some(Arc::new(log)),
                     Err(e) => {
                         tracing::warn!("webhook: cannot open the audit log: {e}");
                         None
                     }
-                }
-            })
+                },
+            )
             .clone();
         let Some(log) = log else { return };
         let record = tether_audit::NewRecord {

@@ -41,9 +41,7 @@ pub enum Malformed {
     NotJson(String),
     #[error("the push has no {0}")]
     Missing(&'static str),
-    #[error(
-        "the body is form-encoded; set the webhook's content type to application/json"
-    )]
+    #[error("the body is form-encoded; set the webhook's content type to application/json")]
     FormEncoded,
 }
 
@@ -290,7 +288,11 @@ mod tests {
     use serde_json::json;
 
     fn with(event: Option<(&'static str, &'static str)>) -> impl Fn(&str) -> Option<&'static str> {
-        move |name: &str| event.filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        move |name: &str| {
+            event
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        }
     }
 
     #[test]
@@ -302,18 +304,29 @@ mod tests {
                 "default_branch": "main"},
             "commits": [{"id": "1", "added": ["a/x.yaml"], "modified": ["b/y.yaml"], "removed": []}]
         });
-        let e = parse(Host::GitHub, with(Some(("X-GitHub-Event", "push"))), body.to_string().as_bytes()).unwrap();
+        let e = parse(
+            Host::GitHub,
+            with(Some(("X-GitHub-Event", "push"))),
+            body.to_string().as_bytes(),
+        )
+        .unwrap();
         let Event::Push(p) = e else { panic!("{e:?}") };
         assert_eq!(p.refs, ["refs/heads/main"]);
         assert_eq!(p.urls.len(), 3);
         assert_eq!(p.default_branch.as_deref(), Some("main"));
-        assert_eq!(p.changed_files, Some(vec!["a/x.yaml".into(), "b/y.yaml".into()]));
+        assert_eq!(
+            p.changed_files,
+            Some(vec!["a/x.yaml".into(), "b/y.yaml".into()])
+        );
     }
 
     #[test]
     fn github_ping_and_other_events() {
         let body = br#"{"zen":"Design for failure.","hook_id":1}"#;
-        assert_eq!(parse(Host::GitHub, with(Some(("X-GitHub-Event", "ping"))), body), Ok(Event::Ping));
+        assert_eq!(
+            parse(Host::GitHub, with(Some(("X-GitHub-Event", "ping"))), body),
+            Ok(Event::Ping)
+        );
         assert_eq!(
             parse(Host::GitHub, with(Some(("X-GitHub-Event", "issues"))), body),
             Ok(Event::Other("issues".into()))
@@ -328,14 +341,24 @@ mod tests {
                 "web_url": "https://gitlab.com/g/p", "default_branch": "main"},
             "commits": [], "total_commits_count": 0
         });
-        let Event::Push(p) = parse(Host::GitLab, with(Some(("X-Gitlab-Event", "Tag Push Hook"))), body.to_string().as_bytes()).unwrap() else { panic!() };
+        let Event::Push(p) = parse(
+            Host::GitLab,
+            with(Some(("X-Gitlab-Event", "Tag Push Hook"))),
+            body.to_string().as_bytes(),
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(p.refs, ["refs/tags/v1.0.0"]);
         assert_eq!(p.urls.len(), 3);
         // More commits than listed: the file list is incomplete, so none is given.
         let body = json!({"object_kind": "push", "ref": "refs/heads/main",
             "project": {"git_http_url": "https://gitlab.com/g/p.git"},
             "commits": [{"added": [], "modified": ["x"], "removed": []}], "total_commits_count": 30});
-        let Event::Push(p) = parse(Host::GitLab, with(None), body.to_string().as_bytes()).unwrap() else { panic!() };
+        let Event::Push(p) = parse(Host::GitLab, with(None), body.to_string().as_bytes()).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(p.changed_files, None);
     }
 
@@ -349,7 +372,14 @@ mod tests {
                 {"new": {"type": "tag", "name": "v2"}}
             ]}
         });
-        let Event::Push(p) = parse(Host::Bitbucket, with(Some(("X-Event-Key", "repo:push"))), cloud.to_string().as_bytes()).unwrap() else { panic!() };
+        let Event::Push(p) = parse(
+            Host::Bitbucket,
+            with(Some(("X-Event-Key", "repo:push"))),
+            cloud.to_string().as_bytes(),
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(p.refs, ["refs/heads/main", "refs/tags/v2"]);
         let server = json!({
             "eventKey": "repo:refs_changed",
@@ -359,29 +389,79 @@ mod tests {
             "changes": [{"ref": {"id": "refs/heads/main", "displayId": "main", "type": "BRANCH"},
                 "refId": "refs/heads/main", "fromHash": "a", "toHash": "b", "type": "UPDATE"}]
         });
-        let Event::Push(p) = parse(Host::Bitbucket, with(Some(("X-Event-Key", "repo:refs_changed"))), server.to_string().as_bytes()).unwrap() else { panic!() };
+        let Event::Push(p) = parse(
+            Host::Bitbucket,
+            with(Some(("X-Event-Key", "repo:refs_changed"))),
+            server.to_string().as_bytes(),
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(p.refs, ["refs/heads/main"]);
         assert_eq!(p.urls.len(), 2);
     }
 
     #[test]
     fn generic_push() {
-        let Event::Push(p) = parse(Host::Generic, with(None), br#"{"repository":"https://h/r.git","ref":"main"}"#).unwrap() else { panic!() };
+        let Event::Push(p) = parse(
+            Host::Generic,
+            with(None),
+            br#"{"repository":"https://h/r.git","ref":"main"}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(p.refs, ["main"]);
-        let Event::Push(p) = parse(Host::Generic, with(None), br#"{"repository":"https://h/r.git"}"#).unwrap() else { panic!() };
+        let Event::Push(p) = parse(
+            Host::Generic,
+            with(None),
+            br#"{"repository":"https://h/r.git"}"#,
+        )
+        .unwrap() else {
+            panic!()
+        };
         assert!(p.refs.is_empty());
     }
 
     #[test]
     fn malformed_bodies_are_errors_not_panics() {
         let gh = with(Some(("X-GitHub-Event", "push")));
-        for body in [&b""[..], b"{", b"[]", b"null", b"\xff\xfe", b"{\"ref\":1}", b"{\"ref\":\"refs/heads/x\"}",
-            b"{\"ref\":\"refs/heads/x\",\"repository\":{\"html_url\":7}}"] {
-            assert!(parse(Host::GitHub, &gh, body).is_err(), "{}", String::from_utf8_lossy(body));
+        for body in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"null",
+            b"\xff\xfe",
+            b"{\"ref\":1}",
+            b"{\"ref\":\"refs/heads/x\"}",
+            b"{\"ref\":\"refs/heads/x\",\"repository\":{\"html_url\":7}}",
+        ] {
+            assert!(
+                parse(Host::GitHub, &gh, body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
-        assert_eq!(parse(Host::GitHub, &gh, b"payload=%7B%7D"), Err(Malformed::FormEncoded));
-        assert!(parse(Host::Bitbucket, with(Some(("X-Event-Key", "repo:push"))), b"{\"repository\":{}}").is_err());
-        assert!(parse(Host::Generic, with(None), b"{\"repository\":\"x\",\"changedFiles\":[1]}").is_err());
+        assert_eq!(
+            parse(Host::GitHub, &gh, b"payload=%7B%7D"),
+            Err(Malformed::FormEncoded)
+        );
+        assert!(
+            parse(
+                Host::Bitbucket,
+                with(Some(("X-Event-Key", "repo:push"))),
+                b"{\"repository\":{}}"
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                Host::Generic,
+                with(None),
+                b"{\"repository\":\"x\",\"changedFiles\":[1]}"
+            )
+            .is_err()
+        );
         // Deep nesting is refused by the JSON parser's recursion limit, not a stack overflow.
         let deep = "[".repeat(100_000);
         assert!(parse(Host::Generic, with(None), deep.as_bytes()).is_err());

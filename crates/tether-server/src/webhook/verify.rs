@@ -130,7 +130,10 @@ mod tests {
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
         );
         let good = headers(&[("X-Hub-Signature-256", sign(BODY, b"s3cret"))]);
-        assert_eq!(verify(Host::GitHub, |n| good.get(n), BODY, b"s3cret"), Ok(()));
+        assert_eq!(
+            verify(Host::GitHub, |n| good.get(n), BODY, b"s3cret"),
+            Ok(())
+        );
         assert_eq!(
             verify(Host::GitHub, |n| good.get(n), b"{}", b"s3cret"),
             Err(Refused::Mismatch)
@@ -148,7 +151,10 @@ mod tests {
             verify(Host::GitHub, |n| sha1.get(n), BODY, b"s"),
             Err(Refused::Sha1Only)
         );
-        assert_eq!(verify(Host::Gitea, |n| sha1.get(n), BODY, b"s"), Err(Refused::Sha1Only));
+        assert_eq!(
+            verify(Host::Gitea, |n| sha1.get(n), BODY, b"s"),
+            Err(Refused::Sha1Only)
+        );
         let none = headers(&[]);
         assert_eq!(
             verify(Host::GitHub, |n| none.get(n), BODY, b"s"),
@@ -156,7 +162,10 @@ mod tests {
         );
         for bad in ["sha256=zz", "md5=00", "00ff", "sha256="] {
             let h = headers(&[("X-Hub-Signature-256", bad.into())]);
-            assert!(verify(Host::GitHub, |n| h.get(n), BODY, b"s").is_err(), "{bad}");
+            assert!(
+                verify(Host::GitHub, |n| h.get(n), BODY, b"s").is_err(),
+                "{bad}"
+            );
         }
         let sha1_prefixed = headers(&[("X-Hub-Signature-256", "sha1=00".into())]);
         assert_eq!(
