@@ -259,8 +259,14 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
         "connected; leader election on"
     );
     // Standbys serve the API too: it reads from the cluster, and acts by
-    // writing Applications that the leader reconciles.
-    let server = crate::serve::context(&args.serve, cluster.clone(), &args.state_dir);
+    // writing Applications that the leader reconciles. Its client is not fenced:
+    // the fence keeps a standby from reconciling, not from asking the leader to.
+    let server_cluster = Arc::new(
+        tether_kube::Cluster::connect(path.as_deref(), args.cluster.context.as_deref())
+            .await
+            .context("connecting to the cluster")?,
+    );
+    let server = crate::serve::context(&args.serve, server_cluster, &args.state_dir);
     crate::serve::start(&args.serve, &server).await?;
     let config = AgentConfig {
         sinks: crate::serve::sinks(&server),
