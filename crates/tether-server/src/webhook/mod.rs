@@ -92,7 +92,8 @@ struct Receiver {
     ctx: ServerContext,
     /// `tether_webhook_requests_total{host,result}`.
     requests: Family<Labels, Counter>,
-    audit: OnceLock<Option<Arc<tether_audit::AuditLog>>>,
+    /// Opened on the first refusal, on a blocking thread (SQLite opens and writes block).
+    audit: Arc<OnceLock<Option<Arc<tether_audit::AuditLog>>>>,
     /// (start of the current minute, refusals audited in it).
     audited: Mutex<(Instant, u32)>,
 }
@@ -109,7 +110,7 @@ pub fn routes(ctx: &ServerContext) -> axum::Router {
     let receiver = Arc::new(Receiver {
         ctx: ctx.clone(),
         requests,
-        audit: OnceLock::new(),
+        audit: Arc::default(),
         audited: Mutex::new((Instant::now(), 0)),
     });
     axum::Router::new()
@@ -385,19 +386,7 @@ impl Receiver {
             }
             g.1 += 1;
         }
-        let log = self
-            .audit
-            .get_or_init(
-                || match tether_audit::AuditLog::open_appender(&self.ctx.state_dir) {
-                    Ok(log) => Some(Arc::new(log)),
-                    Err(e) => {
-                        tracing::warn!("webhook: cannot open the audit log: {e}");
-                        None
-                    }
-                },
-            )
-            .clone();
-        let Some(log) = log else { return };
+        let (audit, dir) = (self.audit.clone(), self.ctx.state_dir.clone());
         let record = tether_audit::NewRecord {
             time: jiff::Timestamp::now(),
             cluster: String::new(),
@@ -412,8 +401,18 @@ impl Receiver {
             message: why.to_owned(),
             details: Some(json!({"reason": "WebhookRefused", "host": host.as_str()})),
         };
-        let appended = tokio::task::spawn_blocking(move || log.append(&record)).await;
-        if let Ok(Err(e)) = appended {
+        let appended = tokio::task::spawn_blocking(move || {
+            let log = audit.get_or_init(|| match tether_audit::AuditLog::open_appender(&dir) {
+                Ok(log) => Some(Arc::new(log)),
+                Err(e) => {
+                    tracing::warn!("webhook: cannot open the audit log: {e}");
+                    None
+                }
+            });
+            log.as_ref().map(|log| log.append(&record))
+        })
+        .await;
+        if let Ok(Some(Err(e))) = appended {
             tracing::warn!("webhook: cannot write the audit record: {e}");
         }
     }
