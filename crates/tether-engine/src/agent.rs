@@ -9,6 +9,9 @@
 //!   never wake it, so it cannot loop;
 //! - after each reconcile the app is due again after the poll interval (sooner
 //!   while it progresses, with exponential backoff while it fails).
+//! - a verified webhook push (through [`crate::wake::AgentLink`]) marks its
+//!   repository's fetchers stale and makes the apps it names due now, a failing
+//!   one's backoff included.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;

@@ -29,11 +29,28 @@ pub fn labels(app: &Application) -> Labels {
             app.metadata.namespace.clone().unwrap_or_default(),
         ),
         ("name", app.metadata.name.clone().unwrap_or_default()),
-        ("repo", app.spec.source.repo_url.clone()),
+        ("repo", without_password(&app.spec.source.repo_url)),
         ("path", app.spec.source.path.clone().unwrap_or_default()),
         ("sync", sync),
         ("health", health),
     ]
+}
+
+/// `scheme://user:password@host/…` without the password: a repository URL may carry a
+/// token, and labels are stored by Prometheus and shown on dashboards.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// A status code as the Application's status writes it (`Synced`, `OutOfSync`).
@@ -63,4 +80,34 @@ pub async fn encode(ctx: &ServerContext, out: &mut String) -> Result<(), String>
     );
     prometheus_client::encoding::text::encode_registry(out, &registry)
         .map_err(|e| format!("encoding: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_a_label() {
+        assert_eq!(
+            without_password("https://bot:s3cret@git.example/org/r.git"),
+            "https://bot@git.example/org/r.git"
+        );
+        assert_eq!(
+            without_password("https://git.example/a@b"),
+            "https://git.example/a@b"
+        );
+        assert_eq!(
+            without_password("git@github.com:org/r"),
+            "git@github.com:org/r"
+        );
+        let app: Application = serde_json::from_value(serde_json::json!({
+            "apiVersion": "tether.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": "tether"},
+            "spec": {"source": {"repoURL": "https://x:tok@h/r", "path": "app"}}
+        }))
+        .unwrap();
+        let l = labels(&app);
+        assert!(l.contains(&("repo", "https://x@h/r".to_owned())), "{l:?}");
+        assert!(l.contains(&("sync", "Unknown".to_owned())), "{l:?}");
+    }
 }
