@@ -107,7 +107,7 @@ pub fn facts(
 
 /// Degraded and recovered: only the transitions.
 fn health_transition(before: Option<&HealthStatus>, now: &HealthStatus) -> Option<FactKind> {
-    let was = before.map(|h| h.status.clone());
+    let was = before.map(|h| h.status);
     match (was, &now.status) {
         (Some(HealthCode::Degraded), HealthCode::Degraded) => None,
         (_, HealthCode::Degraded) => Some(FactKind::HealthDegraded {

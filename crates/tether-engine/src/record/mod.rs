@@ -95,7 +95,17 @@ impl<'a> Record<'a> {
         let stored = self.app.status.as_ref();
         // The status first: the sinks report what it records (the operation's
         // message, a new conflict).
-        let (write, results, conflict) = self.status_of(&mut report);
+        let StatusUpdate {
+            write,
+            results,
+            conflict,
+        } = status_of(
+            &mut self.status,
+            self.app,
+            &mut report,
+            self.engine.history_limit,
+            self.engine.poll_interval,
+        );
         let operation_message = self
             .status
             .operation_state
@@ -139,64 +149,6 @@ impl<'a> Record<'a> {
         report.next_look(self.engine.poll_interval, written)
     }
 
-    /// What the report means for the status, and whether to write it. Also
-    /// returns every object's result of a sync (for the audit log) and a new
-    /// `SharedResource` conflict.
-    fn status_of(
-        &mut self,
-        report: &mut Report,
-    ) -> (Write, Vec<tether_model::ResourceResult>, Option<String>) {
-        let app = self.app;
-        let status = &mut self.status;
-        let generation = app.metadata.generation;
-        status.rollback = report.rollback.clone();
-        let handled = report.requested.clone();
-        match &mut report.ended {
-            Ended::Suspended => {
-                suspended(status, app);
-                (Write::Always, Vec::new(), None)
-            }
-            Ended::Stopped(s) => {
-                failed_before_sync(status, app, &s.failure);
-                if s.handles_refresh && handled.is_some() {
-                    status.last_handled_refresh = handled;
-                }
-                (Write::Always, Vec::new(), None)
-            }
-            Ended::SyncNotStarted(_) => (Write::Never, Vec::new(), None),
-            Ended::Reconciled(r) => {
-                let planned = &r.planned;
-                let resources = std::mem::take(&mut r.resources);
-                let engine = self.engine;
-                let results = crate::limits::cpu_heavy(planned.size, || {
-                    let results = finish(
-                        status,
-                        app,
-                        &planned.desired,
-                        &planned.plan,
-                        resources,
-                        r.health.clone(),
-                        r.sync.as_ref().map(|s| &s.outcome),
-                        &report.initiator,
-                        engine.history_limit,
-                    );
-                    bound_size(status);
-                    results
-                });
-                let conflict = crate::owner::condition(status, &planned.plan, generation);
-                if handled.is_some() {
-                    status.last_handled_refresh = handled;
-                }
-                flapping_condition(status, r.flapping.as_deref(), generation);
-                if let Some(sync) = r.sync.as_ref().filter(|s| s.transient()) {
-                    let wait = transient_delay(sync.retries.1, engine.poll_interval);
-                    transient_retry(status, app, wait);
-                }
-                (Write::UnlessNothingNew, results, conflict)
-            }
-        }
-    }
-
     /// Server-side apply of the status; a failure is logged.
     async fn write(&self, status: ApplicationStatus) -> bool {
         match write_status(&self.engine.cluster, self.app, status).await {
@@ -207,15 +159,6 @@ impl<'a> Record<'a> {
             }
         }
     }
-}
-
-/// Whether [`Record::finish`] writes the status.
-enum Write {
-    Always,
-    UnlessNothingNew,
-    /// The reconcile stopped before anything worth a status (the status
-    /// naming its sync could not be written).
-    Never,
 }
 
 /// Objects still out of sync carry their drift into the status detail.

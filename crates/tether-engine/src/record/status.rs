@@ -930,6 +930,91 @@ pub async fn write_status(
     Ok(())
 }
 
+/// What [`status_of`] made of a report.
+pub struct StatusUpdate {
+    pub write: Write,
+    /// Every object's result of the sync, for the audit log (the status
+    /// keeps at most [`RESULTS_LIMIT`]).
+    pub results: Vec<ResourceResult>,
+    /// A `SharedResource` conflict that is new, to announce once.
+    pub conflict: Option<String>,
+}
+
+/// Whether the status is written.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Write {
+    Always,
+    /// Unless it differs from the stored one only in a recent `reconciledAt`.
+    UnlessNothingNew,
+    /// The reconcile stopped before anything worth a status (the status
+    /// naming its sync could not be written).
+    Never,
+}
+
+/// The status sink: what `report` means for `status` (the stored status, or
+/// the one [`super::Record::sync_starting`] wrote). Moves the assessed
+/// resources out of the report.
+pub fn status_of(
+    status: &mut ApplicationStatus,
+    app: &Application,
+    report: &mut super::Report,
+    history_limit: usize,
+    poll_interval: Duration,
+) -> StatusUpdate {
+    use super::report::Ended;
+    let generation = app.metadata.generation;
+    status.rollback = report.rollback.clone();
+    let handled = report.requested.clone();
+    let (write, results, conflict) = match &mut report.ended {
+        Ended::Suspended => {
+            suspended(status, app);
+            (Write::Always, Vec::new(), None)
+        }
+        Ended::Stopped(s) => {
+            failed_before_sync(status, app, &s.failure);
+            if s.handles_refresh && handled.is_some() {
+                status.last_handled_refresh = handled;
+            }
+            (Write::Always, Vec::new(), None)
+        }
+        Ended::SyncNotStarted(_) => (Write::Never, Vec::new(), None),
+        Ended::Reconciled(r) => {
+            let planned = &r.planned;
+            let resources = std::mem::take(&mut r.resources);
+            let results = crate::limits::cpu_heavy(planned.size, || {
+                let results = finish(
+                    status,
+                    app,
+                    &planned.desired,
+                    &planned.plan,
+                    resources,
+                    r.health.clone(),
+                    r.sync.as_ref().map(|s| &s.outcome),
+                    &report.initiator,
+                    history_limit,
+                );
+                bound_size(status);
+                results
+            });
+            let conflict = crate::owner::condition(status, &planned.plan, generation);
+            if handled.is_some() {
+                status.last_handled_refresh = handled;
+            }
+            flapping_condition(status, r.flapping.as_deref(), generation);
+            if let Some(sync) = r.sync.as_ref().filter(|s| s.transient()) {
+                let wait = transient_delay(sync.retries.1, poll_interval);
+                transient_retry(status, app, wait);
+            }
+            (Write::UnlessNothingNew, results, conflict)
+        }
+    };
+    StatusUpdate {
+        write,
+        results,
+        conflict,
+    }
+}
+
 /// How stale `reconciledAt` may get while nothing else in the status changes.
 const RECONCILED_AT_MAX_AGE: Duration = Duration::from_secs(300);
 
@@ -1020,6 +1105,74 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_report_decides_the_status_and_whether_to_write_it() {
+        use crate::record::facts::tests::{planned, reconciled, report, sync};
+        use crate::record::report::{Ended, Stopped};
+        let a = app(json!({"automated": {}}));
+        let poll = Duration::from_secs(30);
+        // A failed render: Stalled, the user's refresh handled, written.
+        let mut r = report(Ended::Stopped(Stopped {
+            stage: crate::report::Stage::Render,
+            failure: Failure::new("RenderFailed", "bad yaml"),
+            announce: true,
+            handles_refresh: true,
+        }));
+        r.requested = Some("now".into());
+        let mut status = ApplicationStatus::default();
+        let update = status_of(&mut status, &a, &mut r, 10, poll);
+        assert_eq!(update.write, Write::Always);
+        assert_eq!(status.condition("Stalled").unwrap().reason, "RenderFailed");
+        assert_eq!(status.last_handled_refresh.as_deref(), Some("now"));
+        assert_eq!(status.sync.unwrap().status, SyncCode::Unknown);
+        // Reading live failed: retried quietly, the refresh not handled yet.
+        let mut r = report(Ended::Stopped(Stopped {
+            stage: crate::report::Stage::Plan,
+            failure: Failure::new("ClusterUnavailable", "reading live objects"),
+            announce: false,
+            handles_refresh: false,
+        }));
+        r.requested = Some("now".into());
+        let mut status = ApplicationStatus::default();
+        status_of(&mut status, &a, &mut r, 10, poll);
+        assert_eq!(status.last_handled_refresh, None);
+        // The status naming a sync was lost: nothing more is written.
+        let mut r = report(Ended::SyncNotStarted(Box::new(planned(&[]))));
+        let mut status = ApplicationStatus::default();
+        assert_eq!(
+            status_of(&mut status, &a, &mut r, 10, poll).write,
+            Write::Never
+        );
+        // A sync the cluster failed: the history entry, and a retry condition
+        // with the agent's backoff (the third attempt waits 4 s).
+        let mut run = sync(OperationPhase::Error, true);
+        run.retries = (0, 2);
+        let mut r = report(reconciled(planned(&[]), Some(run), HealthCode::Healthy));
+        let mut status = ApplicationStatus::default();
+        operation_started(&mut status, "abc", "auto", Some(1), "new revision abc");
+        let update = status_of(&mut status, &a, &mut r, 10, poll);
+        assert_eq!(update.write, Write::UnlessNothingNew);
+        assert_eq!(status.history.len(), 1);
+        assert_eq!(status.history[0].result, OperationPhase::Error);
+        let ready = status.condition("Ready").unwrap();
+        assert_eq!(ready.reason, "ClusterUnavailable");
+        assert!(
+            ready.message.ends_with("retrying in 4s"),
+            "{}",
+            ready.message
+        );
+        assert!(status.condition("SelfHealFlapping").is_none());
+        // Suspended: said so, nothing else.
+        let mut r = report(Ended::Suspended);
+        let mut status = ApplicationStatus::default();
+        assert_eq!(
+            status_of(&mut status, &a, &mut r, 10, poll).write,
+            Write::Always
+        );
+        assert_eq!(status.condition("Ready").unwrap().reason, "Suspended");
+        assert!(status.history.is_empty());
     }
 
     fn at(ts: jiff::Timestamp) -> ApplicationStatus {
