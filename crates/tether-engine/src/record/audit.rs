@@ -53,3 +53,92 @@ pub async fn record(
             .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tether_audit::{EventKind, Query};
+    use tether_model::{HealthCode, OperationPhase};
+
+    use super::*;
+    use crate::audit::SyncKind;
+    use crate::record::Failure;
+    use crate::record::facts::tests::{planned, reconciled, report, sync};
+    use crate::report::Stage;
+
+    fn kinds(auditor: &Auditor) -> Vec<(EventKind, String)> {
+        auditor
+            .log()
+            .query(&Query::default())
+            .expect("query")
+            .into_iter()
+            .map(|r| (r.kind, r.outcome))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn drift_sorts_before_the_heal_that_corrected_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (auditor, _) = Auditor::open(dir.path(), "test").expect("audit log");
+        // The drift was detected (before Apply) earlier than the sync began;
+        // its record is written after the sync's in_progress one.
+        let mut r = report(reconciled(
+            planned(&["web"]),
+            Some(sync(OperationPhase::Succeeded, false)),
+            HealthCode::Healthy,
+        ));
+        r.initiator = "self-heal".into();
+        let resolved = r.reconciled().unwrap().planned.desired.resolved.clone();
+        let id = auditor
+            .sync_started(
+                &r.key,
+                &resolved,
+                "self-heal",
+                "self-heal",
+                SyncKind::SelfHeal,
+            )
+            .await;
+        assert!(id.is_some());
+        if let Ended::Reconciled(rec) = &mut r.ended {
+            rec.sync.as_mut().unwrap().audit_id = id;
+        }
+        record(
+            &auditor,
+            &r,
+            None,
+            &[],
+            Some("ConfigMap web/a is another app's"),
+        )
+        .await;
+        assert_eq!(
+            kinds(&auditor),
+            [
+                (EventKind::Drift, tether_audit::DETECTED.to_string()),
+                (EventKind::SelfHeal, tether_audit::SUCCEEDED.to_string()),
+                (EventKind::Error, tether_audit::FAILED.to_string()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_stage_is_recorded_only_when_it_is_news() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (auditor, _) = Auditor::open(dir.path(), "test").expect("audit log");
+        let stopped = Stopped {
+            stage: Stage::Render,
+            failure: Failure::new("RenderFailed", "bad yaml"),
+            announce: true,
+            handles_refresh: true,
+        };
+        let r = report(Ended::Stopped(stopped));
+        record(&auditor, &r, None, &[], None).await;
+        assert!(kinds(&auditor).is_empty());
+        let Ended::Stopped(s) = &r.ended else {
+            unreachable!()
+        };
+        record(&auditor, &r, Some(s), &[], None).await;
+        let all = auditor.log().query(&Query::default()).expect("query");
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].kind, EventKind::Error);
+        assert_eq!(all[0].message, "RenderFailed: bad yaml");
+    }
+}
