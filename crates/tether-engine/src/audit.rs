@@ -95,6 +95,12 @@ impl Auditor {
         }
     }
 
+    /// The log itself, for tests that read back what was written.
+    #[cfg(test)]
+    pub(crate) fn log(&self) -> &AuditLog {
+        &self.log
+    }
+
     /// A sync begins: returns the record's id, to finish it later.
     pub async fn sync_started(
         &self,
@@ -186,13 +192,15 @@ impl Auditor {
     }
 
     /// Live drifted from Git: what changed, and who changed it (the actor is
-    /// the field manager).
+    /// the field manager). Dated when it was detected, so that it sorts
+    /// before the self-heal that corrected it.
     pub async fn drift(
         &self,
         app: &str,
         r: &tether_model::ObjectRef,
         d: &tether_model::Drift,
         resolved: &Resolved,
+        detected_at: jiff::Timestamp,
     ) {
         let mut rec = Self::with_commit(
             self.record(
@@ -204,6 +212,7 @@ impl Auditor {
             ),
             resolved,
         );
+        rec.time = detected_at;
         rec.object = Some(object_label(&r.group, &r.kind, &r.namespace, &r.name));
         rec.details = serde_json::to_value(d).ok();
         self.blocking("recording drift", move |log| log.append(&rec))

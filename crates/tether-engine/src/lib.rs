@@ -3,9 +3,12 @@
 //!
 //! - [`agent`] watches Applications and schedules reconciles (concurrency,
 //!   poll interval, graceful shutdown).
-//! - [`pipeline`] is one reconcile of one app, stage by stage.
+//! - [`pipeline`] is one reconcile of one app, stage by stage: each stage
+//!   returns what it did into a [`record::Report`] and writes nothing.
 //! - [`apply`] runs a plan against the cluster, wave by wave.
-//! - [`record`] turns what happened into the Application's status.
+//! - [`record`] turns the report into the Application's status and hands it
+//!   to the sinks: log lines, Kubernetes Events, the audit log, and (as facts)
+//!   the external sinks.
 //! - [`report`] the facts a reconcile established, and the sinks they go to.
 //! - [`leader`] elects one writing replica through a Lease.
 //! - [`source_gc`] removes checkouts and mirrors no Application needs.

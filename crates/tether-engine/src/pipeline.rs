@@ -1,6 +1,9 @@
 //! One reconcile of one Application: Source → Render → Plan → Apply → Assess →
-//! Record. Each stage is a method named after it. A failure in Source, Render
-//! or Plan stops the run before anything touches the cluster, so a bad commit
+//! Record. Each stage is a method named after it that returns what it did
+//! (or the failure that stopped the run) into a [`Report`]; none of them
+//! writes the status, the audit log or Events. [`Record`] does, once, at the
+//! end (and, named as such, just before Apply). A failure in Source, Render or
+//! Plan stops the run before anything touches the cluster, so a bad commit
 //! never prunes or breaks what is already deployed.
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,18 +18,21 @@ use kube::api::Api;
 use serde_json::Value;
 use tether_kube::{Cluster, KubeError};
 use tether_model::{
-    Application, ApplicationStatus, HealthCode, HealthStatus, ObjectRef, OperationPhase,
-    ResourceStatus, SyncCode,
+    Application, HealthCode, HealthStatus, ObjectRef, OperationPhase, ResourceStatus, SyncCode,
 };
 use tether_plan::plan::{Action, Plan, PlanInput};
 use tether_render::{RenderRequest, Renderer};
 use tether_source::{Auth, Checkout, Resolved, Sources};
 
 use crate::apply::{self, ApplyOutcome};
+use crate::audit::SyncKind;
 use crate::drift;
 use crate::flapping;
-use crate::record::{self, Failure};
-use crate::report::{Commit, Fact, FactKind, Stage, Timings};
+use crate::record::{
+    self, Ended, Failure, NewDrift, Planned, Reconciled, Record, Report, StatusNotWritten, Stopped,
+    SyncRun,
+};
+use crate::report::{Commit, Stage};
 
 /// Everything one cluster's reconciles share: the cluster, the Git fetchers
 /// (one per repo URL) and the render cache.
@@ -75,6 +81,14 @@ pub struct Desired {
     /// Rendered objects with namespace defaulted and tracking metadata added,
     /// each with where it came from.
     pub objects: Vec<(Value, String)>,
+}
+
+/// What [`Engine::sync_due`] decided: the sync to run (why, and its kind
+/// for the audit log), or the one that was due but is held back, and for how
+/// long.
+struct Due {
+    sync: Option<(String, SyncKind)>,
+    blocked: Option<(String, Duration)>,
 }
 
 /// What `tether app diff` shows: the plan, without applying it.
@@ -203,135 +217,180 @@ impl Engine {
         }
     }
 
-    /// The full pipeline for one app. Never panics on bad input; every error
-    /// ends up on the app's status. What it established goes to the sinks.
+    /// The full pipeline for one app: Source → Render → Plan → Apply →
+    /// Assess → Record. The stages write nothing: what each did goes into
+    /// the report, which Record writes (status, audit log, Events, logs) and
+    /// hands to the sinks. Never panics on bad input; every error ends up on
+    /// the app's status.
     pub async fn reconcile(&self, app: &Application) -> Outcome {
-        let started = std::time::Instant::now();
-        let mut facts = Facts::new(app);
-        let outcome = self.reconcile_stages(app, &mut facts).await;
-        facts.timings.total = started.elapsed();
-        self.sinks.accept(app, &facts.timings, &facts.list);
-        outcome
+        let mut record = Record::new(self, app);
+        let mut report = Report::begin(app);
+        report.ended = self.run(app, &mut report, &mut record).await;
+        record.finish(report).await
     }
 
-    async fn reconcile_stages(&self, app: &Application, facts: &mut Facts) -> Outcome {
-        let key = Self::app_key(app);
-        let mut status = app.status.clone().unwrap_or_default();
-        let refresh = app
-            .annotations()
-            .get(tether_model::REFRESH_ANNOTATION)
-            .cloned();
-        let requested = refresh.is_some() && refresh != status.last_handled_refresh;
-        let initiator = if requested {
-            app.annotations()
-                .get(tether_model::REFRESH_BY_ANNOTATION)
-                .cloned()
-                .unwrap_or_else(|| "user".into())
-        } else {
-            "auto".to_string()
-        };
-
-        if app.spec.suspend && !requested {
-            record::suspended(&mut status, app);
-            self.write_status(app, status).await;
-            return Outcome::after(self.poll_interval);
+    /// The stages, each returning what it did; the first failure ends the run
+    /// before anything touches the cluster.
+    async fn run(&self, app: &Application, report: &mut Report, record: &mut Record<'_>) -> Ended {
+        if app.spec.suspend && report.requested.is_none() {
+            return Ended::Suspended;
         }
+        let desired = match self.source_and_render_stage(app, report).await {
+            Ok(desired) => desired,
+            Err(stopped) => return Ended::Stopped(stopped),
+        };
+        let (planned, live) = match self.plan_stage(app, report, desired).await {
+            Ok(planned) => planned,
+            Err(stopped) => return Ended::Stopped(stopped),
+        };
+        let due = self.sync_due(app, report, &planned);
+        let sync = match due.sync {
+            Some((reason, kind)) => {
+                match self
+                    .apply_stage(app, report, record, &planned, reason, kind)
+                    .await
+                {
+                    Ok(sync) => Some(sync),
+                    Err(StatusNotWritten) => return Ended::SyncNotStarted(Box::new(planned)),
+                }
+            }
+            None => None,
+        };
+        let (resources, health) = self
+            .assess_stage(report, &planned, &live, sync.as_ref())
+            .await;
+        let (requeue_after, flapping) = self.next_look(
+            app,
+            &report.key,
+            &planned.plan,
+            sync.as_ref(),
+            &health,
+            due.blocked.as_ref(),
+        );
+        Ended::Reconciled(Box::new(Reconciled {
+            planned,
+            blocked: due.blocked.map(|(reason, _)| reason),
+            sync,
+            resources,
+            health,
+            flapping,
+            requeue_after,
+        }))
+    }
 
-        // Source and Render. Max age zero forces a poll of the repo.
-        let max_age = if requested {
+    /// Source and Render: the commit (the one a rollback holds the app at,
+    /// else the spec's revision; a user's refresh polls Git now) and its
+    /// objects.
+    async fn source_and_render_stage(
+        &self,
+        app: &Application,
+        report: &mut Report,
+    ) -> Result<Desired, Stopped> {
+        let max_age = if report.requested.is_some() {
             Duration::ZERO
         } else {
             self.poll_interval
         };
-        // A rollback holds the app at an older commit until Git moves on.
-        let hold = match self.rollback_hold(app, &mut status, max_age).await {
-            Ok(h) => h,
-            Err(failure) => {
-                facts.failed(Stage::Source, &failure);
-                record::failed_before_sync(&mut status, app, &failure);
-                self.write_status(app, status).await;
-                return Outcome::failed(self.poll_interval);
-            }
-        };
-        let stage_started = std::time::Instant::now();
+        report.held_at = self
+            .rollback_hold(app, &mut report.rollback, max_age)
+            .await
+            .map_err(|failure| Stopped {
+                stage: Stage::Source,
+                failure,
+                announce: false,
+                handles_refresh: false,
+            })?;
+        let started = std::time::Instant::now();
         let rendered = self
-            .source_and_render_at(app, max_age, hold.as_deref())
+            .source_and_render_at(app, max_age, report.held_at.as_deref())
             .await;
-        facts.timed(Stage::Render, stage_started);
-        let mut desired = match rendered {
-            Ok(d) => d,
-            Err(failure) => {
-                facts.failed(failure.stage(), &failure);
-                tracing::warn!(app = %key, reason = failure.reason, "{}", failure.message);
-                self.audit_error(app, &status, &failure).await;
-                record::failed_before_sync(&mut status, app, &failure);
-                if requested {
-                    status.last_handled_refresh = refresh;
-                }
-                self.write_status(app, status).await;
-                return Outcome::failed(self.poll_interval);
-            }
-        };
-        let revision = desired.resolved.commit.clone();
-        facts.commit = Some(Commit {
-            revision: revision.clone(),
-            author: desired.resolved.meta.author.clone(),
-            message: desired.resolved.meta.summary.clone(),
+        report.timed(Stage::Render, started);
+        let desired = rendered.map_err(|failure| Stopped {
+            stage: failure.stage(),
+            failure,
+            announce: true,
+            handles_refresh: true,
+        })?;
+        let meta = &desired.resolved.meta;
+        report.commit = Some(Commit {
+            revision: desired.resolved.commit.clone(),
+            author: meta.author.clone(),
+            message: meta.summary.clone(),
         });
-        let stage_started = std::time::Instant::now();
+        Ok(desired)
+    }
 
-        // Plan against what is live now.
-        let inventory: Vec<ObjectRef> = status.inventory_refs();
-        let live = match self.live(&key, &desired, &inventory).await {
-            Ok(l) => l,
-            Err(e) => {
+    /// Plan against what is live now, and what drifted since the last sync.
+    async fn plan_stage(
+        &self,
+        app: &Application,
+        report: &mut Report,
+        mut desired: Desired,
+    ) -> Result<(Planned, BTreeMap<ObjectRef, Value>), Stopped> {
+        let started = std::time::Instant::now();
+        let stopped = |failure, announce| Stopped {
+            stage: Stage::Plan,
+            failure,
+            announce,
+            handles_refresh: false,
+        };
+        let stored = app.status.as_ref();
+        let inventory: Vec<ObjectRef> = stored.map(|s| s.inventory_refs()).unwrap_or_default();
+        let live = self
+            .live(&report.key, &desired, &inventory)
+            .await
+            .map_err(|e| {
                 let failure =
                     Failure::new("ClusterUnavailable", format!("reading live objects: {e}"));
-                facts.failed(Stage::Plan, &failure);
-                record::failed_before_sync(&mut status, app, &failure);
-                self.write_status(app, status).await;
-                return Outcome::failed(self.poll_interval);
-            }
-        };
+                stopped(failure, false)
+            })?;
         // Whose each live object is: an object another app holds is not this app's to apply.
         let holders = self.holders(app, &desired, &live).await;
-        let large = desired.objects.len().max(inventory.len());
-        let plan = match crate::limits::cpu_heavy(large, || {
+        let size = desired.objects.len().max(inventory.len());
+        let plan = crate::limits::cpu_heavy(size, || {
             self.plan(app, &mut desired, &live, &inventory, true, &holders)
-        }) {
-            Ok(p) => p,
-            Err(failure) => {
-                facts.failed(Stage::Plan, &failure);
-                self.audit_error(app, &status, &failure).await;
-                record::failed_before_sync(&mut status, app, &failure);
-                self.write_status(app, status).await;
-                return Outcome::failed(self.poll_interval);
-            }
-        };
-        facts.timed(Stage::Plan, stage_started);
-
-        // Decide whether to sync: on request, or automatically when Git moved,
-        // the spec changed, or a failed sync is due for a retry.
+        })
+        .map_err(|failure| stopped(failure, true))?;
+        report.timed(Stage::Plan, started);
         // Drift: live left Git at the revision already synced.
-        let synced_here = status.operation_state.as_ref().is_some_and(|o| {
-            o.revision.as_deref() == Some(revision.as_str()) && o.phase == OperationPhase::Succeeded
-        });
-        let drifts = if synced_here {
-            crate::limits::cpu_heavy(large, || drift::forensics(&plan, &live, &inventory))
+        let synced_here = stored
+            .and_then(|s| s.operation_state.as_ref())
+            .is_some_and(|o| {
+                o.revision.as_deref() == Some(desired.resolved.commit.as_str())
+                    && o.phase == OperationPhase::Succeeded
+            });
+        let drift = if synced_here {
+            crate::limits::cpu_heavy(size, || drift::forensics(&plan, &live, &inventory))
         } else {
             BTreeMap::new()
         };
-        self.record_drift(app, &status, &drifts, &desired, facts)
-            .await;
+        let new_drift = self.new_drift(app, &report.key, &drift);
+        let planned = Planned {
+            desired,
+            plan,
+            size,
+            drift,
+            new_drift,
+        };
+        Ok((planned, live))
+    }
 
-        let mut sync_reason = record::sync_reason(app, &status, &revision, &plan, requested);
-        let mut initiator = initiator;
-        let mut flap_wait = None;
-        if sync_reason
+    /// Whether to sync now, and why: on request, or automatically when Git
+    /// moved, the spec changed, or a failed sync is due for a retry; self-heal
+    /// when live drifted, unless it keeps being undone (then the sync is
+    /// blocked for a growing wait).
+    fn sync_due(&self, app: &Application, report: &mut Report, planned: &Planned) -> Due {
+        let stored = app.status.clone().unwrap_or_default();
+        let revision = &planned.desired.resolved.commit;
+        let requested = report.requested.is_some();
+        let mut reason = record::sync_reason(app, &stored, revision, &planned.plan, requested);
+        let mut blocked = None;
+        if reason
             .as_deref()
             .is_some_and(|r| r.starts_with("self-heal"))
         {
-            initiator = "self-heal".to_string();
+            report.initiator = "self-heal".to_string();
+            let drifts = &planned.drift;
             // The first few: the reason lands in the operation, history and log.
             let mut what: Vec<String> = drifts
                 .iter()
@@ -342,7 +401,7 @@ impl Engine {
                 what.push(format!("and {} more", drifts.len() - 5));
             }
             if !what.is_empty() {
-                sync_reason = Some(format!("self-heal: {}", what.join("; ")));
+                reason = Some(format!("self-heal: {}", what.join("; ")));
             }
             // Another controller fighting back: heal with a growing wait, not hot.
             let manager = drifts
@@ -351,212 +410,119 @@ impl Engine {
                 .map(|d| d.manager.clone())
                 .unwrap_or_default();
             let mut heals = self.heals.lock().unwrap_or_else(|e| e.into_inner());
-            let h = heals.entry(key.clone()).or_default();
+            let h = heals.entry(report.key.clone()).or_default();
             match h.verdict(std::time::Instant::now()) {
                 flapping::Verdict::Heal => h.healed(std::time::Instant::now(), &manager),
                 flapping::Verdict::Wait(d) => {
-                    tracing::info!(app = %key, manager = %manager, "self-heal flapping; next heal in {d:?}");
-                    facts.push(FactKind::SyncBlocked {
-                        reason: format!(
-                            "self-heal flapping with manager {manager}; next heal in {}s",
-                            d.as_secs()
-                        ),
-                    });
-                    flap_wait = Some(d);
-                    sync_reason = None;
+                    let why = format!(
+                        "self-heal flapping with manager {manager}; next heal in {}s",
+                        d.as_secs()
+                    );
+                    blocked = Some((why, d));
+                    reason = None;
                 }
             }
         }
-        let mut synced = None;
-        if let Some(reason) = sync_reason {
-            tracing::info!(app = %key, revision = %short(&revision), initiator = %initiator, "sync: {reason}");
-            facts.push(FactKind::SyncStarted {
-                initiator: initiator.clone(),
-                reason: reason.clone(),
-            });
-            record::operation_started(
-                &mut status,
-                &revision,
-                &initiator,
-                app.metadata.generation,
-                &reason,
-            );
-            // Intent first: the objects about to be created join the inventory
-            // before any is applied, so a crash mid-sync cannot leave one behind
-            // that no later prune knows about. No write, no apply.
-            record::inventory_intent(&mut status, &plan);
-            if !self.write_status(app, status.clone()).await {
-                return Outcome::failed(self.poll_interval);
-            }
-            let audit_id = match &self.audit {
-                Some(a) => {
-                    let kind = if hold.is_some() {
-                        crate::audit::SyncKind::Rollback
-                    } else if initiator == "self-heal" && !drifts.is_empty() {
-                        crate::audit::SyncKind::SelfHeal
-                    } else {
-                        crate::audit::SyncKind::Sync
-                    };
-                    a.sync_started(&key, &desired.resolved, &initiator, &reason, kind)
-                        .await
-                }
-                None => None,
-            };
-            // Self-heal takes fields back from whoever changed them.
-            let stage_started = std::time::Instant::now();
-            let outcome = apply::run(&self.cluster, app, &plan, initiator == "self-heal").await;
-            facts.timed(Stage::Apply, stage_started);
-            if let Some(cache) = &self.live_cache {
-                for (r, obj) in &outcome.applied {
-                    cache.applied(r, obj);
-                }
-                for r in &outcome.pruned {
-                    cache.deleted(r);
-                }
-            }
-            synced = Some((outcome, audit_id));
-        }
-        let (synced, audit_id) = match synced {
-            Some((o, id)) => (Some(o), id),
-            None => (None, None),
+        let kind = if report.held_at.is_some() {
+            SyncKind::Rollback
+        } else if report.initiator == "self-heal" && !planned.drift.is_empty() {
+            SyncKind::SelfHeal
+        } else {
+            SyncKind::Sync
         };
+        Due {
+            sync: reason.map(|r| (r, kind)),
+            blocked,
+        }
+    }
 
-        // Assess: health of every managed object as it is now.
-        let stage_started = std::time::Instant::now();
-        let (mut resources, health) = self.assess(&plan, &live, synced.as_ref()).await;
-        facts.timed(Stage::Assess, stage_started);
-        let stage_started = std::time::Instant::now();
-        for r in resources
-            .iter_mut()
-            .filter(|r| r.status != SyncCode::Synced)
-        {
-            r.drift = drifts.get(&record::resource_ref(r)).cloned();
-        }
-        self.watch_kinds(&key, &resources).await;
-        let all_results = crate::limits::cpu_heavy(large, || {
-            let results = record::finish(
-                &mut status,
-                app,
-                &desired,
-                &plan,
-                resources,
-                health.clone(),
-                synced.as_ref(),
-                &initiator,
-                self.history_limit,
-            );
-            record::bound_size(&mut status);
-            results
-        });
-        if let (Some(outcome), Some(op)) = (synced.as_ref(), status.operation_state.as_ref()) {
-            facts.synced(outcome, op, &initiator, hold.is_some(), drifts.len());
-        }
-        facts.health(app.status.as_ref().and_then(|s| s.health.as_ref()), &health);
-        if let (Some(events), Some(outcome), Some(op)) = (
-            &self.events,
-            synced.as_ref(),
-            status.operation_state.as_ref(),
-        ) {
-            let note = format!("{} at {}: {}", initiator, short(&revision), op.message);
-            match (
-                outcome.phase == OperationPhase::Succeeded,
-                initiator == "self-heal",
-            ) {
-                (true, true) => events.normal(app, "SelfHealed", "Sync", note).await,
-                (true, false) => events.normal(app, "Synced", "Sync", note).await,
-                // The cluster failed, not the commit: say so, as the condition does.
-                (false, _) if outcome.transient => {
-                    events
-                        .warning(app, "ClusterUnavailable", "Sync", note)
-                        .await
-                }
-                (false, _) => events.warning(app, "SyncFailed", "Sync", note).await,
+    /// Apply: Record stores the Running operation and the inventory intent
+    /// first, then the plan runs wave by wave. Self-heal takes fields back
+    /// from whoever changed them.
+    async fn apply_stage(
+        &self,
+        app: &Application,
+        report: &mut Report,
+        record: &mut Record<'_>,
+        planned: &Planned,
+        reason: String,
+        kind: SyncKind,
+    ) -> Result<SyncRun, StatusNotWritten> {
+        let previous = app.status.as_ref().and_then(|s| s.operation_state.as_ref());
+        let retries = record::retry_counts(previous, &reason);
+        let audit_id = record.sync_starting(report, planned, &reason, kind).await?;
+        let started = std::time::Instant::now();
+        let self_heal = report.initiator == "self-heal";
+        let outcome = apply::run(&self.cluster, app, &planned.plan, self_heal).await;
+        report.timed(Stage::Apply, started);
+        if let Some(cache) = &self.live_cache {
+            for (r, obj) in &outcome.applied {
+                cache.applied(r, obj);
+            }
+            for r in &outcome.pruned {
+                cache.deleted(r);
             }
         }
-        if let (Some(audit), Some(outcome)) = (&self.audit, synced.as_ref()) {
-            // Every object's result: the status keeps only some.
-            let results = all_results;
-            audit
-                .sync_finished(
-                    audit_id,
-                    &key,
-                    &desired.resolved,
-                    &initiator,
-                    outcome,
-                    &results,
-                )
-                .await;
-        }
-        if let Some(conflict) = crate::owner::condition(&mut status, &plan, app.metadata.generation)
-        {
-            tracing::warn!(app = %key, "SharedResource: {conflict}");
-            if let Some(audit) = &self.audit {
-                audit
-                    .error(&key, crate::owner::SHARED_RESOURCE, &conflict)
-                    .await;
-            }
-            if let Some(events) = &self.events {
-                events
-                    .warning(app, crate::owner::SHARED_RESOURCE, "Sync", conflict)
-                    .await;
-            }
-        }
-        if requested {
-            status.last_handled_refresh = refresh;
-        }
-        let progressing = health.status == HealthCode::Progressing
-            || synced
-                .as_ref()
-                .is_some_and(|s| s.phase != OperationPhase::Succeeded);
-        self.flapping_condition(&key, &mut status, &plan, app.metadata.generation);
-        let progress_delay = self.progress_delay(&key, progressing);
-        // Transient cluster errors: retried whatever `retry` says, with the
-        // agent's backoff (failed below), and the conditions say so.
-        let transient = synced.as_ref().is_some_and(|s| s.transient);
-        let requeue_after = match synced.as_ref() {
-            Some(_) if transient => {
-                let retries = status
-                    .operation_state
-                    .as_ref()
-                    .map(|o| o.transient_retries)
-                    .unwrap_or(0);
-                let wait = record::transient_delay(retries, self.poll_interval);
-                record::transient_retry(&mut status, app, wait);
-                wait
-            }
-            Some(s) if s.phase != OperationPhase::Succeeded => {
-                let attempt = status
-                    .operation_state
-                    .as_ref()
-                    .map(|o| o.retry_count)
-                    .unwrap_or(0);
-                record::retry_delay(app, attempt).unwrap_or(self.poll_interval)
+        Ok(SyncRun {
+            reason,
+            kind,
+            audit_id,
+            retries,
+            outcome,
+        })
+    }
+
+    /// Assess: every managed object's sync, health and drift as it is now;
+    /// the live cache learns which kinds to watch for this app.
+    async fn assess_stage(
+        &self,
+        report: &mut Report,
+        planned: &Planned,
+        live: &BTreeMap<ObjectRef, Value>,
+        sync: Option<&SyncRun>,
+    ) -> (Vec<ResourceStatus>, HealthStatus) {
+        let started = std::time::Instant::now();
+        let outcome = sync.map(|s| &s.outcome);
+        let (mut resources, health) = self.assess(&planned.plan, live, outcome).await;
+        record::attach_drift(&mut resources, &planned.drift);
+        self.watch_kinds(&report.key, &resources).await;
+        report.timed(Stage::Assess, started);
+        (resources, health)
+    }
+
+    /// When to look again, and the field manager self-heal keeps fighting
+    /// (while it does). A failed sync is retried as the app's retry policy
+    /// says, one the cluster failed with the agent's backoff; objects still
+    /// progressing are looked at again sooner.
+    fn next_look(
+        &self,
+        app: &Application,
+        key: &str,
+        plan: &Plan,
+        sync: Option<&SyncRun>,
+        health: &HealthStatus,
+        blocked: Option<&(String, Duration)>,
+    ) -> (Duration, Option<String>) {
+        let progressing =
+            health.status == HealthCode::Progressing || sync.is_some_and(|s| !s.succeeded());
+        let flapping = self.flapping(key, plan);
+        let progress_delay = self.progress_delay(key, progressing);
+        let requeue_after = match sync {
+            Some(s) if s.transient() => record::transient_delay(s.retries.1, self.poll_interval),
+            Some(s) if !s.succeeded() => {
+                record::retry_delay(app, s.retries.0).unwrap_or(self.poll_interval)
             }
             _ if progressing => progress_delay,
             _ => self.poll_interval,
         };
-        let requeue_after = flap_wait.map_or(requeue_after, |w| w.min(requeue_after));
+        let requeue_after = blocked.map_or(requeue_after, |(_, w)| (*w).min(requeue_after));
         // While flapping, look again after a calm spell so the flag can clear.
-        let requeue_after = if status.condition("SelfHealFlapping").is_some() {
+        let requeue_after = if flapping.is_some() {
             requeue_after.min(flapping::CALM + Duration::from_secs(1))
         } else {
             requeue_after
         };
-        // A lost final write would leave the "Running" operation behind and the
-        // history entry unwritten: back off and try again rather than wait a poll.
-        // Nothing new (a re-plan that found everything as it was): no write,
-        // so an idle agent costs the API server (and itself) next to nothing.
-        let written =
-            nothing_new(app.status.as_ref(), &status) || self.write_status(app, status).await;
-        facts.timed(Stage::Record, stage_started);
-        let retry_wait = synced
-            .as_ref()
-            .is_some_and(|s| s.phase != OperationPhase::Succeeded);
-        Outcome {
-            requeue_after,
-            failed: !written || transient,
-            hold_off: retry_wait,
-        }
+        (requeue_after, flapping)
     }
 
     /// How soon to look again at an app whose objects are still progressing:
@@ -577,97 +543,49 @@ impl Engine {
             .min(self.poll_interval)
     }
 
-    /// Log and audit drift once: when it differs from what the app's status
+    /// The drift not reported yet: what differs from what the app's status
     /// already shows for that object (or, past the status's limit on detail,
-    /// from what this agent last reported).
-    async fn record_drift(
+    /// from what this agent last reported). Each drift is told once.
+    fn new_drift(
         &self,
         app: &Application,
-        status: &ApplicationStatus,
+        key: &str,
         drifts: &BTreeMap<ObjectRef, tether_model::Drift>,
-        desired: &Desired,
-        facts: &mut Facts,
-    ) {
-        let key = Self::app_key(app);
-        let shown: HashMap<ObjectRef, &tether_model::Drift> = status
-            .resources
+    ) -> Vec<NewDrift> {
+        let shown: HashMap<ObjectRef, &tether_model::Drift> = app
+            .status
             .iter()
+            .flat_map(|s| s.resources.iter())
             .filter_map(|x| Some((record::resource_ref(x), x.drift.as_ref()?)))
             .collect();
-        let fresh: Vec<(&ObjectRef, &tether_model::Drift)> = {
-            let mut pacing = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
-            let p = pacing.entry(key.clone()).or_default();
-            let fresh = drifts
-                .iter()
-                .filter(|(r, d)| shown.get(*r) != Some(d) && p.drift_reported.get(*r) != Some(*d))
-                .collect();
-            p.drift_reported = drifts.clone();
-            fresh
-        };
-        for (r, d) in fresh {
-            tracing::info!(app = %key, object = %r, manager = %d.manager, "drift: {}", drift::describe(r, d));
-            facts.push(FactKind::DriftDetected {
-                object: r.to_string(),
-                fields: d.fields.iter().map(|f| f.path.clone()).collect(),
-                manager: d.manager.clone(),
-            });
-            if let Some(audit) = &self.audit {
-                audit.drift(&key, r, d, &desired.resolved).await;
-            }
-            if let Some(events) = &self.events {
-                events
-                    .warning(app, "DriftDetected", "Compare", drift::describe(r, d))
-                    .await;
-            }
-        }
+        let mut pacing = self.pacing.lock().unwrap_or_else(|e| e.into_inner());
+        let p = pacing.entry(key.to_string()).or_default();
+        let detected_at = jiff::Timestamp::now();
+        let fresh = drifts
+            .iter()
+            .filter(|(r, d)| shown.get(*r) != Some(d) && p.drift_reported.get(*r) != Some(*d))
+            .map(|(r, d)| NewDrift {
+                object: r.clone(),
+                drift: d.clone(),
+                detected_at,
+            })
+            .collect();
+        p.drift_reported = drifts.clone();
+        fresh
     }
 
-    /// `SelfHealFlapping` says who tether keeps fighting; it clears once the
+    /// Who self-heal keeps fighting, while it does: the flag clears once the
     /// fight is over (no heals in the window, or live matches Git).
-    fn flapping_condition(
-        &self,
-        key: &str,
-        status: &mut ApplicationStatus,
-        plan: &Plan,
-        generation: Option<i64>,
-    ) {
+    fn flapping(&self, key: &str, plan: &Plan) -> Option<String> {
         let mut heals = self.heals.lock().unwrap_or_else(|e| e.into_inner());
+        let h = heals.get_mut(key)?;
         let now = std::time::Instant::now();
-        let flapping = match heals.get_mut(key) {
-            Some(h) => {
-                if plan.in_sync() {
-                    h.calm(now);
-                } else {
-                    h.stirred();
-                }
-                h.flapping(now)
-            }
-            None => false,
-        };
-        let time = crate::time::now();
-        if flapping {
-            let manager = heals
-                .get(key)
-                .map(|h| h.manager.clone())
-                .unwrap_or_default();
-            status.set_condition(
-                tether_model::Condition {
-                    type_: "SelfHealFlapping".into(),
-                    status: "True".into(),
-                    reason: "Flapping".into(),
-                    message: format!(
-                        "self-heal flapping with manager {manager}: corrected {}+ times in {}s; backing off",
-                        flapping::FREE_HEALS,
-                        flapping::WINDOW.as_secs()
-                    ),
-                    last_transition_time: None,
-                    observed_generation: generation,
-                },
-                &time,
-            );
+        if plan.in_sync() {
+            h.calm(now);
         } else {
-            status.remove_condition("SelfHealFlapping");
+            h.stirred();
         }
+        h.flapping(now).then(|| h.manager.clone())
     }
 
     /// Tell the live cache which kinds this app manages now, so a change to
@@ -704,28 +622,6 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
-    }
-
-    /// An error goes to the audit log once, not on every retry: only when it
-    /// differs from the one the app already shows.
-    async fn audit_error(&self, app: &Application, status: &ApplicationStatus, failure: &Failure) {
-        let shown = status
-            .condition("Ready")
-            .map(|c| c.message.as_str())
-            .unwrap_or("");
-        if shown.starts_with(&failure.message) {
-            return;
-        }
-        if let Some(audit) = &self.audit {
-            audit
-                .error(&Self::app_key(app), failure.reason, &failure.message)
-                .await;
-        }
-        if let Some(events) = &self.events {
-            events
-                .warning(app, failure.reason, "Reconcile", failure.message.clone())
-                .await;
-        }
     }
 
     /// Source → Render, without touching the cluster: used by `tether app diff`.
@@ -778,7 +674,7 @@ impl Engine {
     async fn rollback_hold(
         &self,
         app: &Application,
-        status: &mut ApplicationStatus,
+        rollback: &mut Option<tether_model::RollbackState>,
         max_age: Duration,
     ) -> Result<Option<String>, Failure> {
         let key = Self::app_key(app);
@@ -787,16 +683,16 @@ impl Engine {
             .get(tether_model::ROLLBACK_ANNOTATION)
             .cloned()
         else {
-            if status.rollback.take().is_some() {
+            if rollback.take().is_some() {
                 tracing::info!(app = %key, "rollback ended by a user's sync");
             }
             return Ok(None);
         };
         let (head, _) = self.source(app, max_age, None).await?;
-        match &status.rollback {
+        match rollback {
             Some(rb) if rb.revision == target && rb.held_head != head.commit => {
                 tracing::info!(app = %key, "Git moved on from {}: the rollback ends", short(&rb.held_head));
-                status.rollback = None;
+                *rollback = None;
                 let api: Api<Application> = Api::namespaced(
                     self.cluster.client().clone(),
                     &app.namespace().unwrap_or_default(),
@@ -817,7 +713,7 @@ impl Engine {
             Some(rb) if rb.revision == target => Ok(Some(target)),
             _ => {
                 tracing::info!(app = %key, "rollback to {}", short(&target));
-                status.rollback = Some(tether_model::RollbackState {
+                *rollback = Some(tether_model::RollbackState {
                     revision: target.clone(),
                     held_head: head.commit,
                     since: crate::time::now(),
@@ -1203,38 +1099,6 @@ impl Engine {
         let app_health = tether_plan::health::app_health(healths.iter().map(|(r, h)| (r, h)));
         (resources, app_health)
     }
-
-    /// Record: write the status (server-side apply on the status subresource,
-    /// so fields that are gone are removed).
-    async fn write_status(&self, app: &Application, status: ApplicationStatus) -> bool {
-        let key = Self::app_key(app);
-        match record::write_status(&self.cluster, app, status).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(app = %key, "cannot write status: {e}");
-                false
-            }
-        }
-    }
-}
-
-/// How stale `reconciledAt` may get while nothing else in the status changes.
-const RECONCILED_AT_MAX_AGE: Duration = Duration::from_secs(300);
-
-/// The status differs from what is stored only in `reconciledAt`, and the
-/// stored one is recent: not worth a write.
-fn nothing_new(stored: Option<&ApplicationStatus>, status: &ApplicationStatus) -> bool {
-    let Some(stored) = stored else { return false };
-    let recent = stored
-        .reconciled_at
-        .as_deref()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .is_some_and(|t| {
-            jiff::Timestamp::now().duration_since(t).unsigned_abs() < RECONCILED_AT_MAX_AGE
-        });
-    let mut same = status.clone();
-    same.reconciled_at = stored.reconciled_at.clone();
-    recent && same == *stored
 }
 
 fn crd_scopes<'a>(objects: impl Iterator<Item = &'a Value>) -> HashMap<(String, String), bool> {
@@ -1328,120 +1192,6 @@ impl Failure {
             | "SourceFailed"
             | "CredentialsFailed" => Stage::Source,
             _ => Stage::Render,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(ts: jiff::Timestamp) -> ApplicationStatus {
-        ApplicationStatus {
-            reconciled_at: Some(crate::time::format_ts(ts)),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn only_a_fresh_reconciled_at_is_not_worth_a_write() {
-        let now = jiff::Timestamp::now();
-        let stored = at(now - jiff::SignedDuration::from_secs(60));
-        assert!(nothing_new(Some(&stored), &at(now)));
-        // Anything else changed: write.
-        let mut changed = at(now);
-        changed.last_handled_refresh = Some("x".into());
-        assert!(!nothing_new(Some(&stored), &changed));
-        // reconciledAt grew old: write, so it stays roughly true.
-        let old = at(now - jiff::SignedDuration::from_secs(600));
-        assert!(!nothing_new(Some(&old), &at(now)));
-        assert!(!nothing_new(None, &at(now)));
-    }
-}
-
-/// The facts one reconcile establishes, gathered as it goes and handed to the
-/// sinks at its end.
-struct Facts {
-    namespace: String,
-    name: String,
-    commit: Option<Commit>,
-    list: Vec<Fact>,
-    timings: Timings,
-}
-
-impl Facts {
-    fn new(app: &Application) -> Facts {
-        Facts {
-            namespace: app.namespace().unwrap_or_default(),
-            name: app.name_any(),
-            commit: None,
-            list: Vec::new(),
-            timings: Timings::default(),
-        }
-    }
-
-    fn push(&mut self, kind: FactKind) {
-        self.list.push(Fact {
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-            commit: self.commit.clone(),
-            time: crate::time::now(),
-            kind,
-        });
-    }
-
-    fn timed(&mut self, stage: Stage, since: std::time::Instant) {
-        self.timings.stages.push((stage, since.elapsed()));
-    }
-
-    fn failed(&mut self, stage: Stage, failure: &Failure) {
-        self.push(FactKind::ReconcileFailed {
-            stage,
-            reason: failure.reason.to_string(),
-            message: failure.message.clone(),
-        });
-    }
-
-    fn synced(
-        &mut self,
-        outcome: &ApplyOutcome,
-        op: &tether_model::OperationState,
-        initiator: &str,
-        rollback: bool,
-        drifted: usize,
-    ) {
-        if outcome.phase == OperationPhase::Succeeded {
-            self.push(FactKind::SyncSucceeded {
-                initiator: initiator.to_string(),
-                message: op.message.clone(),
-            });
-            if initiator == "self-heal" {
-                self.push(FactKind::SelfHealed { objects: drifted });
-            }
-            if rollback {
-                self.push(FactKind::RolledBack);
-            }
-        } else {
-            self.push(FactKind::SyncFailed {
-                initiator: initiator.to_string(),
-                message: op.message.clone(),
-                transient: outcome.transient,
-            });
-        }
-    }
-
-    /// Degraded and recovered: only the transitions.
-    fn health(&mut self, before: Option<&HealthStatus>, now: &HealthStatus) {
-        let was = before.map(|h| h.status);
-        match (was, &now.status) {
-            (Some(HealthCode::Degraded), HealthCode::Degraded) => {}
-            (_, HealthCode::Degraded) => self.push(FactKind::HealthDegraded {
-                message: now.message.clone(),
-            }),
-            (Some(HealthCode::Degraded), HealthCode::Healthy) => {
-                self.push(FactKind::HealthRecovered)
-            }
-            _ => {}
         }
     }
 }

@@ -7,7 +7,8 @@
 //!    `kubectl apply --server-side` of the same files to the same sandbox;
 //! 4. drift → detected and drift → corrected, p50 and p95 over 50 drifts, with
 //!    10 and with 1,000 managed apps; the agent's RSS with 10,000 managed
-//!    objects; its CPU while idle with 1,000 apps;
+//!    objects; its CPU while idle with 1,000 apps (`-- drift`; the extra
+//!    apps per scenario from `TETHER_BENCH_DRIFT_APPS`, default `10,1000`);
 //! 5. scale within one app: one app of 10,000 and one of 50,000 ConfigMaps,
 //!    time to Synced, the agent's and the sandbox's peak RSS, and the
 //!    Application's status size (`-- scale`, sizes from `TETHER_BENCH_SCALE`,
@@ -17,6 +18,8 @@
 //! `TETHER_BENCH_SANDBOX_ARGS` adds arguments to every `tether sandbox` the
 //! benchmark starts, e.g. `--insecure-http --anonymous-admin` to measure the
 //! engine against the plain-HTTP sandbox of before issue 10.
+//! `TETHER_BENCH_BIN` runs another `tether` binary (say, a release build of
+//! an earlier commit) in place of this build's.
 //! Everything runs on this machine's cores, so compare the ratios, not the
 //! absolute times.
 
@@ -29,7 +32,14 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
 use tether_model::Application;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tether");
+const BUILT: &str = env!("CARGO_BIN_EXE_tether");
+
+/// The `tether` binary every scenario runs: this build, or the one
+/// `TETHER_BENCH_BIN` names (another commit's release build), so that two
+/// builds can be compared alternately in one session on the same machine.
+fn bin() -> String {
+    std::env::var("TETHER_BENCH_BIN").unwrap_or_else(|_| BUILT.to_string())
+}
 
 struct Proc(Child);
 impl Drop for Proc {
@@ -65,7 +75,7 @@ fn configmap(name: &str, value: &str) -> String {
 
 fn sandbox(dir: &Path) -> (Proc, PathBuf) {
     let kc = dir.join("kubeconfig");
-    let child = Command::new(BIN)
+    let child = Command::new(bin())
         .args([
             "sandbox",
             "--port",
@@ -94,7 +104,7 @@ fn sandbox(dir: &Path) -> (Proc, PathBuf) {
 }
 
 fn agent(dir: &Path, kc: &Path, poll: &str, concurrency: &str) -> Proc {
-    let child = Command::new(BIN)
+    let child = Command::new(bin())
         .args(["agent", "--kubeconfig"])
         .arg(kc)
         .arg("--state-dir")
@@ -568,7 +578,7 @@ async fn one_big_app(dir: &Path, n: usize) -> (f64, f64, f64, usize, usize) {
     git(&repo, &["commit", "-qm", "many"]);
     let limit = (n + 1).max(20_000).to_string();
     let agent = Proc(
-        Command::new(BIN)
+        Command::new(bin())
             .args(["agent", "--kubeconfig"])
             .arg(&kc)
             .arg("--state-dir")
@@ -647,7 +657,13 @@ async fn main() {
     }
     if std::env::args().any(|a| a == "drift") {
         let tmp = tempfile::tempdir().expect("tmp");
-        for extra in [10usize, 1000] {
+        // `TETHER_BENCH_DRIFT_APPS`: the extra apps per scenario (default
+        // `10,1000`); a small count alone is a quick before/after check.
+        let counts = std::env::var("TETHER_BENCH_DRIFT_APPS").unwrap_or_else(|_| "10,1000".into());
+        for extra in counts
+            .split(',')
+            .filter_map(|s| s.trim().parse::<usize>().ok())
+        {
             let dir = tmp.path().join(format!("drift{extra}"));
             std::fs::create_dir_all(&dir).unwrap();
             let ((d50, d95), (c50, c95), rss, rss_idle, cpu) = drift(&dir, extra).await;

@@ -1,6 +1,7 @@
-//! Record: turn a reconcile into the Application's status: conditions
-//! (kstatus Ready / Reconciling / Stalled), sync, health, the inventory, the
-//! operation and its history entry. Pure except for `write_status`.
+//! The status sink: what a reconcile's report means for the Application's
+//! status: conditions (kstatus Ready / Reconciling / Stalled), sync, health,
+//! the inventory, the operation and its history entry. Pure except for
+//! `write_status`.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -238,6 +239,28 @@ pub fn transient_retry(status: &mut ApplicationStatus, app: &Application, wait: 
     status.set_condition(cond("Stalled", false, "Retrying", "", generation), &now);
 }
 
+/// The operation's `(retry_count, transient_retries)` once a sync for
+/// `reason` begins after `previous`: see [`operation_started`].
+pub fn retry_counts(previous: Option<&OperationState>, reason: &str) -> (i64, i64) {
+    let transient = reason.starts_with("retry") && reason.ends_with(TRANSIENT_RETRY);
+    let is_retry = reason.starts_with("retry") && !transient;
+    match previous {
+        Some(op) if transient => (op.retry_count, op.transient_retries + 1),
+        Some(op) if is_retry => (op.retry_count + 1, 0),
+        _ => (0, 0),
+    }
+}
+
+/// The app already shows this failure (its Ready message begins with it):
+/// a retry that failed the same way is not news for the audit log or Events.
+pub fn already_shown(stored: Option<&ApplicationStatus>, failure: &Failure) -> bool {
+    let shown = stored
+        .and_then(|s| s.condition("Ready"))
+        .map(|c| c.message.as_str())
+        .unwrap_or("");
+    shown.starts_with(&failure.message)
+}
+
 /// A sync begins, for `reason` (from [`sync_reason`]). The automated retry of
 /// a failed sync is what counts against `retry.limit`; a retry after
 /// transient cluster errors is counted apart, and requested and spec-change
@@ -249,13 +272,7 @@ pub fn operation_started(
     generation: Option<i64>,
     reason: &str,
 ) {
-    let transient = reason.starts_with("retry") && reason.ends_with(TRANSIENT_RETRY);
-    let is_retry = reason.starts_with("retry") && !transient;
-    let (retry_count, transient_retries) = match &status.operation_state {
-        Some(op) if transient => (op.retry_count, op.transient_retries + 1),
-        Some(op) if is_retry => (op.retry_count + 1, 0),
-        _ => (0, 0),
-    };
+    let (retry_count, transient_retries) = retry_counts(status.operation_state.as_ref(), reason);
     status.operation_state = Some(OperationState {
         phase: OperationPhase::Running,
         message: format!("syncing: {reason}"),
@@ -913,6 +930,132 @@ pub async fn write_status(
     Ok(())
 }
 
+/// What [`status_of`] made of a report.
+pub struct StatusUpdate {
+    pub write: Write,
+    /// Every object's result of the sync, for the audit log (the status
+    /// keeps at most [`RESULTS_LIMIT`]).
+    pub results: Vec<ResourceResult>,
+    /// A `SharedResource` conflict that is new, to announce once.
+    pub conflict: Option<String>,
+}
+
+/// Whether the status is written.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Write {
+    Always,
+    /// Unless it differs from the stored one only in a recent `reconciledAt`.
+    UnlessNothingNew,
+    /// The reconcile stopped before anything worth a status (the status
+    /// naming its sync could not be written).
+    Never,
+}
+
+/// The status sink: what `report` means for `status` (the stored status, or
+/// the one [`super::Record::sync_starting`] wrote). Moves the assessed
+/// resources out of the report.
+pub fn status_of(
+    status: &mut ApplicationStatus,
+    app: &Application,
+    report: &mut super::Report,
+    history_limit: usize,
+    poll_interval: Duration,
+) -> StatusUpdate {
+    use super::report::Ended;
+    let generation = app.metadata.generation;
+    status.rollback = report.rollback.clone();
+    let handled = report.requested.clone();
+    let (write, results, conflict) = match &mut report.ended {
+        Ended::Suspended => {
+            suspended(status, app);
+            (Write::Always, Vec::new(), None)
+        }
+        Ended::Stopped(s) => {
+            failed_before_sync(status, app, &s.failure);
+            if s.handles_refresh && handled.is_some() {
+                status.last_handled_refresh = handled;
+            }
+            (Write::Always, Vec::new(), None)
+        }
+        Ended::SyncNotStarted(_) => (Write::Never, Vec::new(), None),
+        Ended::Reconciled(r) => {
+            let planned = &r.planned;
+            let resources = std::mem::take(&mut r.resources);
+            let results = crate::limits::cpu_heavy(planned.size, || {
+                let results = finish(
+                    status,
+                    app,
+                    &planned.desired,
+                    &planned.plan,
+                    resources,
+                    r.health.clone(),
+                    r.sync.as_ref().map(|s| &s.outcome),
+                    &report.initiator,
+                    history_limit,
+                );
+                bound_size(status);
+                results
+            });
+            let conflict = crate::owner::condition(status, &planned.plan, generation);
+            if handled.is_some() {
+                status.last_handled_refresh = handled;
+            }
+            flapping_condition(status, r.flapping.as_deref(), generation);
+            if let Some(sync) = r.sync.as_ref().filter(|s| s.transient()) {
+                let wait = transient_delay(sync.retries.1, poll_interval);
+                transient_retry(status, app, wait);
+            }
+            (Write::UnlessNothingNew, results, conflict)
+        }
+    };
+    StatusUpdate {
+        write,
+        results,
+        conflict,
+    }
+}
+
+/// How stale `reconciledAt` may get while nothing else in the status changes.
+const RECONCILED_AT_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// The status differs from what is stored only in `reconciledAt`, and the
+/// stored one is recent: not worth a write.
+pub fn nothing_new(stored: Option<&ApplicationStatus>, status: &ApplicationStatus) -> bool {
+    let Some(stored) = stored else { return false };
+    let recent = stored
+        .reconciled_at
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|t| {
+            jiff::Timestamp::now().duration_since(t).unsigned_abs() < RECONCILED_AT_MAX_AGE
+        });
+    let mut same = status.clone();
+    same.reconciled_at = stored.reconciled_at.clone();
+    recent && same == *stored
+}
+
+/// `SelfHealFlapping` says who tether keeps fighting (`manager`, while it
+/// is flapping); it clears once the fight is over.
+pub fn flapping_condition(
+    status: &mut ApplicationStatus,
+    manager: Option<&str>,
+    generation: Option<i64>,
+) {
+    let Some(manager) = manager else {
+        status.remove_condition("SelfHealFlapping");
+        return;
+    };
+    let message = format!(
+        "self-heal flapping with manager {manager}: corrected {}+ times in {}s; backing off",
+        crate::flapping::FREE_HEALS,
+        crate::flapping::WINDOW.as_secs()
+    );
+    status.set_condition(
+        cond("SelfHealFlapping", true, "Flapping", &message, generation),
+        &time::now(),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -962,6 +1105,126 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_report_decides_the_status_and_whether_to_write_it() {
+        use crate::record::facts::tests::{planned, reconciled, report, sync};
+        use crate::record::report::{Ended, Stopped};
+        let a = app(json!({"automated": {}}));
+        let poll = Duration::from_secs(30);
+        // A failed render: Stalled, the user's refresh handled, written.
+        let mut r = report(Ended::Stopped(Stopped {
+            stage: crate::report::Stage::Render,
+            failure: Failure::new("RenderFailed", "bad yaml"),
+            announce: true,
+            handles_refresh: true,
+        }));
+        r.requested = Some("now".into());
+        let mut status = ApplicationStatus::default();
+        let update = status_of(&mut status, &a, &mut r, 10, poll);
+        assert_eq!(update.write, Write::Always);
+        assert_eq!(status.condition("Stalled").unwrap().reason, "RenderFailed");
+        assert_eq!(status.last_handled_refresh.as_deref(), Some("now"));
+        assert_eq!(status.sync.unwrap().status, SyncCode::Unknown);
+        // Reading live failed: retried quietly, the refresh not handled yet.
+        let mut r = report(Ended::Stopped(Stopped {
+            stage: crate::report::Stage::Plan,
+            failure: Failure::new("ClusterUnavailable", "reading live objects"),
+            announce: false,
+            handles_refresh: false,
+        }));
+        r.requested = Some("now".into());
+        let mut status = ApplicationStatus::default();
+        status_of(&mut status, &a, &mut r, 10, poll);
+        assert_eq!(status.last_handled_refresh, None);
+        // The status naming a sync was lost: nothing more is written.
+        let mut r = report(Ended::SyncNotStarted(Box::new(planned(&[]))));
+        let mut status = ApplicationStatus::default();
+        assert_eq!(
+            status_of(&mut status, &a, &mut r, 10, poll).write,
+            Write::Never
+        );
+        // A sync the cluster failed: the history entry, and a retry condition
+        // with the agent's backoff (the third attempt waits 4 s).
+        let mut run = sync(OperationPhase::Error, true);
+        run.retries = (0, 2);
+        let mut r = report(reconciled(planned(&[]), Some(run), HealthCode::Healthy));
+        let mut status = ApplicationStatus::default();
+        operation_started(&mut status, "abc", "auto", Some(1), "new revision abc");
+        let update = status_of(&mut status, &a, &mut r, 10, poll);
+        assert_eq!(update.write, Write::UnlessNothingNew);
+        assert_eq!(status.history.len(), 1);
+        assert_eq!(status.history[0].result, OperationPhase::Error);
+        let ready = status.condition("Ready").unwrap();
+        assert_eq!(ready.reason, "ClusterUnavailable");
+        assert!(
+            ready.message.ends_with("retrying in 4s"),
+            "{}",
+            ready.message
+        );
+        assert!(status.condition("SelfHealFlapping").is_none());
+        // Suspended: said so, nothing else.
+        let mut r = report(Ended::Suspended);
+        let mut status = ApplicationStatus::default();
+        assert_eq!(
+            status_of(&mut status, &a, &mut r, 10, poll).write,
+            Write::Always
+        );
+        assert_eq!(status.condition("Ready").unwrap().reason, "Suspended");
+        assert!(status.history.is_empty());
+    }
+
+    fn at(ts: jiff::Timestamp) -> ApplicationStatus {
+        ApplicationStatus {
+            reconciled_at: Some(crate::time::format_ts(ts)),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_a_fresh_reconciled_at_is_not_worth_a_write() {
+        let now = jiff::Timestamp::now();
+        let stored = at(now - jiff::SignedDuration::from_secs(60));
+        assert!(nothing_new(Some(&stored), &at(now)));
+        // Anything else changed: write.
+        let mut changed = at(now);
+        changed.last_handled_refresh = Some("x".into());
+        assert!(!nothing_new(Some(&stored), &changed));
+        // reconciledAt grew old: write, so it stays roughly true.
+        let old = at(now - jiff::SignedDuration::from_secs(600));
+        assert!(!nothing_new(Some(&old), &at(now)));
+        assert!(!nothing_new(None, &at(now)));
+    }
+
+    #[test]
+    fn the_flapping_condition_names_the_manager_and_clears() {
+        let mut status = ApplicationStatus::default();
+        flapping_condition(&mut status, Some("hpa-controller"), Some(3));
+        let c = status.condition("SelfHealFlapping").expect("set");
+        assert_eq!((c.status.as_str(), c.reason.as_str()), ("True", "Flapping"));
+        assert!(
+            c.message
+                .starts_with("self-heal flapping with manager hpa-controller: corrected")
+        );
+        assert_eq!(c.observed_generation, Some(3));
+        flapping_condition(&mut status, None, Some(3));
+        assert!(status.condition("SelfHealFlapping").is_none());
+    }
+
+    #[test]
+    fn a_failure_already_shown_is_not_news() {
+        let app = app(json!({}));
+        let failure = Failure::new("RenderFailed", "abc at app: bad yaml");
+        let mut status = ApplicationStatus::default();
+        assert!(!already_shown(Some(&status), &failure));
+        failed_before_sync(&mut status, &app, &failure);
+        assert!(already_shown(Some(&status), &failure));
+        assert!(!already_shown(
+            Some(&status),
+            &Failure::new("RenderFailed", "def at app: bad yaml")
+        ));
+        assert!(!already_shown(None, &failure));
     }
 
     #[test]
