@@ -108,7 +108,9 @@ impl TargetType {
 }
 
 /// The events a Notifier can ask for: the names of the engine's facts.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 pub enum NotifyEvent {
     SyncStarted,
     SyncSucceeded,
@@ -170,7 +172,20 @@ impl NotifyEvent {
     }
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum NotifySeverity {
     #[default]
@@ -240,7 +255,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(spec.target, TargetType::Github);
-        assert_eq!(spec.events, [NotifyEvent::SyncSucceeded, NotifyEvent::SyncFailed]);
+        assert_eq!(
+            spec.events,
+            [NotifyEvent::SyncSucceeded, NotifyEvent::SyncFailed]
+        );
         assert_eq!(spec.severity, Some(NotifySeverity::Warning));
         let bad = serde_json::from_value::<NotifierSpec>(serde_json::json!({
             "type": "webhook", "events": ["SyncExploded"]

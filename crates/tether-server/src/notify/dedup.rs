@@ -72,7 +72,11 @@ impl Dedup {
 
     /// Whether `fact` is news, remembering it if so.
     pub fn fresh(&mut self, fact: &Fact) -> bool {
-        let key = (fact.namespace.clone(), fact.name.clone(), family(&fact.kind));
+        let key = (
+            fact.namespace.clone(),
+            fact.name.clone(),
+            family(&fact.kind),
+        );
         let id = identity(fact);
         self.tick += 1;
         if let Some((last, at)) = self.last.get_mut(&key) {
@@ -157,7 +161,10 @@ mod tests {
         assert_eq!(sent, 2, "one SyncStarted and one SyncFailed for b");
         assert!(d.fresh(&fact("web", "c", started())));
         assert!(d.fresh(&fact("web", "c", ok())));
-        assert!(!d.fresh(&fact("web", "c", ok())), "a self-heal's success again");
+        assert!(
+            !d.fresh(&fact("web", "c", ok())),
+            "a self-heal's success again"
+        );
     }
 
     #[test]
@@ -196,7 +203,10 @@ mod tests {
         assert!(d.fresh(&fact("web", "a", drift("y"))));
         assert!(!d.fresh(&fact("web", "a", drift("y"))));
         assert!(d.fresh(&fact("web", "a", FactKind::SelfHealed { objects: 1 })));
-        assert!(d.fresh(&fact("web", "a", drift("y"))), "drifted again after a heal");
+        assert!(
+            d.fresh(&fact("web", "a", drift("y"))),
+            "drifted again after a heal"
+        );
     }
 
     #[test]

@@ -110,12 +110,18 @@ impl Deliverer {
                 Ok(code) => {
                     metrics::count(key, Counted::Delivered);
                     tracing::info!(notifier = %key, app = %d.app.key(), event = d.fact.kind.name(), attempt, "notification delivered");
-                    self.audit(key, &n, &d, tether_audit::SUCCEEDED, format!(
-                        "{} sent to {} ({}), attempt {attempt}",
-                        d.fact.kind.name(),
-                        n.spec.target.as_str(),
-                        code
-                    ))
+                    self.audit(
+                        key,
+                        &n,
+                        &d,
+                        tether_audit::SUCCEEDED,
+                        format!(
+                            "{} sent to {} ({}), attempt {attempt}",
+                            d.fact.kind.name(),
+                            n.spec.target.as_str(),
+                            code
+                        ),
+                    )
                     .await;
                     self.write_status(&n, &d, None).await;
                     return;
@@ -274,8 +280,16 @@ impl Deliverer {
             message: failure.unwrap_or_default().to_string(),
         };
         let (ready, reason, message) = match failure {
-            None => ("True", "Delivered", format!("delivered {} for {}", record.event, record.app)),
-            Some(m) => ("False", "DeliveryFailed", format!("{} for {}: {m}", record.event, record.app)),
+            None => (
+                "True",
+                "Delivered",
+                format!("delivered {} for {}", record.event, record.app),
+            ),
+            Some(m) => (
+                "False",
+                "DeliveryFailed",
+                format!("{} for {}: {m}", record.event, record.app),
+            ),
         };
         let counts: serde_json::Map<String, serde_json::Value> = [
             Counted::Delivered,
@@ -291,14 +305,24 @@ impl Deliverer {
             "conditions": [ready_condition(n, ready, reason, &message, &now)],
             "counts": counts,
         });
-        let field = if failure.is_some() { "lastFailure" } else { "lastSuccess" };
+        let field = if failure.is_some() {
+            "lastFailure"
+        } else {
+            "lastSuccess"
+        };
         status[field] = serde_json::to_value(&record).unwrap_or_default();
         patch_status(&self.client, n, status).await;
     }
 }
 
 /// The Ready condition, keeping its transition time while the status holds.
-pub fn ready_condition(n: &Notifier, status: &str, reason: &str, message: &str, now: &str) -> serde_json::Value {
+pub fn ready_condition(
+    n: &Notifier,
+    status: &str,
+    reason: &str,
+    message: &str,
+    now: &str,
+) -> serde_json::Value {
     let since = n
         .status
         .as_ref()

@@ -247,8 +247,7 @@ mod tests {
 
     #[test]
     fn label_selectors() {
-        let labels: BTreeMap<String, String> =
-            [("team".to_string(), "shop".to_string())].into();
+        let labels: BTreeMap<String, String> = [("team".to_string(), "shop".to_string())].into();
         let mut sel = LabelSelector {
             match_labels: Some([("team".to_string(), "shop".to_string())].into()),
             match_expressions: None,
@@ -340,8 +339,14 @@ mod tests {
         let mut a = Application::new("shop-web", Default::default());
         a.metadata.namespace = Some("team-a".into());
         let ns = [
-            notifier("team-a", serde_json::json!({"type": "slack", "apps": ["shop-*"]})),
-            notifier("team-a", serde_json::json!({"type": "slack", "apps": ["blog"]})),
+            notifier(
+                "team-a",
+                serde_json::json!({"type": "slack", "apps": ["shop-*"]}),
+            ),
+            notifier(
+                "team-a",
+                serde_json::json!({"type": "slack", "apps": ["blog"]}),
+            ),
             notifier("team-b", serde_json::json!({"type": "slack"})),
             notifier("tether", serde_json::json!({"type": "webhook"})),
         ];
@@ -354,20 +359,34 @@ mod tests {
     fn invalid_specs_are_explained() {
         let spec = |v| serde_json::from_value::<NotifierSpec>(v).unwrap();
         assert!(validate(&spec(serde_json::json!({"type": "slack"}))).is_err());
-        assert!(validate(&spec(serde_json::json!({"type": "slack", "secretRef": "s"}))).is_ok());
         assert!(
-            validate(&spec(serde_json::json!({"type": "webhook", "address": "ftp://x"}))).is_err()
+            validate(&spec(
+                serde_json::json!({"type": "slack", "secretRef": "s"})
+            ))
+            .is_ok()
         );
-        assert!(validate(&spec(serde_json::json!({"type": "github"})))
-            .unwrap_err()
-            .contains("token"));
-        assert!(validate(&spec(
-            serde_json::json!({"type": "github", "secretRef": "s", "repository": "justone"})
-        ))
-        .is_err());
-        assert!(validate(&spec(
-            serde_json::json!({"type": "gitlab", "secretRef": "s", "events": ["DriftDetected"]})
-        ))
-        .is_err());
+        assert!(
+            validate(&spec(
+                serde_json::json!({"type": "webhook", "address": "ftp://x"})
+            ))
+            .is_err()
+        );
+        assert!(
+            validate(&spec(serde_json::json!({"type": "github"})))
+                .unwrap_err()
+                .contains("token")
+        );
+        assert!(
+            validate(&spec(
+                serde_json::json!({"type": "github", "secretRef": "s", "repository": "justone"})
+            ))
+            .is_err()
+        );
+        assert!(
+            validate(&spec(
+                serde_json::json!({"type": "gitlab", "secretRef": "s", "events": ["DriftDetected"]})
+            ))
+            .is_err()
+        );
     }
 }

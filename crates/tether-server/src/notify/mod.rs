@@ -131,9 +131,12 @@ impl Notifications {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(watch.abort_handle());
-        if tokio::time::timeout(Duration::from_secs(10), self.shared.store.wait_until_ready())
-            .await
-            .is_err()
+        if tokio::time::timeout(
+            Duration::from_secs(10),
+            self.shared.store.wait_until_ready(),
+        )
+        .await
+        .is_err()
         {
             tracing::warn!("the Notifier list is slow to arrive; notifications start without it");
         }
@@ -168,7 +171,9 @@ async fn validate_into_status(client: &Client, n: &Notifier) {
     }
     let now = jiff::Timestamp::now().to_string();
     let condition = match filter::validate(&n.spec) {
-        Ok(()) => deliver::ready_condition(n, "True", "Accepted", "waiting for the first event", &now),
+        Ok(()) => {
+            deliver::ready_condition(n, "True", "Accepted", "waiting for the first event", &now)
+        }
         Err(e) => {
             tracing::warn!(notifier = %format!("{}/{}", n.namespace().unwrap_or_default(), n.name_any()), "invalid: {e}");
             deliver::ready_condition(n, "False", "InvalidSpec", &e, &now)
@@ -218,7 +223,10 @@ impl Sink for NotifySink {
         let info = AppInfo::of(app);
         let notifiers = self.shared.store.state();
         let global = &self.shared.options.agent_namespace;
-        for n in notifiers.iter().filter(|n| filter::applies(n, &info, global)) {
+        for n in notifiers
+            .iter()
+            .filter(|n| filter::applies(n, &info, global))
+        {
             let key = format!("{}/{}", n.namespace().unwrap_or_default(), n.name_any());
             for fact in fresh.iter().filter(|f| filter::wants(&n.spec, f)) {
                 let d = Delivery {
@@ -276,7 +284,9 @@ impl Shared {
                         dropped.fact.kind.name(),
                         self.options.queue_capacity
                     ),
-                    details: Some(serde_json::json!({"notifier": key, "event": dropped.fact.kind.name(), "delivery": dropped.id})),
+                    details: Some(
+                        serde_json::json!({"notifier": key, "event": dropped.fact.kind.name(), "delivery": dropped.id}),
+                    ),
                 };
                 self.runtime.spawn(deliver::write_audit(log, rec));
             }

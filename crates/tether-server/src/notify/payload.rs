@@ -413,12 +413,13 @@ fn github(cx: &Context) -> Result<Outgoing, String> {
     let repo = match &cx.spec.repository {
         Some(r) => r.trim_matches('/').to_string(),
         None => {
-            let p = repo_path(&cx.app.repo_url).ok_or(
-                "cannot tell owner/repo from the app's repoURL: set spec.repository",
-            )?;
+            let p = repo_path(&cx.app.repo_url)
+                .ok_or("cannot tell owner/repo from the app's repoURL: set spec.repository")?;
             let parts: Vec<&str> = p.rsplitn(3, '/').collect();
             if parts.len() < 2 {
-                return Err("cannot tell owner/repo from the app's repoURL: set spec.repository".into());
+                return Err(
+                    "cannot tell owner/repo from the app's repoURL: set spec.repository".into(),
+                );
             }
             format!("{}/{}", parts[1], parts[0])
         }
@@ -590,7 +591,10 @@ mod tests {
             initiator: "auto".into(),
             message: String::new(),
         });
-        assert_eq!(body(&build_with(&s, &secrets, &ok).unwrap())["state"], "success");
+        assert_eq!(
+            body(&build_with(&s, &secrets, &ok).unwrap())["state"],
+            "success"
+        );
         // Enterprise: the base URL is configurable.
         let ghe = spec(json!({"type": "github", "secretRef": "gh",
             "address": "https://ghe.example.com/api/v3/", "repository": "team/app"}));
@@ -627,7 +631,9 @@ mod tests {
         .unwrap();
         assert_eq!(
             o.url,
-            format!("https://gitlab.example.com/api/v4/projects/group%2Fsub%2Fdeploy/statuses/{SHA}")
+            format!(
+                "https://gitlab.example.com/api/v4/projects/group%2Fsub%2Fdeploy/statuses/{SHA}"
+            )
         );
         assert_eq!(header(&o, "PRIVATE-TOKEN"), Some("glpat-secret"));
         assert_eq!(header(&o, "authorization"), None);
@@ -658,14 +664,22 @@ mod tests {
         let b = body(&o);
         assert_eq!(b["text"], "tether/web: sync failed at 0123456");
         assert_eq!(b["attachments"][0]["color"], "danger");
-        assert!(b["attachments"][0]["text"].as_str().unwrap().contains("selector"));
+        assert!(
+            b["attachments"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("selector")
+        );
 
         let t = spec(json!({"type": "teams", "address": "https://example.webhook.office.com/x"}));
         let o = build_with(&t, &Secrets::default(), &failed()).unwrap();
         let b = body(&o);
         assert_eq!(b["type"], "message");
         let card = &b["attachments"][0];
-        assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(
+            card["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
         assert_eq!(card["content"]["type"], "AdaptiveCard");
         assert_eq!(card["content"]["body"][0]["color"], "Attention");
         // The Secret's address wins over the spec's.
@@ -709,10 +723,16 @@ mod tests {
 
     #[test]
     fn repo_paths() {
-        assert_eq!(repo_path("https://github.com/a/b.git").as_deref(), Some("a/b"));
+        assert_eq!(
+            repo_path("https://github.com/a/b.git").as_deref(),
+            Some("a/b")
+        );
         assert_eq!(repo_path("ssh://git@host:22/a/b").as_deref(), Some("a/b"));
         assert_eq!(repo_path("git@github.com:a/b.git").as_deref(), Some("a/b"));
-        assert_eq!(repo_path("https://gitlab.com/g/s/p").as_deref(), Some("g/s/p"));
+        assert_eq!(
+            repo_path("https://gitlab.com/g/s/p").as_deref(),
+            Some("g/s/p")
+        );
         assert_eq!(repo_path("/srv/repo"), None);
         assert_eq!(repo_path("https://host"), None);
     }
@@ -733,7 +753,10 @@ mod tests {
     #[test]
     fn redaction_and_messages() {
         assert_eq!(
-            redact("POST https://hooks/x/T0KEN1 failed", &["https://hooks/x/T0KEN1"]),
+            redact(
+                "POST https://hooks/x/T0KEN1 failed",
+                &["https://hooks/x/T0KEN1"]
+            ),
             "POST [redacted] failed"
         );
         assert_eq!(redact("abc", &["a"]), "abc");
@@ -743,7 +766,16 @@ mod tests {
             message: "bad yaml".into(),
         });
         assert_eq!(message(&f), "RenderFailed in render: bad yaml");
-        assert_eq!(format!("{:?}", Secrets { token: Some("t0ps3cret".into()), address: None }), "Secrets([redacted])");
+        assert_eq!(
+            format!(
+                "{:?}",
+                Secrets {
+                    token: Some("t0ps3cret".into()),
+                    address: None
+                }
+            ),
+            "Secrets([redacted])"
+        );
         let long = fact(FactKind::SyncFailed {
             initiator: "auto".into(),
             message: "x".repeat(500),

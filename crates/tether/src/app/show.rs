@@ -296,9 +296,17 @@ async fn notifiers_section(ctx: &Ctx, app: &Application, wide: bool) -> String {
         t.add_row([
             format!("{}/{}", n.namespace().unwrap_or_default(), n.name_any()),
             n.spec.target.as_str().to_string(),
-            if n.spec.suspend { format!("{events} (suspended)") } else { events },
+            if n.spec.suspend {
+                format!("{events} (suspended)")
+            } else {
+                events
+            },
             or_dash(ready.map(|c| c.status.as_str()).unwrap_or_default()),
-            or_dash(&if wide { message.to_string() } else { truncate(message, MESSAGE_WIDTH) }),
+            or_dash(&if wide {
+                message.to_string()
+            } else {
+                truncate(message, MESSAGE_WIDTH)
+            }),
         ]);
     }
     format!("\nNotifiers:\n{}", output::render(t))
