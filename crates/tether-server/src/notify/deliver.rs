@@ -81,7 +81,13 @@ pub struct Deliverer {
     pub client: Client,
     pub http: reqwest::Client,
     pub audit: Option<Arc<AuditLog>>,
+    /// When each Notifier's status was last written after a success.
+    pub written: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
+
+/// A burst of successes writes the status at most this often (the last of the
+/// burst always writes, so the status ends true).
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 impl Deliverer {
     fn notifier(&self, key: &str) -> Option<Arc<Notifier>> {
@@ -92,7 +98,8 @@ impl Deliverer {
 
     /// Deliver one message, retrying until it is delivered, refused for good, or
     /// too old. Returns when done.
-    pub async fn deliver(&self, key: &str, d: Delivery) {
+    /// `more_waiting` says whether other messages wait behind this one.
+    pub async fn deliver(&self, key: &str, d: Delivery, more_waiting: impl Fn() -> bool) {
         let first = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -123,7 +130,28 @@ impl Deliverer {
                         ),
                     )
                     .await;
-                    self.write_status(&n, &d, None).await;
+                    // Successes in a burst: not one status write each (the API
+                    // server's load), but the last one always.
+                    let now = Instant::now();
+                    let due = {
+                        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+                        let recent = written
+                            .get(key)
+                            .is_some_and(|t| now.duration_since(*t) < STATUS_EVERY);
+                        let failing = n.status.as_ref().is_some_and(|s| {
+                            s.conditions
+                                .iter()
+                                .any(|c| c.type_ == "Ready" && c.status != "True")
+                        });
+                        let due = failing || !recent || !more_waiting();
+                        if due {
+                            written.insert(key.to_string(), now);
+                        }
+                        due
+                    };
+                    if due {
+                        self.write_status(&n, &d, None).await;
+                    }
                     return;
                 }
                 Err(f) => {

@@ -109,6 +109,7 @@ impl Notifications {
             client: shared.client.clone(),
             http,
             audit,
+            written: Default::default(),
         }));
         let api: Api<Notifier> = Api::all(shared.client.clone());
         let client = shared.client.clone();
@@ -252,7 +253,7 @@ impl Shared {
                     let task = self.runtime.spawn(async move {
                         loop {
                             let d = l.pop().await;
-                            dl.deliver(&k, d).await;
+                            dl.deliver(&k, d, || !l.is_empty()).await;
                         }
                     });
                     self.tasks
