@@ -12,6 +12,8 @@
 #   venv at .tools/python: the sandbox's tests drive it as its users do.
 # - the official JavaScript client (@kubernetes/client-node, pinned; 1.x runs
 #   on Node 20), in .tools/node, for the same purpose.
+# - prometheus and promtool (Debian's `prometheus` package): the metrics test
+#   scrapes the agent with a real Prometheus and checks the text with promtool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="$PWD/.tools/bin"
@@ -69,6 +71,21 @@ node_pkg="$PWD/.tools/node/node_modules/@kubernetes/client-node/package.json"
 if ! grep -q "\"version\": \"$node_client\"" "$node_pkg" 2>/dev/null; then
   echo "installing @kubernetes/client-node $node_client"
   npm install --silent --no-audit --no-fund --prefix "$PWD/.tools/node" "@kubernetes/client-node@$node_client" >/dev/null
+fi
+
+# Prometheus, from Debian's packages: apt-get as root, or through sudo without a
+# password prompt (-n fails instead of asking). Non-interactive, no recommends; the
+# package's service is not needed (the test starts its own server on a free port).
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  echo "installing prometheus (Debian package)"
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then as_root=(sudo -n); fi
+  apt_install() {
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+      prometheus >/dev/null
+  }
+  apt_install || { "${as_root[@]}" apt-get update -qq && apt_install; }
 fi
 
 echo "tools ready: $(cargo nextest --version 2>/dev/null | head -1); $(PATH="$tools:$PATH" kubectl version --client 2>/dev/null | head -1)"

@@ -151,6 +151,32 @@ impl AuditLog {
         ))
     }
 
+    /// Opens `<dir>/audit.sqlite` to append beside a running agent: the server's own
+    /// records (a refused webhook). Unlike [`AuditLog::open`] it never marks in-progress
+    /// syncs interrupted, since the agent in this or another process may be running them.
+    pub fn open_appender(dir: &Path) -> Result<AuditLog, AuditError> {
+        std::fs::create_dir_all(dir).map_err(|source| AuditError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let opened = |source| AuditError::Open {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = Connection::open(&path).map_err(opened)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(opened)?;
+        conn.pragma_update(None, "journal_mode", "wal")
+            .map_err(opened)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(opened)?;
+        migrate(&mut conn, &path)?;
+        Ok(AuditLog {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
     /// Opens `<dir>/audit.sqlite` to read, as `tether audit` does. It never
     /// writes, so it neither migrates nor recovers, and it cannot mark a
     /// running agent's in-progress syncs as interrupted.

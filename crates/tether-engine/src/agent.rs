@@ -9,6 +9,9 @@
 //!   never wake it, so it cannot loop;
 //! - after each reconcile the app is due again after the poll interval (sooner
 //!   while it progresses, with exponential backoff while it fails).
+//! - a verified webhook push (through [`crate::wake::AgentLink`]) marks its
+//!   repository's fetchers stale and makes the apps it names due now, a failing
+//!   one's backoff included.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
@@ -65,6 +68,9 @@ pub struct AgentConfig {
     /// Where reconciles' facts go beyond status, audit and Events (metrics,
     /// notifications, the API's live stream).
     pub sinks: crate::report::Sinks,
+    /// How the server in this process reaches the agent while it runs (webhook wakes,
+    /// metrics of its caches).
+    pub link: crate::wake::AgentLink,
 }
 
 impl Default for AgentConfig {
@@ -87,6 +93,7 @@ impl Default for AgentConfig {
             gc_interval: Duration::from_secs(600),
             max_objects_per_app: crate::limits::DEFAULT_MAX_OBJECTS,
             sinks: Default::default(),
+            link: Default::default(),
         }
     }
 }
@@ -169,6 +176,8 @@ impl Agent {
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         let (_never_tx, never_rx) = mpsc::unbounded_channel();
         let mut changes = self.touched.take().unwrap_or(never_rx);
+        // Webhook pushes, for as long as this agent runs.
+        let (_attached, mut wakes) = self.config.link.attach(self.engine.clone());
         let client = self.engine.cluster.client().clone();
         let api: Api<Application> = match &self.config.namespace {
             Some(ns) => Api::namespaced(client, ns),
@@ -277,6 +286,19 @@ impl Agent {
                             let _ = tx.send(t.app);
                         });
                     }
+                }
+                // A verified push: the repository's fetchers poll on their next resolve, and
+                // the apps on the pushed branch reconcile now (a running one right after).
+                Some(wake) = wakes.recv() => {
+                    let fetchers = self.engine.sources.expire(&wake.repo_url);
+                    let mut woken = 0;
+                    for key in wake.apps {
+                        if known.contains(&key) {
+                            woken += 1;
+                            let _ = due_tx.send((key, None));
+                        }
+                    }
+                    tracing::info!(repo = %wake.repo_url, fetchers, apps = woken, "webhook: polling now");
                 }
                 Some(key) = settled_rx.recv() => {
                     debouncing.remove(&key);

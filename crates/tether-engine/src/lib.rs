@@ -10,6 +10,7 @@
 //! - [`leader`] elects one writing replica through a Lease.
 //! - [`source_gc`] removes checkouts and mirrors no Application needs.
 //! - [`owner`] keeps one app per object: conflicts, adoption, take-over.
+//! - [`wake`] lets the server (webhooks, metrics) reach the running agent.
 //! - [`limits`] bounds one app's size and moves large apps' CPU work off
 //!   the runtime's workers.
 
@@ -27,6 +28,7 @@ pub mod record;
 pub mod report;
 pub mod source_gc;
 pub mod time;
+pub mod wake;
 pub mod watch;
 
 pub use agent::{Agent, AgentConfig};

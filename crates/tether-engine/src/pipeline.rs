@@ -1432,7 +1432,7 @@ impl Facts {
 
     /// Degraded and recovered: only the transitions.
     fn health(&mut self, before: Option<&HealthStatus>, now: &HealthStatus) {
-        let was = before.map(|h| h.status.clone());
+        let was = before.map(|h| h.status);
         match (was, &now.status) {
             (Some(HealthCode::Degraded), HealthCode::Degraded) => {}
             (_, HealthCode::Degraded) => self.push(FactKind::HealthDegraded {

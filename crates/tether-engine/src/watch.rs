@@ -124,6 +124,25 @@ impl LiveCache {
         }
     }
 
+    /// How many live objects the cache holds, over every watched kind (for metrics).
+    pub fn object_count(&self) -> usize {
+        let stores: Vec<Arc<Store>> = self
+            .lock()
+            .by_kind
+            .values()
+            .map(|k| k.store.clone())
+            .collect();
+        stores
+            .iter()
+            .map(|s| s.objects.read().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+
+    /// How many kinds are watched (for metrics).
+    pub fn kind_count(&self) -> usize {
+        self.lock().by_kind.len()
+    }
+
     /// The app is gone: release its kinds.
     pub fn forget(&self, app: &str) {
         self.use_kinds(app, &[]);

@@ -26,6 +26,12 @@ pub struct ServerContext {
     pub namespace: String,
     /// The agent's state directory (the audit log is in it).
     pub state_dir: PathBuf,
+    /// The process's metrics registry: each component registers its own families
+    /// (see [`metrics`]).
+    pub metrics: metrics::Metrics,
+    /// The agent running in this process, when this replica is the leader: webhooks
+    /// wake it, metrics read its caches.
+    pub agent: tether_engine::wake::AgentLink,
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves.

@@ -58,6 +58,9 @@ pub struct Fetcher {
     /// What each ref target resolved to (the peeled commit and its metadata),
     /// so an unchanged ref costs no repository access.
     resolved: Mutex<std::collections::HashMap<ObjectId, Resolved>>,
+    /// When a webhook last said the remote changed: a listing older than this is stale
+    /// whatever `max_age` a caller allows.
+    woken: Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
@@ -75,6 +78,8 @@ struct PollState {
 #[derive(Default, Debug)]
 struct RemoteRefs {
     by_name: HashMap<String, ObjectId>,
+    /// Whether this poll downloaded a pack (something was new), for metrics.
+    fetched_pack: bool,
 }
 
 /// How much history a poll fetches when something is new.
@@ -129,6 +134,7 @@ impl Fetcher {
             polls: AtomicU64::new(0),
             present: Mutex::new(Default::default()),
             resolved: Mutex::new(Default::default()),
+            woken: Mutex::new(None),
         }
     }
 
@@ -148,6 +154,13 @@ impl Fetcher {
     /// How many network polls (connections) this fetcher has made, failed ones included.
     pub fn polls(&self) -> u64 {
         self.polls.load(Ordering::Relaxed)
+    }
+
+    /// The remote is known to have changed (a verified webhook push): the next
+    /// [`resolve`](Self::resolve) polls, whatever `max_age` it is given. Callers that arrive
+    /// while that poll runs share it, so N apps woken together still cost one poll.
+    pub fn expire(&self) {
+        *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
     pub(crate) fn repo_dir(&self) -> &Path {
@@ -201,9 +214,10 @@ impl Fetcher {
             {
                 return Err(failure.duplicate());
             }
-            let fresh = state
-                .last_success
-                .is_some_and(|t| t >= asked || t.elapsed() < max_age);
+            let woken = *self.woken.lock().unwrap_or_else(|e| e.into_inner());
+            let fresh = state.last_success.is_some_and(|t| {
+                t >= asked || (t.elapsed() < max_age && woken.is_none_or(|w| t >= w))
+            });
             if !fresh {
                 self.poll(&mut state, History::Shallow).await?;
             }
@@ -276,6 +290,12 @@ impl Fetcher {
         self.polls.fetch_add(1, Ordering::Relaxed);
         let (paths, auth) = (self.paths(), self.auth());
         let result = blocking(move || poll_blocking(&paths, auth, history)).await;
+        crate::metrics::record_poll(
+            &self.display_url,
+            result.as_ref().is_ok_and(|r| r.fetched_pack),
+            result.is_err(),
+            started.elapsed(),
+        );
         match result {
             Ok(refs) => {
                 tracing::debug!(url = %self.display_url, refs = refs.by_name.len(), elapsed = ?started.elapsed(), "polled");
@@ -588,6 +608,7 @@ fn poll_blocking(
                     error::from_gix(&paths.display_url, Phase::Transfer, &e)
                 }
             })?;
+        refs.fetched_pack = missing || history == History::Full;
     }
     Ok(refs)
 }

@@ -20,6 +20,7 @@ mod collect;
 mod error;
 mod fetcher;
 mod limits;
+pub mod metrics;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -198,6 +199,25 @@ impl Sources {
         drop(fetchers);
         fetcher.set_auth(auth);
         fetcher
+    }
+}
+
+impl Sources {
+    /// A webhook said `url` changed: every fetcher for that repository (one per set of
+    /// credentials) polls on its next resolve. Returns how many there were; 0 means no app
+    /// has read it yet, so the next resolve polls anyway.
+    pub fn expire(&self, url: &str) -> usize {
+        let key = normalise_url(url);
+        let with_auth = format!("{key}#");
+        let fetchers = self.fetchers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        for (k, fetcher) in fetchers.iter() {
+            if *k == key || k.starts_with(&with_auth) {
+                fetcher.expire();
+                n += 1;
+            }
+        }
+        n
     }
 }
 

@@ -195,6 +195,7 @@ impl AgentArgs {
             gc_interval: self.source.gc_interval,
             max_objects_per_app: self.max_objects_per_app.max(1),
             sinks: Default::default(),
+            link: Default::default(),
         }
     }
 }
@@ -205,8 +206,13 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     }
     let cluster = Arc::new(args.cluster.connect().await?);
     tracing::info!(server = %cluster.server, "connected");
-    crate::serve::start(&args.serve, cluster.clone(), &args.state_dir).await?;
-    let mut config = args.config();
+    let server = crate::serve::context(&args.serve, cluster.clone(), &args.state_dir);
+    crate::serve::start(&args.serve, &server).await?;
+    let mut config = AgentConfig {
+        sinks: crate::serve::sinks(&server),
+        link: server.agent.clone(),
+        ..args.config()
+    };
     let mut notifications =
         args.notify
             .attach(cluster.client().clone(), &args.serve.namespace, &mut config);
@@ -259,8 +265,20 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
         "connected; leader election on"
     );
     // Standbys serve the API too: it reads from the cluster, and acts by
-    // writing Applications that the leader reconciles.
-    crate::serve::start(&args.serve, cluster.clone(), &args.state_dir).await?;
+    // writing Applications that the leader reconciles. Its client is not fenced:
+    // the fence keeps a standby from reconciling, not from asking the leader to.
+    let server_cluster = Arc::new(
+        tether_kube::Cluster::connect(path.as_deref(), args.cluster.context.as_deref())
+            .await
+            .context("connecting to the cluster")?,
+    );
+    let server = crate::serve::context(&args.serve, server_cluster, &args.state_dir);
+    crate::serve::start(&args.serve, &server).await?;
+    let config = AgentConfig {
+        sinks: crate::serve::sinks(&server),
+        link: server.agent.clone(),
+        ..args.config()
+    };
     let mut elector = LeaderElector::new(cluster.client().clone(), lease, fence.clone());
     loop {
         tokio::select! {
@@ -282,7 +300,7 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
             (elector, held)
         });
         // Notifications live as long as this term: queued messages end with it.
-        let mut config = args.config();
+        let mut config = config.clone();
         let mut notifications =
             args.notify
                 .attach(cluster.client().clone(), &args.serve.namespace, &mut config);

@@ -291,6 +291,23 @@ fn leaky() -> Check {
 
 // ---------------------------------------------------------------- helpers
 
+/// A plain HTTP/1.1 GET; the body.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
 const SLACK_PATH: &str = "/services/T000/B000/slackhooksecret0001";
 const TEAMS_PATH: &str = "/workflows/teamshooksecret0002/triggers/manual/paths/invoke";
 const WEBHOOK_KEY: &str = "whsec-signingkey-0003";
@@ -370,6 +387,7 @@ fn each_target_gets_one_message_per_event_across_success_failure_and_recovery() 
     let leaky_rx = Receiver::start(leaky());
 
     let mut env = Env::start();
+    let listen = format!("127.0.0.1:{}", free_port());
     env.agent(&[
         "--notify-retry-base",
         "0.2",
@@ -377,6 +395,8 @@ fn each_target_gets_one_message_per_event_across_success_failure_and_recovery() 
         "1",
         "--notify-timeout",
         "5",
+        "--listen",
+        &listen,
     ]);
     wait_for_notifier_crd(&env);
 
@@ -696,6 +716,20 @@ fn each_target_gets_one_message_per_event_across_success_failure_and_recovery() 
             .iter()
             .any(|r| r["outcome"] == "failed" && r["actor"] == "notifier:tether/leaky")
     );
+
+    // The metrics count deliveries and retries per Notifier.
+    let metrics = http_get(&listen, "/metrics");
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let delivered =
+        value(r#"tether_notifications_total{notifier="tether/hook",result="delivered"}"#);
+    assert_eq!(delivered as usize, hook_rx.accepted().len(), "{metrics}");
+    assert!(value(r#"tether_notifications_total{notifier="tether/leaky",result="retry"}"#) >= 1.0);
 
     // `tether app get` lists the Notifiers that apply, not the ones that do not.
     let out = env.run_tether(&["app", "get", "shop"]);

@@ -1,7 +1,0 @@
-//! `/metrics`: Prometheus text format.
-
-use crate::ServerContext;
-
-pub fn routes(_ctx: &ServerContext) -> axum::Router {
-    axum::Router::new()
-}
