@@ -36,10 +36,12 @@ pub enum EventKind {
     Rollback,
     Prune,
     Error,
+    /// One notification delivered to a Notifier's target, or given up on.
+    Notification,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::Sync,
         EventKind::ObjectChange,
         EventKind::Drift,
@@ -47,6 +49,7 @@ impl EventKind {
         EventKind::Rollback,
         EventKind::Prune,
         EventKind::Error,
+        EventKind::Notification,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +61,7 @@ impl EventKind {
             EventKind::Rollback => "rollback",
             EventKind::Prune => "prune",
             EventKind::Error => "error",
+            EventKind::Notification => "notification",
         }
     }
 }

@@ -122,11 +122,15 @@ struct Seen {
 }
 
 impl Agent {
-    /// Install the Application CRD when missing and set up the pipeline.
+    /// Install the Application and Notifier CRDs when missing and set up the pipeline.
     pub async fn new(cluster: Arc<Cluster>, config: AgentConfig) -> Result<Agent, AgentError> {
         use kube::CustomResourceExt;
         cluster
             .ensure_crd(&Application::crd(), Duration::from_secs(30))
+            .await
+            .map_err(AgentError::Crd)?;
+        cluster
+            .ensure_crd(&tether_model::Notifier::crd(), Duration::from_secs(30))
             .await
             .map_err(AgentError::Crd)?;
         std::fs::create_dir_all(&config.state_dir).map_err(|source| AgentError::StateDir {

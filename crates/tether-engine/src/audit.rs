@@ -45,6 +45,11 @@ impl Auditor {
         ))
     }
 
+    /// The log itself, for other writers in the agent (notifications).
+    pub fn log(&self) -> Arc<AuditLog> {
+        self.log.clone()
+    }
+
     fn record(
         &self,
         app: &str,

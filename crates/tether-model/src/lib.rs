@@ -3,12 +3,14 @@
 
 pub mod application;
 pub mod inventory;
+pub mod notifier;
 pub mod object;
 pub mod status;
 pub mod text;
 
 pub use application::*;
 pub use inventory::{Inventory, InventoryEntry, ResourceCounts};
+pub use notifier::{Notifier, NotifierSpec, NotifierStatus};
 pub use object::ObjectRef;
 pub use status::*;
 

@@ -68,6 +68,8 @@ pub struct AgentArgs {
     pub leader: LeaderArgs,
     #[command(flatten)]
     pub serve: crate::serve::ServeArgs,
+    #[command(flatten)]
+    pub notify: crate::notify_args::NotifyArgs,
 }
 
 /// What a repository may cost the agent; shared by `tether agent` and `tether up`.
@@ -206,14 +208,18 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(server = %cluster.server, "connected");
     let server = crate::serve::context(&args.serve, cluster.clone(), &args.state_dir);
     crate::serve::start(&args.serve, &server).await?;
-    let config = AgentConfig {
+    let mut config = AgentConfig {
         sinks: crate::serve::sinks(&server),
         link: server.agent.clone(),
         ..args.config()
     };
+    let mut notifications =
+        args.notify
+            .attach(cluster.client().clone(), &args.serve.namespace, &mut config);
     let agent = Agent::new(cluster, config)
         .await
         .context("starting the agent")?;
+    crate::notify_args::start(&mut notifications, &agent).await;
     run_until_signal(agent).await;
     Ok(ExitCode::SUCCESS)
 }
@@ -293,8 +299,13 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
                 .await;
             (elector, held)
         });
+        // Notifications live as long as this term: queued messages end with it.
+        let mut config = config.clone();
+        let mut notifications =
+            args.notify
+                .attach(cluster.client().clone(), &args.serve.namespace, &mut config);
         let started = tokio::select! {
-            started = Agent::new(cluster.clone(), config.clone()) => started,
+            started = Agent::new(cluster.clone(), config) => started,
             held = &mut holding => {
                 let (returned, held) = held.context("the lease renewal task failed")?;
                 elector = returned;
@@ -317,6 +328,7 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
                 return Err(anyhow::Error::new(e).context("starting the agent"));
             }
         };
+        crate::notify_args::start(&mut notifications, &agent).await;
         // The agent runs until a signal or until the lease is lost; the lease is
         // renewed meanwhile, including while running syncs finish after a signal.
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -29,7 +29,8 @@ pub struct AuditArgs {
     /// Actor: `auto`, `user:alice`, `self-heal`, or a prefix ending in `*`.
     #[arg(long)]
     actor: Option<String>,
-    /// Kind of event (repeatable): sync, object-change, drift, self-heal, rollback, prune, error.
+    /// Kind of event (repeatable): sync, object-change, drift, self-heal, rollback, prune, error,
+    /// notification.
     #[arg(long = "kind")]
     kinds: Vec<String>,
     /// From: an age (`1h`, `30m`, `7d`) or a date or time (`2026-11-17`, RFC 3339; UTC when no offset).

@@ -6,6 +6,7 @@ mod app;
 mod audit_cmd;
 mod cli;
 mod log_format;
+mod notify_args;
 mod output;
 mod render_cmd;
 mod render_limits;

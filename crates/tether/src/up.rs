@@ -164,7 +164,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     );
 
-    let config = AgentConfig {
+    let mut config = AgentConfig {
         state_dir: state_dir.join("agent"),
         poll_interval: Duration::from_secs_f64(args.poll_interval.max(0.5)),
         renderer: args.render.config(),
@@ -172,9 +172,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         gc_interval: args.source.gc_interval,
         ..AgentConfig::default()
     };
+    let mut notifications = crate::notify_args::NotifyArgs::default().attach(
+        cluster.client().clone(),
+        APPS_NAMESPACE,
+        &mut config,
+    );
     let agent = Agent::new(cluster.clone(), config)
         .await
         .context("starting the agent")?;
+    crate::notify_args::start(&mut notifications, &agent).await;
     create_demo_apps(&cluster, &repo).await?;
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -18,7 +18,7 @@
 //! `repo`, `path`: as many as the configuration has), stages, phases, hosts and results;
 //! never a commit, an object or a request.
 //!
-//! What is here: the engine's facts ([`sink`]), the process ([`process`]), the
+//! What is here: the engine's facts ([`sink`]), notifications (`crate::notify::metrics`), the process ([`process`]), the
 //! running agent's caches ([`caches`]), the Git fetchers (from `tether-source`), and
 //! `tether_app_info` read from the Applications at each scrape ([`apps`]).
 
@@ -60,6 +60,7 @@ impl Metrics {
         metrics.register(|r| {
             r.register_collector(Box::new(process::ProcessCollector));
             tether_source::metrics::register(r);
+            crate::notify::register(r);
         });
         metrics
     }

@@ -243,9 +243,73 @@ pub async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
             output::print_structured(args.output, &printable(&app)?)?;
         }
         Format::Name => println!("{}", app.name_any()),
-        Format::Table | Format::Wide => print!("{}", summary(&app, args.output == Format::Wide)),
+        Format::Table | Format::Wide => {
+            let wide = args.output == Format::Wide;
+            print!("{}", summary(&app, wide));
+            print!("{}", notifiers_section(&ctx, &app, wide).await);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Notifiers that apply to the app (its namespace's, and the agent's
+/// cluster-wide ones), by `tether_server::notify::matching`, with whether
+/// their deliveries work. Empty when there are none or they cannot be read.
+async fn notifiers_section(ctx: &Ctx, app: &Application, wide: bool) -> String {
+    use tether_model::Notifier;
+    let agent_ns = std::env::var("TETHER_NAMESPACE").unwrap_or_else(|_| "tether".into());
+    let app_ns = app.namespace().unwrap_or_default();
+    let mut all: Vec<Notifier> = Vec::new();
+    let mut namespaces = vec![app_ns.clone()];
+    if agent_ns != app_ns {
+        namespaces.push(agent_ns.clone());
+    }
+    for ns in namespaces {
+        let api: kube::Api<Notifier> = kube::Api::namespaced(ctx.cluster.client().clone(), &ns);
+        match api.list(&ListParams::default()).await {
+            Ok(list) => all.extend(list.items),
+            // No CRD yet (no agent has started) or no permission: nothing to show.
+            Err(e) => tracing::debug!("listing Notifiers in {ns}: {e}"),
+        }
+    }
+    let found = tether_server::notify::matching(app, &all, &agent_ns);
+    if found.is_empty() {
+        return String::new();
+    }
+    let mut t = output::table(["NOTIFIER", "TYPE", "EVENTS", "READY", "MESSAGE"]);
+    for n in found {
+        let events = if n.spec.events.is_empty() {
+            "all".to_string()
+        } else {
+            n.spec
+                .events
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let ready = n
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+        let message = ready.map(|c| c.message.as_str()).unwrap_or_default();
+        t.add_row([
+            format!("{}/{}", n.namespace().unwrap_or_default(), n.name_any()),
+            n.spec.target.as_str().to_string(),
+            if n.spec.suspend {
+                format!("{events} (suspended)")
+            } else {
+                events
+            },
+            or_dash(ready.map(|c| c.status.as_str()).unwrap_or_default()),
+            or_dash(&if wide {
+                message.to_string()
+            } else {
+                truncate(message, MESSAGE_WIDTH)
+            }),
+        ]);
+    }
+    format!("\nNotifiers:\n{}", output::render(t))
 }
 
 /// `tether app get`'s readable summary.
