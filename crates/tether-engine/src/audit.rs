@@ -100,12 +100,6 @@ impl Auditor {
         }
     }
 
-    /// The log itself, for tests that read back what was written.
-    #[cfg(test)]
-    pub(crate) fn log(&self) -> &AuditLog {
-        &self.log
-    }
-
     /// A sync begins: returns the record's id, to finish it later.
     pub async fn sync_started(
         &self,
