@@ -19,6 +19,7 @@ use crate::ServerContext;
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod query;
 
 pub use auth::{Caller, Role, TokenStore, Verb};
 pub use cache::AppCache;
