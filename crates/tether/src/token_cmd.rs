@@ -22,8 +22,10 @@ pub enum TokenCommand {
     /// The admin role may do everything; readonly may read apps, objects, history, events,
     /// audit, logs and the live stream. Send it as `Authorization: Bearer TOKEN`.
     /// Exit codes: 0 created, 1 error, 2 a token of that name exists (revoke it first).
-    #[command(after_help = "Examples:\n  tether token create ci --role admin --expires-in 720h\n  \
-        TOKEN=$(tether token create dashboard --role readonly)")]
+    #[command(
+        after_help = "Examples:\n  tether token create ci --role admin --expires-in 720h\n  \
+        TOKEN=$(tether token create dashboard --role readonly)"
+    )]
     Create(CreateArgs),
     /// List the tokens: name, role, created, expires (never the token or its hash).
     List(ListArgs),
@@ -93,7 +95,8 @@ fn fail(e: TokenError) -> anyhow::Result<ExitCode> {
 
 async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
     auth::check_name(&args.name).map_err(anyhow::Error::msg)?;
-    let role = Role::parse(&args.role).ok_or_else(|| anyhow!("--role must be admin or readonly"))?;
+    let role =
+        Role::parse(&args.role).ok_or_else(|| anyhow!("--role must be admin or readonly"))?;
     let expires = match args.expires_in {
         Some(d) => Some(
             jiff::Timestamp::now()
@@ -103,7 +106,15 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let cluster = args.common.cluster.connect().await?;
-    match auth::create(cluster.client(), &args.common.namespace, &args.name, role, expires).await {
+    match auth::create(
+        cluster.client(),
+        &args.common.namespace,
+        &args.name,
+        role,
+        expires,
+    )
+    .await
+    {
         Ok(token) => {
             // The token alone on stdout, so `TOKEN=$(tether token create …)` works.
             println!("{token}");
@@ -111,7 +122,9 @@ async fn create(args: CreateArgs) -> anyhow::Result<ExitCode> {
                 "token {:?} created with the {} role{}; it is shown only now and cannot be shown again",
                 args.name,
                 role.as_str(),
-                expires.map(|t| format!(", expires {t}")).unwrap_or_default()
+                expires
+                    .map(|t| format!(", expires {t}"))
+                    .unwrap_or_default()
             );
             Ok(ExitCode::SUCCESS)
         }

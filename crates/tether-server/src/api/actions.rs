@@ -91,7 +91,11 @@ pub async fn request_sync(
     }
     let value = format!(
         "{}{}",
-        if hard { tether_model::HARD_REFRESH_PREFIX } else { "" },
+        if hard {
+            tether_model::HARD_REFRESH_PREFIX
+        } else {
+            ""
+        },
         jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
     );
     let patch = json!({"metadata": {"annotations": {
@@ -238,13 +242,22 @@ pub async fn sync(
             "syncing selected resources is not supported yet: a sync applies the whole app; omit `resources`".into(),
         ));
     }
-    if let Some(rev) = req.revision.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+    if let Some(rev) = req
+        .revision
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
         let target = app.spec.source.revision.as_deref().unwrap_or("");
         let head = rev.eq_ignore_ascii_case("HEAD") && target.is_empty();
         if rev != target && !head {
             return Err(not_supported(format!(
                 "syncing revision {rev:?} is not supported: the app follows {:?}; change spec.source.revision in Git, or roll back to a history entry with POST …/rollback",
-                if target.is_empty() { "the default branch" } else { target }
+                if target.is_empty() {
+                    "the default branch"
+                } else {
+                    target
+                }
             )));
         }
     }
@@ -261,7 +274,11 @@ pub async fn sync(
         return Ok(Json(plan.dry_run(&key)).into_response());
     }
     let written = request_sync(&state, &caller, &app, req.hard_refresh, None, "sync").await?;
-    Ok((StatusCode::ACCEPTED, Json(accepted(&written, &caller, None))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(accepted(&written, &caller, None)),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -315,7 +332,11 @@ pub async fn rollback(
         .about(key));
     }
     let status = app.status.clone().unwrap_or_default();
-    let current = status.sync.as_ref().and_then(|s| s.revision.clone()).unwrap_or_default();
+    let current = status
+        .sync
+        .as_ref()
+        .and_then(|s| s.revision.clone())
+        .unwrap_or_default();
     let entry = match req.id.filter(|id| *id != 0) {
         Some(id) => status.history.iter().find(|h| h.id == id).ok_or_else(|| {
             ApiError::bad_request(format!(
@@ -329,13 +350,24 @@ pub async fn rollback(
             .rev()
             .find(|h| h.result == OperationPhase::Succeeded && h.revision != current)
             .ok_or_else(|| {
-                ApiError::bad_request("no earlier successful sync to roll back to").about(key.clone())
+                ApiError::bad_request("no earlier successful sync to roll back to")
+                    .about(key.clone())
             })?,
     };
     let revision = entry.revision.clone();
-    let written =
-        request_sync(&state, &caller, &app, false, Some(revision.clone()), "rollback").await?;
-    Ok((StatusCode::ACCEPTED, Json(accepted(&written, &caller, Some(revision)))))
+    let written = request_sync(
+        &state,
+        &caller,
+        &app,
+        false,
+        Some(revision.clone()),
+        "rollback",
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(accepted(&written, &caller, Some(revision))),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -378,7 +410,8 @@ pub async fn delete(
     let cached: Arc<Application> = find(&state, &ns, &name)?;
     let cascade = p.cascade.unwrap_or(true);
     let api: Api<Application> = Api::namespaced(state.ctx.cluster.client().clone(), &ns);
-    let gone = || ApiError::not_found(format!("application {key} no longer exists")).about(key.clone());
+    let gone =
+        || ApiError::not_found(format!("application {key} no longer exists")).about(key.clone());
     // Set the finalizers to say cascade or not, then delete (as the CLI).
     for attempt in 0.. {
         let current = match api.get_opt(&name).await {
@@ -396,17 +429,29 @@ pub async fn delete(
             ))
             .about(key));
         }
-        let mut finalizers: Vec<String> =
-            current.finalizers().iter().filter(|f| *f != CASCADE_FINALIZER).cloned().collect();
+        let mut finalizers: Vec<String> = current
+            .finalizers()
+            .iter()
+            .filter(|f| *f != CASCADE_FINALIZER)
+            .cloned()
+            .collect();
         if cascade {
             finalizers.push(CASCADE_FINALIZER.to_string());
         }
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": current.resource_version()}});
-        match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             Ok(_) => break,
             Err(kube::Error::Api(e)) if e.code == 404 => return Err(gone()),
             Err(kube::Error::Api(e)) if e.code == 409 && attempt < 5 => continue,
-            Err(e) => return Err(ApiError::internal("updating the Application's finalizers", e)),
+            Err(e) => {
+                return Err(ApiError::internal(
+                    "updating the Application's finalizers",
+                    e,
+                ));
+            }
         }
     }
     match api.delete(&name, &DeleteParams::default()).await {
@@ -424,7 +469,11 @@ pub async fn delete(
         &caller,
         &key,
         "delete",
-        cached.status.as_ref().and_then(|s| s.sync.as_ref()).and_then(|s| s.revision.clone()),
+        cached
+            .status
+            .as_ref()
+            .and_then(|s| s.sync.as_ref())
+            .and_then(|s| s.revision.clone()),
         "requested",
         format!("delete (cascade={cascade}) requested through the API"),
     )

@@ -132,8 +132,15 @@ pub async fn get(
     let app = find(&state, &ns, &name)?;
     if let Some(kind) = params.refresh {
         caller.allow(Verb::Write, Some(&key))?;
-        let app = actions::request_sync(&state, &caller, &app, kind == RefreshKind::Hard, None, "refresh")
-            .await?;
+        let app = actions::request_sync(
+            &state,
+            &caller,
+            &app,
+            kind == RefreshKind::Hard,
+            None,
+            "refresh",
+        )
+        .await?;
         return Ok(Json(serde_json::to_value(&app).unwrap_or_default()));
     }
     Ok(Json(serde_json::to_value(&*app).unwrap_or_default()))
@@ -332,10 +339,22 @@ pub async fn audit(
             .transpose()
     };
     let mut kinds = Vec::new();
-    for k in p.kind.iter().flat_map(|k| k.split(',')).map(str::trim).filter(|k| !k.is_empty()) {
+    for k in p
+        .kind
+        .iter()
+        .flat_map(|k| k.split(','))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
         kinds.push(tether_audit::parse_kind(k).map_err(|_| {
-            let all: Vec<&str> = tether_audit::EventKind::ALL.iter().map(|k| k.as_str()).collect();
-            ApiError::bad_request(format!("kind={k:?} is not accepted: use {}", all.join(", ")))
+            let all: Vec<&str> = tether_audit::EventKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect();
+            ApiError::bad_request(format!(
+                "kind={k:?} is not accepted: use {}",
+                all.join(", ")
+            ))
         })?);
     }
     let limit = p.limit.unwrap_or(500);
@@ -354,16 +373,15 @@ pub async fn audit(
         limit: Some(limit),
     };
     let dir = state.ctx.state_dir.clone();
-    let records = tokio::task::spawn_blocking(move || {
-        match tether_audit::AuditLog::open_read_only(&dir) {
+    let records =
+        tokio::task::spawn_blocking(move || match tether_audit::AuditLog::open_read_only(&dir) {
             Ok(log) => log.query(&query).map(Some),
             Err(tether_audit::AuditError::Missing { .. }) => Ok(None),
             Err(e) => Err(e),
-        }
-    })
-    .await
-    .map_err(|e| ApiError::internal("reading the audit log", e))?
-    .map_err(|e| ApiError::internal("reading the audit log", e))?;
+        })
+        .await
+        .map_err(|e| ApiError::internal("reading the audit log", e))?
+        .map_err(|e| ApiError::internal("reading the audit log", e))?;
     let items = records
         .unwrap_or_default()
         .iter()

@@ -80,7 +80,10 @@ pub fn routes(ctx: &ServerContext) -> Router {
         .route(&format!("{APP}/events"), get(apps::events))
         .route(&format!("{APP}/audit"), get(apps::audit))
         .route(&format!("{APP}/resource-tree"), get(objects::resource_tree))
-        .route(&format!("{APP}/managed-resources"), get(objects::managed_resources))
+        .route(
+            &format!("{APP}/managed-resources"),
+            get(objects::managed_resources),
+        )
         .route(&format!("{APP}/logs"), get(objects::logs))
         .route(&format!("{APP}/sync"), post(actions::sync))
         .route(&format!("{APP}/rollback"), post(actions::rollback))

@@ -96,7 +96,10 @@ fn child_health(kind: &str, obj: &Value) -> NodeHealth {
         "Pod" => match status["phase"].as_str().unwrap_or("") {
             "Running" | "Succeeded" => ("Healthy", String::new()),
             "Pending" => ("Progressing", "Pending".to_string()),
-            "Failed" => ("Degraded", status["message"].as_str().unwrap_or("Failed").to_string()),
+            "Failed" => (
+                "Degraded",
+                status["message"].as_str().unwrap_or("Failed").to_string(),
+            ),
             _ => ("Unknown", String::new()),
         },
         "ReplicaSet" => {
@@ -126,7 +129,14 @@ fn child_health(kind: &str, obj: &Value) -> NodeHealth {
 }
 
 /// The kinds whose children the tree looks for.
-const WORKLOADS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"];
+const WORKLOADS: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+];
 
 /// Build the tree: the inventory, each object's live state, and the
 /// ReplicaSets, Pods and Jobs owned (transitively) by them.
@@ -135,7 +145,17 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
     let detail: HashMap<(String, String, String, String), &tether_model::ResourceStatus> = status
         .resources
         .iter()
-        .map(|r| ((r.group.clone(), r.kind.clone(), r.namespace.clone(), r.name.clone()), r))
+        .map(|r| {
+            (
+                (
+                    r.group.clone(),
+                    r.kind.clone(),
+                    r.namespace.clone(),
+                    r.name.clone(),
+                ),
+                r,
+            )
+        })
         .collect();
     let app_health = status.health.clone();
     let mut nodes = Vec::new();
@@ -162,7 +182,12 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
                 None
             }
         };
-        let d = detail.get(&(r.group.clone(), r.kind.clone(), r.namespace.clone(), r.name.clone()));
+        let d = detail.get(&(
+            r.group.clone(),
+            r.kind.clone(),
+            r.namespace.clone(),
+            r.name.clone(),
+        ));
         let uid = live
             .as_ref()
             .and_then(|l| l["metadata"]["uid"].as_str())
@@ -193,7 +218,11 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
             parent_refs: Vec::new(),
             sync: Some(
                 d.map(|d| d.status.as_str())
-                    .unwrap_or(if app_health.is_some() { "Synced" } else { "Unknown" })
+                    .unwrap_or(if app_health.is_some() {
+                        "Synced"
+                    } else {
+                        "Unknown"
+                    })
                     .to_string(),
             ),
             health: d
@@ -217,11 +246,15 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
     for ns in workload_namespaces {
         let mut found: Vec<(String, &'static str, &'static str, Value)> = Vec::new();
         let lp = ListParams::default();
-        let rs = Api::<ReplicaSet>::namespaced(client.clone(), &ns).list(&lp).await;
+        let rs = Api::<ReplicaSet>::namespaced(client.clone(), &ns)
+            .list(&lp)
+            .await;
         let jobs = Api::<Job>::namespaced(client.clone(), &ns).list(&lp).await;
         let pods = Api::<Pod>::namespaced(client.clone(), &ns).list(&lp).await;
         let to_values = |items: Vec<Value>, group: &'static str, kind: &'static str| {
-            items.into_iter().map(move |v| (String::new(), group, kind, v))
+            items
+                .into_iter()
+                .map(move |v| (String::new(), group, kind, v))
         };
         let values = |r: Result<Vec<Value>, kube::Error>, what: &str| match r {
             Ok(v) => v,
@@ -231,17 +264,41 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
             }
         };
         found.extend(to_values(
-            values(rs.map(|l| l.items.iter().map(|o| serde_json::to_value(o).unwrap_or_default()).collect()), "ReplicaSets"),
+            values(
+                rs.map(|l| {
+                    l.items
+                        .iter()
+                        .map(|o| serde_json::to_value(o).unwrap_or_default())
+                        .collect()
+                }),
+                "ReplicaSets",
+            ),
             "apps",
             "ReplicaSet",
         ));
         found.extend(to_values(
-            values(jobs.map(|l| l.items.iter().map(|o| serde_json::to_value(o).unwrap_or_default()).collect()), "Jobs"),
+            values(
+                jobs.map(|l| {
+                    l.items
+                        .iter()
+                        .map(|o| serde_json::to_value(o).unwrap_or_default())
+                        .collect()
+                }),
+                "Jobs",
+            ),
             "batch",
             "Job",
         ));
         found.extend(to_values(
-            values(pods.map(|l| l.items.iter().map(|o| serde_json::to_value(o).unwrap_or_default()).collect()), "Pods"),
+            values(
+                pods.map(|l| {
+                    l.items
+                        .iter()
+                        .map(|o| serde_json::to_value(o).unwrap_or_default())
+                        .collect()
+                }),
+                "Pods",
+            ),
             "",
             "Pod",
         ));
@@ -460,8 +517,12 @@ fn differs(step: &Step) -> bool {
 
 impl PreviewPlan {
     pub fn dry_run(&self, key: &str) -> super::actions::DryRun {
-        let changes: Vec<PlannedChange> =
-            self.steps.iter().filter(|s| differs(s)).map(change_of).collect();
+        let changes: Vec<PlannedChange> = self
+            .steps
+            .iter()
+            .filter(|s| differs(s))
+            .map(change_of)
+            .collect();
         super::actions::DryRun {
             application: key.to_string(),
             revision: self.revision.clone(),
@@ -555,7 +616,12 @@ pub async fn logs(
     let key = format!("{ns}/{name}");
     caller.allow(Verb::Read, Some(&key))?;
     let app = find(&state, &ns, &name)?;
-    let Some(pod) = q.pod.clone().or(q.pod_name.clone()).filter(|p| !p.is_empty()) else {
+    let Some(pod) = q
+        .pod
+        .clone()
+        .or(q.pod_name.clone())
+        .filter(|p| !p.is_empty())
+    else {
         return Err(ApiError::bad_request(
             "say which Pod: ?pod=NAME (GET …/resource-tree lists the app's Pods)",
         ));
@@ -595,18 +661,19 @@ pub async fn logs(
         tail_lines: q.tail_lines,
         ..Default::default()
     };
-    let reader = api.log_stream(&node.name, &params).await.map_err(|e| match e {
-        kube::Error::Api(s) if s.code == 400 || s.code == 404 => {
-            ApiError::bad_request(format!("the cluster refused the log request: {}", s.message))
-        }
-        e => ApiError::internal("reading a Pod's log", e),
-    })?;
-    let lines = reader
-        .lines()
-        .map_ok(|mut l| {
-            l.push('\n');
-            axum::body::Bytes::from(l)
-        });
+    let reader = api
+        .log_stream(&node.name, &params)
+        .await
+        .map_err(|e| match e {
+            kube::Error::Api(s) if s.code == 400 || s.code == 404 => ApiError::bad_request(
+                format!("the cluster refused the log request: {}", s.message),
+            ),
+            e => ApiError::internal("reading a Pod's log", e),
+        })?;
+    let lines = reader.lines().map_ok(|mut l| {
+        l.push('\n');
+        axum::body::Bytes::from(l)
+    });
     let mut response = axum::body::Body::from_stream(lines).into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,

@@ -44,7 +44,9 @@ impl Modify for Bearer {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A token from `tether token create NAME --role admin|readonly`"))
+                    .description(Some(
+                        "A token from `tether token create NAME --role admin|readonly`",
+                    ))
                     .build(),
             ),
         );
@@ -90,11 +92,18 @@ mod tests {
         ] {
             let item = paths.get(p).unwrap_or_else(|| panic!("{p} missing"));
             for (method, op) in item.as_object().unwrap() {
-                assert_eq!(op["security"][0]["bearer"], serde_json::json!([]), "{method} {p}");
+                assert_eq!(
+                    op["security"][0]["bearer"],
+                    serde_json::json!([]),
+                    "{method} {p}"
+                );
                 assert!(op["responses"]["401"].is_object(), "{method} {p}: no 401");
             }
         }
-        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
         assert!(doc["components"]["schemas"]["AppSummary"]["properties"]["driftCount"].is_object());
     }
 }

@@ -79,7 +79,9 @@ where
                 "the body does not match the request's schema (see /api/v1/openapi.json): {}",
                 e.body_text()
             ))),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(JsonRejection::BytesRejection(e))
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
                 Err(too_large())
             }
             Err(e) => Err(ApiError::bad_request(e.body_text())),
@@ -91,7 +93,9 @@ fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "PayloadTooLarge",
-        format!("the body is larger than {MAX_BODY} bytes; requests to this API are small JSON documents"),
+        format!(
+            "the body is larger than {MAX_BODY} bytes; requests to this API are small JSON documents"
+        ),
     )
 }
 
