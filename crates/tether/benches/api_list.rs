@@ -85,7 +85,10 @@ impl Conn {
             "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
             self.host, self.token
         );
-        self.stream.get_mut().write_all(req.as_bytes()).expect("write");
+        self.stream
+            .get_mut()
+            .write_all(req.as_bytes())
+            .expect("write");
         let mut status = 0;
         let mut len = 0usize;
         let mut line = String::new();
@@ -205,11 +208,22 @@ fn main() {
     });
     let _ = token;
     let made = Command::new(BIN)
-        .args(["token", "create", "bench", "--role", "readonly", "--kubeconfig"])
+        .args([
+            "token",
+            "create",
+            "bench",
+            "--role",
+            "readonly",
+            "--kubeconfig",
+        ])
         .arg(&kc)
         .output()
         .expect("token");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let token = String::from_utf8_lossy(&made.stdout).trim().to_string();
 
     // Wait until the API serves every app.
@@ -257,7 +271,10 @@ fn main() {
             })
         })
         .collect();
-    let mut times: Vec<Duration> = threads.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut times: Vec<Duration> = threads
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     let wall = started.elapsed();
     times.sort();
 
@@ -269,7 +286,11 @@ fn main() {
         let out = Command::new("kubectl")
             .args(["--kubeconfig"])
             .arg(&kc)
-            .args(["get", "--raw", "/apis/tether.dev/v1alpha1/namespaces/fleet/applications"])
+            .args([
+                "get",
+                "--raw",
+                "/apis/tether.dev/v1alpha1/namespaces/fleet/applications",
+            ])
             .output()
             .expect("kubectl");
         raw.push(t0.elapsed());
@@ -277,9 +298,20 @@ fn main() {
     }
     raw.sort();
 
-    println!("GET /api/v1/applications with filters, {n} apps, {} requests on 2 client threads:", times.len());
-    println!("  p50 {}  p95 {}  max {}", ms(pct(&times, 0.5)), ms(pct(&times, 0.95)), ms(*times.last().unwrap()));
-    println!("  {:.0} requests/s", times.len() as f64 / wall.as_secs_f64());
+    println!(
+        "GET /api/v1/applications with filters, {n} apps, {} requests on 2 client threads:",
+        times.len()
+    );
+    println!(
+        "  p50 {}  p95 {}  max {}",
+        ms(pct(&times, 0.5)),
+        ms(pct(&times, 0.95)),
+        ms(*times.last().unwrap())
+    );
+    println!(
+        "  {:.0} requests/s",
+        times.len() as f64 / wall.as_secs_f64()
+    );
     println!("  one page (limit=100): {} bytes", page.len());
     println!(
         "baseline: kubectl get --raw of the {n} Applications: p50 {} ({} bytes); ratio baseline p50 / API p50: {:.0}x",

@@ -605,7 +605,11 @@ fn the_api_end_to_end() {
     );
 
     // The OpenAPI document is served and lists the routes.
-    let doc = http.call("GET", "/api/v1/openapi.json", None, &[]).json();
+    assert_eq!(
+        http.call("GET", "/api/v1/openapi.json", None, &[]).status,
+        401
+    );
+    let doc = http.get("/api/v1/openapi.json", &viewer).json();
     assert!(doc["paths"]["/api/v1/applications/{ns}/{name}/sync"]["post"].is_object());
 
     // ---- delete without cascade keeps the objects ----

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -22,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::apps::find;
 use super::error::{ApiError, ErrorBody};
-use super::params::{Body, Params};
+use super::params::{AppPath, Body, Params};
 use super::{ApiState, Caller, Verb};
 
 /// Write one API request to the audit log (best effort: a log that cannot be
@@ -227,7 +227,7 @@ fn accepted(app: &Application, caller: &Caller, revision: Option<String>) -> Syn
 pub async fn sync(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    AppPath(ns, name): AppPath,
     Body(req): Body<SyncRequest>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
@@ -317,7 +317,7 @@ pub struct RollbackRequest {
 pub async fn rollback(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    AppPath(ns, name): AppPath,
     Body(req): Body<RollbackRequest>,
 ) -> Result<(StatusCode, Json<SyncAccepted>), ApiError> {
     let key = format!("{ns}/{name}");
@@ -402,7 +402,7 @@ pub struct Deleted {
 pub async fn delete(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    AppPath(ns, name): AppPath,
     Params(p): Params<DeleteParamsQuery>,
 ) -> Result<(StatusCode, Json<Deleted>), ApiError> {
     let key = format!("{ns}/{name}");

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, ListParams};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use tether_model::Application;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::params::Params;
+use super::params::{AppPath, Params};
 use super::query::{AppList, ListQuery};
 use super::{ApiState, Caller, Verb, actions};
 
@@ -124,7 +124,7 @@ pub struct ApplicationObject(#[allow(dead_code)] Value);
 pub async fn get(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    AppPath(ns, name): AppPath,
     Params(params): Params<GetParams>,
 ) -> Result<Json<Value>, ApiError> {
     let key = format!("{ns}/{name}");
@@ -157,6 +157,7 @@ pub struct HistoryList {
 #[utoipa::path(get, path = "/api/v1/applications/{ns}/{name}/history", tag = "applications",
     params(("ns" = String, Path), ("name" = String, Path)),
     responses(
+        (status = 400, description = "The path is not valid", body = ErrorBody),
         (status = 200, description = "The sync history, oldest first; the ids are what rollback takes", body = HistoryList),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such Application", body = ErrorBody),
@@ -165,7 +166,7 @@ pub struct HistoryList {
 pub async fn history(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    AppPath(ns, name): AppPath,
 ) -> Result<Json<HistoryList>, ApiError> {
     caller.allow(Verb::Read, Some(&format!("{ns}/{name}")))?;
     let app = find(&state, &ns, &name)?;
@@ -213,6 +214,7 @@ pub struct EventList {
 #[utoipa::path(get, path = "/api/v1/applications/{ns}/{name}/events", tag = "applications",
     params(("ns" = String, Path), ("name" = String, Path)),
     responses(
+        (status = 400, description = "The path is not valid", body = ErrorBody),
         (status = 200, description = "Events on the app and its objects", body = EventList),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such Application", body = ErrorBody),
@@ -221,7 +223,7 @@ pub struct EventList {
 pub async fn events(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    AppPath(ns, name): AppPath,
 ) -> Result<Json<EventList>, ApiError> {
     caller.allow(Verb::Read, Some(&format!("{ns}/{name}")))?;
     let app = find(&state, &ns, &name)?;
@@ -320,7 +322,7 @@ pub struct AuditList {
 pub async fn audit(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    AppPath(ns, name): AppPath,
     Params(p): Params<AuditParams>,
 ) -> Result<Json<AuditList>, ApiError> {
     let key = format!("{ns}/{name}");

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use futures_util::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::ReplicaSet;
@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::apps::find;
 use super::error::{ApiError, ErrorBody};
-use super::params::Params;
+use super::params::{AppPath, Params};
 use super::{ApiState, Caller, Verb};
 
 /// An object a node hangs under.
@@ -358,6 +358,7 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
 #[utoipa::path(get, path = "/api/v1/applications/{ns}/{name}/resource-tree", tag = "objects",
     params(("ns" = String, Path), ("name" = String, Path)),
     responses(
+        (status = 400, description = "The path is not valid", body = ErrorBody),
         (status = 200, description = "The managed objects and their children, with sync, health and drift", body = ResourceTree),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such Application", body = ErrorBody),
@@ -366,7 +367,7 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
 pub async fn resource_tree(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    AppPath(ns, name): AppPath,
 ) -> Result<Json<ResourceTree>, ApiError> {
     caller.allow(Verb::Read, Some(&format!("{ns}/{name}")))?;
     let app = find(&state, &ns, &name)?;
@@ -536,6 +537,7 @@ impl PreviewPlan {
 #[utoipa::path(get, path = "/api/v1/applications/{ns}/{name}/managed-resources", tag = "objects",
     params(("ns" = String, Path), ("name" = String, Path)),
     responses(
+        (status = 400, description = "The path is not valid", body = ErrorBody),
         (status = 200, description = "Desired and live per object with the diff; Secret values redacted", body = ManagedResources),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such Application", body = ErrorBody),
@@ -545,7 +547,7 @@ impl PreviewPlan {
 pub async fn managed_resources(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    AppPath(ns, name): AppPath,
 ) -> Result<Json<ManagedResources>, ApiError> {
     caller.allow(Verb::Read, Some(&format!("{ns}/{name}")))?;
     let app = find(&state, &ns, &name)?;
@@ -610,7 +612,7 @@ pub struct LogQuery {
 pub async fn logs(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((ns, name)): Path<(String, String)>,
+    AppPath(ns, name): AppPath,
     Params(q): Params<LogQuery>,
 ) -> Result<Response, ApiError> {
     let key = format!("{ns}/{name}");

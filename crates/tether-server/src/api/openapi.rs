@@ -63,9 +63,11 @@ pub fn spec() -> &'static serde_json::Value {
     })
 }
 
-/// Served without a token: it describes the API, it holds nothing.
-pub async fn document() -> Json<serde_json::Value> {
-    Json(spec().clone())
+/// Needs a token like every other route (only health, readiness and the
+/// webhook receivers answer without one).
+pub async fn document(caller: super::Caller) -> Result<Json<serde_json::Value>, super::ApiError> {
+    caller.allow(super::Verb::Read, None)?;
+    Ok(Json(spec().clone()))
 }
 
 #[cfg(test)]

@@ -106,3 +106,24 @@ fn unsupported() -> ApiError {
         "send the body as JSON with `Content-Type: application/json`",
     )
 }
+
+/// `{ns}/{name}` of an app route; a path that cannot be decoded gets the
+/// JSON 400, not axum's plain text.
+pub struct AppPath(pub String, pub String);
+
+impl<S> FromRequestParts<S> for AppPath
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path((ns, name))) => Ok(AppPath(ns, name)),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "the path is not valid: {}; use /api/v1/applications/NAMESPACE/NAME",
+                e.body_text()
+            ))),
+        }
+    }
+}
