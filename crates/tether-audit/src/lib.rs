@@ -109,6 +109,17 @@ impl AuditLog {
     /// Only the agent may call this: crash recovery assumes no other writer
     /// is mid-sync. Readers use [`AuditLog::open_read_only`].
     pub fn open(dir: &Path) -> Result<(AuditLog, usize), AuditError> {
+        Self::open_writer(dir, true)
+    }
+
+    /// Opens (or creates) the log to append records beside the agent, as the
+    /// API server does for the requests it takes: no crash recovery, so a
+    /// running agent's in-progress syncs are left alone.
+    pub fn open_appender(dir: &Path) -> Result<AuditLog, AuditError> {
+        Self::open_writer(dir, false).map(|(log, _)| log)
+    }
+
+    fn open_writer(dir: &Path, recover_unfinished: bool) -> Result<(AuditLog, usize), AuditError> {
         std::fs::create_dir_all(dir).map_err(|source| AuditError::Io {
             path: dir.to_owned(),
             source,
@@ -141,7 +152,11 @@ impl AuditLog {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(opened)?;
         migrate(&mut conn, &path)?;
-        let recovered = recover(&conn).map_err(opened)?;
+        let recovered = if recover_unfinished {
+            recover(&conn).map_err(opened)?
+        } else {
+            0
+        };
         Ok((
             AuditLog {
                 conn: Mutex::new(conn),
@@ -149,32 +164,6 @@ impl AuditLog {
             },
             recovered,
         ))
-    }
-
-    /// Opens `<dir>/audit.sqlite` to append beside a running agent: the server's own
-    /// records (a refused webhook). Unlike [`AuditLog::open`] it never marks in-progress
-    /// syncs interrupted, since the agent in this or another process may be running them.
-    pub fn open_appender(dir: &Path) -> Result<AuditLog, AuditError> {
-        std::fs::create_dir_all(dir).map_err(|source| AuditError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let path = dir.join(FILE_NAME);
-        let opened = |source| AuditError::Open {
-            path: path.clone(),
-            source,
-        };
-        let mut conn = Connection::open(&path).map_err(opened)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(opened)?;
-        conn.pragma_update(None, "journal_mode", "wal")
-            .map_err(opened)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(opened)?;
-        migrate(&mut conn, &path)?;
-        Ok(AuditLog {
-            conn: Mutex::new(conn),
-            path,
-        })
     }
 
     /// Opens `<dir>/audit.sqlite` to read, as `tether audit` does. It never

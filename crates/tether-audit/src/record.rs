@@ -38,10 +38,13 @@ pub enum EventKind {
     Error,
     /// One notification delivered to a Notifier's target, or given up on.
     Notification,
+    /// A request made through the HTTP API (sync, refresh, rollback,
+    /// delete); the actor is `token:NAME`.
+    ApiRequest,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Sync,
         EventKind::ObjectChange,
         EventKind::Drift,
@@ -50,6 +53,7 @@ impl EventKind {
         EventKind::Prune,
         EventKind::Error,
         EventKind::Notification,
+        EventKind::ApiRequest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +66,7 @@ impl EventKind {
             EventKind::Prune => "prune",
             EventKind::Error => "error",
             EventKind::Notification => "notification",
+            EventKind::ApiRequest => "api-request",
         }
     }
 }

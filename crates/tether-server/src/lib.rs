@@ -32,6 +32,9 @@ pub struct ServerContext {
     /// The agent running in this process, when this replica is the leader: webhooks
     /// wake it, metrics read its caches.
     pub agent: tether_engine::wake::AgentLink,
+    /// The agent's pipeline (Source, Render, Plan) for read-only previews:
+    /// managed resources and dry-run syncs. None: those routes answer 503.
+    pub preview: Option<Arc<tether_engine::Engine>>,
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves.

@@ -206,7 +206,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     }
     let cluster = Arc::new(args.cluster.connect().await?);
     tracing::info!(server = %cluster.server, "connected");
-    let server = crate::serve::context(&args.serve, cluster.clone(), &args.state_dir);
+    let server = crate::serve::context(&args.serve, cluster.clone(), &args.config());
     crate::serve::start(&args.serve, &server).await?;
     let mut config = AgentConfig {
         sinks: crate::serve::sinks(&server),
@@ -272,7 +272,7 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("connecting to the cluster")?,
     );
-    let server = crate::serve::context(&args.serve, server_cluster, &args.state_dir);
+    let server = crate::serve::context(&args.serve, server_cluster, &args.config());
     crate::serve::start(&args.serve, &server).await?;
     let config = AgentConfig {
         sinks: crate::serve::sinks(&server),

@@ -2,7 +2,6 @@
 //! `--listen`, started beside the agent in every replica.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -38,12 +37,13 @@ pub fn router(ctx: &ServerContext) -> axum::Router {
 pub fn context(
     args: &ServeArgs,
     cluster: Arc<tether_kube::Cluster>,
-    state_dir: &Path,
+    config: &tether_engine::AgentConfig,
 ) -> ServerContext {
     ServerContext {
+        preview: Some(Arc::new(preview_engine(cluster.clone(), config))),
         cluster,
         namespace: args.namespace.clone(),
-        state_dir: state_dir.to_path_buf(),
+        state_dir: config.state_dir.clone(),
         metrics: tether_server::metrics::Metrics::new(),
         agent: Default::default(),
     }
@@ -91,4 +91,34 @@ pub async fn start(args: &ServeArgs, ctx: &ServerContext) -> anyhow::Result<Opti
     });
     tracing::info!(address = %local, "serving the API");
     Ok(Some(local))
+}
+
+/// The agent's pipeline, for the API's read-only previews (managed resources,
+/// dry-run syncs): the agent's render and source options, with a Git cache of
+/// its own beside the agent's, and nothing that records or applies.
+fn preview_engine(
+    cluster: Arc<tether_kube::Cluster>,
+    config: &tether_engine::AgentConfig,
+) -> tether_engine::Engine {
+    tether_engine::Engine {
+        cluster,
+        renderer: tether_render::Renderer::new(tether_render::RendererConfig {
+            max_objects: config.max_objects_per_app,
+            ..config.renderer.clone()
+        }),
+        sources: tether_source::Sources::with_options(
+            config.state_dir.join("api").join("git"),
+            config.source,
+        ),
+        poll_interval: config.poll_interval,
+        history_limit: config.history_limit,
+        progress_recheck: config.progress_recheck,
+        audit: None,
+        live_cache: None,
+        resync_interval: std::time::Duration::ZERO,
+        pacing: Default::default(),
+        events: None,
+        heals: Default::default(),
+        sinks: Default::default(),
+    }
 }
