@@ -42,10 +42,20 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
+    serve_on(listener, cluster, &args.namespace, state_dir).map(Some)
+}
+
+/// Serve on a bound listener in the background (`tether up` picks its port).
+pub fn serve_on(
+    listener: tokio::net::TcpListener,
+    cluster: Arc<tether_kube::Cluster>,
+    namespace: &str,
+    state_dir: &Path,
+) -> anyhow::Result<SocketAddr> {
     let local = listener.local_addr()?;
     let ctx = ServerContext {
         cluster,
-        namespace: args.namespace.clone(),
+        namespace: namespace.to_string(),
         state_dir: state_dir.to_path_buf(),
     };
     let app = router(&ctx);
@@ -55,5 +65,5 @@ pub async fn start(
         }
     });
     tracing::info!(address = %local, "serving the API");
-    Ok(Some(local))
+    Ok(local)
 }

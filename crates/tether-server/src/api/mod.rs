@@ -19,6 +19,7 @@ use crate::ServerContext;
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod session;
 
 pub use auth::{Caller, Role, TokenStore, Verb};
 pub use cache::AppCache;
@@ -57,6 +58,7 @@ pub fn routes(ctx: &ServerContext) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/version", get(version))
+        .merge(session::routes())
         .with_state(state)
 }
 
