@@ -19,6 +19,7 @@ use crate::ServerContext;
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod query;
 pub mod session;
 
 pub use auth::{Caller, Role, TokenStore, Verb};
