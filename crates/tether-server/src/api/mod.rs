@@ -21,6 +21,7 @@ pub mod cache;
 pub mod error;
 pub mod query;
 pub mod session;
+pub mod stream;
 
 pub use auth::{Caller, Role, TokenStore, Verb};
 pub use cache::AppCache;
@@ -59,6 +60,7 @@ pub fn routes(ctx: &ServerContext) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/version", get(version))
+        .merge(stream::routes(&state))
         .merge(session::routes())
         .with_state(state)
 }
