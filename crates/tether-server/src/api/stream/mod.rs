@@ -142,7 +142,7 @@ async fn stream(
     let subscriber = Subscriber::start(hub, attached, view, state.tokens.clone(), token);
     let events = futures_util::stream::unfold(subscriber, |mut s| async move {
         let event = s.next().await?;
-        Some((Ok::<Event, Infallible>(event), s))
+        Some((Ok::<Event, Infallible>(event.into_event()), s))
     });
     let mut response = Sse::new(events).into_response();
     let headers = response.headers_mut();
@@ -175,7 +175,7 @@ struct Subscriber {
     keepalive_at: Instant,
     /// The last change this subscriber has taken into account.
     seq: u64,
-    queued: VecDeque<Event>,
+    queued: VecDeque<Out>,
     tokens: TokenStore,
     token: String,
     done: bool,
@@ -210,7 +210,10 @@ impl Subscriber {
         };
         let first = s.first_event(&apps, resume);
         if let Some(event) = first {
-            s.queued.push_back(event.retry(RETRY));
+            s.queued.push_back(Out {
+                retry: true,
+                ..event
+            });
         }
         s
     }
@@ -220,7 +223,7 @@ impl Subscriber {
     }
 
     /// What a new (or resuming) client is sent first.
-    fn first_event(&mut self, apps: &[Arc<Seen>], resume: Resume) -> Option<Event> {
+    fn first_event(&mut self, apps: &[Arc<Seen>], resume: Resume) -> Option<Out> {
         let id = self.id();
         match &mut self.view {
             View::List(list) => {
@@ -231,10 +234,11 @@ impl Subscriber {
                     Resume::Replay(changed) => {
                         let batch = list.replay(&changed);
                         (!batch.is_empty()).then(|| {
-                            Event::default()
-                                .event("changes")
-                                .id(id)
-                                .data(list::changes_json(&batch, &list.counts))
+                            Out::new(
+                                "changes",
+                                Some(id),
+                                list::changes_json(&batch, &list.counts),
+                            )
                         })
                     }
                     Resume::Fresh | Resume::TooOld => {
@@ -248,12 +252,7 @@ impl Subscriber {
                             .filter_map(|r| by_key.get(&format!("{}/{}", r.namespace, r.name)))
                             .map(|s| s.row.clone())
                             .collect();
-                        Some(
-                            Event::default()
-                                .event("snapshot")
-                                .id(id)
-                                .data(snapshot_json(&rows, &page)),
-                        )
+                        Some(Out::new("snapshot", Some(id), snapshot_json(&rows, &page)))
                     }
                 }
             }
@@ -274,13 +273,13 @@ impl Subscriber {
                 }
                 let data = app_json(&view.key, current(&view.key).as_deref());
                 view.last = Some(data.clone());
-                Some(Event::default().event("app").id(id).data(data))
+                Some(Out::new("app", Some(id), data))
             }
         }
     }
 
     /// The next event, or `None` when the stream ends.
-    async fn next(&mut self) -> Option<Event> {
+    async fn next(&mut self) -> Option<Out> {
         loop {
             if let Some(event) = self.queued.pop_front() {
                 return Some(self.checked(event));
@@ -311,7 +310,7 @@ impl Subscriber {
                 },
                 _ = tokio::time::sleep_until(self.keepalive_at) => {
                     self.keepalive_at = Instant::now() + KEEPALIVE;
-                    return Some(self.checked(Event::default().comment("keepalive")));
+                    return Some(self.checked(Out::keepalive()));
                 }
             }
         }
@@ -319,7 +318,7 @@ impl Subscriber {
 
     /// Every event goes out only while the token is still valid: a revoked
     /// token's stream ends at its next event or keepalive.
-    fn checked(&mut self, event: Event) -> Event {
+    fn checked(&mut self, event: Out) -> Out {
         self.keepalive_at = Instant::now() + KEEPALIVE;
         match self.tokens.verify(&self.token) {
             Ok(_) => event,
@@ -351,7 +350,7 @@ impl Subscriber {
 
     /// The window closed: one event for everything in it, or none when the
     /// subscriber would see no difference.
-    fn flush(&mut self) -> Option<Event> {
+    fn flush(&mut self) -> Option<Out> {
         let pending = std::mem::take(&mut self.pending);
         let id = self.id();
         match &mut self.view {
@@ -361,10 +360,11 @@ impl Subscriber {
                     list.fold(key, span, &mut batch);
                 }
                 (!batch.is_empty()).then(|| {
-                    Event::default()
-                        .event("changes")
-                        .id(id)
-                        .data(list::changes_json(&batch, &list.counts))
+                    Out::new(
+                        "changes",
+                        Some(id),
+                        list::changes_json(&batch, &list.counts),
+                    )
                 })
             }
             View::App(view) => {
@@ -374,7 +374,7 @@ impl Subscriber {
                     return None;
                 }
                 view.last = Some(data.clone());
-                Some(Event::default().event("app").id(id).data(data))
+                Some(Out::new("app", Some(id), data))
             }
         }
     }
@@ -387,10 +387,50 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
+/// One thing a stream sends, before it is framed as SSE.
+#[derive(Debug, Clone, PartialEq)]
+struct Out {
+    /// The event type; empty for a comment (the keepalive).
+    event: &'static str,
+    id: Option<String>,
+    data: String,
+    /// Tell the browser how long to wait before reconnecting.
+    retry: bool,
+}
+
+impl Out {
+    fn new(event: &'static str, id: Option<String>, data: String) -> Out {
+        Out {
+            event,
+            id,
+            data,
+            retry: false,
+        }
+    }
+
+    fn keepalive() -> Out {
+        Out::new("", None, "keepalive".into())
+    }
+
+    fn into_event(self) -> Event {
+        if self.event.is_empty() {
+            return Event::default().comment(self.data);
+        }
+        let mut e = Event::default().event(self.event).data(self.data);
+        if let Some(id) = self.id {
+            e = e.id(id);
+        }
+        if self.retry {
+            e = e.retry(RETRY);
+        }
+        e
+    }
+}
+
 /// The last event of a stream the server ends.
-fn close(reason: &str, message: &str) -> Event {
+fn close(reason: &str, message: &str) -> Out {
     let data = serde_json::json!({"reason": reason, "message": message});
-    Event::default().event("close").data(data.to_string())
+    Out::new("close", None, data.to_string())
 }
 
 /// The `snapshot` event: `GET /api/v1/applications`'s answer for the same
@@ -428,6 +468,113 @@ fn app_json(key: &str, seen: Option<&Seen>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::auth::{Role, TokenRecord, hash};
+    use tether_model::{Application, ApplicationSpec, Source};
+
+    fn app(name: &str, path: &str) -> Arc<Application> {
+        let mut a = Application::new(
+            name,
+            ApplicationSpec {
+                source: Source {
+                    repo_url: "https://git.example.com/r.git".into(),
+                    path: Some(path.into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        a.metadata.namespace = Some("tether".into());
+        Arc::new(a)
+    }
+
+    fn tokens() -> TokenStore {
+        TokenStore::fixed([(
+            "viewer".to_string(),
+            TokenRecord {
+                role: Role::Readonly,
+                sha256: hash("tether_t"),
+                created_at: "2026-01-01T00:00:00Z".into(),
+                expires_at: None,
+            },
+        )])
+    }
+
+    fn list_subscriber(hub: &Hub, token: &str) -> Subscriber {
+        let view = View::List(ListView {
+            query: ListQuery::default(),
+            counts: Default::default(),
+        });
+        Subscriber::start(hub.clone(), hub.attach(None), view, tokens(), token.into())
+    }
+
+    async fn next_within(sub: &mut Subscriber, ms: u64) -> Option<Out> {
+        tokio::time::timeout(Duration::from_millis(ms), sub.next())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_one_event_and_an_unchanged_row_is_none() {
+        let hub = Hub::new();
+        hub.publish("tether/a".into(), Some(app("a", "1")));
+        let mut sub = list_subscriber(&hub, "tether_t");
+        let first = next_within(&mut sub, 1000).await.expect("snapshot");
+        assert_eq!(first.event, "snapshot");
+        assert!(first.retry);
+        assert_eq!(first.id, Some(hub.event_id(1)));
+
+        for path in ["2", "3", "4"] {
+            hub.publish("tether/a".into(), Some(app("a", path)));
+        }
+        hub.publish("tether/b".into(), Some(app("b", "1")));
+        let e = next_within(&mut sub, 1000).await.expect("one event");
+        assert_eq!(e.event, "changes");
+        assert_eq!(e.id, Some(hub.event_id(5)));
+        let body: serde_json::Value = serde_json::from_str(&e.data).unwrap();
+        let rows = body["upserted"].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "each app once: {body}");
+        assert_eq!(rows[0]["path"], "4", "as it is at the end: {body}");
+        assert_eq!(body["counts"]["total"], 2);
+
+        // A new object with the same row: nothing the subscriber sees changed.
+        hub.publish("tether/a".into(), Some(app("a", "4")));
+        assert_eq!(next_within(&mut sub, 400).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_slow_client_is_dropped_and_never_holds_the_hub_up() {
+        let hub = Hub::new();
+        let mut slow = list_subscriber(&hub, "tether_t");
+        // It reads nothing while more changes than its buffer arrive; the
+        // hub goes on publishing without waiting for it.
+        for i in 0..hub::CLIENT_BUFFER + 10 {
+            assert!(hub.publish(format!("tether/app{i}"), Some(app("x", "1"))));
+        }
+        assert_eq!(
+            next_within(&mut slow, 1000).await.unwrap().event,
+            "snapshot"
+        );
+        let last = next_within(&mut slow, 1000).await.expect("told why");
+        assert_eq!(last.event, "close");
+        assert!(last.data.contains("lagged"), "{}", last.data);
+        assert_eq!(next_within(&mut slow, 1000).await, None, "and dropped");
+        // A client that resumes catches up from the ring.
+        let resumed = hub.attach(Some(&hub.event_id(1)));
+        assert!(
+            matches!(resumed.resume, Resume::Replay(ref v) if v.len() == hub::CLIENT_BUFFER + 9)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_no_longer_valid_ends_the_stream() {
+        let hub = Hub::new();
+        let mut sub = list_subscriber(&hub, "tether_revoked");
+        let e = next_within(&mut sub, 1000).await.unwrap();
+        assert_eq!(e.event, "close");
+        assert!(e.data.contains("unauthenticated"), "{}", e.data);
+        assert_eq!(next_within(&mut sub, 1000).await, None);
+    }
 
     #[test]
     fn the_stream_parameters_are_split_from_the_lists() {
