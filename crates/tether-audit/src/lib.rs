@@ -109,6 +109,17 @@ impl AuditLog {
     /// Only the agent may call this: crash recovery assumes no other writer
     /// is mid-sync. Readers use [`AuditLog::open_read_only`].
     pub fn open(dir: &Path) -> Result<(AuditLog, usize), AuditError> {
+        Self::open_writer(dir, true)
+    }
+
+    /// Opens (or creates) the log to append records beside the agent, as the
+    /// API server does for the requests it takes: no crash recovery, so a
+    /// running agent's in-progress syncs are left alone.
+    pub fn open_appender(dir: &Path) -> Result<AuditLog, AuditError> {
+        Self::open_writer(dir, false).map(|(log, _)| log)
+    }
+
+    fn open_writer(dir: &Path, recover_unfinished: bool) -> Result<(AuditLog, usize), AuditError> {
         std::fs::create_dir_all(dir).map_err(|source| AuditError::Io {
             path: dir.to_owned(),
             source,
@@ -141,7 +152,11 @@ impl AuditLog {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(opened)?;
         migrate(&mut conn, &path)?;
-        let recovered = recover(&conn).map_err(opened)?;
+        let recovered = if recover_unfinished {
+            recover(&conn).map_err(opened)?
+        } else {
+            0
+        };
         Ok((
             AuditLog {
                 conn: Mutex::new(conn),

@@ -36,10 +36,13 @@ pub enum EventKind {
     Rollback,
     Prune,
     Error,
+    /// A request made through the HTTP API (sync, refresh, rollback,
+    /// delete); the actor is `token:NAME`.
+    ApiRequest,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::Sync,
         EventKind::ObjectChange,
         EventKind::Drift,
@@ -47,6 +50,7 @@ impl EventKind {
         EventKind::Rollback,
         EventKind::Prune,
         EventKind::Error,
+        EventKind::ApiRequest,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +62,7 @@ impl EventKind {
             EventKind::Rollback => "rollback",
             EventKind::Prune => "prune",
             EventKind::Error => "error",
+            EventKind::ApiRequest => "api-request",
         }
     }
 }

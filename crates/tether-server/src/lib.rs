@@ -26,6 +26,9 @@ pub struct ServerContext {
     pub namespace: String,
     /// The agent's state directory (the audit log is in it).
     pub state_dir: PathBuf,
+    /// The agent's pipeline (Source, Render, Plan) for read-only previews:
+    /// managed resources and dry-run syncs. None: those routes answer 503.
+    pub preview: Option<Arc<tether_engine::Engine>>,
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves.

@@ -203,7 +203,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     }
     let cluster = Arc::new(args.cluster.connect().await?);
     tracing::info!(server = %cluster.server, "connected");
-    crate::serve::start(&args.serve, cluster.clone(), &args.state_dir).await?;
+    crate::serve::start(&args.serve, cluster.clone(), &args.config()).await?;
     let agent = Agent::new(cluster, args.config())
         .await
         .context("starting the agent")?;
@@ -253,7 +253,7 @@ async fn run_elected(args: AgentArgs) -> anyhow::Result<ExitCode> {
     );
     // Standbys serve the API too: it reads from the cluster, and acts by
     // writing Applications that the leader reconciles.
-    crate::serve::start(&args.serve, cluster.clone(), &args.state_dir).await?;
+    crate::serve::start(&args.serve, cluster.clone(), &args.config()).await?;
     let mut elector = LeaderElector::new(cluster.client().clone(), lease, fence.clone());
     loop {
         tokio::select! {

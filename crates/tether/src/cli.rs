@@ -45,6 +45,9 @@ enum Command {
     Crd,
     /// Query the agent's durable audit log: syncs, per-object changes, prunes, errors.
     Audit(crate::audit_cmd::AuditArgs),
+    /// Manage the HTTP API's bearer tokens (create, list, revoke).
+    #[command(subcommand)]
+    Token(crate::token_cmd::TokenCommand),
     /// Run a local Kubernetes-API-compatible server that kubectl and kube-rs accept.
     ///
     /// Writes a kubeconfig for it and serves until interrupted (Ctrl-C). State is in
@@ -157,6 +160,7 @@ pub fn main() -> ExitCode {
             Command::App(cmd) => crate::app::run(cmd).await,
             Command::Render(args) => crate::render_cmd::run(args).await,
             Command::Audit(args) => crate::audit_cmd::run(args).await,
+            Command::Token(cmd) => crate::token_cmd::run(cmd).await,
             Command::Crd => {
                 print!("{}", tether_model::crd_yaml());
                 Ok(ExitCode::SUCCESS)

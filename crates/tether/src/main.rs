@@ -10,6 +10,7 @@ mod output;
 mod render_cmd;
 mod render_limits;
 mod serve;
+mod token_cmd;
 mod up;
 
 fn main() -> std::process::ExitCode {

@@ -2,7 +2,6 @@
 //! `--listen`, started beside the agent in every replica.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -34,7 +33,7 @@ pub fn router(ctx: &ServerContext) -> axum::Router {
 pub async fn start(
     args: &ServeArgs,
     cluster: Arc<tether_kube::Cluster>,
-    state_dir: &Path,
+    config: &tether_engine::AgentConfig,
 ) -> anyhow::Result<Option<SocketAddr>> {
     let Some(addr) = args.listen else {
         return Ok(None);
@@ -42,7 +41,7 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
-    serve_on(listener, cluster, &args.namespace, state_dir).map(Some)
+    serve_on(listener, cluster, &args.namespace, config).map(Some)
 }
 
 /// Serve on a bound listener in the background (`tether up` picks its port).
@@ -50,13 +49,14 @@ pub fn serve_on(
     listener: tokio::net::TcpListener,
     cluster: Arc<tether_kube::Cluster>,
     namespace: &str,
-    state_dir: &Path,
+    config: &tether_engine::AgentConfig,
 ) -> anyhow::Result<SocketAddr> {
     let local = listener.local_addr()?;
     let ctx = ServerContext {
+        preview: Some(Arc::new(preview_engine(cluster.clone(), config))),
         cluster,
         namespace: namespace.to_string(),
-        state_dir: state_dir.to_path_buf(),
+        state_dir: config.state_dir.clone(),
     };
     let app = router(&ctx);
     tokio::spawn(async move {
@@ -66,4 +66,34 @@ pub fn serve_on(
     });
     tracing::info!(address = %local, "serving the API");
     Ok(local)
+}
+
+/// The agent's pipeline, for the API's read-only previews (managed resources,
+/// dry-run syncs): the agent's render and source options, with a Git cache of
+/// its own beside the agent's, and nothing that records or applies.
+fn preview_engine(
+    cluster: Arc<tether_kube::Cluster>,
+    config: &tether_engine::AgentConfig,
+) -> tether_engine::Engine {
+    tether_engine::Engine {
+        cluster,
+        renderer: tether_render::Renderer::new(tether_render::RendererConfig {
+            max_objects: config.max_objects_per_app,
+            ..config.renderer.clone()
+        }),
+        sources: tether_source::Sources::with_options(
+            config.state_dir.join("api").join("git"),
+            config.source,
+        ),
+        poll_interval: config.poll_interval,
+        history_limit: config.history_limit,
+        progress_recheck: config.progress_recheck,
+        audit: None,
+        live_cache: None,
+        resync_interval: std::time::Duration::ZERO,
+        pacing: Default::default(),
+        events: None,
+        heals: Default::default(),
+        sinks: Default::default(),
+    }
 }

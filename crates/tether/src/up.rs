@@ -176,19 +176,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         gc_interval: args.source.gc_interval,
         ..AgentConfig::default()
     };
-    let agent = Agent::new(cluster.clone(), config)
+    let agent = Agent::new(cluster.clone(), config.clone())
         .await
         .context("starting the agent")?;
     create_demo_apps(&cluster, &repo).await?;
 
     // The API, with an admin token for this machine's user.
     let listener = bind_api(args.listen).await?;
-    let api = crate::serve::serve_on(
-        listener,
-        cluster.clone(),
-        AGENT_NAMESPACE,
-        &state_dir.join("agent"),
-    )?;
+    let api = crate::serve::serve_on(listener, cluster.clone(), AGENT_NAMESPACE, &config)?;
     let token_file = state_dir.join(TOKEN_FILE);
     let (token, token_created) = admin_token(cluster.client(), &token_file).await?;
     let base = format!("http://{api}");

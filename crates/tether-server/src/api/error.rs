@@ -74,3 +74,19 @@ impl IntoResponse for ApiError {
         (self.status, axum::Json(body)).into_response()
     }
 }
+
+/// The error body as the OpenAPI document describes it (what [`ApiError`]
+/// serialises to).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    /// `Unauthenticated`, `Forbidden`, `NotFound`, `BadRequest`, `PayloadTooLarge`,
+    /// `UnsupportedMediaType`, `Conflict`, `NotImplemented`, `RenderFailed`, `Unavailable`, `Internal`.
+    code: String,
+    /// What is wrong and what to do about it.
+    message: String,
+    /// The object it is about (`namespace/name`).
+    object: Option<String>,
+    /// The HTTP status.
+    status: u16,
+}

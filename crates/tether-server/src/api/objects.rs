@@ -1,0 +1,683 @@
+//! An app's objects: the resource tree (what it manages, with the children
+//! the cluster made for them), desired against live with the diff (rendered by
+//! the agent's own pipeline, as `tether app diff`), and a managed Pod's logs.
+//! Secret values never leave here.
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use futures_util::{AsyncBufReadExt, StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, LogParams};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tether_model::{Application, ObjectRef};
+use tether_plan::plan::{Action, Step};
+use utoipa::{IntoParams, ToSchema};
+
+use super::apps::find;
+use super::error::{ApiError, ErrorBody};
+use super::params::Params;
+use super::{ApiState, Caller, Verb};
+
+/// An object a node hangs under.
+#[derive(Serialize, Clone, Debug, PartialEq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentRef {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Serialize, Clone, Debug, ToSchema)]
+pub struct NodeHealth {
+    /// `Healthy`, `Progressing`, `Degraded`, `Suspended`, `Missing` or `Unknown`.
+    pub status: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// One object of the tree.
+#[derive(Serialize, Clone, Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TreeNode {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+    /// True for the objects Git declares (the inventory); false for what
+    /// the cluster made for them (ReplicaSets, Pods, Jobs).
+    pub managed: bool,
+    /// Owners, as the cluster's ownerReferences say.
+    pub parent_refs: Vec<ParentRef>,
+    /// For managed objects: `Synced` or `OutOfSync`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<NodeHealth>,
+    /// Drift from Git: who changed which fields, from what to what.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub drift: Option<Value>,
+    /// Present in Git no longer; kept until pruned.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub requires_pruning: bool,
+    /// Not found in the cluster.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub missing: bool,
+}
+
+#[derive(Serialize, Clone, Debug, ToSchema)]
+pub struct ResourceTree {
+    /// Managed objects first (inventory order), then their children.
+    pub nodes: Vec<TreeNode>,
+}
+
+fn health_of_status(h: &tether_model::HealthStatus) -> NodeHealth {
+    NodeHealth {
+        status: h.status.as_str().to_string(),
+        message: h.message.clone(),
+    }
+}
+
+/// The health of a child the cluster made (kept simple: the app's own health
+/// rules judge the managed objects).
+fn child_health(kind: &str, obj: &Value) -> NodeHealth {
+    let status = &obj["status"];
+    let (s, message) = match kind {
+        "Pod" => match status["phase"].as_str().unwrap_or("") {
+            "Running" | "Succeeded" => ("Healthy", String::new()),
+            "Pending" => ("Progressing", "Pending".to_string()),
+            "Failed" => (
+                "Degraded",
+                status["message"].as_str().unwrap_or("Failed").to_string(),
+            ),
+            _ => ("Unknown", String::new()),
+        },
+        "ReplicaSet" => {
+            let want = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+            let ready = status["readyReplicas"].as_i64().unwrap_or(0);
+            if ready >= want {
+                ("Healthy", String::new())
+            } else {
+                ("Progressing", format!("{ready} of {want} ready"))
+            }
+        }
+        "Job" => {
+            if status["succeeded"].as_i64().unwrap_or(0) > 0 {
+                ("Healthy", String::new())
+            } else if status["failed"].as_i64().unwrap_or(0) > 0 {
+                ("Degraded", "failed".to_string())
+            } else {
+                ("Progressing", String::new())
+            }
+        }
+        _ => ("Unknown", String::new()),
+    };
+    NodeHealth {
+        status: s.to_string(),
+        message,
+    }
+}
+
+/// The kinds whose children the tree looks for.
+const WORKLOADS: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+];
+
+/// Build the tree: the inventory, each object's live state, and the
+/// ReplicaSets, Pods and Jobs owned (transitively) by them.
+pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceTree, ApiError> {
+    let status = app.status.clone().unwrap_or_default();
+    let detail: HashMap<(String, String, String, String), &tether_model::ResourceStatus> = status
+        .resources
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.group.clone(),
+                    r.kind.clone(),
+                    r.namespace.clone(),
+                    r.name.clone(),
+                ),
+                r,
+            )
+        })
+        .collect();
+    let app_health = status.health.clone();
+    let mut nodes = Vec::new();
+    // uid → index, to hang children under their owners.
+    let mut by_uid: HashMap<String, ParentRef> = HashMap::new();
+    let mut workload_namespaces = BTreeSet::new();
+    let objects = status.inventory_objects();
+    let cluster = state.ctx.cluster.clone();
+    let fetched = futures_util::stream::iter(objects.into_iter().map(|(r, version)| {
+        let cluster = cluster.clone();
+        async move {
+            let live = cluster.get(&r).await;
+            (r, version, live)
+        }
+    }))
+    .buffered(8)
+    .collect::<Vec<_>>()
+    .await;
+    for (r, version, live) in fetched {
+        let live = match live {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("API tree: reading {r:?}: {e}");
+                None
+            }
+        };
+        let d = detail.get(&(
+            r.group.clone(),
+            r.kind.clone(),
+            r.namespace.clone(),
+            r.name.clone(),
+        ));
+        let uid = live
+            .as_ref()
+            .and_then(|l| l["metadata"]["uid"].as_str())
+            .unwrap_or("")
+            .to_string();
+        if !uid.is_empty() {
+            by_uid.insert(
+                uid.clone(),
+                ParentRef {
+                    group: r.group.clone(),
+                    kind: r.kind.clone(),
+                    namespace: r.namespace.clone(),
+                    name: r.name.clone(),
+                },
+            );
+        }
+        if WORKLOADS.contains(&r.kind.as_str()) && live.is_some() {
+            workload_namespaces.insert(r.namespace.clone());
+        }
+        nodes.push(TreeNode {
+            group: r.group.clone(),
+            version,
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+            uid,
+            managed: true,
+            parent_refs: Vec::new(),
+            sync: Some(
+                d.map(|d| d.status.as_str())
+                    .unwrap_or(if app_health.is_some() {
+                        "Synced"
+                    } else {
+                        "Unknown"
+                    })
+                    .to_string(),
+            ),
+            health: d
+                .and_then(|d| d.health.as_ref().map(health_of_status))
+                .or_else(|| {
+                    Some(NodeHealth {
+                        status: if live.is_some() { "Healthy" } else { "Missing" }.to_string(),
+                        message: String::new(),
+                    })
+                }),
+            drift: d
+                .and_then(|d| d.drift.as_ref())
+                .map(|x| serde_json::to_value(x).unwrap_or_default()),
+            requires_pruning: d.is_some_and(|d| d.requires_pruning),
+            missing: live.is_none(),
+        });
+    }
+    // Children: ReplicaSets, Jobs, Pods in the namespaces that hold workloads,
+    // attached by ownerReferences; owners first so grandchildren find them.
+    let client = cluster.client().clone();
+    for ns in workload_namespaces {
+        let mut found: Vec<(String, &'static str, &'static str, Value)> = Vec::new();
+        let lp = ListParams::default();
+        let rs = Api::<ReplicaSet>::namespaced(client.clone(), &ns)
+            .list(&lp)
+            .await;
+        let jobs = Api::<Job>::namespaced(client.clone(), &ns).list(&lp).await;
+        let pods = Api::<Pod>::namespaced(client.clone(), &ns).list(&lp).await;
+        let to_values = |items: Vec<Value>, group: &'static str, kind: &'static str| {
+            items
+                .into_iter()
+                .map(move |v| (String::new(), group, kind, v))
+        };
+        let values = |r: Result<Vec<Value>, kube::Error>, what: &str| match r {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("API tree: listing {what} in {ns}: {e}");
+                Vec::new()
+            }
+        };
+        found.extend(to_values(
+            values(
+                rs.map(|l| {
+                    l.items
+                        .iter()
+                        .map(|o| serde_json::to_value(o).unwrap_or_default())
+                        .collect()
+                }),
+                "ReplicaSets",
+            ),
+            "apps",
+            "ReplicaSet",
+        ));
+        found.extend(to_values(
+            values(
+                jobs.map(|l| {
+                    l.items
+                        .iter()
+                        .map(|o| serde_json::to_value(o).unwrap_or_default())
+                        .collect()
+                }),
+                "Jobs",
+            ),
+            "batch",
+            "Job",
+        ));
+        found.extend(to_values(
+            values(
+                pods.map(|l| {
+                    l.items
+                        .iter()
+                        .map(|o| serde_json::to_value(o).unwrap_or_default())
+                        .collect()
+                }),
+                "Pods",
+            ),
+            "",
+            "Pod",
+        ));
+        // Owners come before what they own (RS and Jobs before Pods), but a
+        // Job of a CronJob or a ReplicaSet both hang under managed objects,
+        // so one pass per level suffices; two passes cover Pod → RS → Deployment.
+        let mut pending = found;
+        for _ in 0..3 {
+            let mut rest = Vec::new();
+            for (_, group, kind, obj) in pending {
+                let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
+                if by_uid.contains_key(&uid) {
+                    continue;
+                }
+                let owners: Vec<ParentRef> = obj["metadata"]["ownerReferences"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| by_uid.get(o["uid"].as_str().unwrap_or("")).cloned())
+                    .collect();
+                if owners.is_empty() {
+                    rest.push((String::new(), group, kind, obj));
+                    continue;
+                }
+                let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+                by_uid.insert(
+                    uid.clone(),
+                    ParentRef {
+                        group: group.to_string(),
+                        kind: kind.to_string(),
+                        namespace: ns.clone(),
+                        name: name.clone(),
+                    },
+                );
+                nodes.push(TreeNode {
+                    group: group.to_string(),
+                    version: "v1".to_string(),
+                    kind: kind.to_string(),
+                    namespace: ns.clone(),
+                    name,
+                    uid,
+                    managed: false,
+                    parent_refs: owners,
+                    sync: None,
+                    health: Some(child_health(kind, &obj)),
+                    drift: None,
+                    requires_pruning: false,
+                    missing: false,
+                });
+            }
+            pending = rest;
+        }
+    }
+    Ok(ResourceTree { nodes })
+}
+
+#[utoipa::path(get, path = "/api/v1/applications/{ns}/{name}/resource-tree", tag = "objects",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses(
+        (status = 200, description = "The managed objects and their children, with sync, health and drift", body = ResourceTree),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such Application", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn resource_tree(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<ResourceTree>, ApiError> {
+    caller.allow(Verb::Read, Some(&format!("{ns}/{name}")))?;
+    let app = find(&state, &ns, &name)?;
+    Ok(Json(build_tree(&state, &app).await?))
+}
+
+/// The value every Secret value is replaced with.
+pub const REDACTED: &str = "<redacted>";
+
+fn is_secret(r: &ObjectRef) -> bool {
+    r.group.is_empty() && r.kind == "Secret"
+}
+
+/// A Secret without its values (keys stay, so a reader sees what it holds);
+/// `last-applied-configuration` would carry them too, so it goes. Every
+/// object loses `managedFields`, which only adds noise here.
+pub fn redact(r: &ObjectRef, mut obj: Value) -> Value {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+        if is_secret(r)
+            && let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut)
+        {
+            ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    if is_secret(r) {
+        for field in ["data", "stringData"] {
+            if let Some(map) = obj.get_mut(field).and_then(Value::as_object_mut) {
+                for v in map.values_mut() {
+                    *v = Value::String(REDACTED.to_string());
+                }
+            }
+        }
+    }
+    obj
+}
+
+/// One field that differs.
+#[derive(Serialize, Clone, Debug, ToSchema)]
+pub struct FieldDiff {
+    pub path: String,
+    #[schema(value_type = Option<Object>)]
+    pub desired: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub live: Option<Value>,
+}
+
+/// What a sync would do to one object.
+#[derive(Serialize, Clone, Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedChange {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `create`, `update`, `unchanged`, `prune`, `prune-skipped`, `shared`.
+    pub action: String,
+    pub reason: String,
+    /// Unified YAML diff, `--- live` / `+++ desired`, Secret values redacted.
+    pub diff: String,
+    pub fields: Vec<FieldDiff>,
+}
+
+/// One object, desired against live.
+#[derive(Serialize, Clone, Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedResource {
+    #[serde(flatten)]
+    pub change: PlannedChange,
+    /// What Git renders (none for objects Git no longer has).
+    #[schema(value_type = Option<Object>)]
+    pub desired: Option<Value>,
+    /// What the cluster has (none for objects still to create).
+    #[schema(value_type = Option<Object>)]
+    pub live: Option<Value>,
+}
+
+#[derive(Serialize, Clone, Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedResources {
+    /// The commit rendered.
+    pub revision: String,
+    pub items: Vec<ManagedResource>,
+}
+
+/// Source → Render → Plan against the live cluster, nothing applied.
+pub struct PreviewPlan {
+    pub revision: String,
+    pub steps: Vec<Step>,
+    pub summary: String,
+}
+
+pub async fn preview(state: &ApiState, app: &Application) -> Result<PreviewPlan, ApiError> {
+    let Some(engine) = state.ctx.preview.clone() else {
+        return Err(ApiError::unavailable(
+            "this server renders no apps (it was started without the agent's pipeline)",
+        ));
+    };
+    let key = format!(
+        "{}/{}",
+        app.metadata.namespace.as_deref().unwrap_or(""),
+        app.metadata.name.as_deref().unwrap_or("")
+    );
+    let preview = engine.preview(app).await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "RenderFailed",
+            format!("rendering the app from Git failed: {e}"),
+        )
+        .about(key)
+    })?;
+    Ok(PreviewPlan {
+        revision: preview.revision,
+        summary: preview.plan.summary(),
+        steps: preview.plan.steps,
+    })
+}
+
+fn change_of(step: &Step) -> PlannedChange {
+    let r = &step.object;
+    PlannedChange {
+        group: r.group.clone(),
+        kind: r.kind.clone(),
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+        action: step.action.as_str().to_string(),
+        reason: step.reason.clone(),
+        diff: step.diff.clone(),
+        fields: step
+            .changes
+            .iter()
+            .map(|c| FieldDiff {
+                path: c.path.clone(),
+                desired: c.desired.clone(),
+                live: c.live.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn differs(step: &Step) -> bool {
+    match step.action {
+        Action::Unchanged => false,
+        Action::PruneSkipped => step.requires_pruning,
+        Action::Create | Action::Update | Action::Prune | Action::Shared => true,
+    }
+}
+
+impl PreviewPlan {
+    pub fn dry_run(&self, key: &str) -> super::actions::DryRun {
+        let changes: Vec<PlannedChange> = self
+            .steps
+            .iter()
+            .filter(|s| differs(s))
+            .map(change_of)
+            .collect();
+        super::actions::DryRun {
+            application: key.to_string(),
+            revision: self.revision.clone(),
+            in_sync: changes.is_empty(),
+            summary: self.summary.clone(),
+            changes,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/applications/{ns}/{name}/managed-resources", tag = "objects",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses(
+        (status = 200, description = "Desired and live per object with the diff; Secret values redacted", body = ManagedResources),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such Application", body = ErrorBody),
+        (status = 422, description = "The app could not be rendered from Git", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn managed_resources(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+) -> Result<Json<ManagedResources>, ApiError> {
+    caller.allow(Verb::Read, Some(&format!("{ns}/{name}")))?;
+    let app = find(&state, &ns, &name)?;
+    let plan = preview(&state, &app).await?;
+    let cluster = state.ctx.cluster.clone();
+    let items = futures_util::stream::iter(plan.steps.into_iter().map(|step| {
+        let cluster = cluster.clone();
+        async move {
+            let r = &step.object;
+            let live = match cluster.get(r).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!("API managed-resources: reading {r:?}: {e}");
+                    None
+                }
+            };
+            ManagedResource {
+                change: change_of(&step),
+                desired: step.desired.clone().map(|d| redact(r, d)),
+                live: live.map(|l| redact(r, l)),
+            }
+        }
+    }))
+    .buffered(8)
+    .collect::<Vec<_>>()
+    .await;
+    Ok(Json(ManagedResources {
+        revision: plan.revision,
+        items,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// The Pod (one of the app's: `GET …/resource-tree` lists them). `podName` is accepted too.
+    pod: Option<String>,
+    #[serde(rename = "podName")]
+    #[param(rename = "podName")]
+    pod_name: Option<String>,
+    /// The Pod's namespace; needed only when the app has Pods of that name in several.
+    namespace: Option<String>,
+    /// The container; needed when the Pod has more than one.
+    container: Option<String>,
+    /// Only the last N lines (0 to 100000).
+    tail_lines: Option<i64>,
+    /// Keep streaming new lines until the client goes away.
+    follow: Option<bool>,
+}
+
+/// A managed Pod's log, proxied from the cluster as `text/plain`.
+#[utoipa::path(get, path = "/api/v1/applications/{ns}/{name}/logs", tag = "objects",
+    params(("ns" = String, Path), ("name" = String, Path), LogQuery),
+    responses(
+        (status = 200, description = "The log lines", content_type = "text/plain", body = String),
+        (status = 400, description = "No pod given, or a bad value", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such Application, or the Pod is not one of its", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn logs(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((ns, name)): Path<(String, String)>,
+    Params(q): Params<LogQuery>,
+) -> Result<Response, ApiError> {
+    let key = format!("{ns}/{name}");
+    caller.allow(Verb::Read, Some(&key))?;
+    let app = find(&state, &ns, &name)?;
+    let Some(pod) = q
+        .pod
+        .clone()
+        .or(q.pod_name.clone())
+        .filter(|p| !p.is_empty())
+    else {
+        return Err(ApiError::bad_request(
+            "say which Pod: ?pod=NAME (GET …/resource-tree lists the app's Pods)",
+        ));
+    };
+    if let Some(n) = q.tail_lines
+        && !(0..=100_000).contains(&n)
+    {
+        return Err(ApiError::bad_request(format!(
+            "tailLines={n} is not accepted: use 0 to 100000"
+        )));
+    }
+    let tree = build_tree(&state, &app).await?;
+    let owned: Vec<&TreeNode> = tree
+        .nodes
+        .iter()
+        .filter(|n| n.kind == "Pod" && n.group.is_empty() && n.name == pod)
+        .filter(|n| q.namespace.as_deref().is_none_or(|ns| ns == n.namespace))
+        .collect();
+    let node = match owned.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(ApiError::not_found(format!(
+                "Pod {pod:?} is not one of {key}'s (GET …/resource-tree lists its Pods)"
+            ))
+            .about(key));
+        }
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "{key} has Pods named {pod:?} in several namespaces: add ?namespace="
+            )));
+        }
+    };
+    let api: Api<Pod> = Api::namespaced(state.ctx.cluster.client().clone(), &node.namespace);
+    let params = LogParams {
+        container: q.container.clone(),
+        follow: q.follow.unwrap_or(false),
+        tail_lines: q.tail_lines,
+        ..Default::default()
+    };
+    let reader = api
+        .log_stream(&node.name, &params)
+        .await
+        .map_err(|e| match e {
+            kube::Error::Api(s) if s.code == 400 || s.code == 404 => ApiError::bad_request(
+                format!("the cluster refused the log request: {}", s.message),
+            ),
+            e => ApiError::internal("reading a Pod's log", e),
+        })?;
+    let lines = reader.lines().map_ok(|mut l| {
+        l.push('\n');
+        axum::body::Bytes::from(l)
+    });
+    let mut response = axum::body::Body::from_stream(lines).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}
