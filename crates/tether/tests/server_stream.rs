@@ -358,6 +358,12 @@ fn the_list_stream_follows_commits_syncs_and_drift_and_resumes() {
     let e = one.next(Duration::from_secs(5)).expect("the app");
     assert_eq!(e.event, "app", "{e:?}");
     assert_eq!(e.json()["application"]["metadata"]["name"], "web");
+    let tree = e.json()["tree"]["nodes"].clone();
+    assert!(
+        tree.as_array()
+            .is_some_and(|n| n.iter().any(|n| n["kind"] == "ReplicaSet")),
+        "the resource tree, with what the Deployment owns: {tree}"
+    );
     env.kubectl_ok(&["scale", "deployment/web", "-n", "web", "--replicas=7"]);
     let e = one
         .next_named("app", Duration::from_secs(10))
@@ -535,14 +541,29 @@ fn the_browser_session_signs_in_and_out_with_a_cookie() {
     let r = http::request(&addr, "DELETE", "/api/v1/session", &c, None);
     assert_eq!(r.status, 403, "{r:?}");
     assert!(r.header("set-cookie").is_none());
+    let sync = "/api/v1/applications/tether/nothing/sync";
+    let r = http::request(&addr, "POST", sync, &[c[0], form[0]], Some("dryRun=true"));
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(r.json()["code"], "Forbidden");
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Type: application/json")
+    );
+    let r = http::request(&addr, "POST", sync, &[c[0], json[0]], Some("{}"));
+    assert_eq!(
+        r.status, 404,
+        "with JSON the cookie acts (on an app that is not there): {r:?}"
+    );
     let r = http::request(
         &addr,
         "POST",
-        "/api/v1/session",
-        &[c[0], form[0]],
-        Some(&format!("token={token}")),
+        sync,
+        &[c[0], ("X-Tether-Request", "1")],
+        None,
     );
-    assert_ne!(r.status, 200, "{r:?}");
+    assert_ne!(r.status, 403, "with the header the cookie acts: {r:?}");
 
     // Sign out clears the cookie.
     let r = http::request(

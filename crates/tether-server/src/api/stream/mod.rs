@@ -139,7 +139,8 @@ async fn stream(
         .or(params.last_event_id);
     let token = presented(&parts).map(|(t, _)| t).unwrap_or_default();
     let attached = hub.attach(last_event_id.as_deref());
-    let subscriber = Subscriber::start(hub, attached, view, state.tokens.clone(), token);
+    let tokens = state.tokens.clone();
+    let subscriber = Subscriber::start(hub, attached, view, tokens, token, Some(state));
     let events = futures_util::stream::unfold(subscriber, |mut s| async move {
         let event = s.next().await?;
         Some((Ok::<Event, Infallible>(event.into_event()), s))
@@ -179,6 +180,10 @@ struct Subscriber {
     tokens: TokenStore,
     token: String,
     done: bool,
+    /// Whether an event went out yet (the first carries `retry`).
+    started: bool,
+    /// For the app's resource tree; none in unit tests.
+    api: Option<ApiState>,
 }
 
 impl Subscriber {
@@ -188,6 +193,7 @@ impl Subscriber {
         view: View,
         tokens: TokenStore,
         token: String,
+        api: Option<ApiState>,
     ) -> Subscriber {
         let Attached {
             changes,
@@ -207,13 +213,11 @@ impl Subscriber {
             tokens,
             token,
             done: false,
+            started: false,
+            api,
         };
-        let first = s.first_event(&apps, resume);
-        if let Some(event) = first {
-            s.queued.push_back(Out {
-                retry: true,
-                ..event
-            });
+        if let Some(event) = s.first_event(&apps, resume) {
+            s.queued.push_back(event);
         }
         s
     }
@@ -266,14 +270,13 @@ impl Subscriber {
                     Resume::Replay(changed) => changed.iter().any(|(k, _)| *k == view.key),
                     Resume::Fresh | Resume::TooOld => true,
                 };
-                if !send {
-                    // Up to date; remember what the client has so a no-op is not sent.
-                    view.last = Some(app_json(&view.key, current(&view.key).as_deref()));
-                    return None;
+                if send {
+                    // Built by the first flush: the tree is read from the cluster.
+                    self.pending
+                        .insert(view.key.clone(), (None, current(&view.key)));
+                    self.flush_at = Some(Instant::now());
                 }
-                let data = app_json(&view.key, current(&view.key).as_deref());
-                view.last = Some(data.clone());
-                Some(Out::new("app", Some(id), data))
+                None
             }
         }
     }
@@ -292,7 +295,7 @@ impl Subscriber {
                 biased;
                 _ = sleep_until(flush_at), if flush_at.is_some() => {
                     self.flush_at = None;
-                    if let Some(event) = self.flush() {
+                    if let Some(event) = self.flush().await {
                         return Some(self.checked(event));
                     }
                 }
@@ -318,8 +321,12 @@ impl Subscriber {
 
     /// Every event goes out only while the token is still valid: a revoked
     /// token's stream ends at its next event or keepalive.
-    fn checked(&mut self, event: Out) -> Out {
+    fn checked(&mut self, mut event: Out) -> Out {
         self.keepalive_at = Instant::now() + KEEPALIVE;
+        if !self.started && !event.event.is_empty() {
+            self.started = true;
+            event.retry = true;
+        }
         match self.tokens.verify(&self.token) {
             Ok(_) => event,
             Err(e) => {
@@ -350,7 +357,7 @@ impl Subscriber {
 
     /// The window closed: one event for everything in it, or none when the
     /// subscriber would see no difference.
-    fn flush(&mut self) -> Option<Out> {
+    async fn flush(&mut self) -> Option<Out> {
         let pending = std::mem::take(&mut self.pending);
         let id = self.id();
         match &mut self.view {
@@ -369,7 +376,7 @@ impl Subscriber {
             }
             View::App(view) => {
                 let now = pending.get(&view.key)?.1.clone();
-                let data = app_json(&view.key, now.as_deref());
+                let data = app_json(self.api.as_ref(), &view.key, now.as_deref()).await;
                 if view.last.as_deref() == Some(data.as_str()) {
                     return None;
                 }
@@ -452,16 +459,23 @@ fn snapshot_json(rows: &[Arc<str>], page: &super::query::ListPage) -> String {
 }
 
 /// The `app` event: the Application (null when it does not exist) and its
-/// objects as its status lists them.
-fn app_json(key: &str, seen: Option<&Seen>) -> String {
-    let data = match seen {
-        Some(s) => serde_json::json!({
-            "key": key,
-            "application": &*s.app,
-            "resources": s.app.status.as_ref().map(|st| &st.resources),
-        }),
-        None => serde_json::json!({"key": key, "application": null, "resources": []}),
+/// resource tree as `GET …/resource-tree` answers it (read from the cluster;
+/// `treeError` says why when it could not be).
+async fn app_json(api: Option<&ApiState>, key: &str, seen: Option<&Seen>) -> String {
+    let Some(s) = seen else {
+        return serde_json::json!({"key": key, "application": null, "tree": null}).to_string();
     };
+    let (tree, error) = match api {
+        Some(api) => match super::objects::build_tree(api, &s.app).await {
+            Ok(tree) => (serde_json::to_value(tree).ok(), None),
+            Err(e) => (None, Some(e.message)),
+        },
+        None => (None, None),
+    };
+    let mut data = serde_json::json!({"key": key, "application": &*s.app, "tree": tree});
+    if let Some(e) = error {
+        data["treeError"] = e.into();
+    }
     data.to_string()
 }
 
@@ -504,7 +518,14 @@ mod tests {
             query: ListQuery::default(),
             counts: Default::default(),
         });
-        Subscriber::start(hub.clone(), hub.attach(None), view, tokens(), token.into())
+        Subscriber::start(
+            hub.clone(),
+            hub.attach(None),
+            view,
+            tokens(),
+            token.into(),
+            None,
+        )
     }
 
     async fn next_within(sub: &mut Subscriber, ms: u64) -> Option<Out> {
