@@ -125,10 +125,10 @@ async fn stream(
         }
         None => {
             caller.allow(Verb::Read, None)?;
-            View::List(ListView {
+            View::List(Box::new(ListView {
                 query: ListQuery::parse(&params.list)?,
                 counts: Default::default(),
-            })
+            }))
         }
     };
     let last_event_id = parts
@@ -154,7 +154,7 @@ async fn stream(
 }
 
 enum View {
-    List(ListView),
+    List(Box<ListView>),
     App(AppView),
 }
 
@@ -514,10 +514,10 @@ mod tests {
     }
 
     fn list_subscriber(hub: &Hub, token: &str) -> Subscriber {
-        let view = View::List(ListView {
+        let view = View::List(Box::new(ListView {
             query: ListQuery::default(),
             counts: Default::default(),
-        });
+        }));
         Subscriber::start(
             hub.clone(),
             hub.attach(None),
