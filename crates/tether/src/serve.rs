@@ -82,6 +82,14 @@ pub async fn start(args: &ServeArgs, ctx: &ServerContext) -> anyhow::Result<Opti
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
+    serve_on(listener, ctx).map(Some)
+}
+
+/// Serve on a bound listener in the background (`tether up` picks its port).
+pub fn serve_on(
+    listener: tokio::net::TcpListener,
+    ctx: &ServerContext,
+) -> anyhow::Result<SocketAddr> {
     let local = listener.local_addr()?;
     let app = router(ctx);
     tokio::spawn(async move {
@@ -90,7 +98,7 @@ pub async fn start(args: &ServeArgs, ctx: &ServerContext) -> anyhow::Result<Opti
         }
     });
     tracing::info!(address = %local, "serving the API");
-    Ok(Some(local))
+    Ok(local)
 }
 
 /// The agent's pipeline, for the API's read-only previews (managed resources,

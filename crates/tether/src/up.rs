@@ -92,6 +92,10 @@ pub struct UpArgs {
     /// How long the sandbox's simulated rollouts take, in milliseconds.
     #[arg(long, default_value_t = 1500)]
     rollout_delay_ms: u64,
+    /// Serve the HTTP API (and the browser sign-in) here. Default: 127.0.0.1:8080, or the
+    /// first free port after it; a given address must be free.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
     /// Give up waiting for the demo apps after this many seconds (they keep running).
     #[arg(long, default_value_t = 120)]
     wait_timeout: u64,
@@ -172,6 +176,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         gc_interval: args.source.gc_interval,
         ..AgentConfig::default()
     };
+    // The server's context first: the agent's facts feed its metrics, and
+    // webhooks reach the agent through the link.
+    let server = crate::serve::context(
+        &crate::serve::ServeArgs {
+            listen: None,
+            metrics_listen: None,
+            namespace: AGENT_NAMESPACE.to_string(),
+        },
+        cluster.clone(),
+        &config,
+    );
+    config.sinks = crate::serve::sinks(&server);
+    config.link = server.agent.clone();
     let mut notifications = crate::notify_args::NotifyArgs::default().attach(
         cluster.client().clone(),
         APPS_NAMESPACE,
@@ -182,6 +199,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         .context("starting the agent")?;
     crate::notify_args::start(&mut notifications, &agent).await;
     create_demo_apps(&cluster, &repo).await?;
+
+    // The API, with an admin token for this machine's user.
+    let listener = bind_api(args.listen).await?;
+    let api = crate::serve::serve_on(listener, &server)?;
+    let token_file = state_dir.join(TOKEN_FILE);
+    let (token, token_created) = admin_token(cluster.client(), &token_file).await?;
+    let base = format!("http://{api}");
+    println!("API serving at {base}/api/v1");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let agent_task = tokio::spawn(agent.run(async {
@@ -219,6 +244,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     println!("  tether app history demo-plain");
     println!();
     println!(
+        "The HTTP API ({} admin token in {}):",
+        if token_created { "a new" } else { "the" },
+        token_file.display()
+    );
+    println!("  {base}/login#token={token}");
+    println!("      # open in a browser: signs it in");
+    println!(
+        "  curl -H \"Authorization: Bearer $(cat {})\" {base}/api/v1/applications",
+        token_file.display()
+    );
+    println!();
+    println!(
         "Press Ctrl-C to stop (state stays in {}).",
         state_dir.display()
     );
@@ -234,6 +271,80 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         sandbox.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The agent's own namespace (its API tokens live there), as `tether agent`'s default.
+const AGENT_NAMESPACE: &str = "tether";
+/// The admin token `tether up` creates, by name and where its value is kept.
+const TOKEN_NAME: &str = "tether-up";
+const TOKEN_FILE: &str = "admin-token";
+/// Where the API is served when `--listen` is not given: this port or the
+/// next free one of a few.
+const DEFAULT_API_PORT: u16 = 8080;
+
+async fn bind_api(listen: Option<std::net::SocketAddr>) -> anyhow::Result<tokio::net::TcpListener> {
+    if let Some(addr) = listen {
+        return tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("serving the API on {addr} (--listen)"));
+    }
+    for port in DEFAULT_API_PORT..DEFAULT_API_PORT + 20 {
+        if let Ok(l) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            return Ok(l);
+        }
+    }
+    tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .context("serving the API on 127.0.0.1")
+}
+
+/// The admin token kept in the state dir (mode 0600) when the cluster still
+/// knows it; otherwise a new one, written there. Its value goes to the
+/// screen (the sign-in URL), never to the log.
+async fn admin_token(client: &kube::Client, file: &Path) -> anyhow::Result<(String, bool)> {
+    use tether_server::api::auth;
+    let kept = std::fs::read_to_string(file)
+        .ok()
+        .map(|t| t.trim().to_string());
+    let known = auth::list(client, AGENT_NAMESPACE)
+        .await
+        .context("reading the API tokens")?;
+    let entry = known.iter().find(|(name, _)| name == TOKEN_NAME);
+    if let (Some(token), Some((_, rec))) = (&kept, entry)
+        && rec.sha256 == auth::hash(token)
+        && rec.role == auth::Role::Admin
+        && rec.expires_at.is_none()
+    {
+        return Ok((token.clone(), false));
+    }
+    if entry.is_some() {
+        auth::revoke(client, AGENT_NAMESPACE, TOKEN_NAME)
+            .await
+            .context("replacing the API token tether up made earlier")?;
+    }
+    let token = auth::create(client, AGENT_NAMESPACE, TOKEN_NAME, auth::Role::Admin, None)
+        .await
+        .context("creating an admin API token")?;
+    write_private(file, &token)?;
+    Ok((token, true))
+}
+
+/// Write a file only its owner can read.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    // An older file keeps its mode on open; make sure.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(format!("{text}\n").as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// Write the embedded files and commit them, unless the repository exists.

@@ -4,6 +4,8 @@
 mod common;
 #[path = "../../tether-source/tests/support/git_http.rs"]
 mod git_http;
+#[path = "support/http.rs"]
+mod http;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -14,38 +16,14 @@ use serde_json::Value;
 
 /// Proof 10: `tether up` from a clean state dir brings all three demo apps
 /// (plain YAML, Kustomize, Helm) to Synced/Healthy, `tether app list` shows
-/// them, and SIGTERM stops it cleanly.
+/// them, and SIGTERM stops it cleanly. Issue 11: it serves the API and prints
+/// a URL that signs a browser in, with an admin token kept (0600) in the
+/// state dir, reused by the next run, and never written to the log.
 #[test]
 fn tether_up_from_a_clean_state_dir() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut child = Command::new(BIN)
-        .args(["up", "--state-dir"])
-        .arg(&state)
-        .args([
-            "--rollout-delay-ms",
-            "0",
-            "--poll-interval",
-            "1",
-            "--wait-timeout",
-            "60",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tether up starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        if line.starts_with("Press Ctrl-C") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let text = seen.join("\n");
+    let (child, text) = start_up(&state);
     assert!(
         text.contains("All demo applications are Synced and Healthy."),
         "{text}"
@@ -55,6 +33,43 @@ fn tether_up_from_a_clean_state_dir() {
         "prints what to do next: {text}"
     );
     assert!(state.join("demo-repo/.git").is_dir(), "demo repo created");
+
+    // The sign-in URL works, as the login page's script uses it.
+    let (addr, token) = sign_in_url(&text);
+    assert!(text.contains("a new admin token"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "curl -H \"Authorization: Bearer $(cat {})\"",
+            state.join("admin-token").display()
+        )),
+        "says how to use the API with curl: {text}"
+    );
+    let body = serde_json::json!({"token": token}).to_string();
+    let r = http::request(
+        &addr,
+        "POST",
+        "/api/v1/session",
+        &[("Content-Type", "application/json")],
+        Some(&body),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["role"], "admin");
+    let cookie = r.header("set-cookie").expect("the session cookie");
+    assert!(
+        cookie.starts_with(&format!("tether_session={token};")),
+        "{cookie}"
+    );
+    assert_eq!(http::get(&addr, "/login", &[]).status, 200);
+    let bearer = format!("Bearer {token}");
+    let who = http::get(&addr, "/api/v1/session", &[("Authorization", &bearer)]);
+    assert_eq!(who.json()["username"], "tether-up", "{who:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let file = state.join("admin-token");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only its owner may read the token file");
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), token);
+    let log = std::fs::read_to_string(state.join("tether.log")).unwrap();
+    assert!(!log.contains(&token), "the token is never logged");
 
     let out = Command::new(BIN)
         .args(["app", "list", "-o", "json"])
@@ -104,6 +119,64 @@ fn tether_up_from_a_clean_state_dir() {
         );
     }
 
+    stop(child);
+
+    // A second run keeps the token (and still signs in with it).
+    let (child, again) = start_up(&state);
+    let (addr, kept) = sign_in_url(&again);
+    assert_eq!(kept, token, "{again}");
+    assert!(again.contains("(the admin token in"), "{again}");
+    let r = http::get(&addr, "/api/v1/session", &[("Authorization", &bearer)]);
+    assert_eq!(r.status, 200, "{r:?}");
+    stop(child);
+}
+
+/// Start `tether up` on `state`; returns it and what it printed up to
+/// "Press Ctrl-C".
+fn start_up(state: &std::path::Path) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["up", "--state-dir"])
+        .arg(state)
+        .args([
+            "--rollout-delay-ms",
+            "0",
+            "--poll-interval",
+            "1",
+            "--wait-timeout",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tether up starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (child, seen.join("\n"))
+}
+
+/// The address and token in the printed `http://ADDR/login#token=TOKEN`.
+fn sign_in_url(text: &str) -> (String, String) {
+    let url = text
+        .split_whitespace()
+        .find(|w| w.contains("/login#token="))
+        .unwrap_or_else(|| panic!("no sign-in URL in:\n{text}"));
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (addr, token) = rest.split_once("/login#token=").unwrap();
+    assert!(token.starts_with("tether_"), "{url}");
+    (addr.to_string(), token.to_string())
+}
+
+/// SIGTERM, and it exits 0 within 15 s.
+fn stop(mut child: std::process::Child) {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

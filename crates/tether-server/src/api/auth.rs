@@ -350,7 +350,7 @@ async fn ensure_namespace(client: &kube::Client, namespace: &str) -> Result<(), 
 
 /// The token a request presents: the bearer header first, then the cookie.
 /// The second value says whether it came from the cookie.
-fn presented(parts: &Parts) -> Option<(String, bool)> {
+pub(crate) fn presented(parts: &Parts) -> Option<(String, bool)> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         let text = value.to_str().ok()?;
         let token = text

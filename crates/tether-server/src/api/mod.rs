@@ -30,6 +30,8 @@ pub mod objects;
 pub mod openapi;
 pub mod params;
 pub mod query;
+pub mod session;
+pub mod stream;
 
 pub use auth::{Caller, Role, TokenStore, Verb};
 pub use cache::AppCache;
@@ -87,6 +89,8 @@ pub fn routes(ctx: &ServerContext) -> Router {
         .route(&format!("{APP}/logs"), get(objects::logs))
         .route(&format!("{APP}/sync"), post(actions::sync))
         .route(&format!("{APP}/rollback"), post(actions::rollback))
+        .merge(stream::routes(&state))
+        .merge(session::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(params::MAX_BODY))
