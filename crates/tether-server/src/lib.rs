@@ -35,6 +35,39 @@ pub struct ServerContext {
     /// The agent's pipeline (Source, Render, Plan) for read-only previews:
     /// managed resources and dry-run syncs. None: those routes answer 503.
     pub preview: Option<Arc<tether_engine::Engine>>,
+    /// The watches every part of the server reads from (the Applications and the API
+    /// tokens), started on first use and shared, so the API, the stream, the webhooks and
+    /// the metrics never list from the API server per request.
+    pub watches: Arc<std::sync::OnceLock<Watches>>,
+}
+
+/// See [`ServerContext::watches`].
+#[derive(Clone)]
+pub struct Watches {
+    pub apps: api::AppCache,
+    pub tokens: api::TokenStore,
+}
+
+impl ServerContext {
+    fn watches(&self) -> &Watches {
+        self.watches.get_or_init(|| {
+            let client = self.cluster.client().clone();
+            Watches {
+                apps: api::AppCache::start(kube::api::Api::all(client.clone())),
+                tokens: api::TokenStore::start(client, &self.namespace),
+            }
+        })
+    }
+
+    /// Every Application, from one watch.
+    pub fn apps(&self) -> api::AppCache {
+        self.watches().apps.clone()
+    }
+
+    /// The API tokens, from a watch on their Secret.
+    pub fn tokens(&self) -> api::TokenStore {
+        self.watches().tokens.clone()
+    }
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves.

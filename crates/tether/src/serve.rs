@@ -39,14 +39,17 @@ pub fn context(
     cluster: Arc<tether_kube::Cluster>,
     config: &tether_engine::AgentConfig,
 ) -> ServerContext {
-    ServerContext {
+    let ctx = ServerContext {
         preview: Some(Arc::new(preview_engine(cluster.clone(), config))),
         cluster,
         namespace: args.namespace.clone(),
         state_dir: config.state_dir.clone(),
         metrics: tether_server::metrics::Metrics::new(),
         agent: Default::default(),
-    }
+        watches: Default::default(),
+    };
+    tether_server::metrics::register_agent_caches(&ctx);
+    ctx
 }
 
 /// The agent's side of the wiring: its facts feed the metrics, and the server reaches

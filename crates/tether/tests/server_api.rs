@@ -467,6 +467,27 @@ fn the_api_end_to_end() {
         .clone();
     drop(app);
 
+    // ---- the Notifiers that apply to the app ----
+    // The agent installed the CRD; two Notifiers, only one of which takes `web` in.
+    env.apply_yaml(
+        "apiVersion: tether.dev/v1alpha1\nkind: Notifier\nmetadata:\n  name: web-alerts\n  namespace: tether\nspec:\n  type: slack\n  address: http://127.0.0.1:9/hook\n  apps: [\"we*\"]\n---\napiVersion: tether.dev/v1alpha1\nkind: Notifier\nmetadata:\n  name: others\n  namespace: tether\nspec:\n  type: webhook\n  address: http://127.0.0.1:9/hook\n  apps: [\"other-*\"]\n",
+    );
+    let notifiers = http
+        .get("/api/v1/applications/tether/web/notifiers", &viewer)
+        .json();
+    let names: Vec<&str> = notifiers["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|n| n["name"].as_str())
+        .collect();
+    assert_eq!(names, ["web-alerts"], "{notifiers}");
+    assert_eq!(notifiers["items"][0]["target"], "slack");
+    assert!(
+        !notifiers.to_string().contains("127.0.0.1:9"),
+        "addresses are never shown: {notifiers}"
+    );
+
     // ---- rollback through the API ----
     let rolled = http.post(
         "/api/v1/applications/tether/web/rollback",

@@ -551,6 +551,22 @@ fn the_browser_session_signs_in_and_out_with_a_cookie() {
             .unwrap()
             .contains("Content-Type: application/json")
     );
+    // A GET that acts (`?refresh=`) is held to the same rule: a link on another
+    // page must not refresh with the user's cookie.
+    let refresh = "/api/v1/applications/tether/nothing?refresh=normal";
+    let r = http::request(&addr, "GET", refresh, &c, None);
+    assert_eq!(r.status, 403, "a cookie-only GET that writes: {r:?}");
+    let r = http::request(
+        &addr,
+        "GET",
+        refresh,
+        &[c[0], ("X-Tether-Request", "1")],
+        None,
+    );
+    assert_eq!(
+        r.status, 404,
+        "with the header it acts (on an app that is not there): {r:?}"
+    );
     let r = http::request(&addr, "POST", sync, &[c[0], json[0]], Some("{}"));
     assert_eq!(
         r.status, 404,

@@ -129,9 +129,12 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let key = format!("{ns}/{name}");
     caller.allow(Verb::Read, Some(&key))?;
+    // A refresh writes: judged before anything is looked up.
+    if params.refresh.is_some() {
+        caller.allow(Verb::Write, Some(&key))?;
+    }
     let app = find(&state, &ns, &name)?;
     if let Some(kind) = params.refresh {
-        caller.allow(Verb::Write, Some(&key))?;
         let app = actions::request_sync(
             &state,
             &caller,
@@ -181,6 +184,67 @@ pub async fn history(
         })
         .unwrap_or_default();
     Ok(Json(HistoryList { items }))
+}
+
+/// The Notifiers that apply to an app: those in its namespace and the agent's
+/// whose app globs and label selector take it in.
+#[derive(Serialize, ToSchema)]
+pub struct NotifierList {
+    /// Each: `namespace`, `name`, `target` (webhook, slack, teams, github, gitlab),
+    /// `events` (empty: all), `severity`, `suspended`, and whether deliveries work
+    /// (`ready`, `message`). Addresses and secrets are never shown.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+}
+
+#[utoipa::path(get, path = "/api/v1/applications/{ns}/{name}/notifiers", tag = "applications",
+    params(("ns" = String, Path), ("name" = String, Path)),
+    responses(
+        (status = 200, description = "The Notifiers that apply to this app", body = NotifierList),
+        (status = 400, description = "The path is not valid", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such Application", body = ErrorBody),
+        (status = 503, description = "The Notifiers cannot be read", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn notifiers(
+    State(state): State<ApiState>,
+    caller: Caller,
+    AppPath(ns, name): AppPath,
+) -> Result<Json<NotifierList>, ApiError> {
+    caller.allow(Verb::Read, Some(&format!("{ns}/{name}")))?;
+    let app = find(&state, &ns, &name)?;
+    let api: Api<tether_model::Notifier> = Api::all(state.ctx.cluster.client().clone());
+    let all = match api.list(&ListParams::default()).await {
+        Ok(list) => list.items,
+        // No Notifier CRD yet (no agent has started): nothing applies.
+        Err(kube::Error::Api(e)) if e.code == 404 => Vec::new(),
+        Err(e) => {
+            return Err(ApiError::unavailable(format!(
+                "cannot read the Notifiers: {e}"
+            )));
+        }
+    };
+    let items = crate::notify::matching(&app, &all, &state.ctx.namespace)
+        .into_iter()
+        .map(|n| {
+            let ready = n
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+            serde_json::json!({
+                "namespace": n.metadata.namespace,
+                "name": n.metadata.name,
+                "target": n.spec.target,
+                "events": n.spec.events,
+                "severity": n.spec.severity,
+                "suspended": n.spec.suspend,
+                "ready": ready.map(|c| c.status == "True"),
+                "message": ready.map(|c| c.message.clone()),
+            })
+        })
+        .collect();
+    Ok(Json(NotifierList { items }))
 }
 
 /// One Kubernetes Event.

@@ -95,6 +95,10 @@ pub struct Caller {
     /// The token's name: the actor in the audit log (`token:NAME`).
     pub name: String,
     pub role: Role,
+    /// False for a request signed in by the session cookie alone, without the
+    /// custom header or a JSON body: it may read but never act, whatever its
+    /// method (a GET with `?refresh=` writes too).
+    pub may_act: bool,
 }
 
 impl Caller {
@@ -106,6 +110,11 @@ impl Caller {
     /// May this caller do `verb` (on `object`, `namespace/name`, when there is one)?
     pub fn allow(&self, verb: Verb, object: Option<&str>) -> Result<(), ApiError> {
         let _ = object; // projects will scope by object
+        if verb != Verb::Read && !self.may_act {
+            return Err(ApiError::forbidden(format!(
+                "a request that changes state with the session cookie must send the {REQUEST_HEADER} header or a JSON body"
+            )));
+        }
         match (self.role, verb) {
             (Role::Admin, _) | (Role::Readonly, Verb::Read) => Ok(()),
             (Role::Readonly, _) => Err(ApiError::forbidden(format!(
@@ -135,13 +144,17 @@ impl TokenStore {
         tokio::spawn(async move {
             let config =
                 watcher::Config::default().fields(&format!("metadata.name={TOKENS_SECRET}"));
-            let mut secrets = watcher::watcher(api, config)
-                .default_backoff()
-                .applied_objects()
-                .boxed();
-            while let Some(ev) = secrets.next().await {
+            let mut events = watcher::watcher(api, config).default_backoff().boxed();
+            // A re-list replaces the whole set, so a Secret deleted while the watch
+            // was down revokes its tokens too.
+            let mut relisted: Option<Secret> = None;
+            while let Some(ev) = events.next().await {
                 match ev {
-                    Ok(secret) => this.load(&secret),
+                    Ok(watcher::Event::Apply(secret)) => this.load(Some(&secret)),
+                    Ok(watcher::Event::Delete(_)) => this.load(None),
+                    Ok(watcher::Event::Init) => relisted = None,
+                    Ok(watcher::Event::InitApply(secret)) => relisted = Some(secret),
+                    Ok(watcher::Event::InitDone) => this.load(relisted.take().as_ref()),
                     Err(e) => tracing::warn!("API tokens: watching Secret {TOKENS_SECRET}: {e}"),
                 }
             }
@@ -161,9 +174,10 @@ impl TokenStore {
         }
     }
 
-    fn load(&self, secret: &Secret) {
+    /// Replace the known tokens with the Secret's; none when it is gone.
+    fn load(&self, secret: Option<&Secret>) {
         let mut known = HashMap::new();
-        for (name, value) in secret.data.iter().flatten() {
+        for (name, value) in secret.and_then(|s| s.data.as_ref()).into_iter().flatten() {
             match serde_json::from_slice::<TokenRecord>(&value.0) {
                 Ok(rec) => {
                     known.insert(rec.sha256.clone(), (name.clone(), rec));
@@ -200,6 +214,7 @@ impl TokenStore {
         Ok(Caller {
             name: name.clone(),
             role: rec.role,
+            may_act: true,
         })
     }
 }
@@ -220,7 +235,8 @@ pub fn generate() -> String {
 /// Token names are the Secret's data keys.
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
-        && name.len() <= 253
+        // The field manager `tether-token-NAME` must fit Kubernetes' 128.
+        && name.len() <= 115
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -228,7 +244,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "token name {name:?} is invalid: use 1 to 253 letters, digits, '-', '_' or '.'"
+            "token name {name:?} is invalid: use 1 to 115 letters, digits, '-', '_' or '.'"
         ))
     }
 }
@@ -374,9 +390,13 @@ pub(crate) fn presented(parts: &Parts) -> Option<(String, bool)> {
 /// A state-changing request made with the cookie must prove it is not a
 /// cross-site form.
 fn csrf_safe(parts: &Parts) -> bool {
-    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        return true;
-    }
+    matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || proves_same_origin(parts)
+}
+
+/// The request carries what a cross-site form cannot send: the custom header or
+/// a JSON content type.
+fn proves_same_origin(parts: &Parts) -> bool {
     if parts.headers.contains_key(REQUEST_HEADER) {
         return true;
     }
@@ -405,7 +425,9 @@ where
                 "no token: send `Authorization: Bearer TOKEN` (create one with `tether token create NAME --role admin|readonly`)",
             ));
         };
-        let caller = store.verify(&token)?;
+        let mut caller = store.verify(&token)?;
+        // A GET that acts (`?refresh=`) is checked when it asks to write: see `allow`.
+        caller.may_act = !from_cookie || proves_same_origin(parts);
         if from_cookie && !csrf_safe(parts) {
             return Err(ApiError::forbidden(format!(
                 "a request that changes state with the session cookie must send Content-Type: application/json or the {REQUEST_HEADER} header"
@@ -459,6 +481,7 @@ mod tests {
         let c = Caller {
             name: "v".into(),
             role: Role::Readonly,
+            may_act: true,
         };
         assert!(c.allow(Verb::Read, None).is_ok());
         assert_eq!(
@@ -469,8 +492,30 @@ mod tests {
         let a = Caller {
             name: "a".into(),
             role: Role::Admin,
+            may_act: true,
         };
         assert!(a.allow(Verb::Write, Some("a/b")).is_ok());
+        // The cookie alone, without the header or JSON: reads only, even for an admin.
+        let cookie_only = Caller {
+            may_act: false,
+            ..a
+        };
+        assert!(cookie_only.allow(Verb::Read, None).is_ok());
+        assert_eq!(
+            cookie_only
+                .allow(Verb::Write, Some("a/b"))
+                .unwrap_err()
+                .code,
+            "Forbidden"
+        );
+    }
+
+    #[test]
+    fn a_deleted_secret_revokes_every_token() {
+        let (store, admin, _) = store();
+        assert!(store.verify(&admin).is_ok());
+        store.load(None);
+        assert_eq!(store.verify(&admin).unwrap_err().code, "Unauthenticated");
     }
 
     #[test]
@@ -487,7 +532,8 @@ mod tests {
         assert!(check_name("ci-bot.prod_1").is_ok());
         assert!(check_name("").is_err());
         assert!(check_name("a/b").is_err());
-        assert!(check_name(&"x".repeat(254)).is_err());
+        assert!(check_name(&"x".repeat(115)).is_ok());
+        assert!(check_name(&"x".repeat(116)).is_err());
     }
 
     fn parts(method: Method, headers: &[(&str, &str)]) -> Parts {

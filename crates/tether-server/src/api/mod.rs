@@ -16,8 +16,6 @@ use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use kube::api::Api;
-use tether_model::Application;
 
 use crate::ServerContext;
 
@@ -56,10 +54,9 @@ impl FromRef<ApiState> for TokenStore {
 impl ApiState {
     /// Start the watches the API reads from.
     pub fn start(ctx: &ServerContext) -> ApiState {
-        let client = ctx.cluster.client().clone();
         ApiState {
-            apps: AppCache::start(Api::<Application>::all(client.clone())),
-            tokens: TokenStore::start(client, &ctx.namespace),
+            apps: ctx.apps(),
+            tokens: ctx.tokens(),
             ctx: ctx.clone(),
             audit: Default::default(),
         }
@@ -79,6 +76,7 @@ pub fn routes(ctx: &ServerContext) -> Router {
         .route("/api/v1/applications", get(apps::list))
         .route(APP, get(apps::get).delete(actions::delete))
         .route(&format!("{APP}/history"), get(apps::history))
+        .route(&format!("{APP}/notifiers"), get(apps::notifiers))
         .route(&format!("{APP}/events"), get(apps::events))
         .route(&format!("{APP}/audit"), get(apps::audit))
         .route(&format!("{APP}/resource-tree"), get(objects::resource_tree))

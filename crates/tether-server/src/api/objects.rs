@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use futures_util::{AsyncBufReadExt, StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -672,11 +672,18 @@ pub async fn logs(
             ),
             e => ApiError::internal("reading a Pod's log", e),
         })?;
-    let lines = reader.lines().map_ok(|mut l| {
-        l.push('\n');
-        axum::body::Bytes::from(l)
+    // Bytes as the cluster sends them, in bounded chunks: a log need not be UTF-8
+    // nor have newlines, and a follow must not grow a buffer without limit.
+    let chunks = futures_util::stream::try_unfold(Box::pin(reader), |mut r| async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = futures_util::AsyncReadExt::read(&mut r, &mut buf).await?;
+        if n == 0 {
+            return Ok::<_, std::io::Error>(None);
+        }
+        buf.truncate(n);
+        Ok(Some((axum::body::Bytes::from(buf), r)))
     });
-    let mut response = axum::body::Body::from_stream(lines).into_response();
+    let mut response = axum::body::Body::from_stream(chunks).into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),

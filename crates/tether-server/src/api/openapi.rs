@@ -16,7 +16,7 @@ use super::{actions, apps, error, objects, query};
     ),
     paths(
         super::version,
-        apps::list, apps::get, apps::history, apps::events, apps::audit,
+        apps::list, apps::get, apps::history, apps::notifiers, apps::events, apps::audit,
         actions::sync, actions::rollback, actions::delete,
         objects::resource_tree, objects::managed_resources, objects::logs,
     ),
@@ -87,6 +87,7 @@ mod tests {
             "/api/v1/applications/{ns}/{name}/resource-tree",
             "/api/v1/applications/{ns}/{name}/managed-resources",
             "/api/v1/applications/{ns}/{name}/history",
+            "/api/v1/applications/{ns}/{name}/notifiers",
             "/api/v1/applications/{ns}/{name}/events",
             "/api/v1/applications/{ns}/{name}/audit",
             "/api/v1/applications/{ns}/{name}/logs",

@@ -1,7 +1,7 @@
 //! `tether_app_info{namespace,name,repo,path,sync,health} 1`, one per Application,
-//! read from the cluster at each scrape, as Argo CD's `argocd_app_info`.
+//! read from the server's watch of the Applications at each scrape, as Argo CD's
+//! `argocd_app_info`.
 
-use kube::api::{Api, ListParams};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -63,14 +63,13 @@ fn as_text(code: &impl serde::Serialize) -> String {
 
 /// Append `tether_app_info` for every Application to `out`.
 pub async fn encode(ctx: &ServerContext, out: &mut String) -> Result<(), String> {
-    let api: Api<Application> = Api::all(ctx.cluster.client().clone());
-    let list = api
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| format!("listing Applications: {e}"))?;
+    let apps = ctx.apps();
+    if !apps.is_ready() {
+        return Err("the Applications are still being listed".into());
+    }
     let info = Family::<Labels, Gauge>::default();
-    for app in &list.items {
-        info.get_or_create(&labels(app)).set(1);
+    for app in apps.snapshot() {
+        info.get_or_create(&labels(&app)).set(1);
     }
     let mut registry = Registry::default();
     registry.register(

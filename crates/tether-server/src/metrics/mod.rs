@@ -77,10 +77,15 @@ impl Metrics {
     }
 }
 
-pub fn routes(ctx: &ServerContext) -> axum::Router {
+/// Add the running agent's cache figures (read through the link at each scrape).
+/// Once per process, whichever listeners serve `/metrics`.
+pub fn register_agent_caches(ctx: &ServerContext) {
     ctx.metrics.register(|r| {
         r.register_collector(Box::new(caches::CacheCollector::new(ctx.agent.clone())));
     });
+}
+
+pub fn routes(ctx: &ServerContext) -> axum::Router {
     axum::Router::new()
         .route("/metrics", get(scrape))
         .with_state(ctx.clone())

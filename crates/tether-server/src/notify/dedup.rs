@@ -94,6 +94,26 @@ impl Dedup {
         true
     }
 
+    /// A reconcile of `namespace/name` ended with these facts. One that got past
+    /// every stage (no ReconcileFailed) ends an earlier ReconcileFailed, so the
+    /// next outage of that stage, even with no commit in between, is news again.
+    pub fn settle(&mut self, namespace: &str, name: &str, facts: &[Fact]) {
+        if facts
+            .iter()
+            .any(|f| matches!(f.kind, FactKind::ReconcileFailed { .. }))
+        {
+            return;
+        }
+        let key = (namespace.to_string(), name.to_string(), Family::Outcome);
+        if self
+            .last
+            .get(&key)
+            .is_some_and(|(id, _)| id.starts_with("ReconcileFailed\u{0}"))
+        {
+            self.last.remove(&key);
+        }
+    }
+
     fn forget_oldest_half(&mut self) {
         let mut ticks: Vec<u64> = self.last.values().map(|(_, t)| *t).collect();
         ticks.sort_unstable();
@@ -207,6 +227,30 @@ mod tests {
             d.fresh(&fact("web", "a", drift("y"))),
             "drifted again after a heal"
         );
+    }
+
+    #[test]
+    fn a_second_outage_after_a_clean_reconcile_is_news() {
+        let mut d = Dedup::new(100);
+        let down = |_: ()| {
+            fact(
+                "a",
+                "",
+                FactKind::ReconcileFailed {
+                    stage: tether_engine::report::Stage::Source,
+                    reason: "SourceUnreachable".into(),
+                    message: "down".into(),
+                },
+            )
+        };
+        assert!(d.fresh(&down(())));
+        assert!(!d.fresh(&down(())), "the same outage, retried");
+        // Still failing: nothing is forgotten.
+        d.settle("tether", "a", &[down(())]);
+        assert!(!d.fresh(&down(())));
+        // A reconcile that got through, with nothing to sync: the outage is over.
+        d.settle("tether", "a", &[]);
+        assert!(d.fresh(&down(())), "the next outage is told");
     }
 
     #[test]

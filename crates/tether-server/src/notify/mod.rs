@@ -202,6 +202,15 @@ impl Sink for NotifySink {
     }
 
     fn accept(&self, app: &Application, _timings: &Timings, facts: &[Fact]) {
+        self.shared
+            .dedup
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .settle(
+                &app.metadata.namespace.clone().unwrap_or_default(),
+                &app.metadata.name.clone().unwrap_or_default(),
+                facts,
+            );
         if facts.is_empty() {
             return;
         }

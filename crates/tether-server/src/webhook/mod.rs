@@ -30,7 +30,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use serde_json::json;
@@ -96,7 +96,17 @@ struct Receiver {
     audit: Arc<OnceLock<Option<Arc<tether_audit::AuditLog>>>>,
     /// (start of the current minute, refusals audited in it).
     audited: Mutex<(Instant, u32)>,
+    /// The webhook Secret's data as last read, and when: a flood of forged requests
+    /// costs the API server at most one read per [`SECRET_TTL`].
+    secret: tokio::sync::Mutex<Option<(Instant, SecretData)>>,
 }
+
+/// The webhook Secret's keys and values; `None` when the Secret does not exist.
+type SecretData = Option<std::collections::BTreeMap<String, Vec<u8>>>;
+
+/// How long a read of the webhook Secret is reused; a rotated secret takes effect
+/// within this.
+const SECRET_TTL: Duration = Duration::from_secs(5);
 
 pub fn routes(ctx: &ServerContext) -> axum::Router {
     let requests = Family::<Labels, Counter>::default();
@@ -112,6 +122,7 @@ pub fn routes(ctx: &ServerContext) -> axum::Router {
         requests,
         audit: Arc::default(),
         audited: Mutex::new((Instant::now(), 0)),
+        secret: Default::default(),
     });
     axum::Router::new()
         .route("/api/webhook/{host}", post(receive))
@@ -255,30 +266,42 @@ impl Receiver {
 
     /// The host's key of the webhook Secret; `None` when the Secret or the key is missing.
     async fn secret(&self, host: Host) -> Result<Option<Vec<u8>>, kube::Error> {
-        let api: Api<Secret> =
-            Api::namespaced(self.ctx.cluster.client().clone(), &self.ctx.namespace);
-        let secret = api.get_opt(SECRET_NAME).await?;
-        Ok(secret
-            .and_then(|s| s.data)
-            .and_then(|mut d| d.remove(host.as_str()))
-            .map(|b| b.0)
-            .filter(|b| !b.is_empty()))
+        let mut cached = self.secret.lock().await;
+        let fresh = cached
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < SECRET_TTL);
+        if !fresh {
+            let api: Api<Secret> =
+                Api::namespaced(self.ctx.cluster.client().clone(), &self.ctx.namespace);
+            let data = api.get_opt(SECRET_NAME).await?.map(|s| {
+                s.data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0))
+                    .collect()
+            });
+            *cached = Some((Instant::now(), data));
+        }
+        Ok(cached
+            .as_ref()
+            .and_then(|(_, data)| data.as_ref())
+            .and_then(|d| d.get(host.as_str()))
+            .filter(|b| !b.is_empty())
+            .cloned())
     }
 
     async fn wake(&self, host: Host, push: Push) -> Answer {
-        let api: Api<Application> = Api::all(self.ctx.cluster.client().clone());
-        let all = match api.list(&ListParams::default()).await {
-            Ok(list) => list.items,
-            Err(e) => {
-                tracing::warn!("webhook: cannot list Applications: {e}");
-                return Answer::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "Unavailable",
-                    "cannot list Applications; the host will retry".into(),
-                );
-            }
-        };
+        // From the server's watch of the Applications: a push never costs a list.
+        let cache = self.ctx.apps();
+        if !cache.is_ready() {
+            return Answer::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Unavailable",
+                "the Applications are still being listed; the host will retry".into(),
+            );
+        }
+        let all = cache.snapshot();
         let sources: Vec<AppSource> = all
             .iter()
             .map(|a| AppSource {
@@ -320,6 +343,7 @@ impl Receiver {
                         .as_ref()
                         .is_some_and(|p| p.automated.is_some())
                 })
+                .map(|a| a.as_ref())
                 .collect();
             self.annotate(host, &automated).await;
             "annotation"
