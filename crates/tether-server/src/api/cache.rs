@@ -151,6 +151,15 @@ impl AppCache {
         self.changes.subscribe()
     }
 
+    /// Wait up to `limit` for the first full list; true when it arrived.
+    pub async fn wait_ready(&self, limit: std::time::Duration) -> bool {
+        let mut ready = self.ready.clone();
+        matches!(
+            tokio::time::timeout(limit, ready.wait_for(|r| *r)).await,
+            Ok(Ok(_))
+        )
+    }
+
     /// True once the first full list arrived (`/readyz`).
     pub fn is_ready(&self) -> bool {
         *self.ready.borrow()

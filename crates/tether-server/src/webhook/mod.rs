@@ -293,7 +293,8 @@ impl Receiver {
     async fn wake(&self, host: Host, push: Push) -> Answer {
         // From the server's watch of the Applications: a push never costs a list.
         let cache = self.ctx.apps();
-        if !cache.is_ready() {
+        // Just started: the first list takes a moment.
+        if !cache.wait_ready(Duration::from_secs(10)).await {
             return Answer::error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
