@@ -28,11 +28,16 @@ fmt:
 	$(CARGO) fmt --all
 
 ## bench: sandbox throughput and memory, the engine against kubectl, render against
-## kubectl kustomize / helm template; figures go to BENCHMARKS.md
+## kubectl kustomize / helm template, the server (webhook push → applied, notifications,
+## the list at 10,000 apps, the stream's fan-out and idle cost); figures go to BENCHMARKS.md
 bench: tools
 	$(CARGO) bench -p tether-sandbox --bench sandbox
 	$(CARGO) bench -p tether --bench engine
 	$(CARGO) bench -p tether-render --bench render
+	$(CARGO) bench -p tether --bench webhook
+	$(CARGO) bench -p tether --bench notify
+	$(CARGO) bench -p tether --bench api_list
+	$(CARGO) bench -p tether --bench stream
 
 ## tools: install what the tests need on a fresh machine
 tools:
