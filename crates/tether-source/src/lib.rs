@@ -252,8 +252,9 @@ fn normalise_url(url: &str) -> String {
     }
 }
 
-/// Remove a password from `scheme://user:password@host/...` so it never reaches messages or logs.
-fn redact_url(url: &str) -> String {
+/// Remove a password from `scheme://user:password@host/...` so it never reaches messages, logs
+/// or metrics labels.
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

@@ -342,24 +342,11 @@ fn push_strings(value: &str, out: &mut Vec<String>) {
     }
 }
 
-/// A repository URL as compared: no scheme case, no trailing `/` or `.git`,
-/// lowercase host.
+/// A repository URL as compared: the one key every form of a repository's URL
+/// shares (https and scp-style, with or without `.git`, user or port), as the
+/// webhooks match pushes.
 pub fn normalize_repo(url: &str) -> String {
-    let url = url.trim().trim_end_matches('/');
-    let url = url.strip_suffix(".git").unwrap_or(url);
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
-            format!(
-                "{}://{}/{}",
-                scheme.to_ascii_lowercase(),
-                host.to_ascii_lowercase(),
-                path
-            )
-        }
-        None => url.to_string(),
-    }
+    crate::webhook::repo_url::normalise(url).unwrap_or_default()
 }
 
 impl ListQuery {
@@ -1000,7 +987,12 @@ mod tests {
         );
         assert_eq!(query.namespaces, vec!["a", "b"]);
         assert_eq!(query.clusters, vec!["in-cluster"]);
-        assert_eq!(query.repos, vec!["https://git.example.com/x"]);
+        assert_eq!(query.repos, vec!["git.example.com/x"]);
+        // Every form of one repository is the same repository.
+        assert_eq!(
+            normalize_repo("git@Git.Example.com:x.git"),
+            normalize_repo("https://git.example.com/x/")
+        );
         assert_eq!(query.drift, Some(true));
         assert_eq!(
             query.sort,

@@ -29,28 +29,11 @@ pub fn labels(app: &Application) -> Labels {
             app.metadata.namespace.clone().unwrap_or_default(),
         ),
         ("name", app.metadata.name.clone().unwrap_or_default()),
-        ("repo", without_password(&app.spec.source.repo_url)),
+        ("repo", tether_source::redact_url(&app.spec.source.repo_url)),
         ("path", app.spec.source.path.clone().unwrap_or_default()),
         ("sync", sync),
         ("health", health),
     ]
-}
-
-/// `scheme://user:password@host/…` without the password: a repository URL may carry a
-/// token, and labels are stored by Prometheus and shown on dashboards.
-pub fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}@{host}{path}")
-        }
-        None => url.to_owned(),
-    }
 }
 
 /// A status code as the Application's status writes it (`Synced`, `OutOfSync`).
@@ -88,15 +71,15 @@ mod tests {
     #[test]
     fn passwords_never_reach_a_label() {
         assert_eq!(
-            without_password("https://bot:s3cret@git.example/org/r.git"),
+            tether_source::redact_url("https://bot:s3cret@git.example/org/r.git"),
             "https://bot@git.example/org/r.git"
         );
         assert_eq!(
-            without_password("https://git.example/a@b"),
+            tether_source::redact_url("https://git.example/a@b"),
             "https://git.example/a@b"
         );
         assert_eq!(
-            without_password("git@github.com:org/r"),
+            tether_source::redact_url("git@github.com:org/r"),
             "git@github.com:org/r"
         );
         let app: Application = serde_json::from_value(serde_json::json!({

@@ -17,7 +17,7 @@
 
 mod matching;
 mod payload;
-mod repo_url;
+pub(crate) mod repo_url;
 mod verify;
 
 use std::sync::{Arc, Mutex, OnceLock};
