@@ -300,23 +300,31 @@ impl Engine {
                 announce: false,
                 handles_refresh: false,
             })?;
-        let started = std::time::Instant::now();
-        let rendered = self
-            .source_and_render_at(app, max_age, report.held_at.as_deref())
-            .await;
-        report.timed(Stage::Render, started);
-        let desired = rendered.map_err(|failure| Stopped {
+        let stopped = |failure: Failure| Stopped {
             stage: failure.stage(),
             failure,
             announce: true,
             handles_refresh: true,
-        })?;
-        let meta = &desired.resolved.meta;
+        };
+        // Source: the commit, known (and reported) even when its render fails, so
+        // a commit that cannot render still gets its red status.
+        let started = std::time::Instant::now();
+        let sourced = self.source(app, max_age, report.held_at.as_deref()).await;
+        report.timed(Stage::Source, started);
+        let (resolved, checkout) = sourced.map_err(stopped)?;
+        let meta = &resolved.meta;
         report.commit = Some(Commit {
-            revision: desired.resolved.commit.clone(),
+            revision: resolved.commit.clone(),
             author: meta.author.clone(),
             message: meta.summary.clone(),
         });
+        // Render: the checkout guard keeps the tree from collection until it is done.
+        let started = std::time::Instant::now();
+        let rendered = self
+            .render(app, resolved, checkout.path().to_path_buf())
+            .await;
+        report.timed(Stage::Render, started);
+        let desired = rendered.map_err(stopped)?;
         Ok(desired)
     }
 
