@@ -11,10 +11,12 @@
 //! Run: `cargo bench -p tether --bench api_list` (`TETHER_BENCH_APPS` sets the
 //! number of apps, default 10000).
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -22,15 +24,9 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tether_model::Application;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tether");
+use support::Proc;
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+const BIN: &str = env!("CARGO_BIN_EXE_tether");
 
 fn sandbox(dir: &Path) -> (Proc, std::path::PathBuf) {
     let kc = dir.join("kubeconfig");

@@ -23,14 +23,18 @@
 //! Everything runs on this machine's cores, so compare the ratios, not the
 //! absolute times.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
 use tether_model::Application;
+
+use support::{Proc, cpu_seconds, git, percentile, status_mib};
 
 const BUILT: &str = env!("CARGO_BIN_EXE_tether");
 
@@ -39,32 +43,6 @@ const BUILT: &str = env!("CARGO_BIN_EXE_tether");
 /// builds can be compared alternately in one session on the same machine.
 fn bin() -> String {
     std::env::var("TETHER_BENCH_BIN").unwrap_or_else(|_| BUILT.to_string())
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args([
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.com",
-        ])
-        .args(args)
-        .current_dir(repo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("git")
-        .success();
-    assert!(ok, "git {args:?}");
 }
 
 fn configmap(name: &str, value: &str) -> String {
@@ -169,27 +147,12 @@ fn synced_healthy(app: &Application) -> bool {
             .unwrap_or(false)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx]
-}
-
 fn peak_rss_mib(pid: u32) -> f64 {
     status_mib(pid, "VmHWM:")
 }
 
 fn rss_now_mib(pid: u32) -> f64 {
     status_mib(pid, "VmRSS:")
-}
-
-fn status_mib(pid: u32, field: &str) -> f64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 /// 1. Commit → applied with an explicit refresh.
@@ -398,15 +361,6 @@ async fn create_app_with(
     api.patch(name, &PatchParams::apply("bench"), &Patch::Apply(&app))
         .await
         .expect("app");
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0 // utime + stime, in clock ticks (100/s)
 }
 
 /// 50 drifts (`replicas` 3 → 2 by another field manager): when the app's

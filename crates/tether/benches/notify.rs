@@ -13,10 +13,12 @@
 //!
 //! Run: `cargo bench -p tether --bench notify`.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -27,35 +29,11 @@ use kube::discovery::ApiResource;
 use serde_json::json;
 use tether_model::Application;
 
+use support::{Proc, git, percentile};
+
 const BIN: &str = env!("CARGO_BIN_EXE_tether");
 const NOTIFIERS: usize = 10;
 const COMMITS: usize = 20;
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args([
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.com",
-        ])
-        .args(args)
-        .current_dir(repo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("git")
-        .success();
-    assert!(ok, "git {args:?}");
-}
 
 fn configmap(name: &str, value: &str) -> String {
     format!(
@@ -178,10 +156,6 @@ fn healthy_target() -> (String, Arc<AtomicUsize>) {
         }
     });
     (url, seen)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Commit → applied, p50 and p95 in ms, with `target` (if any) behind 10 Notifiers.

@@ -14,8 +14,10 @@ mod git_http;
 #[path = "../tests/support/http_client.rs"]
 mod http_client;
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -23,17 +25,11 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tether_model::Application;
 
+use support::{Proc, percentile};
+
 const BIN: &str = env!("CARGO_BIN_EXE_tether");
 const PUSHES: usize = 20;
 const SECRET: &str = "bench-secret";
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -204,10 +200,6 @@ fn github_push(url: &str, before: &str, after: &str) -> (Vec<u8>, String) {
     .unwrap();
     let sig = tether_server::webhook::sign(&body, SECRET.as_bytes());
     (body, sig)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Push → applied over [`PUSHES`] commits; `announce` is called after each commit.
