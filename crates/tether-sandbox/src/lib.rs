@@ -117,6 +117,8 @@ pub struct Sandbox {
     shared: Arc<Shared>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Resolves once the listening port is closed (HTTPS hands it to a task).
+    port_released: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 }
 
 /// The namespaces every cluster starts with.
@@ -170,13 +172,15 @@ impl Sandbox {
         let stopped = async move {
             let _ = stopped.await;
         };
+        let mut port_released = None;
         let task = match server_tls {
             Some(tls) => {
-                let listener =
+                let mut listener =
                     tls::TlsListener::new(listener, tls).map_err(|source| Error::Bind {
                         port: config.port,
                         source,
                     })?;
+                port_released = Some(Box::pin(listener.port_released()) as _);
                 tokio::spawn(async move {
                     let serve = axum::serve(listener, app).with_graceful_shutdown(stopped);
                     if let Err(e) = serve.await {
@@ -198,6 +202,7 @@ impl Sandbox {
             shared,
             stop: Some(stop),
             task: Some(task),
+            port_released,
         })
     }
 
@@ -288,6 +293,9 @@ impl Sandbox {
         self.stop_now();
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        if let Some(released) = self.port_released.take() {
+            released.await;
         }
         let shared = self.shared.clone();
         let _ = tokio::task::spawn_blocking(move || shared.store.sync()).await;

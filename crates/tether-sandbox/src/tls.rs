@@ -210,6 +210,14 @@ pub struct TlsListener {
     rx: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
     addr: SocketAddr,
     accept_task: tokio::task::JoinHandle<()>,
+    closed: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+/// The listening socket, owned by the accept task, with a signal that fires
+/// once the socket is closed. Fields drop in order: the socket, then the signal.
+struct Listening {
+    socket: TcpListener,
+    _closed: tokio::sync::oneshot::Sender<()>,
 }
 
 impl TlsListener {
@@ -217,9 +225,14 @@ impl TlsListener {
         let addr = listener.local_addr()?;
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let (closed_tx, closed) = tokio::sync::oneshot::channel();
+        let listening = Listening {
+            socket: listener,
+            _closed: closed_tx,
+        };
         let accept_task = tokio::spawn(async move {
             loop {
-                let (tcp, peer) = match listener.accept().await {
+                let (tcp, peer) = match listening.socket.accept().await {
                     Ok(c) => c,
                     Err(e) => {
                         // Out of file descriptors and the like: wait, as axum's own listener does.
@@ -246,7 +259,19 @@ impl TlsListener {
             rx,
             addr,
             accept_task,
+            closed: Some(closed),
         })
+    }
+
+    /// Resolves once the port is released. Dropping the listener only asks
+    /// the accept task to stop; a restart on the same port must wait for this.
+    pub fn port_released(&mut self) -> impl std::future::Future<Output = ()> + use<> {
+        let closed = self.closed.take();
+        async move {
+            if let Some(closed) = closed {
+                let _ = closed.await;
+            }
+        }
     }
 }
 
