@@ -132,6 +132,7 @@ impl Auditor {
 
     /// A sync ended: close its record and append one record per object it
     /// created, changed, pruned or failed on, in one transaction.
+    #[allow(clippy::too_many_arguments)]
     pub async fn sync_finished(
         &self,
         id: Option<i64>,

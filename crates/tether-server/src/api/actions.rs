@@ -28,6 +28,7 @@ use super::{ApiState, Caller, Verb};
 
 /// Write one API request to the audit log (best effort: a log that cannot be
 /// written is logged, never a failed request).
+#[allow(clippy::too_many_arguments)]
 pub async fn record(
     state: &ApiState,
     caller: &Caller,
