@@ -393,3 +393,130 @@ fn selected_objects_prune_and_dry_runs_through_the_api() {
         app["status"]
     );
 }
+
+/// The tree's drift forensics: which field, its values in Git and live, who
+/// changed it and when, and whether self-heal put it back (and when); the
+/// audit log across apps says the change came from the cluster, the heal
+/// through Git.
+#[test]
+fn the_tree_says_who_drifted_and_whether_self_heal_put_it_back() {
+    let mut env = Env::start();
+    let listen = format!("127.0.0.1:{}", free_port());
+    env.agent(&[
+        "--listen",
+        &listen,
+        "--watch-namespace",
+        "tether",
+        "--poll-interval",
+        "3600",
+    ]);
+    let api = Api {
+        addr: listen.clone(),
+    };
+    eventually("the API answers", Duration::from_secs(20), || {
+        (http::get(&listen, "/readyz", &[]).status == 200).then_some(())
+    });
+    let viewer = token(&env, "viewer", "readonly");
+    eventually("tokens are loaded", Duration::from_secs(10), || {
+        (api.get("/api/v1/version", &viewer).status == 200).then_some(())
+    });
+    let repo = Repo::init(&env.path("repo"));
+    repo.write("heal/web.yaml", &deployment("web", "nginx:1.25", 3));
+    repo.write("watch/web.yaml", &deployment("web", "nginx:1.25", 3));
+    repo.commit("first");
+    env.apply_yaml(&app_yaml(
+        "healing",
+        &repo.url(),
+        "heal",
+        "healing",
+        "    automated: {prune: true, selfHeal: true}",
+        "",
+    ));
+    env.apply_yaml(&app_yaml(
+        "watching",
+        &repo.url(),
+        "watch",
+        "watching",
+        AUTO_PRUNE,
+        "",
+    ));
+    env.wait_synced_healthy("healing");
+    env.wait_synced_healthy("watching");
+
+    env.kubectl_ok(&["scale", "deployment/web", "-n", "watching", "--replicas=2"]);
+    env.kubectl_ok(&["scale", "deployment/web", "-n", "healing", "--replicas=2"]);
+    let node = |app: &str| {
+        let tree = api
+            .get(
+                &format!("/api/v1/applications/tether/{app}/resource-tree"),
+                &viewer,
+            )
+            .json();
+        tree["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["kind"] == "Deployment")
+            .cloned()
+            .unwrap_or_else(|| panic!("a Deployment in {tree}"))
+    };
+
+    // Not healed: the drift now, with who and when.
+    let drifted = eventually("the drift is in the tree", Duration::from_secs(20), || {
+        let n = node("watching");
+        n["drift"].is_object().then_some(n)
+    });
+    let drift = &drifted["drift"];
+    assert_eq!(drift["healed"], false, "{drift}");
+    assert!(
+        drift["manager"].as_str().unwrap().starts_with("kubectl"),
+        "{drift}"
+    );
+    assert_eq!(drift["fields"][0]["path"], "spec.replicas", "{drift}");
+    assert_eq!(
+        (
+            drift["fields"][0]["git"].clone(),
+            drift["fields"][0]["live"].clone()
+        ),
+        (json!("3"), json!("2")),
+        "{drift}"
+    );
+    assert!(drift["time"].is_string(), "{drift}");
+    assert!(drift["detectedAt"].is_string(), "{drift}");
+    assert!(drifted["healedDrift"].is_null());
+
+    // Healed: no drift now, and what it was, when and by whom it was put back.
+    let healed = eventually("the heal is in the tree", Duration::from_secs(20), || {
+        let n = node("healing");
+        (n["healedDrift"]["healed"] == true).then_some(n)
+    });
+    assert!(healed["drift"].is_null(), "{healed}");
+    let h = &healed["healedDrift"];
+    assert!(h["manager"].as_str().unwrap().starts_with("kubectl"), "{h}");
+    assert_eq!(h["fields"][0]["path"], "spec.replicas", "{h}");
+    assert_eq!(h["healedBy"], "self-heal", "{h}");
+    let (detected, healed_at) = (
+        h["detectedAt"].as_str().unwrap().to_string(),
+        h["healedAt"].as_str().unwrap().to_string(),
+    );
+    assert!(detected <= healed_at, "{h}");
+
+    // The audit log across apps: the scale came from the cluster (drift), the
+    // heal through Git.
+    let page = api
+        .get("/api/v1/audit?object=deployment%20healing/web", &viewer)
+        .json();
+    let items = page["items"].as_array().unwrap();
+    let drift = items
+        .iter()
+        .find(|i| i["kind"] == "drift")
+        .expect("the drift record");
+    assert_eq!(drift["via"], "drift");
+    assert!(drift["actor"].as_str().unwrap().starts_with("kubectl"));
+    let change = items
+        .iter()
+        .find(|i| i["kind"] == "object-change" && i["actor"] == "self-heal")
+        .expect("the heal's change");
+    assert_eq!(change["via"], "git");
+    assert!(change["revision"].is_string());
+}
