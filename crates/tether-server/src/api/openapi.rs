@@ -110,5 +110,34 @@ mod tests {
             "bearer"
         );
         assert!(doc["components"]["schemas"]["AppSummary"]["properties"]["driftCount"].is_object());
+        // What the dashboard needs beyond Argo CD's shapes is documented too.
+        let schemas = &doc["components"]["schemas"];
+        for (schema, field) in [
+            ("SyncRequest", "resources"),
+            ("SyncRequest", "prune"),
+            ("SyncResource", "group"),
+            ("SyncAccepted", "options"),
+            ("DryRun", "options"),
+            ("AuditPage", "metadata"),
+            ("AuditPageMeta", "continue"),
+            ("TreeNode", "healedDrift"),
+        ] {
+            assert!(
+                schemas[schema]["properties"][field].is_object(),
+                "{schema}.{field} missing"
+            );
+        }
+        let audit = &paths["/api/v1/audit"]["get"]["parameters"];
+        let names: Vec<&str> = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for p in [
+            "app", "kind", "since", "until", "actor", "object", "limit", "continue",
+        ] {
+            assert!(names.contains(&p), "GET /api/v1/audit: no {p} in {names:?}");
+        }
     }
 }
