@@ -355,6 +355,10 @@ pub struct HistoryEntry {
     /// 20, then a count of the rest. The audit log keeps every one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<String>,
+    /// The same objects as `changes`, structured, for a client to link to
+    /// (at most 20; the audit log keeps every one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ChangedObject>,
     /// How long the apply took, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
@@ -362,6 +366,23 @@ pub struct HistoryEntry {
     /// those objects) and `prune` (forced on or off), when any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<crate::SyncOptions>,
+}
+
+/// One object a sync changed.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangedObject {
+    #[serde(default)]
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+    /// `created`, `configured`, `pruned`, or `failed to create` (…).
+    pub action: String,
+    /// For an update: the fields that changed (at most 5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
 }
 
 impl ApplicationStatus {
@@ -482,6 +503,12 @@ impl ApplicationStatus {
             one(&mut h.summary);
             for line in &mut h.changes {
                 one(line);
+            }
+            for o in &mut h.objects {
+                one(&mut o.action);
+                for f in &mut o.fields {
+                    one(f);
+                }
             }
         }
         // `last_handled_refresh` is left as it is: it is compared with the

@@ -186,6 +186,22 @@ fn selected_objects_prune_and_dry_runs_through_the_api() {
     assert_eq!(entry["revision"], second.as_str());
     assert_eq!(entry["result"], "Succeeded", "{entry}");
     assert_eq!(entry["summary"], "1 configured", "{entry}");
+    assert_eq!(
+        entry["objects"],
+        json!([{"group": "", "kind": "ConfigMap", "namespace": "web", "name": "a", "action": "configured", "fields": ["data.value"]}]),
+        "{entry}"
+    );
+    for field in [
+        "commit",
+        "startedAt",
+        "finishedAt",
+        "durationMs",
+        "initiator",
+        "result",
+    ] {
+        assert!(!entry[field].is_null(), "{field} in {entry}");
+    }
+    assert_eq!(entry["commit"]["message"], "second", "{entry}");
     assert!(
         entry["message"]
             .as_str()

@@ -635,7 +635,7 @@ pub fn finish(
         // Over what was applied: a sync of selected objects changed only those.
         let results = results(applied_plan, outcome);
         let summary = summarise(&results);
-        let changes = changed_objects(applied_plan, &results);
+        let (changes, objects) = changed_objects(applied_plan, &results);
         let options = status
             .operation_state
             .as_ref()
@@ -684,6 +684,7 @@ pub fn finish(
             message: message.clone(),
             summary,
             changes,
+            objects,
             duration_ms: Some(u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX)),
             options,
         });
@@ -882,8 +883,12 @@ const HISTORY_CHANGES: usize = 20;
 /// One line per object created, configured, pruned or failed, with the
 /// fields an update changed: the first [`HISTORY_CHANGES`], then how many
 /// more. `results` is [`results`]' output, one per step in plan order.
-fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
+fn changed_objects(
+    plan: &Plan,
+    results: &[ResourceResult],
+) -> (Vec<String>, Vec<tether_model::ChangedObject>) {
     let mut lines: Vec<String> = Vec::new();
+    let mut objects: Vec<tether_model::ChangedObject> = Vec::new();
     let mut more = 0usize;
     let changed = plan.steps.iter().zip(results).filter(|(_, r)| {
         r.action != "unchanged" && r.status != "Skipped" && r.action != "prune-skipped"
@@ -908,6 +913,14 @@ fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
             Vec::new()
         };
         let object = &step.object;
+        objects.push(tether_model::ChangedObject {
+            group: object.group.clone(),
+            kind: object.kind.clone(),
+            namespace: object.namespace.clone(),
+            name: object.name.clone(),
+            action: verb.clone(),
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+        });
         lines.push(if crate::owner::names_another_app(r) {
             format!("{verb} {object} ({})", r.message)
         } else if fields.is_empty() {
@@ -919,7 +932,7 @@ fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
     if more > 0 {
         lines.push(format!("… and {more} more"));
     }
-    lines
+    (lines, objects)
 }
 
 fn summarise(results: &[ResourceResult]) -> String {
@@ -1611,8 +1624,17 @@ mod tests {
         };
         let outcome = ApplyOutcome::default();
         let all = results(&plan, &outcome);
-        let lines = changed_objects(&plan, &all);
+        let (lines, objects) = changed_objects(&plan, &all);
         assert_eq!(lines.len(), HISTORY_CHANGES + 1);
+        assert_eq!(objects.len(), HISTORY_CHANGES);
+        assert_eq!(
+            (
+                objects[0].kind.as_str(),
+                objects[0].name.as_str(),
+                objects[0].action.as_str()
+            ),
+            ("ConfigMap", "c0", "created")
+        );
         assert_eq!(lines[0], "created ConfigMap web/c0");
         assert_eq!(lines[HISTORY_CHANGES], "… and 4980 more");
     }
