@@ -1226,14 +1226,8 @@ fn invalid_object(
         ),
         None => format!("{origin}: {kind} {name:?}: {e}"),
     };
-    // The origin is `file:line` of the object's document.
-    let location = origin.rsplit_once(':').and_then(|(file, line)| {
-        Some(record::Location {
-            file: file.to_string(),
-            line: Some(line.parse().ok()?),
-            column: None,
-        })
-    });
+    let location = tether_render::origin_location(&origin)
+        .map(|(file, line, column)| record::Location { file, line, column });
     Err(Failure::new("InvalidObject", message).at(location))
 }
 

@@ -122,9 +122,13 @@ impl RenderError {
     /// no file can be told.
     pub fn location(&self, app_path: &str) -> Option<(String, Option<u64>, Option<u64>)> {
         match self {
+            // A file in the repository; or a tool's output, where the line is
+            // the output's: Helm's names its template (without a line), a
+            // Kustomize output names nothing.
             RenderError::Yaml {
                 file, line, column, ..
-            } => Some((file.clone(), Some(*line), Some(*column))),
+            } if is_manifest_file(file) => Some((file.clone(), Some(*line), Some(*column))),
+            RenderError::Yaml { file, .. } => helm_template(file).map(|f| (f, None, None)),
             RenderError::FileTooLarge { file, .. } if !file.contains(' ') => {
                 Some((file.clone(), None, None))
             }
@@ -175,8 +179,29 @@ impl RenderError {
     }
 }
 
-/// `dir/x.yaml:12` (an origin: file and the document's first line).
-fn origin_location(origin: &str) -> Option<(String, Option<u64>, Option<u64>)> {
+/// `helm template charts/web: templates/x.yaml (output line 40)`: the
+/// template, relative to the repository (`charts/web/templates/x.yaml`).
+fn helm_template(label: &str) -> Option<String> {
+    let rest = label.strip_prefix("helm template ")?;
+    let (chart, src) = rest.split_once(": ")?;
+    let src = src.split(" (").next().unwrap_or(src).trim();
+    if !is_manifest_file(src) {
+        return None;
+    }
+    Some(if chart.is_empty() || chart == "." {
+        src.to_string()
+    } else {
+        format!("{}/{src}", chart.trim_end_matches('/'))
+    })
+}
+
+/// Where a rendered object came from (its origin: `dir/x.yaml:12`, the
+/// file and its document's first line; Helm's template), as `(file, line,
+/// column)`; `None` for a Kustomize output.
+pub fn origin_location(origin: &str) -> Option<(String, Option<u64>, Option<u64>)> {
+    if let Some(f) = helm_template(origin) {
+        return Some((f, None, None));
+    }
     match origin.rsplit_once(':') {
         Some((file, line)) if line.parse::<u64>().is_ok() && is_manifest_file(file) => {
             Some((file.to_string(), line.parse().ok(), None))
@@ -285,6 +310,19 @@ mod tests {
             detail: "no kind".into(),
         };
         assert_eq!(dup.location("k"), Some(("k/a.yaml".into(), Some(4), None)));
+        // Tool output: Helm's template without the output's line; Kustomize's nothing.
+        let rendered = |file: &str| RenderError::Yaml {
+            file: file.into(),
+            line: 40,
+            column: 1,
+            message: "x".into(),
+        };
+        assert_eq!(
+            rendered("helm template charts/web: templates/cm.yaml (output line 40)")
+                .location("charts/web"),
+            Some(("charts/web/templates/cm.yaml".into(), None, None))
+        );
+        assert_eq!(rendered("output of kustomize build k").location("k"), None);
         let none = RenderError::Tool {
             tool: Tool::Kustomize,
             command: "kustomize build".into(),
