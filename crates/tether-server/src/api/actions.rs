@@ -1,6 +1,7 @@
 //! Acting on Applications, as the CLI does: by writing the Application (the
-//! refresh, refresh-by and rollback annotations; the cascade finalizer and a
-//! delete), so whichever replica leads does the work. Each request is checked
+//! refresh, refresh-by and rollback annotations, and a sync's options in
+//! `tether.dev/sync-request`; the cascade finalizer and a delete), so
+//! whichever replica leads does the work. Each request is checked
 //! against the caller's role and written to the audit log with the token's
 //! name as the actor; the refresh-by annotation carries the same name into the
 //! engine's own sync record.
