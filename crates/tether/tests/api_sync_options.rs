@@ -408,6 +408,44 @@ fn selected_objects_prune_and_dry_runs_through_the_api() {
         "{}",
         app["status"]
     );
+
+    // A Helm template error: the template, relative to the repository, and its line.
+    repo.write(
+        "chart/Chart.yaml",
+        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    );
+    repo.write(
+        "chart/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name \n",
+    );
+    let chart = repo.commit("a broken chart");
+    env.apply_yaml(&app_yaml("chart", &repo.url(), "chart", "chart", "", ""));
+    eventually(
+        "the chart app is in the API",
+        Duration::from_secs(20),
+        || (api.get("/api/v1/applications/tether/chart", &viewer).status == 200).then_some(()),
+    );
+    assert_eq!(
+        api.post("/api/v1/applications/tether/chart/sync", &admin, &json!({}))
+            .status,
+        202
+    );
+    let app = eventually(
+        "the Helm error is on the status",
+        Duration::from_secs(60),
+        || {
+            let app = api.get("/api/v1/applications/tether/chart", &viewer).json();
+            (app["status"]["error"]["revision"] == chart.as_str()).then_some(app)
+        },
+    );
+    let error = &app["status"]["error"];
+    assert_eq!(error["stage"], "render", "{error}");
+    assert_eq!(error["file"], "chart/templates/cm.yaml", "{error}");
+    // Helm names where the unclosed action ends (the end of the file, line 5).
+    assert!(
+        error["line"].as_u64().is_some_and(|l| (4..=5).contains(&l)),
+        "{error}"
+    );
 }
 
 /// The tree's drift forensics: which field, its values in Git and live, who
