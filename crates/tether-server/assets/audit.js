@@ -308,7 +308,7 @@ function how(r) {
       el("span", { class: "badge drift" }, "Not through Git"),
       " by ",
       who,
-      el("span", { class: "muted" }, ` (${tool}: drift)`),
+      el("span", { class: "muted" }, ` (${tool}, drift: changed in the cluster, not in Git)`),
     );
   }
   if (r.kind === "api-request" || (actor.startsWith("token:") && !r.revision)) {
@@ -383,7 +383,7 @@ function recordRow(r) {
     "tr",
     { dataset: { record: String(r.id ?? ""), kind: r.kind, app: r.app } },
     el("td", { class: "audit-time" }, timeEl(r.time, "")),
-    el("td", {}, appLink(r.app), " ", filterButton("⊂", `Show only records of ${r.app}`, { app: r.app })),
+    el("td", {}, appLink(r.app), " ", el("button", { type: "button", class: "audit-filter-link audit-only", title: `Show only records of ${r.app}`, onclick: () => set({ app: r.app }) }, "filter")),
     el("td", {}, el("span", { class: `badge audit-kind audit-kind-${r.kind}` }, r.kind), " ", outcome(r)),
     el("td", {}, how(r)),
     el("td", {}, r.object ? filterButton(r.object, `Show only records about ${r.object}`, { object: r.object }) : el("span", { class: "muted" }, "the app")),
