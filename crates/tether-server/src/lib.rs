@@ -2,6 +2,7 @@
 //! `--listen` address.
 //!
 //! - [`api`]: `/api/v1`, shaped like Argo CD's, with the live stream and tokens.
+//! - [`dashboard`]: the web pages at `/`, built only on the API.
 //! - [`webhook`]: `/api/webhook/{host}`, Git pushes as hints to poll now.
 //! - [`metrics`]: `/metrics` in the Prometheus text format.
 //! - [`notify`]: notifications, a sink of the engine's facts.
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub mod api;
+pub mod dashboard;
 pub mod metrics;
 pub mod notify;
 pub mod webhook;

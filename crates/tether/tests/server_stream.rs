@@ -531,10 +531,8 @@ fn the_browser_session_signs_in_and_out_with_a_cookie() {
     );
     drop(stream);
     let home = http::get(&addr, "/", &c);
-    assert!(
-        home.body.contains("Signed in as <code>browser</code>"),
-        "{home:?}"
-    );
+    assert_eq!(home.status, 200, "{home:?}");
+    assert!(home.body.contains("data-page=\"apps\""), "{home:?}");
 
     // A state-changing request with only the cookie, as a cross-site form
     // would send it, is refused; with the header it goes through.
@@ -596,9 +594,15 @@ fn the_browser_session_signs_in_and_out_with_a_cookie() {
         "{cleared}"
     );
 
-    // Without a token: 401, and the home page says how to sign in.
+    // Without a token: 401, and the dashboard's pages send the browser to sign
+    // in, to come back where it was.
     assert_eq!(http::get(&addr, "/api/v1/session", &[]).status, 401);
-    assert!(http::get(&addr, "/", &[]).body.contains("/login"));
+    let home = http::get(&addr, "/audit?actor=token%3Aci", &[]);
+    assert_eq!(home.status, 303, "{home:?}");
+    assert_eq!(
+        home.header("location"),
+        Some("/login?next=%2Faudit%3Factor%3Dtoken%253Aci")
+    );
 
     // The login page and its script: our own, from our origin, reading the fragment.
     let page = http::get(&addr, "/login", &[]);
@@ -615,11 +619,11 @@ fn the_browser_session_signs_in_and_out_with_a_cookie() {
     );
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
     assert!(
-        page.body.contains("<script src=\"/login.js\"></script>"),
+        page.body.contains("<script type=\"module\" src=\"/assets/login.js?v="),
         "{}",
         page.body
     );
-    let js = http::get(&addr, "/login.js", &[]);
+    let js = http::get(&addr, "/assets/login.js", &[]);
     assert_eq!(js.status, 200);
     assert!(
         js.header("content-type")

@@ -89,6 +89,7 @@ pub fn routes(ctx: &ServerContext) -> Router {
         .route(&format!("{APP}/rollback"), post(actions::rollback))
         .merge(stream::routes(&state))
         .merge(session::routes())
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(params::MAX_BODY))

@@ -5,10 +5,9 @@
 //!   `tether_session` cookie (HttpOnly, SameSite=Strict, Path=/, and Secure when
 //!   the request came over HTTPS through a proxy that says so).
 //! - `GET /api/v1/session` says who is signed in; `DELETE` signs out.
-//! - `GET /login` is a small page that takes the token from the URL fragment
+//! - The dashboard's `/login` page takes the token from the URL fragment
 //!   (`/login#token=…`: a fragment is never sent to a server, so the token
-//!   reaches no access log), posts it, and goes to `/`.
-//! - `GET /` says where the API is and who is signed in (the dashboard replaces it).
+//!   reaches no access log) and posts it here.
 //!
 //! The cookie holds the token itself: every request with it is checked against
 //! the token Secret like a bearer header, so revoking the token ends the
@@ -18,7 +17,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
@@ -26,11 +25,7 @@ use super::auth::{REQUEST_HEADER, SESSION_COOKIE};
 use super::{ApiError, ApiState, Caller};
 
 pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/api/v1/session", get(who).post(sign_in).delete(sign_out))
-        .route("/login", get(login_page))
-        .route("/login.js", get(login_script))
-        .route("/", get(home))
+    Router::new().route("/api/v1/session", get(who).post(sign_in).delete(sign_out))
 }
 
 #[derive(Deserialize)]
@@ -187,127 +182,6 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
     response
 }
 
-/// Our pages run only our own script from our own origin, are never framed,
-/// and send no referrer (the login URL's fragment never leaves, but a path
-/// might say more than it should).
-fn page(html: String) -> Response {
-    let mut response = Html(html).into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
-}
-
-const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em}code{background:#eee;padding:0 .2em}input{width:100%;font:inherit}";
-
-async fn login_page() -> Response {
-    page(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>tether: sign in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
-<body><h1>tether</h1>
-<p id="status">Signing in…</p>
-<form id="form" hidden><label>API token <input id="token" type="password" autocomplete="off" placeholder="tether_…"></label>
-<p><button type="submit">Sign in</button></p>
-<p>Create a token with <code>tether token create NAME --role admin</code>; <code>tether up</code> prints a link that signs you in.</p></form>
-<script src="/login.js"></script></body></html>
-"#
-    ))
-}
-
-/// The login page's script: take the token from the fragment, forget the
-/// fragment, post the token, go to `/`.
-const LOGIN_JS: &str = r#""use strict";
-(function () {
-  var status = document.getElementById("status");
-  var form = document.getElementById("form");
-  function signIn(token) {
-    status.textContent = "Signing in…";
-    fetch("/api/v1/session", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ token: token })
-    }).then(function (r) {
-      if (r.ok) { location.replace("/"); return; }
-      return r.json().then(function (e) { fail(e.message || ("HTTP " + r.status)); },
-                           function () { fail("HTTP " + r.status); });
-    }, function (e) { fail("the server did not answer: " + e); });
-  }
-  function fail(message) {
-    status.textContent = "Not signed in: " + message;
-    form.hidden = false;
-  }
-  var token = new URLSearchParams(location.hash.slice(1)).get("token");
-  // The token must not stay in the address bar or the history.
-  if (location.hash) { history.replaceState(null, "", location.pathname); }
-  form.addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    var t = document.getElementById("token").value.trim();
-    if (t) { signIn(t); }
-  });
-  if (token) { signIn(token); } else { status.textContent = "Paste an API token to sign in."; form.hidden = false; }
-})();
-"#;
-
-async fn login_script() -> Response {
-    let mut response = LOGIN_JS.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// Until the dashboard lives here: where the API is, and who is signed in.
-async fn home(caller: Result<Caller, ApiError>) -> Response {
-    let who = match &caller {
-        Ok(c) => format!(
-            "Signed in as <code>{}</code> (role {}).",
-            escape(&c.name),
-            c.role.as_str()
-        ),
-        Err(_) => "Not signed in: open the link <code>tether up</code> printed, or <a href=\"/login\">sign in with a token</a>.".to_string(),
-    };
-    page(format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>tether</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
-<body><h1>tether</h1>
-<p>{who}</p>
-<p>The HTTP API is at <code>/api/v1</code>: <code>/api/v1/applications</code> lists the apps, <code>/api/v1/stream</code> streams their changes. The dashboard comes here in a later release.</p>
-</body></html>
-"#
-    ))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,20 +221,5 @@ mod tests {
         assert!(is_json("Application/JSON; charset=utf-8"));
         assert!(!is_json("text/plain"));
         assert!(!is_json("application/x-www-form-urlencoded"));
-    }
-
-    #[test]
-    fn names_are_escaped_in_pages() {
-        assert_eq!(
-            escape("<a href=\"x\">&"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;"
-        );
-    }
-
-    #[test]
-    fn the_login_script_reads_the_fragment_never_the_query() {
-        assert!(LOGIN_JS.contains("location.hash"));
-        assert!(!LOGIN_JS.contains("location.search"));
-        assert!(LOGIN_JS.contains("history.replaceState"));
     }
 }
