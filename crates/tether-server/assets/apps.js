@@ -658,7 +658,9 @@ const ACTIONS = {
     doing: "Sync",
     done: "Sync requested",
     what: (n) =>
-      `tether will apply ${n} from Git at the revision ${n === "this app" ? "it follows" : "each follows"}, creating and updating objects so that the cluster matches Git (and pruning as each app's sync policy says). Apps already in sync stay as they are.`,
+      n.startsWith("these ")
+        ? `tether will apply ${n} from Git, each at the revision it follows, creating and updating objects so that the cluster matches Git (and pruning as each app's sync policy says). Apps already in sync stay as they are.`
+        : `tether will apply ${n} from Git at the revision it follows, creating and updating objects so that the cluster matches Git (and pruning as its sync policy says). If it is already in sync, nothing changes.`,
     run: (key) => {
       const [ns, name] = key.split("/");
       return api(`/api/v1/applications/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/sync`, { method: "POST", body: {} });
@@ -707,7 +709,7 @@ async function single(action, row) {
   const key = keyOf(row);
   const ok = await confirmAction({
     title: `${a.verb} ${key}?`,
-    body: a.what("this app").replace("this app", key),
+    body: a.what(key),
     ok: a.verb,
   });
   if (ok) await perform(action, key);
