@@ -250,7 +250,8 @@ function syncControls() {
       c.value = state[k];
     }
   }
-  controls.sort.value = SORTS.some(([v]) => v === state.sort) ? state.sort : "name";
+  if (!SORTS.some(([v]) => v === state.sort)) controls.sort.append(el("option", { value: state.sort }, state.sort));
+  controls.sort.value = state.sort;
   if (![...controls.limit.options].some((o) => o.value === String(state.limit))) {
     controls.limit.append(el("option", { value: String(state.limit) }, String(state.limit)));
   }
@@ -517,6 +518,17 @@ function focusPath(node) {
 // ---- the page of apps ------------------------------------------------------------
 
 function renderAll() {
+  // Keep the keyboard where it was: the same control of the same app, or the sort heading.
+  const active = appsBox.contains(document.activeElement) ? document.activeElement : null;
+  const focusKey = active?.closest("[data-app]")?.dataset.app;
+  const focusSel = active ? (active.classList.contains("apps-sort") ? null : focusPath(active)) : null;
+  const focusSort = active?.classList.contains("apps-sort") ? active.textContent.replace(/[▲▼]/g, "").trim() : null;
+  renderList();
+  if (focusKey && focusSel) rows.get(focusKey)?.node?.querySelector(focusSel)?.focus();
+  else if (focusSort) [...appsBox.querySelectorAll(".apps-sort")].find((b) => b.textContent.startsWith(focusSort))?.focus();
+}
+
+function renderList() {
   const list = [...rows.values()];
   for (const e of list) e.node = render(e.row);
   if (list.length === 0) {
@@ -546,7 +558,15 @@ function renderAll() {
               "tr",
               {},
               acting ? el("th", { scope: "col" }, selectAllBox()) : null,
-              ["Name", "Sync", "Health", "Source", "Revision", "Last sync", "Drift"].map((h) => el("th", { scope: "col" }, h)),
+              [
+                ["Name", "name"],
+                ["Sync", "sync"],
+                ["Health", "health"],
+                ["Source", "repo"],
+                ["Revision", null],
+                ["Last sync", "lastSync"],
+                ["Drift", "drift"],
+              ].map(([h, key]) => sortHeader(h, key)),
               acting ? el("th", { scope: "col" }, "Actions") : null,
             ),
           ),
@@ -559,6 +579,34 @@ function renderAll() {
   }
   renderPager();
   renderBulk();
+}
+
+/** A column heading that sorts by its column (server-side): again for the other direction. */
+function sortHeader(label, key) {
+  if (!key) return el("th", { scope: "col" }, label);
+  const current = state.sort.replace(/^-/, "") === key ? (state.sort.startsWith("-") ? "descending" : "ascending") : null;
+  // Worst health, newest sync and most drift first on the first click.
+  const firstDescending = key === "health" || key === "lastSync" || key === "drift";
+  const next = current === "ascending" ? "-" + key : current === "descending" ? key : (firstDescending ? "-" : "") + key;
+  return el(
+    "th",
+    { scope: "col", "aria-sort": current || null },
+    el(
+      "button",
+      {
+        type: "button",
+        class: "apps-sort",
+        title: `Sort by ${label.toLowerCase()}`,
+        onclick: () => {
+          state.sort = next;
+          applyFilters();
+          renderAll();
+        },
+      },
+      label,
+      current ? el("span", { "aria-hidden": "true" }, current === "ascending" ? " ▲" : " ▼") : null,
+    ),
+  );
 }
 
 function selectAllBox() {

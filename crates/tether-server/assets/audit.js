@@ -300,7 +300,17 @@ function how(r) {
       )
     : null;
   const who = filterButton(actor || "unknown", `Show only records by ${actor || "unknown"}`, { actor });
-  if (r.kind === "drift") {
+  // The API says how (`via`: git, drift, api, agent); older agents leave it to the kind.
+  const via =
+    r.via ||
+    (r.kind === "drift"
+      ? "drift"
+      : r.kind === "api-request"
+        ? "api"
+        : r.kind === "error" || r.kind === "notification"
+          ? "agent"
+          : "git");
+  if (via === "drift") {
     const tool = actor.startsWith("kubectl") ? "kubectl" : actor === "deleted" ? "deleted outside tether" : "a person or tool";
     return el(
       "div",
@@ -311,7 +321,7 @@ function how(r) {
       el("span", { class: "muted" }, ` (${tool}, drift: changed in the cluster, not in Git)`),
     );
   }
-  if (r.kind === "api-request" || (actor.startsWith("token:") && !r.revision)) {
+  if (via === "api") {
     return el(
       "div",
       { class: "audit-how audit-how-api", dataset: { how: "api" } },
@@ -320,7 +330,7 @@ function how(r) {
       who,
     );
   }
-  if (r.kind === "error" || r.kind === "notification") {
+  if (via === "agent") {
     return el("div", { class: "audit-how", dataset: { how: "agent" } }, who);
   }
   if (commit) {

@@ -299,6 +299,13 @@ def test_the_page_holds_one_stream_through_filtering_paging_and_views(logged_in_
     page.select_option("#f-sort", "-name")
     expect(page).to_have_url(re.compile(r"sort=-name"))
     expect(page.locator("tr[data-app]").first).to_have_attribute("data-app", PLAIN)
+    # A table heading sorts too (by the server), and says so.
+    page.locator(".apps-sort", has_text="Name").click()
+    expect(page).to_have_url(re.compile(r"^[^?]*(\?(?!.*sort=).*)?$"))  # name ascending: the default
+    expect(page.locator("tr[data-app]").first).to_have_attribute("data-app", HELM)
+    expect(page.locator('th[aria-sort="ascending"]')).to_contain_text("Name")
+    expect(page.locator(".apps-sort", has_text="Name")).to_be_focused()
+    page.select_option("#f-sort", "-name")
     page.get_by_role("button", name="Tiles").click()
     expect(page.locator("article[data-app]").first).to_have_attribute("data-app", PLAIN)
     assert stream_connections(page) == 1
