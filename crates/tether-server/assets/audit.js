@@ -311,14 +311,14 @@ function how(r) {
           ? "agent"
           : "git");
   if (via === "drift") {
-    const tool = actor.startsWith("kubectl") ? "kubectl" : actor === "deleted" ? "deleted outside tether" : "a person or tool";
+    const tool = actor.startsWith("kubectl") ? "" : actor === "deleted" ? "deleted outside tether; " : "a person or tool; ";
     return el(
       "div",
       { class: "audit-how audit-how-drift", dataset: { how: "drift" } },
       el("span", { class: "badge drift" }, "Not through Git"),
       " by ",
       who,
-      el("span", { class: "muted" }, ` (${tool}, drift: changed in the cluster, not in Git)`),
+      el("span", { class: "muted" }, ` (${tool}drift: changed in the cluster, not in Git)`),
     );
   }
   if (via === "api") {

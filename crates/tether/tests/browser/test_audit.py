@@ -25,6 +25,8 @@ def test_who_changed_the_deployment_that_day_and_how_in_two_clicks(logged_in_pag
     tether_up.wait_healthy(DEMO_APPS)
 
     page = logged_in_page
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/audit" in r.url else None)
     page.goto("/audit")
     wait_ready(page)
     # Click 1: the object, on any of its records.
@@ -76,6 +78,26 @@ def test_who_changed_the_deployment_that_day_and_how_in_two_clicks(logged_in_pag
     expect(page.locator('tr[data-kind="drift"]').first).to_be_visible()
     page.get_by_role("button", name="Clear filters").click()
     expect(page).to_have_url(re.compile(r"/audit$"))
+    # Everything came from the public cross-app route, one request per view.
+    assert asked and all(re.search(r"/api/v1/audit(\?|$)", u) for u in asked), asked
+
+    # Paged by the server, newest first: older, then back to the newest.
+    page.goto(f"/audit?app={APPS_NAMESPACE}/demo-kustomize&limit=2")
+    wait_ready(page)
+    records = page.locator("tr[data-record]")
+    expect(records).to_have_count(2)
+    newest = [records.nth(i).get_attribute("data-record") for i in range(2)]
+    newest_times = page.locator("tr[data-record] time").evaluate_all("ts => ts.map(t => t.dateTime)")
+    page.get_by_role("button", name="Older records").click()
+    expect(records.first).not_to_have_attribute("data-record", newest[0])
+    older = [records.nth(i).get_attribute("data-record") for i in range(records.count())]
+    assert not set(older) & set(newest), (newest, older)
+    # RFC 3339 in UTC, all the same shape: compared as text.
+    older_times = page.locator("tr[data-record] time").evaluate_all("ts => ts.map(t => t.dateTime)")
+    assert max(older_times) <= newest_times[-1], (newest_times, older_times)
+    assert "continue" not in page.url  # the shareable URL is the first page's
+    page.get_by_role("button", name="Newer records").click()
+    expect(records.first).to_have_attribute("data-record", newest[0])
 
 
 def test_the_audit_page_is_accessible_in_both_themes(logged_in_page):
