@@ -338,3 +338,46 @@ def test_the_apps_page_is_accessible_light_dark_and_on_a_phone(logged_in_page):
     assert len({round(b["x"]) for b in boxes}) == 1, boxes  # one column
     screenshot(page, "apps-phone")
     axe_check(page, "apps-phone")
+
+
+def test_api_errors_show_where_the_action_was_taken_and_say_what_to_do(logged_in_page):
+    page = logged_in_page
+    wait_ready(page)
+    # The server refuses one app's sync (as it does while an app is being deleted).
+    refusal = {"code": "Conflict", "status": 409, "object": PLAIN,
+               "message": f"{PLAIN} is being deleted: nothing can be synced"}
+    page.route(f"**/api/v1/applications/{PLAIN}/sync",
+               lambda route: route.fulfill(status=409, content_type="application/json",
+                                           body=json.dumps(refusal)))
+    try:
+        plain = tile(page, PLAIN)
+        plain.locator('[data-action="sync"]').click()
+        page.locator("#confirm-ok").click()
+        error = plain.locator('[role="alert"]')
+        expect(error).to_be_visible()
+        expect(error).to_contain_text("Sync of tether/demo-plain failed")
+        expect(error).to_contain_text("is being deleted")
+        expect(error).to_contain_text("Wait until the current operation ends")  # what to do
+        # Nowhere else: the other tiles and the page's own error box say nothing.
+        expect(page.locator("#error")).to_be_hidden()
+        expect(tile(page, HELM).locator('[role="alert"]')).to_be_hidden()
+
+        # In a bulk action, the one that failed is named, the others went through.
+        for key in (PLAIN, HELM):
+            page.get_by_label(f"Select {key}").check()
+        page.locator("#bulk").get_by_role("button", name="Sync selected").click()
+        page.locator("#confirm-ok").click()
+        result = page.locator("#bulk .apps-bulk-result")
+        expect(result).to_contain_text("Sync failed for 1 of 2")
+        expect(result).to_contain_text(PLAIN)
+        expect(tile(page, HELM)).to_contain_text("Sync requested")
+    finally:
+        page.unroute(f"**/api/v1/applications/{PLAIN}/sync")
+
+    # A filter the API does not accept: its message, above the list.
+    page.locator("#f-label").fill("env in (")
+    expect(page.locator("#error")).to_contain_text("Filtering the applications failed")
+    page.locator("#f-label").fill("")
+    expect(page.locator("#error")).to_be_hidden()
+    expect(page.locator("[data-app]")).to_have_count(3)
+    assert stream_connections(page) == 1
