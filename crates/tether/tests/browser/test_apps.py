@@ -167,6 +167,7 @@ def test_git_and_the_cluster_show_on_the_tile_live_without_a_reload(
     expect(drift).to_contain_text(f"{before} → {before + 3}")
     expect(drift.locator(".apps-actor")).to_contain_text("kubectl")
     shown = [s for s in seen(page) if "spec.replicas" in s["drift"]][0]
+    print(f"drift on the tile {shown['t'] - scaled_at:.0f} ms after kubectl scale returned")
     assert shown["t"] - scaled_at < 1000, f"drift shown {shown['t'] - scaled_at:.0f} ms after kubectl"
     expect(plain.locator(".badge.sync")).to_have_text("OutOfSync")
 
