@@ -666,7 +666,10 @@ function renderPager() {
 
 function renderBulk() {
   if (!acting || selected.size === 0) {
-    if (!bulkBox.querySelector(".apps-bulk-result")) bulkBox.hidden = true;
+    // Nothing selected: no buttons; the last bulk action's result stays until dismissed.
+    const last = bulkBox.querySelector(".apps-bulk-result");
+    if (last) fill(bulkBox, last);
+    else bulkBox.hidden = true;
     const box = document.getElementById("apps-select-all");
     if (box) box.checked = false;
     return;
@@ -797,6 +800,19 @@ async function bulk(action) {
           rows.size ? el("span", { class: "hint" }, " Each tile says what to do.") : null,
         ]
       : `${a.done} for ${n} ${n === 1 ? "application" : "applications"}.`,
+    " ",
+    el(
+      "button",
+      {
+        type: "button",
+        class: "quiet",
+        onclick: () => {
+          result.remove();
+          renderBulk();
+        },
+      },
+      "Dismiss",
+    ),
   );
   bulkBox.querySelector(".apps-bulk-result")?.remove();
   bulkBox.append(result);

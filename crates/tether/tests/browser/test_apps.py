@@ -372,6 +372,13 @@ def test_api_errors_show_where_the_action_was_taken_and_say_what_to_do(logged_in
         expect(result).to_contain_text("Sync failed for 1 of 2")
         expect(result).to_contain_text(PLAIN)
         expect(tile(page, HELM)).to_contain_text("Sync requested")
+        # With nothing selected the bar offers no action, only the result until dismissed.
+        for key in (PLAIN, HELM):
+            page.get_by_label(f"Select {key}").uncheck()
+        expect(page.locator("#bulk [data-bulk]")).to_have_count(0)
+        expect(result).to_be_visible()
+        result.get_by_role("button", name="Dismiss").click()
+        expect(page.locator("#bulk")).to_be_hidden()
     finally:
         page.unroute(f"**/api/v1/applications/{PLAIN}/sync")
 
