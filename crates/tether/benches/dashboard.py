@@ -32,6 +32,8 @@ APPS = int(os.environ.get("TETHER_BENCH_APPS", "10000"))
 BIG = os.environ.get("TETHER_BENCH_BIG_APP", "tether/big")
 BIG_NS = os.environ.get("TETHER_BENCH_BIG_NAMESPACE", "big")
 EDITS = [n for n in os.environ.get("TETHER_BENCH_EDIT", "cm-000").split(",") if n]
+# The ConfigMap key edited: one that Git sets, so the edit is drift (a key Git does not set is not).
+EDIT_KEY = os.environ.get("TETHER_BENCH_EDIT_KEY", "index")
 RUNS = int(os.environ.get("TETHER_BENCH_RUNS", "5"))
 CHROMIUM = os.environ.get("TETHER_CHROMIUM", "/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[3]
@@ -256,7 +258,7 @@ def update(page, cm):
     before = page.evaluate("performance.getEntriesByName('tether:update').length")
     t0 = page.evaluate("performance.now()")
     subprocess.run(["kubectl", "--kubeconfig", KUBECONFIG, "-n", BIG_NS, "patch", "configmap", cm,
-                    "--type", "merge", "-p", json.dumps({"data": {"edited": str(time.time())}})],
+                    "--type", "merge", "-p", json.dumps({"data": {EDIT_KEY: f"edited {time.time()}"}})],
                    check=True, capture_output=True)
     try:
         page.wait_for_function(f"""() => (window.__muts || []).some((m) => m.node === {json.dumps(key)})
