@@ -379,6 +379,15 @@ function driftView(row) {
       }),
       more > 0 ? el("li", { class: "muted" }, `and ${more} more`) : null,
     ),
+    el(
+      "a",
+      {
+        class: "apps-drift-audit",
+        href: `/audit?${new URLSearchParams({ app: keyOf(row), kind: "drift" })}`,
+        "aria-label": `Drift history of ${keyOf(row)}`,
+      },
+      "Drift history",
+    ),
   );
 }
 

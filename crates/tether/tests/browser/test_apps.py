@@ -170,6 +170,8 @@ def test_git_and_the_cluster_show_on_the_tile_live_without_a_reload(
     print(f"drift on the tile {shown['t'] - scaled_at:.0f} ms after kubectl scale returned")
     assert shown["t"] - scaled_at < 1000, f"drift shown {shown['t'] - scaled_at:.0f} ms after kubectl"
     expect(plain.locator(".badge.sync")).to_have_text("OutOfSync")
+    expect(drift.get_by_role("link", name=f"Drift history of {PLAIN}")).to_have_attribute(
+        "href", f"/audit?app={PLAIN.replace('/', '%2F')}&kind=drift")
 
     # Back as Git says: the drift leaves the tile, still without a reload.
     kubectl("scale", "-n", "demo-plain", "deployment/hello", f"--replicas={before}")
