@@ -121,8 +121,8 @@ function renderSummary() {
 function renderProblem() {
   const s = state.app.status || {};
   const box = $("problem");
-  const e = s.error;
   const stalled = (s.conditions || []).find((c) => c.type === "Stalled" && c.status === "True");
+  const e = s.error || (stalled && fromMessage(stalled));
   if (!e && !stalled) {
     box.hidden = true;
     box.replaceChildren();
@@ -131,7 +131,7 @@ function renderProblem() {
   const where = e && e.file ? `${e.file}${e.line ? `:${e.line}${e.column ? `:${e.column}` : ""}` : ""}` : "";
   fill(
     box,
-    el("h2", {}, e ? `${cap(e.stage || "Reconcile")} failed${e.reason ? ` (${e.reason})` : ""}` : `Stalled${stalled.reason ? ` (${stalled.reason})` : ""}`),
+    el("h2", {}, e ? `${cap(e.stage || "reconcile")} failed${e.reason ? ` (${e.reason})` : ""}` : `Stalled${stalled.reason ? ` (${stalled.reason})` : ""}`),
     where
       ? el(
           "p",
@@ -146,6 +146,18 @@ function renderProblem() {
     e?.since ? el("p", { class: "muted" }, "Failing since ", timeEl(e.since), ". Fix it in Git; the next commit is picked up without any action here.") : el("p", { class: "muted" }, "Fix it in Git, or refresh once the cause is gone."),
   );
   box.hidden = false;
+}
+
+/**
+ * An agent without `status.error` says where in the Stalled condition's
+ * message ("invalid YAML in PATH at line L, column C: …"): read it from there.
+ */
+function fromMessage(c) {
+  const m = /\bin (\S+?) at line (\d+)(?:, column (\d+))?/.exec(c.message || "");
+  const rev = /^([0-9a-f]{7,40}) at /.exec(c.message || "");
+  return m
+    ? { stage: c.reason === "RenderFailed" ? "render" : "", reason: c.reason, message: c.message, file: m[1], line: Number(m[2]), column: m[3] ? Number(m[3]) : null, revision: rev?.[1], since: c.lastTransitionTime }
+    : null;
 }
 
 const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
