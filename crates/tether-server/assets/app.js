@@ -682,7 +682,9 @@ function renderDetail() {
     fill(detailEl, el("p", { class: "muted" }, `${id} is not one of this app's objects now.`));
     return;
   }
-  const key = id + JSON.stringify(n) + state.managedStale;
+  // A sync (a self-heal among them) also renews the panel: its drift history may have news.
+  const op = state.app.status?.operationState;
+  const key = id + JSON.stringify(n) + (state.app.status?.history?.length ?? 0) + (op ? op.startedAt + op.phase : "");
   if (key === detailKey) return;
   detailKey = key;
   const manifests = el("div", { class: "app-manifests" }, el("p", { class: "muted" }, "Loading the manifests…"));
@@ -853,7 +855,9 @@ async function loadDriftHistory(n, box) {
           el("strong", {}, d.actor),
           " changed ",
           el("code", {}, fields || d.message),
-          fixed ? [el("span", { class: "muted" }, fixed.kind === "self-heal" ? " — self-heal put it back " : ` — a sync by ${fixed.actor} put it back `), timeEl(fixed.finished || fixed.time)] : el("span", { class: "muted" }, " — not put back yet"),
+          fixed
+            ? [el("span", { class: "app-healed" }, fixed.kind === "self-heal" ? " — self-heal put it back " : ` — a sync by ${fixed.actor} put it back `), timeEl(fixed.finished || fixed.time)]
+            : el("span", { class: "muted" }, n.drift ? " — still drifted" : " — live matches Git again (put back outside tether)"),
         );
       }),
     ),

@@ -253,8 +253,20 @@ def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_c
         git_commit(None, {f"{OPS}/broken.yaml": None}, message="browser-ops: fixed")
         expect(problem).to_be_hidden(timeout=60_000)
 
-        # Delete from the page: the confirmation says the objects go too; then back to the list.
+        # With self-heal on, a kubectl scale is put back, and the object's drift history says so.
+        kubectl("patch", "application", OPS, "-n", APPS_NAMESPACE, "--type=merge", "-p",
+                json.dumps({"spec": {"syncPolicy": {"automated": {"prune": True, "selfHeal": True}}}}))
+        expect(page.locator("#summary")).to_contain_text("self-heal", timeout=15_000)
+        eventually(lambda: greeting(kubectl) == "two", timeout=60, what="the automated sync")
         page.get_by_role("tab", name="Objects").click()
+        node(page, f"apps/Deployment/{OPS}/ops").click()
+        kubectl("scale", "deployment/ops", "-n", OPS, "--replicas=3")
+        healed = page.locator(".app-drift-log li").filter(has_text="self-heal put it back")
+        expect(healed.first).to_contain_text("spec.replicas: 1 → 3", timeout=30_000)
+        expect(healed.first).to_contain_text("kubectl")
+        assert deployment_replicas(kubectl, OPS, "ops") == 1
+
+        # Delete from the page: the confirmation says the objects go too; then back to the list.
         page.locator('#actions [data-action="delete"]').click()
         expect(page.locator("#delete-what")).to_contain_text("and the")
         confirm(page)
