@@ -16,6 +16,11 @@
 #   on Node 20), in .tools/node, for the same purpose.
 # - prometheus and promtool (Debian's `prometheus` package): the metrics test
 #   scrapes the agent with a real Prometheus and checks the text with promtool.
+# - chromium (Debian's `chromium` package), playwright and pytest (pinned, in
+#   the same venv) and axe-core (pinned, in .tools/node): the dashboard's
+#   browser tests (crates/tether/tests/browser) drive the real headless
+#   Chromium with Playwright through its executable path, and check each page
+#   with axe-core. Playwright's own browser download is never run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="$PWD/.tools/bin"
@@ -76,6 +81,17 @@ if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.vers
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
 
+# Playwright and pytest for the browser tests: their own step too. Playwright
+# drives Debian's chromium (below) by its path; `playwright install` is never run.
+playwright_version=1.65.3
+pytest_version=9.2.0
+if ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('playwright') != '$playwright_version' or m.version('pytest') != '$pytest_version')" 2>/dev/null; then
+  echo "installing playwright $playwright_version and pytest $pytest_version"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "playwright==$playwright_version" "pytest==$pytest_version"
+fi
+
 node_client=1.4.0
 node_pkg="$PWD/.tools/node/node_modules/@kubernetes/client-node/package.json"
 if ! grep -q "\"version\": \"$node_client\"" "$node_pkg" 2>/dev/null; then
@@ -83,19 +99,40 @@ if ! grep -q "\"version\": \"$node_client\"" "$node_pkg" 2>/dev/null; then
   npm install --silent --no-audit --no-fund --prefix "$PWD/.tools/node" "@kubernetes/client-node@$node_client" >/dev/null
 fi
 
-# Prometheus, from Debian's packages: apt-get as root, or through sudo without a
-# password prompt (-n fails instead of asking). Non-interactive, no recommends; the
-# package's service is not needed (the test starts its own server on a free port).
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-  echo "installing prometheus (Debian package)"
-  as_root=()
-  if [ "$(id -u)" -ne 0 ]; then as_root=(sudo -n); fi
+# axe-core, the accessibility checker the browser tests inject into each page.
+axe_version=4.14.1
+axe_pkg="$PWD/.tools/node/node_modules/axe-core/package.json"
+if ! grep -q "\"version\": \"$axe_version\"" "$axe_pkg" 2>/dev/null; then
+  echo "installing axe-core $axe_version"
+  npm install --silent --no-audit --no-fund --prefix "$PWD/.tools/node" "axe-core@$axe_version" >/dev/null
+fi
+
+# Debian's packages: apt-get as root, or through sudo without a password prompt
+# (-n fails instead of asking).
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then as_root=(sudo -n); fi
+# debian_install PACKAGE...: non-interactive, no recommends; `apt-get update`
+# only when the package lists do not have it yet.
+debian_install() {
   apt_install() {
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
       --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-      prometheus >/dev/null
+      "$@" >/dev/null
   }
-  apt_install || { "${as_root[@]}" apt-get update -qq && apt_install; }
+  apt_install "$@" || { "${as_root[@]}" apt-get update -qq && apt_install "$@"; }
+}
+# Prometheus: the package's service is not needed (the test starts its own
+# server on a free port).
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  echo "installing prometheus (Debian package)"
+  debian_install prometheus
+fi
+
+# Chromium, from Debian's packages, for the browser tests (headless; Playwright
+# starts it by its path, /usr/bin/chromium).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (Debian package)"
+  debian_install chromium
 fi
 
 echo "tools ready: $(cargo nextest --version 2>/dev/null | head -1); $(PATH="$tools:$PATH" kubectl version --client 2>/dev/null | head -1)"
