@@ -108,13 +108,14 @@ impl Auditor {
         initiator: &str,
         reason: &str,
         kind: SyncKind,
+        options: Option<&tether_model::SyncOptions>,
     ) -> Option<i64> {
         let kind = match kind {
             SyncKind::Sync => EventKind::Sync,
             SyncKind::SelfHeal => EventKind::SelfHeal,
             SyncKind::Rollback => EventKind::Rollback,
         };
-        let rec = Self::with_commit(
+        let mut rec = Self::with_commit(
             self.record(
                 app,
                 kind,
@@ -124,6 +125,7 @@ impl Auditor {
             ),
             resolved,
         );
+        rec.details = options_details(options);
         self.blocking("recording a sync", move |log| log.append(&rec))
             .await
     }
@@ -138,6 +140,7 @@ impl Auditor {
         initiator: &str,
         outcome: &ApplyOutcome,
         results: &[tether_model::ResourceResult],
+        options: Option<&tether_model::SyncOptions>,
     ) {
         let succeeded = outcome.phase == tether_model::OperationPhase::Succeeded;
         let final_outcome = if succeeded {
@@ -177,7 +180,10 @@ impl Auditor {
             changes.push(rec);
         }
         let message = outcome.message.clone();
-        let details = serde_json::json!({"objects": results.len(), "changed": changes.len()});
+        let mut details = serde_json::json!({"objects": results.len(), "changed": changes.len()});
+        if let Some(serde_json::Value::Object(o)) = options_details(options) {
+            details.as_object_mut().expect("an object above").extend(o);
+        }
         self.blocking("recording a sync's result", move |log| {
             if let Some(id) = id {
                 log.finish(id, final_outcome, &message, Some(&details))?;
@@ -247,6 +253,20 @@ impl Auditor {
         self.blocking("recording an error", move |log| log.append(&rec))
             .await;
     }
+}
+
+/// A sync's options in its audit record's details: `{"partial": true,
+/// "resources": [...], "prune": true}`; none for a default sync.
+fn options_details(options: Option<&tether_model::SyncOptions>) -> Option<serde_json::Value> {
+    let o = options.filter(|o| !o.is_default())?;
+    let mut v = serde_json::json!({"partial": o.is_partial()});
+    if o.is_partial() {
+        v["resources"] = serde_json::to_value(&o.resources).unwrap_or_default();
+    }
+    if let Some(p) = o.prune {
+        v["prune"] = serde_json::Value::Bool(p);
+    }
+    Some(v)
 }
 
 /// How an object is named in the audit log (what `tether audit --object`
