@@ -1196,6 +1196,8 @@ async function followLogs(q, out, status, err) {
 // ---- the stream -----------------------------------------------------------------------
 
 function onApp(data) {
+  // Benchmarks read `tether:app-render`: from the event's arrival to the page showing it.
+  performance.mark("tether:app-event");
   if (!data.application) {
     gone();
     markReady();
@@ -1219,6 +1221,7 @@ function onApp(data) {
   else renderTab();
   markReady();
   markUpdate();
+  performance.measure("tether:app-render", "tether:app-event");
 }
 
 function gone() {

@@ -89,6 +89,8 @@ def test_the_tree_shows_deployment_replicaset_pod_and_a_scale_shows_its_drift_wi
 
     # kubectl scale: the node and the drift panel show the field, both values and kubectl as
     # the actor, within 1 s of the change.
+    # Tag every node element: an update re-renders only the nodes whose data changed.
+    page.evaluate("() => document.querySelectorAll('[data-node]').forEach((e) => { e.__kept = true; })")
     try:
         kubectl("scale", "deployment/hello", "-n", DEMO, "--replicas=3")
         changed = time.monotonic()
@@ -101,6 +103,10 @@ def test_the_tree_shows_deployment_replicaset_pod_and_a_scale_shows_its_drift_wi
         expect(page.locator(".app-drift-manager")).to_contain_text("kubectl")
         expect(page.locator(".app-drift time")).to_have_attribute("datetime", re.compile(r"\d{4}-"))
         expect(page.locator(".app-drift .app-heal")).to_contain_text("Self-heal is off")
+        kept = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('[data-node]')]
+            .map((e) => [e.dataset.node, !!e.__kept]))""")
+        assert kept[DEPLOYMENT] is False, kept
+        assert kept[f"/ConfigMap/{DEMO}/hello-config"] and kept[f"/Service/{DEMO}/hello"], kept
         print(f"drift shown {seen:.3f} s after kubectl scale returned")
         assert seen <= 1.0, f"the drift took {seen:.2f} s to show (the issue asks for 1 s)"
     finally:
@@ -160,14 +166,14 @@ def test_one_stream_whatever_is_opened_with_logs_as_a_fetch_stream_axe_and_scree
     assert stream_connections(page) == 1
 
 
-def ops_files(greeting: str) -> dict:
+def ops_files(greeting: str, replicas: int) -> dict:
     return {
         f"{OPS}/configmap.yaml": (
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ops-config\n"
             f"data:\n  greeting: {greeting}\n"),
         f"{OPS}/deployment.yaml": (
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ops\nspec:\n"
-            "  replicas: 1\n  selector:\n    matchLabels:\n      app: ops\n  template:\n"
+            f"  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: ops\n  template:\n"
             "    metadata:\n      labels:\n        app: ops\n    spec:\n      containers:\n"
             "        - name: ops\n          image: nginx:1.27\n"),
     }
@@ -189,7 +195,7 @@ def confirm(page, ok: str | None = None):
 def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_cluster(
         logged_in_page, tether_up, kubectl, git_commit, api):
     page = logged_in_page
-    first = git_commit(None, ops_files("one"), message="browser-ops: greeting one")
+    first = git_commit(None, ops_files("one", 1), message="browser-ops: greeting one")
     app = {
         "apiVersion": "tether.dev/v1alpha1", "kind": "Application",
         "metadata": {"name": OPS, "namespace": APPS_NAMESPACE},
@@ -220,12 +226,28 @@ def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_c
         expect(node(page, f"apps/Deployment/{OPS}/ops")).to_be_visible()
 
         # A second commit, synced from the page; then roll back to the first from History.
-        second = git_commit(None, ops_files("two"), message="browser-ops: greeting two")
+        second = git_commit(None, ops_files("two", 2), message="browser-ops: greeting two")
         eventually(lambda: (tether_up.app_row(OPS) or {}).get("revision") == second, timeout=60,
                    what="the second commit to be seen")
+        # Only the ticked ConfigMap: applied alone, or (an API that cannot yet) refused, with
+        # the API's reason shown where the action was taken.
+        page.locator(f'[data-node="/ConfigMap/{OPS}/ops-config"] input.app-node-check').check()
+        page.locator('[data-action="sync"][data-scope="selected"]').click()
+        expect(page.locator("#sync-selected")).to_be_checked()
+        with page.expect_response(lambda r: r.url.endswith(f"/{OPS}/sync")) as answer:
+            confirm(page)
+        if answer.value.status == 501:
+            expect(page.locator("#action-error")).to_contain_text("Sync failed")
+            expect(page.locator("#action-error")).to_contain_text(answer.value.json()["message"])
+        else:
+            assert answer.value.status == 202, answer.value.text()
+            eventually(lambda: greeting(kubectl) == "two", timeout=60, what="the selected sync")
+            assert deployment_replicas(kubectl, OPS, "ops") == 1
+        page.locator(f'[data-node="/ConfigMap/{OPS}/ops-config"] input.app-node-check').uncheck()
         page.locator('#actions [data-action="sync"]').click()
         confirm(page)
-        eventually(lambda: greeting(kubectl) == "two", timeout=60, what="the second sync")
+        eventually(lambda: greeting(kubectl) == "two" and deployment_replicas(kubectl, OPS, "ops") == 2,
+                   timeout=60, what="the second sync")
         page.get_by_role("tab", name="History").click()
         entry = page.locator(f'.app-history-entry[data-revision="{first}"]').first
         expect(entry).to_contain_text("browser-ops: greeting one")
@@ -233,7 +255,8 @@ def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_c
         entry.locator('[data-action="rollback"]').click()
         expect(page.locator("#confirm-body")).to_contain_text(first[:7])
         confirm(page)
-        eventually(lambda: greeting(kubectl) == "one", timeout=60, what="the rollback to apply")
+        eventually(lambda: greeting(kubectl) == "one" and deployment_replicas(kubectl, OPS, "ops") == 1,
+                   timeout=60, what="the rollback to apply")
 
         # The app's audit names the token for each.
         page.get_by_role("tab", name="Audit").click()
@@ -262,9 +285,9 @@ def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_c
         node(page, f"apps/Deployment/{OPS}/ops").click()
         kubectl("scale", "deployment/ops", "-n", OPS, "--replicas=3")
         healed = page.locator(".app-drift-log li").filter(has_text="self-heal put it back")
-        expect(healed.first).to_contain_text("spec.replicas: 1 → 3", timeout=30_000)
+        expect(healed.first).to_contain_text("spec.replicas: 2 → 3", timeout=30_000)
         expect(healed.first).to_contain_text("kubectl")
-        assert deployment_replicas(kubectl, OPS, "ops") == 1
+        assert deployment_replicas(kubectl, OPS, "ops") == 2
 
         # Delete from the page: the confirmation says the objects go too; then back to the list.
         page.locator('#actions [data-action="delete"]').click()
