@@ -685,7 +685,7 @@ impl Engine {
 
     /// Source → Render, without touching the cluster: used by `tether app diff`.
     pub async fn preview(&self, app: &Application) -> Result<Preview, String> {
-        self.preview_with(app, &tether_model::SyncOptions::default())
+        self.preview_with(app, &tether_model::SyncOptions::default(), None)
             .await
             .map_err(|e| match e {
                 PreviewError::Failed(m) => m,
@@ -693,16 +693,18 @@ impl Engine {
             })
     }
 
-    /// What a sync with `options` would do (the API's dry run): the plan with
-    /// `prune` as asked, cut to the selected objects when there are any.
+    /// What a sync with `options` would do (the API's dry runs): the plan with
+    /// `prune` as asked, cut to the selected objects when there are any; at
+    /// commit `at` (a rollback's) instead of the spec's revision when given.
     pub async fn preview_with(
         &self,
         app: &Application,
         options: &tether_model::SyncOptions,
+        at: Option<&str>,
     ) -> Result<Preview, PreviewError> {
         let failed = |m: String| PreviewError::Failed(m);
         let mut desired = self
-            .source_and_render(app, Duration::ZERO)
+            .source_and_render_at(app, Duration::ZERO, at)
             .await
             .map_err(|f| failed(f.message))?;
         let status = app.status.clone().unwrap_or_default();
@@ -732,14 +734,6 @@ impl Engine {
             revision: desired.resolved.commit,
             plan,
         })
-    }
-
-    async fn source_and_render(
-        &self,
-        app: &Application,
-        max_age: Duration,
-    ) -> Result<Desired, Failure> {
-        self.source_and_render_at(app, max_age, None).await
     }
 
     /// Source and Render, at `at` (a commit) instead of the spec's revision when given.

@@ -142,6 +142,7 @@ pub async fn get(
             kind == RefreshKind::Hard,
             None,
             "refresh",
+            None,
         )
         .await?;
         return Ok(Json(serde_json::to_value(&app).unwrap_or_default()));

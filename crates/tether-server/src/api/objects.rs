@@ -461,6 +461,17 @@ pub struct PreviewPlan {
 }
 
 pub async fn preview(state: &ApiState, app: &Application) -> Result<PreviewPlan, ApiError> {
+    preview_with(state, app, &tether_model::SyncOptions::default(), None).await
+}
+
+/// What a sync with `options` (at commit `at`, a rollback's) would do. Objects
+/// selected that are neither rendered nor in the inventory: 400, naming them.
+pub async fn preview_with(
+    state: &ApiState,
+    app: &Application,
+    options: &tether_model::SyncOptions,
+    at: Option<&str>,
+) -> Result<PreviewPlan, ApiError> {
     let Some(engine) = state.ctx.preview.clone() else {
         return Err(ApiError::unavailable(
             "this server renders no apps (it was started without the agent's pipeline)",
@@ -471,19 +482,34 @@ pub async fn preview(state: &ApiState, app: &Application) -> Result<PreviewPlan,
         app.metadata.namespace.as_deref().unwrap_or(""),
         app.metadata.name.as_deref().unwrap_or("")
     );
-    let preview = engine.preview(app).await.map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "RenderFailed",
-            format!("rendering the app from Git failed: {e}"),
-        )
-        .about(key)
-    })?;
+    let preview = engine
+        .preview_with(app, options, at)
+        .await
+        .map_err(|e| match e {
+            tether_engine::pipeline::PreviewError::Failed(e) => ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "RenderFailed",
+                format!("rendering the app from Git failed: {e}"),
+            )
+            .about(key.clone()),
+            tether_engine::pipeline::PreviewError::Unknown(unknown) => {
+                unknown_resources(&unknown).about(key.clone())
+            }
+        })?;
     Ok(PreviewPlan {
         revision: preview.revision,
         summary: preview.plan.summary(),
         steps: preview.plan.steps,
     })
+}
+
+/// 400 for selected objects the app has not: neither rendered nor in its inventory.
+pub fn unknown_resources(unknown: &[ObjectRef]) -> ApiError {
+    ApiError::bad_request(format!(
+        "resources: {} {} neither rendered from Git nor in the app's inventory; GET …/resource-tree or …/managed-resources lists the app's objects (group \"\" for core kinds, namespace \"\" for cluster-scoped ones)",
+        tether_plan::select::names(unknown),
+        if unknown.len() == 1 { "is" } else { "are" }
+    ))
 }
 
 fn change_of(step: &Step) -> PlannedChange {
@@ -530,6 +556,7 @@ impl PreviewPlan {
             in_sync: changes.is_empty(),
             summary: self.summary.clone(),
             changes,
+            options: None,
         }
     }
 }
