@@ -110,7 +110,7 @@ function renderSummary() {
       item("Source", el("span", { class: "app-repo" }, src.repoURL || ""), src.path ? [" ", el("code", {}, src.path)] : null, " @ ", el("code", {}, src.revision || "default branch")),
       item("Destination", el("code", {}, app.spec?.destination?.namespace || "(as in the manifests)"), app.spec?.destination?.cluster ? ` on ${app.spec.destination.cluster}` : ""),
       item("Policy", auto ? `automated${auto.prune ? ", prune" : ""}${auto.selfHeal ? ", self-heal" : ""}` : "manual sync", app.spec?.suspend ? " (suspended)" : ""),
-      item("Last sync", op ? [badge("phase", op.phase), " ", timeEl(op.finishedAt || op.startedAt), op.initiator ? el("span", { class: "muted" }, ` by ${op.initiator}`) : null] : el("span", { class: "muted" }, "never")),
+      item("Last sync", op ? [badge("phase", op.phase), " ", timeEl(op.finishedAt || op.startedAt), op.initiator ? el("span", { class: "muted" }, ` by ${op.initiator}`) : null, optionsEl(op.options)] : el("span", { class: "muted" }, "never")),
       item("Checked", timeEl(s.reconciledAt)),
     ),
     op && op.message && op.phase !== "Succeeded" ? el("p", { class: "app-op-message" }, el("strong", {}, `Operation ${op.phase}: `), op.message) : null,
@@ -232,7 +232,9 @@ async function doSync(onlySelected = state.checked.size > 0) {
   });
   if (!ok) return;
   const only = picked.length && $("sync-selected")?.checked;
-  const body = { prune: $("sync-prune").checked, dryRun: $("sync-dry-run").checked };
+  // Prune is sent only when it differs from the policy, so a plain sync stays a plain sync.
+  const body = { dryRun: $("sync-dry-run").checked };
+  if ($("sync-prune").checked !== policyPrune) body.prune = $("sync-prune").checked;
   if (only) body.resources = picked.map((n) => ({ group: n.group || "", kind: n.kind, namespace: n.namespace || "", name: n.name }));
   await act(body.dryRun ? "Dry run" : "Sync", async () => {
     const r = await api(`${BASE}/sync`, { method: "POST", body });
@@ -947,12 +949,25 @@ function renderHistory() {
             e.durationMs != null ? `, took ${fmtDuration(e.durationMs)}` : "",
             e.summary ? `: ${e.summary}` : "",
           ),
+          optionsEl(e.options),
           e.message ? el("p", { class: "app-history-message" }, e.message) : null,
           e.changes?.length ? el("details", {}, el("summary", {}, `${e.changes.length} change${e.changes.length > 1 ? "s" : ""}`), el("ul", { class: "app-history-changes" }, e.changes.map((x) => el("li", {}, el("code", {}, x))))) : null,
           el("div", { class: "error app-row-error", role: "alert", hidden: true }),
         );
       }),
     ),
+  );
+}
+
+/** A sync's options (selected objects, prune on request), when it had any. */
+function optionsEl(o) {
+  if (!o || (!o.resources?.length && o.prune == null)) return null;
+  return el(
+    "p",
+    { class: "app-history-options" },
+    o.resources?.length ? ["Only ", o.resources.map((r) => el("code", {}, label(r))).flatMap((c, i) => (i ? [", ", c] : [c]))] : null,
+    o.resources?.length && o.prune != null ? "; " : null,
+    o.prune != null ? `prune ${o.prune ? "on" : "off"} on request` : null,
   );
 }
 

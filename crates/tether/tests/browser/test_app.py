@@ -236,6 +236,7 @@ def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_c
         expect(page.locator("#sync-selected")).to_be_checked()
         with page.expect_response(lambda r: r.url.endswith(f"/{OPS}/sync")) as answer:
             confirm(page)
+        print(f"a sync of the selected object answered {answer.value.status}")
         if answer.value.status == 501:
             expect(page.locator("#action-error")).to_contain_text("Sync failed")
             expect(page.locator("#action-error")).to_contain_text(answer.value.json()["message"])
@@ -243,6 +244,7 @@ def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_c
             assert answer.value.status == 202, answer.value.text()
             eventually(lambda: greeting(kubectl) == "two", timeout=60, what="the selected sync")
             assert deployment_replicas(kubectl, OPS, "ops") == 1
+            expect(page.locator("#summary")).to_contain_text(f"Only ConfigMap {OPS}/ops-config")
         page.locator(f'[data-node="/ConfigMap/{OPS}/ops-config"] input.app-node-check').uncheck()
         page.locator('#actions [data-action="sync"]').click()
         confirm(page)
