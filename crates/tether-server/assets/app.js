@@ -450,6 +450,7 @@ function renderToolbar() {
       el("button", { type: "button", "aria-pressed": String(v === "list"), onclick: () => setView("list") }, "List"),
     ),
     el("span", { class: "muted app-count" }, `${state.tree?.nodes?.length ?? 0} objects`),
+    el("span", { class: "muted app-keys" }, state.mayAct ? "↑↓ move, Enter opens, Space ticks for a sync" : "↑↓ move, Enter opens"),
     state.mayAct && n
       ? [
           el("span", {}, `${n} selected`),
@@ -536,7 +537,7 @@ let focusId = "";
 function renderObjects() {
   renderToolbar();
   if (state.treeError) {
-    treeNote.textContent = `The cluster could not be read: ${state.treeError}. The tree shows again once it can.`;
+    treeNote.textContent = `The cluster could not be read (${state.treeError}): the objects below are as last read, and update once it can be.`;
     treeNote.hidden = false;
   } else if (!(state.tree?.nodes || []).length) {
     treeNote.textContent = "No objects yet: the app has not been synced, or Git declares none.";
@@ -1222,7 +1223,8 @@ function onApp(data) {
   $("gone").hidden = true;
   state.seen = true;
   state.app = data.application;
-  state.tree = data.tree || { nodes: [] };
+  // A cluster that cannot be read for a moment keeps the last tree on the page (treeError says why).
+  state.tree = data.tree || state.tree || { nodes: [] };
   state.treeError = data.tree ? "" : data.treeError || "";
   state.byId = new Map(state.tree.nodes.map((n) => [nodeId(n), n]));
   for (const id of state.checked) if (!state.byId.has(id)) state.checked.delete(id);
