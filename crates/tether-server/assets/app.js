@@ -721,6 +721,12 @@ function withParams(updates) {
   return p;
 }
 
+/** A Secret's values never show here, whatever a status says (the API redacts them too). */
+function shown(n, path, value) {
+  const secret = n.kind === "Secret" && !n.group && /^(data|stringData)\b/.test(path);
+  return secret && value !== "" && value !== "(absent)" ? "<redacted>" : value === "" ? "(absent)" : value;
+}
+
 /** Drift as tether records it: each field with its value in Git and live, who changed it and when, and whether self-heal put it back. */
 function driftPanel(n) {
   const d = n.drift;
@@ -750,7 +756,7 @@ function driftPanel(n) {
         "tbody",
         {},
         (d.fields || []).map((f) =>
-          el("tr", { dataset: { field: f.path } }, el("td", {}, el("code", {}, f.path)), el("td", { class: "app-git" }, el("code", {}, f.git === "" ? "(absent)" : f.git)), el("td", { class: "app-live" }, el("code", {}, f.live === "" ? "(absent)" : f.live))),
+          el("tr", { dataset: { field: f.path } }, el("td", {}, el("code", {}, f.path)), el("td", { class: "app-git" }, el("code", {}, shown(n, f.path, f.git))), el("td", { class: "app-live" }, el("code", {}, shown(n, f.path, f.live)))),
         ),
       ),
     ),
@@ -805,7 +811,7 @@ async function loadManifests(n, box) {
           { class: "app-table app-changed-fields" },
           el("caption", {}, "Fields that differ"),
           el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Field"), el("th", { scope: "col" }, "Desired"), el("th", { scope: "col" }, "Live"))),
-          el("tbody", {}, m.fields.map((f) => el("tr", {}, el("td", {}, el("code", {}, f.path)), el("td", {}, el("code", {}, short(f.desired))), el("td", {}, el("code", {}, short(f.live)))))),
+          el("tbody", {}, m.fields.map((f) => el("tr", {}, el("td", {}, el("code", {}, f.path)), el("td", {}, el("code", {}, shown(n, f.path, short(f.desired)))), el("td", {}, el("code", {}, shown(n, f.path, short(f.live))))))),
         )
       : null,
     el(
@@ -849,7 +855,7 @@ async function loadDriftHistory(n, box) {
       { class: "app-drift-log" },
       drifts.map((d) => {
         const fixed = items.find((x) => (x.kind === "self-heal" || x.kind === "sync") && Date.parse(x.time) >= Date.parse(d.time) && x.outcome !== "failed");
-        const fields = (d.details?.fields || []).map((f) => `${f.path}: ${f.git || "(absent)"} → ${f.live || "(absent)"}`).join("; ");
+        const fields = (d.details?.fields || []).map((f) => `${f.path}: ${shown(n, f.path, f.git || "")} → ${shown(n, f.path, f.live || "")}`).join("; ");
         return el(
           "li",
           {},

@@ -9,6 +9,7 @@ which the last step deletes from the page.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -21,6 +22,7 @@ from conftest import (APPS_NAMESPACE, StreamTracker, axe_check, eventually, scre
 DEMO = "demo-plain"
 DEPLOYMENT = f"apps/Deployment/{DEMO}/hello"
 OPS = "browser-ops"
+SECRET = "hunter2-from-git"
 
 
 class LogTracker(StreamTracker):
@@ -178,6 +180,9 @@ def ops_files(greeting: str, replicas: int) -> dict:
             f"  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: ops\n  template:\n"
             "    metadata:\n      labels:\n        app: ops\n    spec:\n      containers:\n"
             "        - name: ops\n          image: nginx:1.27\n"),
+        f"{OPS}/secret.yaml": (
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ops-secret\n"
+            f"stringData:\n  password: {SECRET}\n"),
     }
 
 
@@ -226,6 +231,13 @@ def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_c
         eventually(lambda: greeting(kubectl) == "one", timeout=60, what="the sync to apply")
         expect(page.locator("#summary .badge.sync-synced")).to_be_visible(timeout=30_000)
         expect(node(page, f"apps/Deployment/{OPS}/ops")).to_be_visible()
+
+        # A Secret's values show nowhere on the page: redacted in both manifests.
+        node(page, f"/Secret/{OPS}/ops-secret").click()
+        expect(page.locator(".app-desired pre")).to_contain_text("<redacted>")
+        expect(page.locator(".app-live-manifest pre")).to_contain_text("<redacted>")
+        html = page.content()
+        assert SECRET not in html and base64.b64encode(SECRET.encode()).decode() not in html
 
         # A second commit, synced from the page; then roll back to the first from History.
         second = git_commit(None, ops_files("two", 2), message="browser-ops: greeting two")
@@ -316,8 +328,8 @@ def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_c
         assert actions.get("sync") == "token:tether-up", records
     finally:
         kubectl("delete", "application", OPS, "-n", APPS_NAMESPACE, "--ignore-not-found", "--wait=false")
-        git_commit(None, {f"{OPS}/configmap.yaml": None, f"{OPS}/deployment.yaml": None,
-                          f"{OPS}/broken.yaml": None}, message="browser-ops: cleaned up")
+        git_commit(None, {f"{OPS}/{f}.yaml": None for f in ("configmap", "deployment", "secret", "broken")},
+                   message="browser-ops: cleaned up")
 
 
 def test_a_readonly_token_sees_no_action_buttons(page, tether, api):
