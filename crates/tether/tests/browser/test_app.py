@@ -67,8 +67,13 @@ def test_the_tree_shows_deployment_replicaset_pod_and_a_scale_shows_its_drift_wi
     expect(deployment.locator(".badge.health-healthy")).to_be_visible()
     expect(deployment.locator(".badge.sync-synced")).to_be_visible()
 
-    # Keyboard: focus the Deployment, Enter selects it; the URL names it (shareable).
+    # Keyboard: arrows move between nodes (Left to the owner), Enter selects; the URL names the
+    # selection (shareable).
     deployment.focus()
+    page.keyboard.press("ArrowDown")
+    expect(rs).to_be_focused()
+    page.keyboard.press("ArrowLeft")
+    expect(deployment).to_be_focused()
     page.keyboard.press("Enter")
     expect(deployment).to_have_attribute("aria-selected", "true")
     assert f"node={DEPLOYMENT.replace('/', '%2F')}" in page.url, page.url
