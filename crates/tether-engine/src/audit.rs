@@ -272,7 +272,7 @@ fn options_details(options: Option<&tether_model::SyncOptions>) -> Option<serde_
 /// How an object is named in the audit log (what `tether audit --object`
 /// matches): `group/Kind namespace/name`, without the group for core kinds and
 /// without the namespace for cluster-scoped ones.
-fn object_label(group: &str, kind: &str, namespace: &str, name: &str) -> String {
+pub fn object_label(group: &str, kind: &str, namespace: &str, name: &str) -> String {
     let group_kind = if group.is_empty() {
         kind.to_string()
     } else {

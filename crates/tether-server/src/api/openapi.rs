@@ -17,6 +17,7 @@ use super::{actions, apps, error, objects, query};
     paths(
         super::version,
         apps::list, apps::get, apps::history, apps::notifiers, apps::events, apps::audit,
+        apps::audit_log,
         actions::sync, actions::rollback, actions::delete,
         objects::resource_tree, objects::managed_resources, objects::logs,
     ),
@@ -91,6 +92,7 @@ mod tests {
             "/api/v1/applications/{ns}/{name}/events",
             "/api/v1/applications/{ns}/{name}/audit",
             "/api/v1/applications/{ns}/{name}/logs",
+            "/api/v1/audit",
             "/api/v1/version",
         ] {
             let item = paths.get(p).unwrap_or_else(|| panic!("{p} missing"));
