@@ -29,7 +29,8 @@ fmt:
 
 ## bench: sandbox throughput and memory, the engine against kubectl, render against
 ## kubectl kustomize / helm template, the server (webhook push → applied, notifications,
-## the list at 10,000 apps, the stream's fan-out and idle cost); figures go to BENCHMARKS.md
+## the list at 10,000 apps, the stream's fan-out and idle cost), the dashboard in headless
+## Chromium (the apps page at 10,000 apps, an app of 500 objects); figures go to BENCHMARKS.md
 bench: tools
 	$(CARGO) bench -p tether-sandbox --bench sandbox
 	$(CARGO) bench -p tether --bench engine
@@ -38,6 +39,7 @@ bench: tools
 	$(CARGO) bench -p tether --bench notify
 	$(CARGO) bench -p tether --bench api_list
 	$(CARGO) bench -p tether --bench stream
+	$(CARGO) bench -p tether --bench dashboard
 
 ## tools: install what the tests need on a fresh machine
 tools:

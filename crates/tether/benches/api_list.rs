@@ -15,48 +15,12 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use futures_util::StreamExt;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use serde_json::json;
-use tether_model::Application;
 
 use support::Proc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether");
-
-fn sandbox(dir: &Path) -> (Proc, std::path::PathBuf) {
-    let kc = dir.join("kubeconfig");
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "--port", "0", "--kubeconfig-out"])
-        .arg(&kc)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sandbox");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    for line in lines.by_ref() {
-        if line.expect("line").starts_with("kubeconfig: ") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    (Proc(child), kc)
-}
-
-async fn client(kc: &Path) -> kube::Client {
-    let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(kc).expect("kubeconfig"),
-        &Default::default(),
-    )
-    .await
-    .expect("config");
-    kube::Client::try_from(config).expect("client")
-}
 
 /// One keep-alive HTTP/1.1 connection; answers are read by Content-Length.
 struct Conn {
@@ -131,7 +95,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     let dir = tempfile::tempdir().expect("tmp");
-    let (_sandbox, kc) = sandbox(dir.path());
+    let (_sandbox, kc) = support::sandbox(BIN, dir.path(), &[]);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -151,58 +115,7 @@ fn main() {
             .expect("agent"),
     );
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let token = rt.block_on(async {
-        let client = client(&kc).await;
-        let crd: Api<Application> = Api::namespaced(client.clone(), "fleet");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while crd.list(&Default::default()).await.is_err() {
-            assert!(Instant::now() < deadline, "no CRD");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-        let _ = ns
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": "fleet"}})).unwrap(),
-            )
-            .await;
-        let started = Instant::now();
-        futures_util::stream::iter(0..n)
-            .map(|i| {
-                let api = crd.clone();
-                async move {
-                    let app: Application = serde_json::from_value(json!({
-                        "apiVersion": "tether.dev/v1alpha1", "kind": "Application",
-                        "metadata": {"name": format!("svc-{i:05}"), "namespace": "fleet",
-                            "labels": {"env": if i % 5 == 0 {"prod"} else {"dev"}, "team": format!("t{}", i % 7)}},
-                        "spec": {"source": {"repoURL": format!("https://git.example.com/org/repo-{}.git", i % 50), "path": format!("apps/svc-{i:05}")},
-                                 "destination": {"namespace": "svc"}}
-                    }))
-                    .unwrap();
-                    api.create(&PostParams::default(), &app).await.expect("create");
-                    let mut status = json!({
-                        "sync": {"status": (["Synced", "OutOfSync", "Unknown"][i % 3]), "revision": "0123456789abcdef0123456789abcdef01234567"},
-                        "health": {"status": (["Healthy", "Progressing", "Degraded", "Missing"][i % 4])},
-                        "history": [{"id": 1, "revision": "0123456789abcdef0123456789abcdef01234567", "startedAt": "2026-12-01T00:00:00Z",
-                                     "finishedAt": format!("2026-12-01T{:02}:{:02}:00Z", i % 24, i % 60), "result": "Succeeded", "initiator": "auto",
-                                     "commit": {"author": "Ada <ada@example.com>", "message": "Change things", "time": "2026-12-01T00:00:00Z"}}]
-                    });
-                    if i % 10 == 0 {
-                        status["resources"] = json!([{"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "svc", "name": "x", "status": "OutOfSync",
-                            "drift": {"manager": "kubectl-scale", "fields": [{"path": "spec.replicas", "git": "1", "live": "3"}]}}]);
-                    }
-                    api.patch_status(&format!("svc-{i:05}"), &PatchParams::default(), &Patch::Merge(&json!({"status": status})))
-                        .await
-                        .expect("status");
-                }
-            })
-            .buffer_unordered(16)
-            .collect::<Vec<_>>()
-            .await;
-        eprintln!("created {n} apps in {:.1} s", started.elapsed().as_secs_f64());
-        String::new()
-    });
-    let _ = token;
+    rt.block_on(async { support::create_fleet(&support::client(&kc).await, n).await });
     let made = Command::new(BIN)
         .args([
             "token",

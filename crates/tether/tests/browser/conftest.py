@@ -252,6 +252,12 @@ def admin_token(tether_up) -> str:
 
 
 @pytest.fixture(scope="session")
+def readonly_token(tether_up) -> str:
+    """A readonly token named `viewer` (audit actor `token:viewer`), made as a user makes one."""
+    return tether_up.tether("token", "create", "viewer", "--role", "readonly").stdout.strip()
+
+
+@pytest.fixture(scope="session")
 def kubeconfig(tether_up) -> Path:
     return tether_up.kubeconfig
 

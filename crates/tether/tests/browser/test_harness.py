@@ -24,3 +24,8 @@ def test_stream_connections_counts_open_event_sources_and_forgets_closed_ones(pa
     assert stream_connections(page) == base + 1
     page.goto("/login")
     assert stream_connections(page) == 0
+
+
+def test_readonly_token_is_made_with_the_cli_and_is_readonly(api, readonly_token):
+    r = api("GET", "/api/v1/session", token=readonly_token)
+    assert r.status == 200 and r.json["role"] == "readonly" and r.json["actor"] == "token:viewer", r
