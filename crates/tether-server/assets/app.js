@@ -721,6 +721,29 @@ function withParams(updates) {
   return p;
 }
 
+/** The last drift, and the sync that put it back (from the API's `healedDrift`). */
+function healedEl(n, h) {
+  const fields = (h.fields || []).map((f) => `${f.path}: ${shown(n, f.path, f.git)} → ${shown(n, f.path, f.live)}`).join("; ");
+  return el(
+    "section",
+    { class: "app-healed-drift", "aria-label": "Last drift" },
+    el("h3", {}, "Last drift, put back"),
+    el(
+      "p",
+      {},
+      el("strong", { class: "app-drift-manager" }, h.manager || "someone"),
+      " changed ",
+      el("code", {}, fields || "fields"),
+      " ",
+      timeEl(h.time || h.detectedAt),
+      "; ",
+      el("span", { class: "app-healed" }, h.healedBy === "self-heal" || !h.healedBy ? "self-heal put it back " : `${h.healedBy} put it back `),
+      timeEl(h.healedAt, ""),
+      ".",
+    ),
+  );
+}
+
 /** A Secret's values never show here, whatever a status says (the API redacts them too). */
 function shown(n, path, value) {
   const secret = n.kind === "Secret" && !n.group && /^(data|stringData)\b/.test(path);
@@ -732,7 +755,12 @@ function driftPanel(n) {
   const d = n.drift;
   const selfHeal = !!state.app.spec?.syncPolicy?.automated?.selfHeal;
   if (!d) {
-    return n.managed ? el("p", { class: "app-no-drift muted" }, "No drift: live matches Git for every field tether compares.") : null;
+    if (!n.managed) return null;
+    const h = n.healedDrift;
+    return [
+      el("p", { class: "app-no-drift muted" }, "No drift: live matches Git for every field tether compares."),
+      h ? healedEl(n, h) : null,
+    ];
   }
   const healedAt = d.healedAt || n.healedAt;
   const healed = d.healed ?? n.healed;

@@ -311,6 +311,11 @@ def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_c
         expect(healed.first).to_contain_text("spec.replicas: 2 → 3", timeout=30_000)
         expect(healed.first).to_contain_text("kubectl")
         assert deployment_replicas(kubectl, OPS, "ops") == 2
+        # The tree's own record of it: the last drift and who put it back.
+        last = page.locator(".app-healed-drift")
+        expect(last).to_contain_text("spec.replicas: 2 → 3", timeout=15_000)
+        expect(last).to_contain_text("put it back")
+        print("last drift:", last.inner_text())
 
         # A second window on the app: it says so when the app is deleted.
         other = page.context.new_page()
@@ -337,20 +342,16 @@ def test_sync_dry_run_rollback_render_error_and_delete_from_the_page_reach_the_c
                    message="browser-ops: cleaned up")
 
 
-def test_a_readonly_token_sees_no_action_buttons(page, tether, api):
-    name = f"browser-app-viewer-{int(time.time())}"
-    token = tether("token", "create", name, "--role", "readonly").stdout.strip()
-    try:
-        sign_in(page, token)
-        open_app(page, DEMO, f"?node={DEPLOYMENT}")
-        expect(page.locator(".app-desired pre")).to_be_visible()
-        assert page.locator("[data-action]").count() == 0
-        assert page.locator("input.app-node-check").count() == 0
-        page.get_by_role("tab", name="History").click()
-        expect(page.locator(".app-history-entry").first).to_be_visible()
-        assert page.locator("[data-action]").count() == 0
-        # And what the page hides, the API refuses.
-        forged = api("POST", f"/api/v1/applications/{APPS_NAMESPACE}/{DEMO}/sync", token=token, json={})
-        assert forged.status == 403, forged
-    finally:
-        tether("token", "revoke", name, check=False)
+def test_a_readonly_token_sees_no_action_buttons(page, readonly_token, api):
+    sign_in(page, readonly_token)
+    open_app(page, DEMO, f"?node={DEPLOYMENT}")
+    expect(page.locator(".app-desired pre")).to_be_visible()
+    assert page.locator("[data-action]").count() == 0
+    assert page.locator("input.app-node-check").count() == 0
+    page.get_by_role("tab", name="History").click()
+    expect(page.locator(".app-history-entry").first).to_be_visible()
+    assert page.locator("[data-action]").count() == 0
+    # And what the page hides, the API refuses.
+    forged = api("POST", f"/api/v1/applications/{APPS_NAMESPACE}/{DEMO}/sync", token=readonly_token,
+                 json={})
+    assert forged.status == 403, forged
