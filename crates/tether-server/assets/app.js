@@ -84,9 +84,19 @@ function item(term, ...value) {
   return el("div", { class: "app-fact" }, el("dt", {}, term), el("dd", {}, ...value));
 }
 
+/** Re-renders a section only when what it shows changed (focus and open details stay put). */
+const sectionKeys = new Map();
+function changed(section, ...inputs) {
+  const key = JSON.stringify(inputs);
+  if (sectionKeys.get(section) === key) return false;
+  sectionKeys.set(section, key);
+  return true;
+}
+
 function renderSummary() {
   const app = state.app;
   const s = app.status || {};
+  if (!changed("summary", app.spec, s.sync, s.health, s.operationState, s.history?.length, s.rollback, s.reconciledAt, (state.tree?.nodes || []).filter((n) => n.drift).length)) return;
   const src = app.spec?.source || {};
   const revision = s.sync?.revision;
   const commit = commitOf(s, revision);
@@ -123,6 +133,7 @@ function renderProblem() {
   const box = $("problem");
   const stalled = (s.conditions || []).find((c) => c.type === "Stalled" && c.status === "True");
   const e = s.error || (stalled && fromMessage(stalled));
+  if (!changed("problem", e, stalled)) return;
   if (!e && !stalled) {
     box.hidden = true;
     box.replaceChildren();
@@ -165,6 +176,9 @@ const cap = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 function renderConditions() {
   const conds = state.app.status?.conditions || [];
   const box = $("conditions");
+  if (!changed("conditions", conds)) return;
+  // A reader who opened or closed the details keeps it that way.
+  const was = box.querySelector("details");
   if (!conds.length) {
     box.replaceChildren();
     return;
@@ -173,7 +187,7 @@ function renderConditions() {
     box,
     el(
       "details",
-      { class: "app-conds", open: conds.some((c) => (c.type === "Ready" && c.status !== "True") || (c.type === "Stalled" && c.status === "True")) },
+      { class: "app-conds", open: was ? was.open : conds.some((c) => (c.type === "Ready" && c.status !== "True") || (c.type === "Stalled" && c.status === "True")) },
       el("summary", {}, "Conditions: ", conds.map((c) => el("span", { class: `app-cond app-cond-${c.status.toLowerCase()}` }, `${c.type}=${c.status}`))),
       el(
         "table",
@@ -441,6 +455,7 @@ function buildObjectsPanel() {
 function renderToolbar() {
   const v = view();
   const n = state.checked.size;
+  if (!changed("toolbar", v, n, state.mayAct, state.tree?.nodes?.length ?? 0)) return;
   fill(
     objToolbar,
     el(
@@ -1289,6 +1304,7 @@ function gone() {
   $("actions").replaceChildren();
   actionsBuilt = false;
   for (const id of ["summary", "conditions"]) $(id).replaceChildren();
+  sectionKeys.clear();
   $("problem").hidden = true;
   state.tree = { nodes: [] };
   state.byId = new Map();
