@@ -1177,7 +1177,11 @@ mod tests {
         // A failed render: Stalled, the user's refresh handled, written.
         let mut r = report(Ended::Stopped(Stopped {
             stage: crate::report::Stage::Render,
-            failure: Failure::new("RenderFailed", "bad yaml"),
+            failure: Failure::new("RenderFailed", "bad yaml").at(Some(Location {
+                file: "web/cm.yaml".into(),
+                line: Some(5),
+                column: Some(7),
+            })),
             announce: true,
             handles_refresh: true,
         }));
@@ -1187,7 +1191,29 @@ mod tests {
         assert_eq!(update.write, Write::Always);
         assert_eq!(status.condition("Stalled").unwrap().reason, "RenderFailed");
         assert_eq!(status.last_handled_refresh.as_deref(), Some("now"));
-        assert_eq!(status.sync.unwrap().status, SyncCode::Unknown);
+        assert_eq!(status.sync.clone().unwrap().status, SyncCode::Unknown);
+        // Where it failed, for a client to point at; `since` stays while it
+        // keeps failing the same way.
+        let error = status.error.clone().expect("status.error");
+        assert_eq!(
+            (
+                error.stage.as_str(),
+                error.reason.as_str(),
+                error.revision.as_deref()
+            ),
+            ("render", "RenderFailed", Some("abc"))
+        );
+        assert_eq!(
+            (error.file.as_deref(), error.line, error.column),
+            (Some("web/cm.yaml"), Some(5), Some(7))
+        );
+        let since = error.since.clone();
+        status_of(&mut status, &a, &mut r, 10, poll);
+        assert_eq!(status.error.as_ref().unwrap().since, since);
+        // A reconcile that gets through Plan clears it.
+        let mut ok = report(reconciled(planned(&[]), None, HealthCode::Healthy));
+        status_of(&mut status, &a, &mut ok, 10, poll);
+        assert_eq!(status.error, None);
         // Reading live failed: retried quietly, the refresh not handled yet.
         let mut r = report(Ended::Stopped(Stopped {
             stage: crate::report::Stage::Plan,
