@@ -359,11 +359,23 @@ impl Engine {
             announce: true,
             handles_refresh: true,
         };
+        let stored = app.status.as_ref();
         let options = match &report.options {
-            Ok(o) => o.clone().filter(|o| !o.is_default()),
+            Ok(Some(o)) => Some(o.clone()).filter(|o| !o.is_default()),
+            // No new request: a retry of a sync with options (after a
+            // transient error, or by the retry policy) keeps its options, so
+            // a sync of one object is never retried as a sync of the app.
+            Ok(None) if report.requested.is_none() => stored
+                .and_then(|s| s.operation_state.as_ref())
+                .filter(|o| {
+                    matches!(o.phase, OperationPhase::Error | OperationPhase::Failed)
+                        && o.revision.as_deref() == Some(desired.resolved.commit.as_str())
+                })
+                .and_then(|o| o.options.clone())
+                .filter(|o| !o.is_default()),
+            Ok(None) => None,
             Err(e) => return Err(refused(Failure::new("InvalidSyncOptions", e.clone()))),
         };
-        let stored = app.status.as_ref();
         let inventory: Vec<ObjectRef> = stored.map(|s| s.inventory_refs()).unwrap_or_default();
         let live = self
             .live(&report.key, &desired, &inventory)
@@ -409,12 +421,21 @@ impl Engine {
         } else {
             BTreeMap::new()
         };
-        // After a sync of selected objects, the others were never synced at
-        // this revision: their difference from Git is not drift.
+        // After a sync of selected objects, the others may never have been
+        // synced at this revision: then their difference from Git is not
+        // drift. When a whole-app sync did succeed at this revision before,
+        // it is.
+        let whole_app_synced_here = stored.is_some_and(|s| {
+            s.history.iter().any(|h| {
+                h.revision == desired.resolved.commit
+                    && h.result == OperationPhase::Succeeded
+                    && !h.options.as_ref().is_some_and(|o| o.is_partial())
+            })
+        });
         if let Some(only) = stored
             .and_then(|s| s.operation_state.as_ref())
             .and_then(|o| o.options.as_ref())
-            .filter(|o| o.is_partial())
+            .filter(|o| o.is_partial() && !whole_app_synced_here)
         {
             drift.retain(|r, _| only.resources.contains(r));
         }

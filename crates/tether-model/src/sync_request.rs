@@ -96,14 +96,21 @@ pub fn sync_options_for(
     let Some(text) = annotations.get(SYNC_REQUEST_ANNOTATION) else {
         return Ok(None);
     };
-    let parsed: SyncRequestAnnotation = serde_json::from_str(text).map_err(|e| {
+    // Only the request this refresh value belongs to is judged: a broken or
+    // older annotation must never block a sync the CLI or a webhook asks for
+    // (they write only the refresh annotation and leave this one as it was).
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => return Ok(None),
+    };
+    if value.get("refresh").and_then(|r| r.as_str()) != Some(refresh) {
+        return Ok(None);
+    }
+    let parsed: SyncRequestAnnotation = serde_json::from_value(value).map_err(|e| {
         format!(
             "the {SYNC_REQUEST_ANNOTATION} annotation is not valid JSON of the form {{\"refresh\", \"resources\": [{{\"group\", \"kind\", \"namespace\", \"name\"}}], \"prune\"}}: {e}"
         )
     })?;
-    if parsed.refresh != refresh {
-        return Ok(None);
-    }
     for r in &parsed.resources {
         if r.kind.trim().is_empty() || r.name.trim().is_empty() {
             return Err(format!(
@@ -143,14 +150,26 @@ mod tests {
     #[test]
     fn bad_annotations_are_errors_not_panics() {
         for bad in [
-            "{",
-            "[]",
             r#"{"refresh":"t1","prune":"yes"}"#,
             r#"{"refresh":"t1","extra":1}"#,
             r#"{"refresh":"t1","resources":[{"kind":"","name":"a"}]}"#,
         ] {
             let e = sync_options_for(&with(bad), "t1").expect_err(bad);
             assert!(e.contains(SYNC_REQUEST_ANNOTATION), "{e}");
+        }
+    }
+
+    /// The CLI and webhooks write only `tether.dev/refresh`: an annotation that
+    /// is broken, or belongs to an older request, must not stop their syncs.
+    #[test]
+    fn a_broken_or_older_annotation_never_blocks_another_request() {
+        for other in [
+            "{",
+            "[]",
+            r#"{"refresh":"t0","extra":1}"#,
+            r#"{"prune":true}"#,
+        ] {
+            assert_eq!(sync_options_for(&with(other), "t1"), Ok(None), "{other}");
         }
     }
 

@@ -261,7 +261,7 @@ async function doRefresh() {
   const ok = await confirmAction({
     title: `Refresh ${NAME}`,
     body: [
-      el("p", {}, "Fetches from Git now and compares with the cluster; with automated sync, applies any change."),
+      el("p", {}, "Fetches from Git now and syncs the app to it: in tether a refresh is a sync request, also without automated sync. To only compare, use Sync with dry run."),
       check("refresh-hard", "Hard: render again even if the result is cached", false),
     ],
     ok: "Refresh",
@@ -878,15 +878,20 @@ function diffEl(text) {
   return el("pre", { class: "app-diff", tabindex: "0", "aria-label": "Diff" }, frag);
 }
 
+/** How the audit log names an object: `GROUP/KIND NS/NAME` (group and namespace when present). */
+function objectLabel(n) {
+  return `${n.group ? n.group + "/" : ""}${n.kind} ${n.namespace ? n.namespace + "/" : ""}${n.name}`;
+}
+
 /** The object's past drift from the audit log, and whether self-heal (or a sync) put it back. */
 async function loadDriftHistory(n, box) {
   let r;
   try {
-    r = await api(`${BASE}/audit`, { query: { kind: "drift,self-heal,sync", limit: 200 } });
+    r = await api(`${BASE}/audit`, { query: { kind: "drift,object-change", object: objectLabel(n), limit: 200 } });
   } catch {
     return; // The drift panel above says what matters now; this is history.
   }
-  const objLabel = `${n.group ? n.group + "/" : ""}${n.kind} ${n.namespace ? n.namespace + "/" : ""}${n.name}`;
+  const objLabel = objectLabel(n);
   const items = r.items;
   const drifts = items.filter((x) => x.kind === "drift" && x.object === objLabel).reverse().slice(0, 10);
   if (!drifts.length) return;
@@ -897,7 +902,11 @@ async function loadDriftHistory(n, box) {
       "ul",
       { class: "app-drift-log" },
       drifts.map((d) => {
-        const fixed = items.find((x) => (x.kind === "self-heal" || x.kind === "sync") && Date.parse(x.time) >= Date.parse(d.time) && x.outcome !== "failed");
+        // Put back: the first successful change of this very object after the
+        // drift (as the API's healedDrift reads it), not any later sync.
+        const fixed = items
+          .filter((x) => x.kind === "object-change" && x.object === objLabel && x.outcome === "succeeded" && Date.parse(x.time) >= Date.parse(d.time))
+          .sort((a, b) => Date.parse(a.time) - Date.parse(b.time))[0];
         const fields = (d.details?.fields || []).map((f) => `${f.path}: ${shown(n, f.path, f.git || "")} → ${shown(n, f.path, f.live || "")}`).join("; ");
         return el(
           "li",
@@ -908,7 +917,7 @@ async function loadDriftHistory(n, box) {
           " changed ",
           el("code", {}, fields || d.message),
           fixed
-            ? [el("span", { class: "app-healed" }, fixed.kind === "self-heal" ? " — self-heal put it back " : ` — a sync by ${fixed.actor} put it back `), timeEl(fixed.finished || fixed.time)]
+            ? [el("span", { class: "app-healed" }, fixed.actor === "self-heal" ? " — self-heal put it back " : ` — put back by ${fixed.actor} `), timeEl(fixed.finished || fixed.time)]
             : el("span", { class: "muted" }, n.drift ? " — still drifted" : " — live matches Git again (put back outside tether)"),
         );
       }),

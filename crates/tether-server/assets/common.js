@@ -80,7 +80,15 @@ export async function api(path, { method = "GET", body, query, onUnauthorized = 
 
 /** Only a path on this origin may be where sign-in returns to. */
 export function safeNext(next) {
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  // Parsed as the browser will parse it (which drops tabs and newlines, so
+  // "/\t/evil.example" is "//evil.example"), and kept only on this origin.
+  if (!next) return "/";
+  try {
+    const url = new URL(next, location.origin);
+    return url.origin === location.origin ? url.pathname + url.search + url.hash : "/";
+  } catch {
+    return "/";
+  }
 }
 
 let leaving = false;
@@ -183,6 +191,8 @@ export class Stream {
     } catch (e) {
       if (e.status === 401) return;
     }
+    // The tab may have been hidden (or the page left) while we asked.
+    if (this.stopped || document.hidden) return;
     const wait = this.delay * (0.8 + Math.random() * 0.4);
     this.delay = Math.min(this.delay * 2, 30000);
     setStreamState("connecting", Math.round(wait / 1000));

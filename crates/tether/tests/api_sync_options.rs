@@ -261,10 +261,11 @@ fn selected_objects_prune_and_dry_runs_through_the_api() {
     assert_eq!(value(&env, "b").as_deref(), Some("1"));
 
     // A request the engine cannot follow is answered once with a clear
-    // condition, never a panic: a bad annotation written by hand.
+    // condition, never a panic: a bad annotation written by hand for this
+    // refresh value.
     let patch = json!({"metadata": {"annotations": {
         "tether.dev/refresh": "by-hand-1",
-        "tether.dev/sync-request": "{not json",
+        "tether.dev/sync-request": r#"{"refresh": "by-hand-1", "prune": "yes"}"#,
     }}})
     .to_string();
     env.kubectl_ok(&[
@@ -295,9 +296,36 @@ fn selected_objects_prune_and_dry_runs_through_the_api() {
     assert_eq!(app["status"]["error"]["stage"], "plan", "{}", app["status"]);
     assert_eq!(value(&env, "b").as_deref(), Some("1"), "nothing was synced");
 
-    // The whole app, no prune options: b follows Git; the error clears.
-    let r = api.post(SYNC, &admin, &json!({}));
-    assert_eq!(r.status, 202, "{}", r.body);
+    // A sync the CLI or a webhook asks for (the refresh annotation alone) is
+    // never blocked by an annotation that is broken or belongs to another
+    // request: the whole app syncs, b follows Git, and the error clears.
+    let patch = json!({"metadata": {"annotations": {
+        "tether.dev/refresh": "by-hand-2",
+        "tether.dev/sync-request": "{not json",
+    }}})
+    .to_string();
+    env.kubectl_ok(&[
+        "patch",
+        "applications.tether.dev",
+        "web",
+        "-n",
+        "tether",
+        "--type=merge",
+        "-p",
+        &patch,
+    ]);
+    let app = env.wait_app(
+        "web",
+        "the plain request syncs",
+        Duration::from_secs(30),
+        |a| a["status"]["lastHandledRefresh"] == "by-hand-2",
+    );
+    assert_ne!(
+        condition(&app, "Stalled")["reason"],
+        "InvalidSyncOptions",
+        "{}",
+        app["status"]
+    );
     let app = env.wait_synced_healthy("web");
     assert!(app["status"]["error"].is_null(), "{}", app["status"]);
     assert_eq!(value(&env, "b").as_deref(), Some("2"));

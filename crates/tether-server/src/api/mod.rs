@@ -43,6 +43,10 @@ pub struct ApiState {
     pub tokens: TokenStore,
     /// The audit log, opened to append on the first request that acts.
     pub audit: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<tether_audit::AuditLog>>>>,
+    /// Each app's drift stories from the audit log, by the Application's
+    /// resourceVersion: every stream subscriber of one app, and every tree
+    /// read between two changes of it, share one read of the log.
+    pub drift_stories: objects::DriftStoryCache,
 }
 
 impl FromRef<ApiState> for TokenStore {
@@ -59,6 +63,7 @@ impl ApiState {
             tokens: ctx.tokens(),
             ctx: ctx.clone(),
             audit: Default::default(),
+            drift_stories: Default::default(),
         }
     }
 }

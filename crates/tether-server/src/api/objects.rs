@@ -443,17 +443,46 @@ pub fn drift_stories(records: &[tether_audit::Record]) -> HashMap<String, DriftS
     out
 }
 
+/// See [`ApiState::drift_stories`]: app key → (resourceVersion, stories).
+pub type DriftStoryCache = std::sync::Arc<
+    std::sync::Mutex<HashMap<String, (String, std::sync::Arc<HashMap<String, DriftStory>>)>>,
+>;
+
+/// The most apps whose stories are kept; past it the cache starts over.
+const DRIFT_STORY_CACHE_APPS: usize = 1000;
+
 /// The app's drift stories from the audit log (none when there is no log, or
-/// it cannot be read: the tree is still served).
-async fn drift_stories_of(state: &ApiState, app: &Application) -> HashMap<String, DriftStory> {
+/// it cannot be read: the tree is still served). A drift or a sync that puts
+/// one back always changes the Application's status, so its resourceVersion
+/// says when the stories may have changed.
+async fn drift_stories_of(
+    state: &ApiState,
+    app: &Application,
+) -> std::sync::Arc<HashMap<String, DriftStory>> {
     let key = format!(
         "{}/{}",
         app.metadata.namespace.as_deref().unwrap_or(""),
         app.metadata.name.as_deref().unwrap_or("")
     );
+    let version = app.metadata.resource_version.clone().unwrap_or_default();
+    let cached =
+        |cache: &HashMap<String, (String, std::sync::Arc<HashMap<String, DriftStory>>)>| {
+            cache
+                .get(&key)
+                .filter(|(v, _)| !version.is_empty() && *v == version)
+                .map(|(_, s)| s.clone())
+        };
+    if let Some(stories) = cached(
+        &state
+            .drift_stories
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    ) {
+        return stories;
+    }
     let dir = state.ctx.state_dir.clone();
     let query = tether_audit::Query {
-        app: Some(key),
+        app: Some(key.clone()),
         kinds: vec![
             tether_audit::EventKind::Drift,
             tether_audit::EventKind::ObjectChange,
@@ -465,10 +494,19 @@ async fn drift_stories_of(state: &ApiState, app: &Application) -> HashMap<String
         tether_audit::AuditLog::open_read_only(&dir).and_then(|log| log.query(&query))
     })
     .await;
-    match read {
+    let stories = std::sync::Arc::new(match read {
         Ok(Ok(records)) => drift_stories(&records),
         _ => HashMap::new(),
+    });
+    let mut cache = state
+        .drift_stories
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= DRIFT_STORY_CACHE_APPS {
+        cache.clear();
     }
+    cache.insert(key, (version, stories.clone()));
+    stories
 }
 
 #[utoipa::path(get, path = "/api/v1/applications/{ns}/{name}/resource-tree", tag = "objects",
