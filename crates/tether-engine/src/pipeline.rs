@@ -241,7 +241,7 @@ impl Engine {
     /// The stages, each returning what it did; the first failure ends the run
     /// before anything touches the cluster.
     async fn run(&self, app: &Application, report: &mut Report, record: &mut Record<'_>) -> Ended {
-        if app.spec.suspend && report.requested.is_none() {
+        if app.spec.suspend && !report.sync_requested() {
             return Ended::Suspended;
         }
         let desired = match self.source_and_render_stage(app, report).await {
@@ -365,7 +365,7 @@ impl Engine {
             // No new request: a retry of a sync with options (after a
             // transient error, or by the retry policy) keeps its options, so
             // a sync of one object is never retried as a sync of the app.
-            Ok(None) if report.requested.is_none() => stored
+            Ok(None) if !report.sync_requested() => stored
                 .and_then(|s| s.operation_state.as_ref())
                 .filter(|o| {
                     matches!(o.phase, OperationPhase::Error | OperationPhase::Failed)
@@ -459,7 +459,7 @@ impl Engine {
     fn sync_due(&self, app: &Application, report: &mut Report, planned: &Planned) -> Due {
         let stored = app.status.clone().unwrap_or_default();
         let revision = &planned.desired.resolved.commit;
-        let requested = report.requested.is_some();
+        let requested = report.sync_requested();
         let mut reason = record::sync_reason(app, &stored, revision, &planned.plan, requested);
         let mut blocked = None;
         if reason

@@ -43,6 +43,18 @@ pub const REFRESH_ANNOTATION: &str = "tether.dev/refresh";
 /// A refresh value with this prefix is a hard refresh: the app is rendered
 /// again even when its input's result, or its failure, is cached.
 pub const HARD_REFRESH_PREFIX: &str = "hard:";
+/// A refresh value with this prefix (after any `hard:`) only asks the agent to
+/// look now: fetch, render and compare, and sync only when the app's policy
+/// would anyway (Argo CD's refresh). Without it, a new value is a sync request.
+pub const REFRESH_ONLY_PREFIX: &str = "refresh-only:";
+
+/// Whether a refresh value only asks to look (see [`REFRESH_ONLY_PREFIX`]).
+pub fn is_refresh_only(value: &str) -> bool {
+    value
+        .strip_prefix(HARD_REFRESH_PREFIX)
+        .unwrap_or(value)
+        .starts_with(REFRESH_ONLY_PREFIX)
+}
 /// On an Application: who asked for the refresh (`user:<name>`), recorded as the initiator.
 pub const REFRESH_BY_ANNOTATION: &str = "tether.dev/refresh-by";
 

@@ -261,7 +261,7 @@ async function doRefresh() {
   const ok = await confirmAction({
     title: `Refresh ${NAME}`,
     body: [
-      el("p", {}, "Fetches from Git now and syncs the app to it: in tether a refresh is a sync request, also without automated sync. To only compare, use Sync with dry run."),
+      el("p", {}, "Fetches from Git now and compares with the cluster; with automated sync, applies any change."),
       check("refresh-hard", "Hard: render again even if the result is cached", false),
     ],
     ok: "Refresh",

@@ -731,7 +731,7 @@ const ACTIONS = {
     doing: "Refresh",
     done: "Refresh requested",
     what: (n) =>
-      `tether will read the repository again now, instead of at the next poll, and sync ${n} to it: in tether a refresh is a sync request, also for apps without automated sync. To only compare, use a dry run on the app's page.`,
+      `tether will read the repository again and compare ${n} with the cluster now, instead of at the next poll. Nothing in the cluster changes unless an app syncs automatically.`,
     run: (key) => {
       const [ns, name] = key.split("/");
       return api(`/api/v1/applications/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`, { query: { refresh: "normal" } });

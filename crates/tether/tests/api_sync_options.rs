@@ -102,6 +102,35 @@ fn selected_objects_prune_and_dry_runs_through_the_api() {
     repo.remove("web/old.yaml");
     let second = repo.commit("second");
 
+    // A refresh looks now, as Argo CD's does: the app sees the new commit
+    // and is OutOfSync, and nothing is synced (the app is manual).
+    let refreshed = api.get("/api/v1/applications/tether/web?refresh=normal", &admin);
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let look = refreshed.json()["metadata"]["annotations"]["tether.dev/refresh"]
+        .as_str()
+        .expect("the refresh annotation")
+        .to_string();
+    assert!(look.starts_with("refresh-only:"), "{look}");
+    let app = env.wait_app(
+        "web",
+        "the refresh handled, at the new commit",
+        Duration::from_secs(30),
+        |a| {
+            a["status"]["lastHandledRefresh"] == look.as_str()
+                && a["status"]["sync"]["revision"] == second.as_str()
+        },
+    );
+    assert_eq!(
+        app["status"]["sync"]["status"], "OutOfSync",
+        "{}",
+        app["status"]
+    );
+    assert_eq!(
+        value(&env, "a").as_deref(),
+        Some("1"),
+        "a refresh never syncs"
+    );
+
     // A dry run answers for exactly the selection.
     let dry = api.post(
         SYNC,

@@ -142,6 +142,14 @@ impl SyncRun {
 }
 
 impl Report {
+    /// Whether someone asked for a sync now (a new refresh value that is not
+    /// a refresh-only look).
+    pub fn sync_requested(&self) -> bool {
+        self.requested
+            .as_deref()
+            .is_some_and(|r| !tether_model::is_refresh_only(r))
+    }
+
     /// A reconcile begins: who asked, if anyone.
     pub fn begin(app: &Application) -> Report {
         let stored = app.status.as_ref();
@@ -155,7 +163,12 @@ impl Report {
             Some(r) => tether_model::sync_options_for(app.annotations(), r),
             None => Ok(None),
         };
-        let initiator = match requested {
+        // A refresh-only look asks for no sync: a sync it leads to (a new
+        // commit, on an automated app) is the policy's.
+        let initiator = match requested
+            .as_deref()
+            .filter(|r| !tether_model::is_refresh_only(r))
+        {
             Some(_) => app
                 .annotations()
                 .get(tether_model::REFRESH_BY_ANNOTATION)

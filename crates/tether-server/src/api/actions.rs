@@ -106,10 +106,18 @@ pub async fn request_sync(
     if app.metadata.deletion_timestamp.is_some() {
         return Err(conflict(format!("application {key} is being deleted")).about(key));
     }
+    // `?refresh=` (Argo CD's refresh) only asks the agent to look now; a
+    // sync or a rollback asks it to sync.
+    let look_only = action == "refresh";
     let value = format!(
-        "{}{}",
+        "{}{}{}",
         if hard {
             tether_model::HARD_REFRESH_PREFIX
+        } else {
+            ""
+        },
+        if look_only {
+            tether_model::REFRESH_ONLY_PREFIX
         } else {
             ""
         },
