@@ -574,7 +574,9 @@ function renderObjects() {
       r = { key, el: fresh };
       rows.set(x.id, r);
     }
-    r.el.tabIndex = x.id === focusId ? 0 : -1;
+    // Written only when it changes: an update touches only the nodes that changed.
+    const tab = x.id === focusId ? 0 : -1;
+    if (r.el.tabIndex !== tab) r.el.tabIndex = tab;
     seen.add(x.id);
     els.push(r.el);
   }
