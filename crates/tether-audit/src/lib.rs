@@ -281,16 +281,16 @@ impl AuditLog {
         let mut clauses: Vec<String> = Vec::new();
         let mut values: Vec<Value> = Vec::new();
         if let Some(app) = &q.app {
-            let p = bind(&mut values, Value::Text(app.clone()));
-            if app.contains('/') {
-                clauses.push(format!("app = {p}"));
-            } else {
-                // A bare name matches `<any namespace>/<name>`; compared with
-                // substr rather than LIKE so `_` and `%` in names stay literal.
-                clauses.push(format!(
-                    "(app = {p} OR substr(app, -length({p}) - 1) = '/' || {p})"
-                ));
-            }
+            clauses.push(app_clause(&mut values, app));
+        }
+        if !q.apps.is_empty() {
+            let any: Vec<String> = q.apps.iter().map(|a| app_clause(&mut values, a)).collect();
+            clauses.push(format!("({})", any.join(" OR ")));
+        }
+        if let Some((time, id)) = q.before {
+            let t = bind(&mut values, Value::Integer(time.as_microsecond()));
+            let i = bind(&mut values, Value::Integer(id));
+            clauses.push(format!("(time < {t} OR (time = {t} AND id < {i}))"));
         }
         if let Some(object) = &q.object {
             for term in object.split_whitespace() {
@@ -332,6 +332,18 @@ impl AuditLog {
             format!("WHERE {}", clauses.join(" AND "))
         };
         let sql = match q.limit {
+            Some(limit) if q.newest_first => {
+                let p = bind(
+                    &mut values,
+                    Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
+                );
+                format!(
+                    "SELECT {COLUMNS} FROM records {filter} ORDER BY time DESC, id DESC LIMIT {p}"
+                )
+            }
+            None if q.newest_first => {
+                format!("SELECT {COLUMNS} FROM records {filter} ORDER BY time DESC, id DESC")
+            }
             Some(limit) => {
                 let p = bind(
                     &mut values,
@@ -630,6 +642,17 @@ fn micros(value: i64) -> Result<Timestamp, String> {
 }
 
 /// Adds a parameter and returns its placeholder.
+/// `namespace/name` matches exactly; a bare name matches `<any namespace>/<name>`,
+/// compared with substr rather than LIKE so `_` and `%` in names stay literal.
+fn app_clause(values: &mut Vec<Value>, app: &str) -> String {
+    let p = bind(values, Value::Text(app.to_owned()));
+    if app.contains('/') {
+        format!("app = {p}")
+    } else {
+        format!("(app = {p} OR substr(app, -length({p}) - 1) = '/' || {p})")
+    }
+}
+
 fn bind(values: &mut Vec<Value>, value: Value) -> String {
     values.push(value);
     format!("?{}", values.len())

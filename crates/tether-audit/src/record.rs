@@ -162,9 +162,18 @@ pub struct Query {
     pub since: Option<Timestamp>,
     /// Exclusive, so consecutive windows never count a record twice.
     pub until: Option<Timestamp>,
-    /// Keep only the newest `limit` matches (still returned oldest first),
-    /// as `tail` does: the recent past is what a user asks about.
+    /// Keep only the newest `limit` matches (still returned oldest first,
+    /// unless `newest_first`), as `tail` does: the recent past is what a user
+    /// asks about.
     pub limit: Option<usize>,
+    /// Any of these apps (each matched as `app` is); empty: no filter. Both
+    /// `app` and `apps` must match when both are set.
+    pub apps: Vec<String>,
+    /// Only records before this one, in newest-first order: older than its
+    /// time, or as old with a smaller id (a page's cursor).
+    pub before: Option<(Timestamp, i64)>,
+    /// Return the newest first (pages of the API's audit log).
+    pub newest_first: bool,
 }
 
 /// Bounds on the log's size. Records older than `max_age`, and beyond the

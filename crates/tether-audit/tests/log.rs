@@ -812,3 +812,34 @@ fn retention_spares_running_syncs_and_never_reuses_ids() {
         .unwrap();
     assert_eq!(next, 6);
 }
+
+#[test]
+fn pages_newest_first_across_apps_never_repeat_or_skip() {
+    let (_dir, log) = open_fixture();
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = log
+            .query(&Query {
+                limit: Some(3),
+                newest_first: true,
+                before,
+                ..Query::default()
+            })
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        before = Some((last.time, last.id));
+        seen.extend(page.iter().map(|r| r.id));
+    }
+    assert_eq!(seen, [7, 5, 3, 1, 6, 4, 2]);
+    // Several apps: any of them.
+    let q = Query {
+        apps: vec!["demo/web".into(), "webapp".into()],
+        newest_first: true,
+        ..Query::default()
+    };
+    assert_eq!(ids(&log, q), [7, 3, 1, 6, 2]);
+}

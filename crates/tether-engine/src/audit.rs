@@ -108,13 +108,14 @@ impl Auditor {
         initiator: &str,
         reason: &str,
         kind: SyncKind,
+        options: Option<&tether_model::SyncOptions>,
     ) -> Option<i64> {
         let kind = match kind {
             SyncKind::Sync => EventKind::Sync,
             SyncKind::SelfHeal => EventKind::SelfHeal,
             SyncKind::Rollback => EventKind::Rollback,
         };
-        let rec = Self::with_commit(
+        let mut rec = Self::with_commit(
             self.record(
                 app,
                 kind,
@@ -124,12 +125,14 @@ impl Auditor {
             ),
             resolved,
         );
+        rec.details = options_details(options);
         self.blocking("recording a sync", move |log| log.append(&rec))
             .await
     }
 
     /// A sync ended: close its record and append one record per object it
     /// created, changed, pruned or failed on, in one transaction.
+    #[allow(clippy::too_many_arguments)]
     pub async fn sync_finished(
         &self,
         id: Option<i64>,
@@ -138,6 +141,7 @@ impl Auditor {
         initiator: &str,
         outcome: &ApplyOutcome,
         results: &[tether_model::ResourceResult],
+        options: Option<&tether_model::SyncOptions>,
     ) {
         let succeeded = outcome.phase == tether_model::OperationPhase::Succeeded;
         let final_outcome = if succeeded {
@@ -177,7 +181,10 @@ impl Auditor {
             changes.push(rec);
         }
         let message = outcome.message.clone();
-        let details = serde_json::json!({"objects": results.len(), "changed": changes.len()});
+        let mut details = serde_json::json!({"objects": results.len(), "changed": changes.len()});
+        if let Some(serde_json::Value::Object(o)) = options_details(options) {
+            details.as_object_mut().expect("an object above").extend(o);
+        }
         self.blocking("recording a sync's result", move |log| {
             if let Some(id) = id {
                 log.finish(id, final_outcome, &message, Some(&details))?;
@@ -249,10 +256,24 @@ impl Auditor {
     }
 }
 
+/// A sync's options in its audit record's details: `{"partial": true,
+/// "resources": [...], "prune": true}`; none for a default sync.
+fn options_details(options: Option<&tether_model::SyncOptions>) -> Option<serde_json::Value> {
+    let o = options.filter(|o| !o.is_default())?;
+    let mut v = serde_json::json!({"partial": o.is_partial()});
+    if o.is_partial() {
+        v["resources"] = serde_json::to_value(&o.resources).unwrap_or_default();
+    }
+    if let Some(p) = o.prune {
+        v["prune"] = serde_json::Value::Bool(p);
+    }
+    Some(v)
+}
+
 /// How an object is named in the audit log (what `tether audit --object`
 /// matches): `group/Kind namespace/name`, without the group for core kinds and
 /// without the namespace for cluster-scoped ones.
-fn object_label(group: &str, kind: &str, namespace: &str, name: &str) -> String {
+pub fn object_label(group: &str, kind: &str, namespace: &str, name: &str) -> String {
     let group_kind = if group.is_empty() {
         kind.to_string()
     } else {

@@ -97,6 +97,15 @@ pub struct Preview {
     pub plan: Plan,
 }
 
+/// Why a preview has no plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PreviewError {
+    /// Source, Render or reading live state failed.
+    Failed(String),
+    /// Selected objects that are neither rendered nor in the inventory.
+    Unknown(Vec<ObjectRef>),
+}
+
 /// What a reconcile asks of the scheduler: look again after this long.
 pub struct Outcome {
     pub requeue_after: Duration,
@@ -342,6 +351,18 @@ impl Engine {
             announce,
             handles_refresh: false,
         };
+        // A request whose options cannot be followed is answered once (the
+        // refresh counts as handled), never retried and never half-done.
+        let refused = |failure| Stopped {
+            stage: Stage::Plan,
+            failure,
+            announce: true,
+            handles_refresh: true,
+        };
+        let options = match &report.options {
+            Ok(o) => o.clone().filter(|o| !o.is_default()),
+            Err(e) => return Err(refused(Failure::new("InvalidSyncOptions", e.clone()))),
+        };
         let stored = app.status.as_ref();
         let inventory: Vec<ObjectRef> = stored.map(|s| s.inventory_refs()).unwrap_or_default();
         let live = self
@@ -355,10 +376,26 @@ impl Engine {
         // Whose each live object is: an object another app holds is not this app's to apply.
         let holders = self.holders(app, &desired, &live).await;
         let size = desired.objects.len().max(inventory.len());
+        let prune = options.as_ref().and_then(|o| o.prune);
         let plan = crate::limits::cpu_heavy(size, || {
-            self.plan(app, &mut desired, &live, &inventory, true, &holders)
+            self.plan(app, &mut desired, &live, &inventory, prune, &holders)
         })
         .map_err(|failure| stopped(failure, true))?;
+        // Selected objects: Apply gets only their steps; Assess the whole plan.
+        let selected = match options.as_ref().filter(|o| o.is_partial()) {
+            Some(o) => Some(
+                tether_plan::select::select(&plan, &o.resources, &inventory).map_err(|unknown| {
+                    refused(Failure::new(
+                        "UnknownResources",
+                        format!(
+                            "the sync names objects that are neither rendered from Git nor in the app's inventory: {}; nothing was synced",
+                            tether_plan::select::names(&unknown)
+                        ),
+                    ))
+                })?,
+            ),
+            None => None,
+        };
         report.timed(Stage::Plan, started);
         // Drift: live left Git at the revision already synced.
         let synced_here = stored
@@ -367,11 +404,20 @@ impl Engine {
                 o.revision.as_deref() == Some(desired.resolved.commit.as_str())
                     && o.phase == OperationPhase::Succeeded
             });
-        let drift = if synced_here {
+        let mut drift = if synced_here {
             crate::limits::cpu_heavy(size, || drift::forensics(&plan, &live, &inventory))
         } else {
             BTreeMap::new()
         };
+        // After a sync of selected objects, the others were never synced at
+        // this revision: their difference from Git is not drift.
+        if let Some(only) = stored
+            .and_then(|s| s.operation_state.as_ref())
+            .and_then(|o| o.options.as_ref())
+            .filter(|o| o.is_partial())
+        {
+            drift.retain(|r, _| only.resources.contains(r));
+        }
         let new_drift = self.new_drift(app, &report.key, &drift);
         let planned = Planned {
             desired,
@@ -379,6 +425,8 @@ impl Engine {
             size,
             drift,
             new_drift,
+            options,
+            selected,
         };
         Ok((planned, live))
     }
@@ -431,6 +479,9 @@ impl Engine {
                 }
             }
         }
+        if let (Some(r), Some(o)) = (reason.as_mut(), planned.options.as_ref()) {
+            *r = format!("{r} ({})", o.describe());
+        }
         let kind = if report.held_at.is_some() {
             SyncKind::Rollback
         } else if report.initiator == "self-heal" && !planned.drift.is_empty() {
@@ -461,7 +512,7 @@ impl Engine {
         let audit_id = record.sync_starting(report, planned, &reason, kind).await?;
         let started = std::time::Instant::now();
         let self_heal = report.initiator == "self-heal";
-        let outcome = apply::run(&self.cluster, app, &planned.plan, self_heal).await;
+        let outcome = apply::run(&self.cluster, app, planned.sync_plan(), self_heal).await;
         report.timed(Stage::Apply, started);
         if let Some(cache) = &self.live_cache {
             for (r, obj) in &outcome.applied {
@@ -634,32 +685,55 @@ impl Engine {
 
     /// Source → Render, without touching the cluster: used by `tether app diff`.
     pub async fn preview(&self, app: &Application) -> Result<Preview, String> {
-        let mut desired = self
-            .source_and_render(app, Duration::ZERO)
+        self.preview_with(app, &tether_model::SyncOptions::default(), None)
             .await
-            .map_err(|f| f.message)?;
+            .map_err(|e| match e {
+                PreviewError::Failed(m) => m,
+                PreviewError::Unknown(u) => tether_plan::select::names(&u),
+            })
+    }
+
+    /// What a sync with `options` would do (the API's dry runs): the plan with
+    /// `prune` as asked, cut to the selected objects when there are any; at
+    /// commit `at` (a rollback's) instead of the spec's revision when given.
+    pub async fn preview_with(
+        &self,
+        app: &Application,
+        options: &tether_model::SyncOptions,
+        at: Option<&str>,
+    ) -> Result<Preview, PreviewError> {
+        let failed = |m: String| PreviewError::Failed(m);
+        let mut desired = self
+            .source_and_render_at(app, Duration::ZERO, at)
+            .await
+            .map_err(|f| failed(f.message))?;
         let status = app.status.clone().unwrap_or_default();
         let inventory: Vec<ObjectRef> = status.inventory_refs();
         let live = self
             .live(&Self::app_key(app), &desired, &inventory)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| failed(e.to_string()))?;
         let holders = self.holders(app, &desired, &live).await;
         let plan = self
-            .plan(app, &mut desired, &live, &inventory, true, &holders)
-            .map_err(|f| f.message)?;
+            .plan(
+                app,
+                &mut desired,
+                &live,
+                &inventory,
+                options.prune,
+                &holders,
+            )
+            .map_err(|f| failed(f.message))?;
+        let plan = if options.is_partial() {
+            tether_plan::select::select(&plan, &options.resources, &inventory)
+                .map_err(PreviewError::Unknown)?
+        } else {
+            plan
+        };
         Ok(Preview {
             revision: desired.resolved.commit,
             plan,
         })
-    }
-
-    async fn source_and_render(
-        &self,
-        app: &Application,
-        max_age: Duration,
-    ) -> Result<Desired, Failure> {
-        self.source_and_render_at(app, max_age, None).await
     }
 
     /// Source and Render, at `at` (a commit) instead of the spec's revision when given.
@@ -842,11 +916,12 @@ impl Engine {
                 ),
             )
         };
-        let rendered = self
-            .renderer
-            .render(&req)
-            .await
-            .map_err(|e| at(e.reason(), &e))?;
+        let rendered = self.renderer.render(&req).await.map_err(|e| {
+            let location = e
+                .location(path)
+                .map(|(file, line, column)| record::Location { file, line, column });
+            at(e.reason(), &e).at(location)
+        })?;
         let tracking =
             tether_model::tracking_value(&app.namespace().unwrap_or_default(), &app_name);
         // Label values are at most 63 characters; a longer one would make every apply fail.
@@ -1025,7 +1100,7 @@ impl Engine {
         desired: &mut Desired,
         live: &BTreeMap<ObjectRef, Value>,
         inventory: &[ObjectRef],
-        allow_prune: bool,
+        prune: Option<bool>,
         holders: &tether_plan::owner::Holders,
     ) -> Result<Plan, Failure> {
         let objects: Vec<Value> = std::mem::take(&mut desired.objects)
@@ -1040,7 +1115,8 @@ impl Engine {
             live,
             inventory,
             tracking: &tracking,
-            prune: allow_prune && automated.is_some_and(|a| a.prune),
+            // A sync asked with `prune` decides; else the policy does.
+            prune: prune.unwrap_or_else(|| automated.is_some_and(|a| a.prune)),
             allow_empty: automated.is_some_and(|a| a.allow_empty),
             prune_last: app.spec.sync_option("PruneLast"),
             ignore: &app.spec.ignore_differences,
@@ -1150,7 +1226,9 @@ fn invalid_object(
         ),
         None => format!("{origin}: {kind} {name:?}: {e}"),
     };
-    Err(Failure::new("InvalidObject", message))
+    let location = tether_render::origin_location(&origin)
+        .map(|(file, line, column)| record::Location { file, line, column });
+    Err(Failure::new("InvalidObject", message).at(location))
 }
 
 pub fn short(commit: &str) -> &str {

@@ -6,6 +6,7 @@ pub mod inventory;
 pub mod notifier;
 pub mod object;
 pub mod status;
+pub mod sync_request;
 pub mod text;
 
 pub use application::*;
@@ -13,6 +14,9 @@ pub use inventory::{Inventory, InventoryEntry, ResourceCounts};
 pub use notifier::{Notifier, NotifierSpec, NotifierStatus};
 pub use object::ObjectRef;
 pub use status::*;
+pub use sync_request::{
+    SYNC_REQUEST_ANNOTATION, SyncOptions, SyncRequestAnnotation, sync_options_for,
+};
 
 /// Field manager of what tether applies outside any app (namespaces it creates, its own
 /// CRD), and the one every app shared before each app got its own ([`field_manager`]).

@@ -43,6 +43,38 @@ pub struct ApplicationStatus {
     /// Set while the app is held at an older commit by `tether app rollback`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackState>,
+    /// The failure that stopped the last reconcile before anything was
+    /// applied (Source, Render or Plan), with the file, line and column when
+    /// the commit's content is at fault; cleared once a reconcile gets
+    /// through Plan. The `Stalled` condition carries the same message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<StatusError>,
+}
+
+/// Where a reconcile failed, for a client to point at (`status.error`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusError {
+    /// `source`, `render` or `plan`.
+    pub stage: String,
+    /// The condition's reason: `RenderFailed`, `InvalidObject`, `SourceUnreachable`, ...
+    pub reason: String,
+    pub message: String,
+    /// The commit that failed, when Source got that far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// The file at fault, relative to the repository's root, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// 1-based, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// 1-based, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u64>,
+    /// When it first failed this way (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 /// A rollback in force: the app stays at `revision` and does not auto-sync
@@ -257,6 +289,9 @@ pub struct OperationState {
     /// The Application's generation this sync applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_generation: Option<i64>,
+    /// The options it was asked with (selected objects, prune), when any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<crate::SyncOptions>,
 }
 
 fn is_zero(n: &i64) -> bool {
@@ -320,9 +355,34 @@ pub struct HistoryEntry {
     /// 20, then a count of the rest. The audit log keeps every one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<String>,
+    /// The same objects as `changes`, structured, for a client to link to
+    /// (at most 20; the audit log keeps every one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ChangedObject>,
     /// How long the apply took, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// The options it was asked with: `resources` (a partial sync of only
+    /// those objects) and `prune` (forced on or off), when any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<crate::SyncOptions>,
+}
+
+/// One object a sync changed.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangedObject {
+    #[serde(default)]
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    pub name: String,
+    /// `created`, `configured`, `pruned`, or `failed to create` (…).
+    pub action: String,
+    /// For an update: the fields that changed (at most 5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
 }
 
 impl ApplicationStatus {
@@ -418,6 +478,12 @@ impl ApplicationStatus {
                 }
             }
         }
+        if let Some(e) = &mut self.error {
+            multi(&mut e.message);
+            if let Some(f) = &mut e.file {
+                one(f);
+            }
+        }
         if let Some(op) = &mut self.operation_state {
             multi(&mut op.message);
             one(&mut op.initiator);
@@ -437,6 +503,12 @@ impl ApplicationStatus {
             one(&mut h.summary);
             for line in &mut h.changes {
                 one(line);
+            }
+            for o in &mut h.objects {
+                one(&mut o.action);
+                for f in &mut o.fields {
+                    one(f);
+                }
             }
         }
         // `last_handled_refresh` is left as it is: it is compared with the

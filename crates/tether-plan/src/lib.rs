@@ -9,6 +9,7 @@ pub mod names;
 pub mod order;
 pub mod owner;
 pub mod plan;
+pub mod select;
 
 pub use diff::{CompareOptions, Comparison, FieldChange, compare, compare_ignored, rules_for};
 pub use order::{Stage, kind_rank, sort_key, wave};

@@ -114,6 +114,54 @@ impl RenderError {
         )
     }
 
+    /// The file at fault, with line and column when known, for a client to
+    /// point at: `(file, line, column)`. Files named by tether are relative to
+    /// the repository's root; a file only a tool's output names (Helm's
+    /// `chart/templates/x.yaml`, Kustomize's) is as the tool printed it,
+    /// Helm's chart name replaced by the app's path. Best effort: `None` when
+    /// no file can be told.
+    pub fn location(&self, app_path: &str) -> Option<(String, Option<u64>, Option<u64>)> {
+        match self {
+            // A file in the repository; or a tool's output, where the line is
+            // the output's: Helm's names its template (without a line), a
+            // Kustomize output names nothing.
+            RenderError::Yaml {
+                file, line, column, ..
+            } if is_manifest_file(file) => Some((file.clone(), Some(*line), Some(*column))),
+            RenderError::Yaml { file, .. } => helm_template(file).map(|f| (f, None, None)),
+            RenderError::FileTooLarge { file, .. } if !file.contains(' ') => {
+                Some((file.clone(), None, None))
+            }
+            RenderError::NotAnObject { origin, .. } => origin_location(origin),
+            RenderError::Duplicate { second, .. } => origin_location(second),
+            RenderError::Jsonnet { file, message } => Some(
+                find_location(message)
+                    .map(|(f, l, c)| (f, Some(l), c))
+                    .unwrap_or_else(|| (file.clone(), None, None)),
+            ),
+            RenderError::Tool { tool, stderr, .. } => {
+                let (f, line, column) = find_location(stderr)
+                    .map(|(f, l, c)| (f, Some(l), c))
+                    .or_else(|| find_file(stderr).map(|f| (f, find_line_word(stderr), None)))?;
+                let f = match (tool, f.split_once('/')) {
+                    // `chart/templates/x.yaml`: the chart is the app's path.
+                    (Tool::Helm, Some((_, rest))) => {
+                        let app = app_path.trim_matches('/');
+                        if app.is_empty() || app == "." {
+                            rest.to_string()
+                        } else {
+                            format!("{app}/{rest}")
+                        }
+                    }
+                    _ => f,
+                };
+                Some((f, line, column))
+            }
+            RenderError::RemoteNotAllowed { file, .. } => Some((file.clone(), None, None)),
+            _ => None,
+        }
+    }
+
     /// A short reason for the Application's condition.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -131,9 +179,159 @@ impl RenderError {
     }
 }
 
+/// `helm template charts/web: templates/x.yaml (output line 40)`: the
+/// template, relative to the repository (`charts/web/templates/x.yaml`).
+fn helm_template(label: &str) -> Option<String> {
+    let rest = label.strip_prefix("helm template ")?;
+    let (chart, src) = rest.split_once(": ")?;
+    let src = src.split(" (").next().unwrap_or(src).trim();
+    if !is_manifest_file(src) {
+        return None;
+    }
+    Some(if chart.is_empty() || chart == "." {
+        src.to_string()
+    } else {
+        format!("{}/{src}", chart.trim_end_matches('/'))
+    })
+}
+
+/// Where a rendered object came from (its origin: `dir/x.yaml:12`, the
+/// file and its document's first line; Helm's template), as `(file, line,
+/// column)`; `None` for a Kustomize output.
+pub fn origin_location(origin: &str) -> Option<(String, Option<u64>, Option<u64>)> {
+    if let Some(f) = helm_template(origin) {
+        return Some((f, None, None));
+    }
+    match origin.rsplit_once(':') {
+        Some((file, line)) if line.parse::<u64>().is_ok() && is_manifest_file(file) => {
+            Some((file.to_string(), line.parse().ok(), None))
+        }
+        _ if is_manifest_file(origin) => Some((origin.to_string(), None, None)),
+        _ => None,
+    }
+}
+
+fn is_manifest_file(word: &str) -> bool {
+    [".yaml", ".yml", ".json", ".jsonnet", ".libsonnet", ".tpl"]
+        .iter()
+        .any(|ext| word.ends_with(ext))
+        && !word.contains("://")
+}
+
+/// Words of a tool's output, split at spaces, quotes and brackets.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c.is_whitespace() || "'\"`()[]{},;".contains(c))
+        .filter(|w| !w.is_empty())
+}
+
+/// The first `file.yaml:LINE[:COLUMN]` (Jsonnet's and Helm's template errors).
+fn find_location(text: &str) -> Option<(String, u64, Option<u64>)> {
+    words(text).find_map(|w| {
+        let w = w.trim_end_matches(':');
+        let mut parts = w.split(':');
+        let file = parts.next()?;
+        let line = parts.next()?.parse::<u64>().ok()?;
+        // Jsonnet: `3:5-10`; the column is where the span starts.
+        let column = parts
+            .next()
+            .and_then(|c| c.split('-').next())
+            .and_then(|c| c.parse::<u64>().ok());
+        is_manifest_file(file).then(|| (file.to_string(), line, column))
+    })
+}
+
+/// The first word that names a manifest file.
+fn find_file(text: &str) -> Option<String> {
+    words(text)
+        .map(|w| w.trim_end_matches(':'))
+        .find(|w| is_manifest_file(w))
+        .map(str::to_string)
+}
+
+/// `line 4` in a YAML parser's message.
+fn find_line_word(text: &str) -> Option<u64> {
+    let mut it = words(text).peekable();
+    while let Some(w) = it.next() {
+        if w == "line"
+            && let Some(n) = it.peek().and_then(|n| n.trim_end_matches(':').parse().ok())
+        {
+            return Some(n);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_say_which_file_and_line() {
+        let yaml = RenderError::Yaml {
+            file: "apps/web/cm.yaml".into(),
+            line: 3,
+            column: 7,
+            message: "x".into(),
+        };
+        assert_eq!(
+            yaml.location("apps/web"),
+            Some(("apps/web/cm.yaml".into(), Some(3), Some(7)))
+        );
+        let helm = RenderError::Tool {
+            tool: Tool::Helm,
+            command: "helm template".into(),
+            status: "exit status 1".into(),
+            stderr: "Error: YAML parse error on web/templates/cm.yaml: error converting YAML to JSON: yaml: line 4: did not find expected key".into(),
+        };
+        assert_eq!(
+            helm.location("charts/web"),
+            Some(("charts/web/templates/cm.yaml".into(), Some(4), None))
+        );
+        let tpl = RenderError::Tool {
+            tool: Tool::Helm,
+            command: "helm template".into(),
+            status: "exit status 1".into(),
+            stderr: "Error: parse error at (web/templates/cm.yaml:9): unexpected \"}\"".into(),
+        };
+        assert_eq!(
+            tpl.location(""),
+            Some(("templates/cm.yaml".into(), Some(9), None))
+        );
+        let jsonnet = RenderError::Jsonnet {
+            file: "j/main.jsonnet".into(),
+            message: "syntax error\n    j/lib.libsonnet:12:5-9".into(),
+        };
+        assert_eq!(
+            jsonnet.location("j"),
+            Some(("j/lib.libsonnet".into(), Some(12), Some(5)))
+        );
+        let dup = RenderError::NotAnObject {
+            origin: "k/a.yaml:4".into(),
+            detail: "no kind".into(),
+        };
+        assert_eq!(dup.location("k"), Some(("k/a.yaml".into(), Some(4), None)));
+        // Tool output: Helm's template without the output's line; Kustomize's nothing.
+        let rendered = |file: &str| RenderError::Yaml {
+            file: file.into(),
+            line: 40,
+            column: 1,
+            message: "x".into(),
+        };
+        assert_eq!(
+            rendered("helm template charts/web: templates/cm.yaml (output line 40)")
+                .location("charts/web"),
+            Some(("charts/web/templates/cm.yaml".into(), None, None))
+        );
+        assert_eq!(rendered("output of kustomize build k").location("k"), None);
+        let none = RenderError::Tool {
+            tool: Tool::Kustomize,
+            command: "kustomize build".into(),
+            status: "exit status 1".into(),
+            stderr: "Error: something went wrong".into(),
+        };
+        assert_eq!(none.location("k"), None);
+        assert_eq!(RenderError::Stopped.location(""), None);
+    }
 
     #[test]
     fn file_names_in_messages_stay_on_one_line() {

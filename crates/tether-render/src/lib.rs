@@ -37,7 +37,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tether_model::{Source, Tool};
 
-pub use error::RenderError;
+pub use error::{RenderError, origin_location};
 pub use worker::{Limits, WorkerCommand};
 
 use crate::helm::ChartInfo;

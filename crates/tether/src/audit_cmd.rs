@@ -67,6 +67,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         since: when(&args.since)?,
         until: when(&args.until)?,
         limit: args.limit,
+        ..Query::default()
     };
     // Read-only: a running agent's in-progress syncs must not be marked interrupted.
     let log = AuditLog::open_read_only(&args.state_dir)

@@ -489,6 +489,27 @@ fn the_api_end_to_end() {
     );
 
     // ---- rollback through the API ----
+    // A dry run first: what going back would change, nothing applied.
+    let dry = http.post(
+        "/api/v1/applications/tether/web/rollback",
+        &admin,
+        &json!({"id": first_id, "dryRun": true}),
+    );
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    let dry = dry.json();
+    assert_eq!(dry["revision"], first);
+    assert!(
+        dry["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "settings" && c["action"] == "update"),
+        "{dry}"
+    );
+    assert_eq!(
+        env.get("configmap", "web", "settings").unwrap()["data"]["value"],
+        "two"
+    );
     let rolled = http.post(
         "/api/v1/applications/tether/web/rollback",
         &admin,
@@ -599,7 +620,16 @@ fn the_api_end_to_end() {
         &admin,
         &json!({"resources": [{"kind": "ConfigMap", "name": "settings"}]}),
     );
-    assert_eq!(selected.status, 501, "{}", selected.body);
+    // An object the app has not (a ConfigMap named so, but in no namespace): 400, named.
+    assert_eq!(selected.status, 400, "{}", selected.body);
+    assert!(
+        selected.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("ConfigMap settings"),
+        "{}",
+        selected.body
+    );
     let other_rev = http.post(sync_path, &admin, &json!({"revision": "v9"}));
     assert_eq!(other_rev.status, 501, "{}", other_rev.body);
     let unknown = http.get("/api/v1/nothing-here", &admin);

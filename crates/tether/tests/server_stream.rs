@@ -619,7 +619,8 @@ fn the_browser_session_signs_in_and_out_with_a_cookie() {
     );
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
     assert!(
-        page.body.contains("<script type=\"module\" src=\"/assets/login.js?v="),
+        page.body
+            .contains("<script type=\"module\" src=\"/assets/login.js?v="),
         "{}",
         page.body
     );

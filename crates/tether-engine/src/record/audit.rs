@@ -44,6 +44,7 @@ pub async fn record(
                 &report.initiator,
                 &sync.outcome,
                 results,
+                planned.options.as_ref(),
             )
             .await;
     }
@@ -95,6 +96,7 @@ mod tests {
                 "self-heal",
                 "self-heal",
                 SyncKind::SelfHeal,
+                None,
             )
             .await;
         assert!(id.is_some());

@@ -146,6 +146,7 @@ pub(crate) mod tests {
             }),
             rollback: None,
             held_at: None,
+            options: Ok(None),
             timings: Timings::default(),
             ended,
         }
@@ -194,6 +195,8 @@ pub(crate) mod tests {
             size: 0,
             drift,
             new_drift,
+            options: None,
+            selected: None,
         }
     }
 

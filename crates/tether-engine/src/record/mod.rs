@@ -74,15 +74,23 @@ impl<'a> Record<'a> {
             &report.initiator,
             self.app.metadata.generation,
             reason,
+            planned.options.as_ref(),
         );
-        inventory_intent(&mut self.status, &planned.plan);
+        inventory_intent(&mut self.status, planned.sync_plan());
         if !self.write(self.status.clone()).await {
             return Err(StatusNotWritten);
         }
         Ok(match &self.engine.audit {
             Some(a) => {
-                a.sync_started(&report.key, resolved, &report.initiator, reason, kind)
-                    .await
+                a.sync_started(
+                    &report.key,
+                    resolved,
+                    &report.initiator,
+                    reason,
+                    kind,
+                    planned.options.as_ref(),
+                )
+                .await
             }
             None => None,
         })

@@ -10,6 +10,7 @@ use std::time::Duration;
 use kube::ResourceExt;
 use tether_model::{
     Application, Drift, HealthStatus, ObjectRef, OperationPhase, ResourceStatus, RollbackState,
+    SyncOptions,
 };
 use tether_plan::plan::Plan;
 
@@ -35,6 +36,9 @@ pub struct Report {
     pub rollback: Option<RollbackState>,
     /// The commit a rollback holds the app at, when one is in force.
     pub held_at: Option<String>,
+    /// The options of the requested sync (`tether.dev/sync-request` for this
+    /// refresh value), or why they are not valid. Plan reads them.
+    pub options: Result<Option<SyncOptions>, String>,
     pub timings: Timings,
     pub ended: Ended,
 }
@@ -79,6 +83,18 @@ pub struct Planned {
     pub drift: BTreeMap<ObjectRef, Drift>,
     /// The part of `drift` not reported before: each is announced once.
     pub new_drift: Vec<NewDrift>,
+    /// A requested sync's options (selected objects, prune), when any.
+    pub options: Option<SyncOptions>,
+    /// With selected objects: the part of `plan` the sync applies and prunes
+    /// (`tether_plan::select`); `plan` stays whole for Assess.
+    pub selected: Option<Plan>,
+}
+
+impl Planned {
+    /// What a sync applies: the selection, or the whole plan.
+    pub fn sync_plan(&self) -> &Plan {
+        self.selected.as_ref().unwrap_or(&self.plan)
+    }
 }
 
 /// Drift seen for the first time.
@@ -135,6 +151,10 @@ impl Report {
             .cloned();
         let handled = stored.and_then(|s| s.last_handled_refresh.clone());
         let requested = refresh.filter(|r| Some(r) != handled.as_ref());
+        let options = match &requested {
+            Some(r) => tether_model::sync_options_for(app.annotations(), r),
+            None => Ok(None),
+        };
         let initiator = match requested {
             Some(_) => app
                 .annotations()
@@ -150,6 +170,7 @@ impl Report {
             commit: None,
             rollback: stored.and_then(|s| s.rollback.clone()),
             held_at: None,
+            options,
             timings: Timings::default(),
             ended: Ended::Suspended,
         }

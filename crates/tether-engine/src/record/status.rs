@@ -30,6 +30,16 @@ pub const STATUS_MANAGER: &str = "tether-agent";
 pub struct Failure {
     pub reason: &'static str,
     pub message: String,
+    /// Where in the repository the commit's content is at fault, when known.
+    pub location: Option<Location>,
+}
+
+/// A file in the repository, with line and column when known (1-based).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Location {
+    pub file: String,
+    pub line: Option<u64>,
+    pub column: Option<u64>,
 }
 
 impl Failure {
@@ -37,8 +47,40 @@ impl Failure {
         Failure {
             reason,
             message: message.into(),
+            location: None,
         }
     }
+
+    pub fn at(mut self, location: Option<Location>) -> Failure {
+        self.location = location;
+        self
+    }
+}
+
+/// `status.error` for a reconcile that stopped at `stage`, keeping `since`
+/// while it keeps failing the same way.
+pub fn status_error(
+    previous: Option<&tether_model::StatusError>,
+    stage: crate::report::Stage,
+    failure: &Failure,
+    revision: Option<&str>,
+) -> tether_model::StatusError {
+    let loc = failure.location.clone().unwrap_or_default();
+    let mut e = tether_model::StatusError {
+        stage: stage.as_str().to_string(),
+        reason: failure.reason.to_string(),
+        message: failure.message.clone(),
+        revision: revision.map(str::to_string),
+        file: failure.location.as_ref().map(|_| loc.file.clone()),
+        line: loc.line,
+        column: loc.column,
+        since: None,
+    };
+    let same = previous.filter(|p| {
+        p.stage == e.stage && p.reason == e.reason && p.revision == e.revision && p.file == e.file
+    });
+    e.since = Some(same.and_then(|p| p.since.clone()).unwrap_or_else(time::now));
+    e
 }
 
 pub fn resource_ref(r: &ResourceStatus) -> ObjectRef {
@@ -271,6 +313,7 @@ pub fn operation_started(
     initiator: &str,
     generation: Option<i64>,
     reason: &str,
+    options: Option<&tether_model::SyncOptions>,
 ) {
     let (retry_count, transient_retries) = retry_counts(status.operation_state.as_ref(), reason);
     status.operation_state = Some(OperationState {
@@ -285,6 +328,7 @@ pub fn operation_started(
         retry_count,
         transient_retries,
         synced_generation: generation,
+        options: options.cloned(),
     });
     let now = time::now();
     status.set_condition(
@@ -532,6 +576,7 @@ pub fn finish(
     app: &Application,
     desired: &Desired,
     plan: &Plan,
+    applied_plan: &Plan,
     resources: Vec<ResourceStatus>,
     health: HealthStatus,
     synced: Option<&ApplyOutcome>,
@@ -587,9 +632,14 @@ pub fn finish(
             .operation_state
             .as_ref()
             .and_then(|o| o.synced_generation);
-        let results = results(plan, outcome);
+        // Over what was applied: a sync of selected objects changed only those.
+        let results = results(applied_plan, outcome);
         let summary = summarise(&results);
-        let changes = changed_objects(plan, &results);
+        let (changes, objects) = changed_objects(applied_plan, &results);
+        let options = status
+            .operation_state
+            .as_ref()
+            .and_then(|o| o.options.clone());
         let (kept, results_omitted) = bound_results(&results);
         all_results = results;
         let results = kept;
@@ -605,6 +655,7 @@ pub fn finish(
             retry_count,
             transient_retries,
             synced_generation,
+            options: options.clone(),
         };
         let meta = &desired.resolved.meta;
         // Retries after transient errors replace one another, so an outage
@@ -633,7 +684,9 @@ pub fn finish(
             message: message.clone(),
             summary,
             changes,
+            objects,
             duration_ms: Some(u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX)),
+            options,
         });
         let excess = status.history.len().saturating_sub(history_limit.max(1));
         status.history.drain(..excess);
@@ -830,8 +883,12 @@ const HISTORY_CHANGES: usize = 20;
 /// One line per object created, configured, pruned or failed, with the
 /// fields an update changed: the first [`HISTORY_CHANGES`], then how many
 /// more. `results` is [`results`]' output, one per step in plan order.
-fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
+fn changed_objects(
+    plan: &Plan,
+    results: &[ResourceResult],
+) -> (Vec<String>, Vec<tether_model::ChangedObject>) {
     let mut lines: Vec<String> = Vec::new();
+    let mut objects: Vec<tether_model::ChangedObject> = Vec::new();
     let mut more = 0usize;
     let changed = plan.steps.iter().zip(results).filter(|(_, r)| {
         r.action != "unchanged" && r.status != "Skipped" && r.action != "prune-skipped"
@@ -856,6 +913,14 @@ fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
             Vec::new()
         };
         let object = &step.object;
+        objects.push(tether_model::ChangedObject {
+            group: object.group.clone(),
+            kind: object.kind.clone(),
+            namespace: object.namespace.clone(),
+            name: object.name.clone(),
+            action: verb.clone(),
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+        });
         lines.push(if crate::owner::names_another_app(r) {
             format!("{verb} {object} ({})", r.message)
         } else if fields.is_empty() {
@@ -867,7 +932,7 @@ fn changed_objects(plan: &Plan, results: &[ResourceResult]) -> Vec<String> {
     if more > 0 {
         lines.push(format!("… and {more} more"));
     }
-    lines
+    (lines, objects)
 }
 
 fn summarise(results: &[ResourceResult]) -> String {
@@ -972,6 +1037,13 @@ pub fn status_of(
         }
         Ended::Stopped(s) => {
             failed_before_sync(status, app, &s.failure);
+            let revision = report.commit.as_ref().map(|c| c.revision.as_str());
+            status.error = Some(status_error(
+                status.error.as_ref(),
+                s.stage,
+                &s.failure,
+                revision,
+            ));
             if s.handles_refresh && handled.is_some() {
                 status.last_handled_refresh = handled;
             }
@@ -979,6 +1051,7 @@ pub fn status_of(
         }
         Ended::SyncNotStarted(_) => (Write::Never, Vec::new(), None),
         Ended::Reconciled(r) => {
+            status.error = None;
             let planned = &r.planned;
             let resources = std::mem::take(&mut r.resources);
             let results = crate::limits::cpu_heavy(planned.size, || {
@@ -987,6 +1060,7 @@ pub fn status_of(
                     app,
                     &planned.desired,
                     &planned.plan,
+                    planned.sync_plan(),
                     resources,
                     r.health.clone(),
                     r.sync.as_ref().map(|s| &s.outcome),
@@ -1116,7 +1190,11 @@ mod tests {
         // A failed render: Stalled, the user's refresh handled, written.
         let mut r = report(Ended::Stopped(Stopped {
             stage: crate::report::Stage::Render,
-            failure: Failure::new("RenderFailed", "bad yaml"),
+            failure: Failure::new("RenderFailed", "bad yaml").at(Some(Location {
+                file: "web/cm.yaml".into(),
+                line: Some(5),
+                column: Some(7),
+            })),
             announce: true,
             handles_refresh: true,
         }));
@@ -1126,7 +1204,29 @@ mod tests {
         assert_eq!(update.write, Write::Always);
         assert_eq!(status.condition("Stalled").unwrap().reason, "RenderFailed");
         assert_eq!(status.last_handled_refresh.as_deref(), Some("now"));
-        assert_eq!(status.sync.unwrap().status, SyncCode::Unknown);
+        assert_eq!(status.sync.clone().unwrap().status, SyncCode::Unknown);
+        // Where it failed, for a client to point at; `since` stays while it
+        // keeps failing the same way.
+        let error = status.error.clone().expect("status.error");
+        assert_eq!(
+            (
+                error.stage.as_str(),
+                error.reason.as_str(),
+                error.revision.as_deref()
+            ),
+            ("render", "RenderFailed", Some("abc"))
+        );
+        assert_eq!(
+            (error.file.as_deref(), error.line, error.column),
+            (Some("web/cm.yaml"), Some(5), Some(7))
+        );
+        let since = error.since.clone();
+        status_of(&mut status, &a, &mut r, 10, poll);
+        assert_eq!(status.error.as_ref().unwrap().since, since);
+        // A reconcile that gets through Plan clears it.
+        let mut ok = report(reconciled(planned(&[]), None, HealthCode::Healthy));
+        status_of(&mut status, &a, &mut ok, 10, poll);
+        assert_eq!(status.error, None);
         // Reading live failed: retried quietly, the refresh not handled yet.
         let mut r = report(Ended::Stopped(Stopped {
             stage: crate::report::Stage::Plan,
@@ -1151,7 +1251,14 @@ mod tests {
         run.retries = (0, 2);
         let mut r = report(reconciled(planned(&[]), Some(run), HealthCode::Healthy));
         let mut status = ApplicationStatus::default();
-        operation_started(&mut status, "abc", "auto", Some(1), "new revision abc");
+        operation_started(
+            &mut status,
+            "abc",
+            "auto",
+            Some(1),
+            "new revision abc",
+            None,
+        );
         let update = status_of(&mut status, &a, &mut r, 10, poll);
         assert_eq!(update.write, Write::UnlessNothingNew);
         assert_eq!(status.history.len(), 1);
@@ -1243,6 +1350,7 @@ mod tests {
                 "auto",
                 Some(1),
                 &format!("retry {n} {TRANSIENT_RETRY}"),
+                None,
             );
             assert_eq!(counts(&status), (1, n));
             status.operation_state.as_mut().unwrap().phase = OperationPhase::Error;
@@ -1251,10 +1359,24 @@ mod tests {
         status.operation_state.as_mut().unwrap().phase = OperationPhase::Failed;
         let why = sync_reason(&a, &status, "abc", &out_of_sync(), false);
         assert_eq!(why.as_deref(), Some("retry 2 of the failed sync"));
-        operation_started(&mut status, "abc", "auto", Some(1), why.as_deref().unwrap());
+        operation_started(
+            &mut status,
+            "abc",
+            "auto",
+            Some(1),
+            why.as_deref().unwrap(),
+            None,
+        );
         assert_eq!(counts(&status), (2, 0));
         // A new reason (Git moved) starts both counts again.
-        operation_started(&mut status, "def", "auto", Some(1), "new revision def");
+        operation_started(
+            &mut status,
+            "def",
+            "auto",
+            Some(1),
+            "new revision def",
+            None,
+        );
         assert_eq!(counts(&status), (0, 0));
     }
 
@@ -1502,8 +1624,17 @@ mod tests {
         };
         let outcome = ApplyOutcome::default();
         let all = results(&plan, &outcome);
-        let lines = changed_objects(&plan, &all);
+        let (lines, objects) = changed_objects(&plan, &all);
         assert_eq!(lines.len(), HISTORY_CHANGES + 1);
+        assert_eq!(objects.len(), HISTORY_CHANGES);
+        assert_eq!(
+            (
+                objects[0].kind.as_str(),
+                objects[0].name.as_str(),
+                objects[0].action.as_str()
+            ),
+            ("ConfigMap", "c0", "created")
+        );
         assert_eq!(lines[0], "created ConfigMap web/c0");
         assert_eq!(lines[HISTORY_CHANGES], "… and 4980 more");
     }

@@ -1,6 +1,7 @@
 //! Acting on Applications, as the CLI does: by writing the Application (the
-//! refresh, refresh-by and rollback annotations; the cascade finalizer and a
-//! delete), so whichever replica leads does the work. Each request is checked
+//! refresh, refresh-by and rollback annotations, and a sync's options in
+//! `tether.dev/sync-request`; the cascade finalizer and a delete), so
+//! whichever replica leads does the work. Each request is checked
 //! against the caller's role and written to the audit log with the token's
 //! name as the actor; the refresh-by annotation carries the same name into the
 //! engine's own sync record.
@@ -15,8 +16,9 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tether_model::{
-    Application, CASCADE_FINALIZER, OperationPhase, REFRESH_ANNOTATION, REFRESH_BY_ANNOTATION,
-    ROLLBACK_ANNOTATION,
+    Application, CASCADE_FINALIZER, ObjectRef, OperationPhase, REFRESH_ANNOTATION,
+    REFRESH_BY_ANNOTATION, ROLLBACK_ANNOTATION, SYNC_REQUEST_ANNOTATION, SyncOptions,
+    SyncRequestAnnotation,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -27,6 +29,7 @@ use super::{ApiState, Caller, Verb};
 
 /// Write one API request to the audit log (best effort: a log that cannot be
 /// written is logged, never a failed request).
+#[allow(clippy::too_many_arguments)]
 pub async fn record(
     state: &ApiState,
     caller: &Caller,
@@ -35,7 +38,18 @@ pub async fn record(
     revision: Option<String>,
     outcome: &str,
     message: String,
+    options: Option<&SyncOptions>,
 ) {
+    let mut details = json!({"action": action});
+    if let Some(o) = options.filter(|o| !o.is_default()) {
+        details["partial"] = json!(o.is_partial());
+        if o.is_partial() {
+            details["resources"] = json!(o.resources);
+        }
+        if let Some(p) = o.prune {
+            details["prune"] = json!(p);
+        }
+    }
     let rec = tether_audit::NewRecord {
         time: jiff::Timestamp::now(),
         cluster: String::new(),
@@ -48,7 +62,7 @@ pub async fn record(
         object: None,
         outcome: outcome.to_string(),
         message,
-        details: Some(json!({"action": action})),
+        details: Some(details),
     };
     let audit = state.audit.clone();
     let dir = state.ctx.state_dir.clone();
@@ -75,7 +89,9 @@ fn conflict(message: impl Into<String>) -> ApiError {
 
 /// Ask the agent to refresh and sync now (and with `rollback`, to go to that
 /// commit and hold it; without, any rollback in force ends), as `tether app
-/// sync --async` does. Returns the Application as written.
+/// sync --async` does; with `options` (selected objects, prune), carried in
+/// the `tether.dev/sync-request` annotation for this refresh value only.
+/// Returns the Application as written.
 pub async fn request_sync(
     state: &ApiState,
     caller: &Caller,
@@ -83,6 +99,7 @@ pub async fn request_sync(
     hard: bool,
     rollback: Option<String>,
     action: &str,
+    options: Option<&SyncOptions>,
 ) -> Result<Application, ApiError> {
     let (ns, name) = (app.namespace().unwrap_or_default(), app.name_any());
     let key = format!("{ns}/{name}");
@@ -98,10 +115,13 @@ pub async fn request_sync(
         },
         jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
     );
+    let options = options.filter(|o| !o.is_default());
+    let request = options.map(|o| SyncRequestAnnotation::new(&value, o).to_json());
     let patch = json!({"metadata": {"annotations": {
         REFRESH_ANNOTATION: value,
         REFRESH_BY_ANNOTATION: caller.actor(),
         ROLLBACK_ANNOTATION: rollback,
+        SYNC_REQUEST_ANNOTATION: request,
     }}});
     let api: Api<Application> = Api::namespaced(state.ctx.cluster.client().clone(), &ns);
     let written = api
@@ -116,7 +136,16 @@ pub async fn request_sync(
                 action,
                 rollback.clone(),
                 "requested",
-                format!("{action} requested through the API ({REFRESH_ANNOTATION}={value})"),
+                match options {
+                    Some(o) => format!(
+                        "{action} requested through the API ({}; {REFRESH_ANNOTATION}={value})",
+                        o.describe()
+                    ),
+                    None => {
+                        format!("{action} requested through the API ({REFRESH_ANNOTATION}={value})")
+                    }
+                },
+                options,
             )
             .await;
             Ok(app)
@@ -136,24 +165,56 @@ pub struct SyncRequest {
     /// `HEAD`/empty); to go to an older commit use `POST …/rollback`.
     #[serde(default)]
     pub revision: Option<String>,
-    /// Prune objects no longer in Git. Only the app's own policy can be used
-    /// (`syncPolicy.automated.prune`); a different value is refused with 501.
+    /// `true`: prune what Git no longer declares even if
+    /// `syncPolicy.automated.prune` is off (only among `resources` when
+    /// given); `false`: prune nothing on this sync; absent: as the policy says.
     #[serde(default)]
     pub prune: Option<bool>,
-    /// Compute what a sync would change without applying anything.
+    /// Compute what a sync with these options would change, applying nothing.
     #[serde(default)]
     pub dry_run: bool,
     /// Render again even if the result is cached (Argo CD's hard refresh).
     #[serde(default)]
     pub hard_refresh: bool,
-    /// Sync only these objects: not supported yet (501); a sync applies the whole app.
+    /// Sync only these objects (apply them, or prune them when Git no longer
+    /// has them); the others are left as they are. Each must be rendered
+    /// from Git or in the app's inventory (else 400, naming them).
     #[serde(default)]
     pub resources: Option<Vec<SyncResource>>,
 }
 
+impl SyncRequest {
+    /// The options the engine follows.
+    pub fn options(&self) -> Result<SyncOptions, ApiError> {
+        let mut resources = Vec::new();
+        for r in self.resources.iter().flatten() {
+            if r.kind.trim().is_empty() || r.name.trim().is_empty() {
+                return Err(ApiError::bad_request(
+                    "resources: every object needs `kind` and `name` (and `group`, \"\" for core kinds, and `namespace`, \"\" for cluster-scoped ones)",
+                ));
+            }
+            resources.push(ObjectRef::new(&r.group, &r.kind, &r.namespace, &r.name));
+        }
+        if resources.len() > MAX_RESOURCES {
+            return Err(ApiError::bad_request(format!(
+                "resources: at most {MAX_RESOURCES} objects per sync; sync the whole app instead"
+            )));
+        }
+        resources.sort();
+        resources.dedup();
+        Ok(SyncOptions {
+            resources,
+            prune: self.prune,
+        })
+    }
+}
+
+/// Selected objects per sync: the annotation carrying them stays small.
+const MAX_RESOURCES: usize = 500;
+
+/// One object of a sync's `resources`, as Argo CD names it.
 #[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncResource {
     #[serde(default)]
     pub group: String,
@@ -177,6 +238,31 @@ pub struct SyncAccepted {
     /// For a rollback: the commit the app is held at.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// The options the sync was asked with (`resources`, `prune`), when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<SyncOptionsDoc>,
+}
+
+/// A sync's options as the API answers them (and `status.operationState.options`
+/// and `status.history[].options` hold them).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncOptionsDoc {
+    /// The selected objects (`group`, `kind`, `namespace`, `name`); empty: all.
+    #[schema(value_type = Vec<Object>)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ObjectRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune: Option<bool>,
+}
+
+impl From<&SyncOptions> for SyncOptionsDoc {
+    fn from(o: &SyncOptions) -> Self {
+        SyncOptionsDoc {
+            resources: o.resources.clone(),
+            prune: o.prune,
+        }
+    }
 }
 
 /// What `POST …/sync` with `dryRun` answers.
@@ -189,12 +275,24 @@ pub struct DryRun {
     pub in_sync: bool,
     /// e.g. `1 to update, 1 to create`.
     pub summary: String,
-    /// Objects a sync would create, update or prune.
+    /// Objects a sync would create, update or prune (only the selected ones
+    /// when `resources` was given).
     pub changes: Vec<super::objects::PlannedChange>,
+    /// The options this dry run was computed with, when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<SyncOptionsDoc>,
 }
 
-fn accepted(app: &Application, caller: &Caller, revision: Option<String>) -> SyncAccepted {
+fn accepted(
+    app: &Application,
+    caller: &Caller,
+    revision: Option<String>,
+    options: Option<&SyncOptions>,
+) -> SyncAccepted {
     SyncAccepted {
+        options: options
+            .filter(|o| !o.is_default())
+            .map(SyncOptionsDoc::from),
         application: format!("{}/{}", app.namespace().unwrap_or_default(), app.name_any()),
         refresh: app
             .annotations()
@@ -213,15 +311,16 @@ fn accepted(app: &Application, caller: &Caller, revision: Option<String>) -> Syn
     request_body(content = SyncRequest, description = "Optional; an empty body syncs with the defaults"),
     responses(
         (status = 202, description = "The sync was requested", body = SyncAccepted),
-        (status = 200, description = "dryRun: what a sync would change", body = DryRun),
-        (status = 400, description = "The body is malformed or a value is not accepted", body = ErrorBody),
+        (status = 200, description = "dryRun: what a sync with these options would change", body = DryRun),
+        (status = 400, description = "The body is malformed, a value is not accepted, or `resources` names objects the app has not", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not write", body = ErrorBody),
         (status = 404, description = "No such Application", body = ErrorBody),
         (status = 409, description = "The app is being deleted", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
-        (status = 501, description = "A requested option is not supported", body = ErrorBody),
+        (status = 422, description = "dryRun or resources: the app could not be rendered from Git", body = ErrorBody),
+        (status = 501, description = "A revision other than the one the app follows", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn sync(
@@ -237,11 +336,7 @@ pub async fn sync(
     let not_supported = |m: String| {
         ApiError::new(StatusCode::NOT_IMPLEMENTED, "NotImplemented", m).about(key.clone())
     };
-    if req.resources.as_ref().is_some_and(|r| !r.is_empty()) {
-        return Err(not_supported(
-            "syncing selected resources is not supported yet: a sync applies the whole app; omit `resources`".into(),
-        ));
-    }
+    let options = req.options().map_err(|e| e.about(key.clone()))?;
     if let Some(rev) = req
         .revision
         .as_deref()
@@ -261,22 +356,30 @@ pub async fn sync(
             )));
         }
     }
-    let policy_prunes = app.spec.automated().is_some_and(|a| a.prune);
-    if let Some(prune) = req.prune
-        && prune != policy_prunes
-    {
-        return Err(not_supported(format!(
-            "prune={prune} differs from the app's policy (syncPolicy.automated.prune={policy_prunes}); a sync prunes as the policy says: change the policy, or omit `prune`"
-        )));
-    }
     if req.dry_run {
-        let plan = super::objects::preview(&state, &app).await?;
-        return Ok(Json(plan.dry_run(&key)).into_response());
+        let plan = super::objects::preview_with(&state, &app, &options, None).await?;
+        let mut answer = plan.dry_run(&key);
+        answer.options = (!options.is_default()).then(|| SyncOptionsDoc::from(&options));
+        return Ok(Json(answer).into_response());
     }
-    let written = request_sync(&state, &caller, &app, req.hard_refresh, None, "sync").await?;
+    // Selected objects the app has not are refused now, naming them (the
+    // agent checks again when it syncs, against what it renders then).
+    if options.is_partial() && state.ctx.preview.is_some() {
+        super::objects::preview_with(&state, &app, &options, None).await?;
+    }
+    let written = request_sync(
+        &state,
+        &caller,
+        &app,
+        req.hard_refresh,
+        None,
+        "sync",
+        Some(&options),
+    )
+    .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(accepted(&written, &caller, None)),
+        Json(accepted(&written, &caller, None, Some(&options))),
     )
         .into_response())
 }
@@ -288,10 +391,12 @@ pub struct RollbackRequest {
     /// 0: the last successful sync of another revision.
     #[serde(default)]
     pub id: Option<i64>,
-    /// Accepted for Argo CD clients; must be false or absent.
+    /// Answer what going back to that entry would change (200, as the sync's
+    /// dry run), applying nothing.
     #[serde(default)]
     pub dry_run: bool,
-    /// Accepted for Argo CD clients; the app's policy decides.
+    /// As the sync's: `true` prunes what that commit does not declare even
+    /// if the policy does not prune, `false` prunes nothing; absent: the policy.
     #[serde(default)]
     pub prune: Option<bool>,
 }
@@ -304,6 +409,7 @@ pub struct RollbackRequest {
     request_body(content = RollbackRequest),
     responses(
         (status = 202, description = "The rollback was requested", body = SyncAccepted),
+        (status = 200, description = "dryRun: what the rollback would change", body = DryRun),
         (status = 400, description = "No such history entry, or a malformed body", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not write", body = ErrorBody),
@@ -311,7 +417,7 @@ pub struct RollbackRequest {
         (status = 409, description = "The app is being deleted", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
-        (status = 501, description = "dryRun is not supported for a rollback", body = ErrorBody),
+        (status = 422, description = "dryRun: that commit could not be rendered", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn rollback(
@@ -319,18 +425,11 @@ pub async fn rollback(
     caller: Caller,
     AppPath(ns, name): AppPath,
     Body(req): Body<RollbackRequest>,
-) -> Result<(StatusCode, Json<SyncAccepted>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let key = format!("{ns}/{name}");
     caller.allow(Verb::Write, Some(&key))?;
     let app = find(&state, &ns, &name)?;
-    if req.dry_run {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "NotImplemented",
-            "a dry-run rollback is not supported; GET …/history shows what each entry deployed",
-        )
-        .about(key));
-    }
     let status = app.status.clone().unwrap_or_default();
     let current = status
         .sync
@@ -355,6 +454,14 @@ pub async fn rollback(
             })?,
     };
     let revision = entry.revision.clone();
+    let options = SyncOptions {
+        resources: Vec::new(),
+        prune: req.prune,
+    };
+    if req.dry_run {
+        let plan = super::objects::preview_with(&state, &app, &options, Some(&revision)).await?;
+        return Ok(Json(plan.dry_run(&key)).into_response());
+    }
     let written = request_sync(
         &state,
         &caller,
@@ -362,12 +469,14 @@ pub async fn rollback(
         false,
         Some(revision.clone()),
         "rollback",
+        Some(&options),
     )
     .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(accepted(&written, &caller, Some(revision))),
-    ))
+        Json(accepted(&written, &caller, Some(revision), Some(&options))),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -476,6 +585,7 @@ pub async fn delete(
             .and_then(|s| s.revision.clone()),
         "requested",
         format!("delete (cascade={cascade}) requested through the API"),
+        None,
     )
     .await;
     Ok((

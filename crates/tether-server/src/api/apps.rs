@@ -142,6 +142,7 @@ pub async fn get(
             kind == RefreshKind::Hard,
             None,
             "refresh",
+            None,
         )
         .await?;
         return Ok(Json(serde_json::to_value(&app).unwrap_or_default()));
@@ -352,7 +353,7 @@ pub async fn events(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
-    /// Kinds, comma-separated: `sync`, `object-change`, `drift`, `self-heal`, `rollback`, `prune`, `error`, `api-request`.
+    /// Kinds, comma-separated: `sync`, `object-change`, `drift`, `self-heal`, `rollback`, `prune`, `error`, `notification`, `api-request`.
     kind: Option<String>,
     /// From: RFC 3339, or a duration back from now (`1h`, `7d`).
     since: Option<String>,
@@ -366,9 +367,132 @@ pub struct AuditParams {
     limit: Option<usize>,
 }
 
+/// `GET /api/v1/audit`: the per-app route's filters, plus `app` and paging.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditLogParams {
+    /// Apps, comma-separated: `NS/NAME`, or a bare `NAME` for that name in any namespace.
+    app: Option<String>,
+    /// Kinds, comma-separated: `sync`, `object-change`, `drift`, `self-heal`, `rollback`, `prune`, `error`, `notification`, `api-request`.
+    kind: Option<String>,
+    /// From: RFC 3339, or a duration back from now (`1h`, `7d`).
+    since: Option<String>,
+    /// Until (exclusive): RFC 3339, or a duration back from now.
+    until: Option<String>,
+    /// The actor, exactly, or a prefix ending in `*` (`token:*`, `kubectl*`).
+    actor: Option<String>,
+    /// Words that must all appear in the object (`deployment web`).
+    object: Option<String>,
+    /// Page size: 1 to 10000, default 500.
+    limit: Option<usize>,
+    /// `metadata.continue` of the previous page: the next, older records.
+    #[serde(rename = "continue")]
+    continue_: Option<String>,
+}
+
+/// The filters both audit routes take, parsed one way: kinds, time range,
+/// actor, object words and the limit.
+fn audit_query(
+    kind: Option<&str>,
+    since: Option<&str>,
+    until: Option<&str>,
+    actor: Option<&str>,
+    object: Option<&str>,
+    limit: Option<usize>,
+) -> Result<tether_audit::Query, ApiError> {
+    let now = jiff::Timestamp::now();
+    let time = |what: &str, text: Option<&str>| -> Result<Option<jiff::Timestamp>, ApiError> {
+        text.map(|t| {
+            tether_audit::parse_since(t, now).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "{what}={t:?} is not accepted ({e}): use RFC 3339 or a duration such as 1h or 7d"
+                ))
+            })
+        })
+        .transpose()
+    };
+    let mut kinds = Vec::new();
+    for k in kind
+        .iter()
+        .flat_map(|k| k.split(','))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        kinds.push(tether_audit::parse_kind(k).map_err(|_| {
+            let all: Vec<&str> = tether_audit::EventKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect();
+            ApiError::bad_request(format!(
+                "kind={k:?} is not accepted: use {}",
+                all.join(", ")
+            ))
+        })?);
+    }
+    let limit = limit.unwrap_or(500);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit={limit} is not accepted: use 1 to 10000"
+        )));
+    }
+    Ok(tether_audit::Query {
+        object: object.map(str::to_string),
+        actor: actor.map(str::to_string),
+        kinds,
+        since: time("since", since)?,
+        until: time("until", until)?,
+        limit: Some(limit),
+        ..Default::default()
+    })
+}
+
+/// The records `query` matches, read from the agent's audit log (none when
+/// the agent has not written one yet).
+async fn read_audit(
+    state: &ApiState,
+    query: tether_audit::Query,
+) -> Result<Vec<tether_audit::Record>, ApiError> {
+    let dir = state.ctx.state_dir.clone();
+    let records =
+        tokio::task::spawn_blocking(move || match tether_audit::AuditLog::open_read_only(&dir) {
+            Ok(log) => log.query(&query).map(Some),
+            Err(tether_audit::AuditError::Missing { .. }) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+        .map_err(|e| ApiError::internal("reading the audit log", e))?
+        .map_err(|e| ApiError::internal("reading the audit log", e))?;
+    Ok(records.unwrap_or_default())
+}
+
+/// How a record's change came about: `git` (a sync applied a commit: its
+/// `revision`, with `commit_author` and `commit_message`), `drift` (someone
+/// changed the live object outside Git: the actor is the field manager, such
+/// as `kubectl-scale`), `api` (a request made with a token: `token:NAME`), or
+/// `agent` (an error or a notification: nothing changed).
+pub fn via(kind: tether_audit::EventKind) -> &'static str {
+    use tether_audit::EventKind::*;
+    match kind {
+        Sync | ObjectChange | SelfHeal | Rollback | Prune => "git",
+        Drift => "drift",
+        ApiRequest => "api",
+        Error | Notification => "agent",
+    }
+}
+
+/// A record as both audit routes answer it: the stored record, and `via`.
+fn audit_item(r: &tether_audit::Record) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Value::Object(o) = &mut v {
+        o.insert("via".into(), Value::String(via(r.kind).to_string()));
+    }
+    v
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AuditList {
-    /// Oldest first: `id`, `time`, `kind`, `actor`, `revision`, `object`, `outcome`, `message`, `details`, …
+    /// Oldest first: `id`, `time`, `kind`, `actor`, `via` (`git`, `drift`, `api`, `agent`), `revision`, `commit_author`, `commit_message`, `object`, `outcome`, `message`, `details`, …
     #[schema(value_type = Vec<Object>)]
     pub items: Vec<Value>,
 }
@@ -392,66 +516,127 @@ pub async fn audit(
     let key = format!("{ns}/{name}");
     caller.allow(Verb::Read, Some(&key))?;
     // A deleted app's records stay readable: no 404 from the cache here.
-    let now = jiff::Timestamp::now();
-    let time = |what: &str, text: &Option<String>| -> Result<Option<jiff::Timestamp>, ApiError> {
-        text.as_deref()
-            .map(|t| {
-                tether_audit::parse_since(t, now).map_err(|e| {
-                    ApiError::bad_request(format!(
-                        "{what}={t:?} is not accepted ({e}): use RFC 3339 or a duration such as 1h or 7d"
-                    ))
-                })
-            })
-            .transpose()
-    };
-    let mut kinds = Vec::new();
-    for k in p
-        .kind
+    let mut query = audit_query(
+        p.kind.as_deref(),
+        p.since.as_deref(),
+        p.until.as_deref(),
+        p.actor.as_deref(),
+        p.object.as_deref(),
+        p.limit,
+    )?;
+    query.app = Some(key);
+    let items = read_audit(&state, query)
+        .await?
         .iter()
-        .flat_map(|k| k.split(','))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-    {
-        kinds.push(tether_audit::parse_kind(k).map_err(|_| {
-            let all: Vec<&str> = tether_audit::EventKind::ALL
-                .iter()
-                .map(|k| k.as_str())
-                .collect();
-            ApiError::bad_request(format!(
-                "kind={k:?} is not accepted: use {}",
-                all.join(", ")
-            ))
-        })?);
-    }
-    let limit = p.limit.unwrap_or(500);
-    if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit={limit} is not accepted: use 1 to 10000"
-        )));
-    }
-    let query = tether_audit::Query {
-        app: Some(key.clone()),
-        object: p.object.clone(),
-        actor: p.actor.clone(),
-        kinds,
-        since: time("since", &p.since)?,
-        until: time("until", &p.until)?,
-        limit: Some(limit),
-    };
-    let dir = state.ctx.state_dir.clone();
-    let records =
-        tokio::task::spawn_blocking(move || match tether_audit::AuditLog::open_read_only(&dir) {
-            Ok(log) => log.query(&query).map(Some),
-            Err(tether_audit::AuditError::Missing { .. }) => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await
-        .map_err(|e| ApiError::internal("reading the audit log", e))?
-        .map_err(|e| ApiError::internal("reading the audit log", e))?;
-    let items = records
-        .unwrap_or_default()
-        .iter()
-        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .map(audit_item)
         .collect();
     Ok(Json(AuditList { items }))
+}
+
+/// `GET /api/v1/audit`'s answer: the per-app route's, newest first, paged.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub metadata: AuditPageMeta,
+    /// Newest first; the same record objects as the per-app route.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPageMeta {
+    /// Pass as `continue` for the next (older) page; absent on the last page.
+    #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_: Option<String>,
+}
+
+/// A page's cursor: the last record's time (µs) and id.
+#[derive(Serialize, Deserialize)]
+struct AuditCursor {
+    t: i64,
+    i: i64,
+}
+
+fn encode_cursor(r: &tether_audit::Record) -> String {
+    use base64::Engine as _;
+    let json = serde_json::to_vec(&AuditCursor {
+        t: r.time.as_microsecond(),
+        i: r.id,
+    })
+    .unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(token: &str) -> Result<(jiff::Timestamp, i64), ApiError> {
+    use base64::Engine as _;
+    let bad = || {
+        ApiError::bad_request(
+            "continue token is not valid: pass the `metadata.continue` value of the previous page unchanged",
+        )
+    };
+    if token.len() > 512 {
+        return Err(bad());
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let c: AuditCursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let t = jiff::Timestamp::from_microsecond(c.t).map_err(|_| bad())?;
+    Ok((t, c.i))
+}
+
+/// The audit log across apps, newest first and paged: every sync (and the
+/// objects it changed, from which commit), drift (who changed what in the
+/// cluster), self-heal, rollback, prune, error, notification and API request.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "applications",
+    params(AuditLogParams),
+    responses(
+        (status = 200, description = "Audit records, newest first, one page", body = AuditPage),
+        (status = 400, description = "A filter or the continue token is not accepted", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn audit_log(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Params(p): Params<AuditLogParams>,
+) -> Result<Json<AuditPage>, ApiError> {
+    caller.allow(Verb::Read, None)?;
+    let mut query = audit_query(
+        p.kind.as_deref(),
+        p.since.as_deref(),
+        p.until.as_deref(),
+        p.actor.as_deref(),
+        p.object.as_deref(),
+        p.limit,
+    )?;
+    query.apps = p
+        .app
+        .iter()
+        .flat_map(|a| a.split(','))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    if query.apps.iter().any(|a| a.split('/').count() > 2) {
+        return Err(ApiError::bad_request(
+            "app is not accepted: use NS/NAME or NAME, comma-separated",
+        ));
+    }
+    query.before = p.continue_.as_deref().map(decode_cursor).transpose()?;
+    query.newest_first = true;
+    let limit = query.limit.unwrap_or(500);
+    // One more than the page: whether there is a next page.
+    query.limit = Some(limit + 1);
+    let mut records = read_audit(&state, query).await?;
+    let more = records.len() > limit;
+    records.truncate(limit);
+    let continue_ = if more {
+        records.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(Json(AuditPage {
+        metadata: AuditPageMeta { continue_ },
+        items: records.iter().map(audit_item).collect(),
+    }))
 }

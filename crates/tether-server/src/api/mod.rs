@@ -74,6 +74,7 @@ pub fn routes(ctx: &ServerContext) -> Router {
         .route("/api/v1/version", get(version))
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/applications", get(apps::list))
+        .route("/api/v1/audit", get(apps::audit_log))
         .route(APP, get(apps::get).delete(actions::delete))
         .route(&format!("{APP}/history"), get(apps::history))
         .route(&format!("{APP}/notifiers"), get(apps::notifiers))

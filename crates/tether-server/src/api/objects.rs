@@ -63,10 +63,19 @@ pub struct TreeNode {
     pub sync: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<NodeHealth>,
-    /// Drift from Git: who changed which fields, from what to what.
+    /// Drift from Git now: `{manager, time, fields: [{path, git, live}],
+    /// detectedAt, healed: false}`: who changed which fields (the field
+    /// manager, when it wrote), from what to what, and when tether saw it.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub drift: Option<Value>,
+    /// The last drift a sync put back (self-heal, or a sync from Git), from
+    /// the audit log, when the object is not drifted now: the same fields as
+    /// `drift` with `healed: true`, `healedAt` and `healedBy` (`self-heal`,
+    /// `auto`, `token:NAME`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub healed_drift: Option<Value>,
     /// Present in Git no longer; kept until pruned.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub requires_pruning: bool,
@@ -158,6 +167,10 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
         })
         .collect();
     let app_health = status.health.clone();
+    let stories = drift_stories_of(state, app).await;
+    let label = |r: &ObjectRef| {
+        tether_engine::audit::object_label(&r.group, &r.kind, &r.namespace, &r.name)
+    };
     let mut nodes = Vec::new();
     // uid → index, to hang children under their owners.
     let mut by_uid: HashMap<String, ParentRef> = HashMap::new();
@@ -233,9 +246,23 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
                         message: String::new(),
                     })
                 }),
-            drift: d
-                .and_then(|d| d.drift.as_ref())
-                .map(|x| serde_json::to_value(x).unwrap_or_default()),
+            drift: d.and_then(|d| d.drift.as_ref()).map(|x| {
+                let mut v = serde_json::to_value(x).unwrap_or_default();
+                let story = stories.get(&label(&r));
+                v["healed"] = Value::Bool(false);
+                if let Some(at) = story.map(|s| s.detected_at.clone()) {
+                    v["detectedAt"] = Value::String(at);
+                }
+                v
+            }),
+            healed_drift: if d.and_then(|d| d.drift.as_ref()).is_some() {
+                None
+            } else {
+                stories
+                    .get(&label(&r))
+                    .filter(|s| s.healed_at.is_some())
+                    .map(DriftStory::to_value)
+            },
             requires_pruning: d.is_some_and(|d| d.requires_pruning),
             missing: live.is_none(),
         });
@@ -345,6 +372,7 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
                     sync: None,
                     health: Some(child_health(kind, &obj)),
                     drift: None,
+                    healed_drift: None,
                     requires_pruning: false,
                     missing: false,
                 });
@@ -353,6 +381,94 @@ pub async fn build_tree(state: &ApiState, app: &Application) -> Result<ResourceT
         }
     }
     Ok(ResourceTree { nodes })
+}
+
+/// One object's last drift, from the audit log: when tether saw it, what it
+/// was, and the sync that put it back, if one did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DriftStory {
+    pub detected_at: String,
+    /// The drift record's details: `{manager, time, fields}`.
+    pub drift: Value,
+    pub healed_at: Option<String>,
+    pub healed_by: Option<String>,
+}
+
+impl DriftStory {
+    fn to_value(&self) -> Value {
+        let mut v = self.drift.clone();
+        if !v.is_object() {
+            v = Value::Object(Default::default());
+        }
+        v["detectedAt"] = Value::String(self.detected_at.clone());
+        v["healed"] = Value::Bool(self.healed_at.is_some());
+        if let Some(at) = &self.healed_at {
+            v["healedAt"] = Value::String(at.clone());
+        }
+        if let Some(by) = &self.healed_by {
+            v["healedBy"] = Value::String(by.clone());
+        }
+        v
+    }
+}
+
+/// Per object (as the audit log labels it), its last drift and whether a
+/// later sync changed the object back. `records` oldest first. Pure.
+pub fn drift_stories(records: &[tether_audit::Record]) -> HashMap<String, DriftStory> {
+    use tether_audit::EventKind;
+    let mut out: HashMap<String, DriftStory> = HashMap::new();
+    for r in records {
+        let Some(object) = &r.object else { continue };
+        match r.kind {
+            EventKind::Drift => {
+                out.insert(
+                    object.clone(),
+                    DriftStory {
+                        detected_at: r.time.to_string(),
+                        drift: r.details.clone().unwrap_or(Value::Null),
+                        healed_at: None,
+                        healed_by: None,
+                    },
+                );
+            }
+            EventKind::ObjectChange if r.outcome == tether_audit::SUCCEEDED => {
+                if let Some(s) = out.get_mut(object).filter(|s| s.healed_at.is_none()) {
+                    s.healed_at = Some(r.time.to_string());
+                    s.healed_by = Some(r.actor.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The app's drift stories from the audit log (none when there is no log, or
+/// it cannot be read: the tree is still served).
+async fn drift_stories_of(state: &ApiState, app: &Application) -> HashMap<String, DriftStory> {
+    let key = format!(
+        "{}/{}",
+        app.metadata.namespace.as_deref().unwrap_or(""),
+        app.metadata.name.as_deref().unwrap_or("")
+    );
+    let dir = state.ctx.state_dir.clone();
+    let query = tether_audit::Query {
+        app: Some(key),
+        kinds: vec![
+            tether_audit::EventKind::Drift,
+            tether_audit::EventKind::ObjectChange,
+        ],
+        limit: Some(2000),
+        ..Default::default()
+    };
+    let read = tokio::task::spawn_blocking(move || {
+        tether_audit::AuditLog::open_read_only(&dir).and_then(|log| log.query(&query))
+    })
+    .await;
+    match read {
+        Ok(Ok(records)) => drift_stories(&records),
+        _ => HashMap::new(),
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/applications/{ns}/{name}/resource-tree", tag = "objects",
@@ -461,6 +577,17 @@ pub struct PreviewPlan {
 }
 
 pub async fn preview(state: &ApiState, app: &Application) -> Result<PreviewPlan, ApiError> {
+    preview_with(state, app, &tether_model::SyncOptions::default(), None).await
+}
+
+/// What a sync with `options` (at commit `at`, a rollback's) would do. Objects
+/// selected that are neither rendered nor in the inventory: 400, naming them.
+pub async fn preview_with(
+    state: &ApiState,
+    app: &Application,
+    options: &tether_model::SyncOptions,
+    at: Option<&str>,
+) -> Result<PreviewPlan, ApiError> {
     let Some(engine) = state.ctx.preview.clone() else {
         return Err(ApiError::unavailable(
             "this server renders no apps (it was started without the agent's pipeline)",
@@ -471,19 +598,34 @@ pub async fn preview(state: &ApiState, app: &Application) -> Result<PreviewPlan,
         app.metadata.namespace.as_deref().unwrap_or(""),
         app.metadata.name.as_deref().unwrap_or("")
     );
-    let preview = engine.preview(app).await.map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "RenderFailed",
-            format!("rendering the app from Git failed: {e}"),
-        )
-        .about(key)
-    })?;
+    let preview = engine
+        .preview_with(app, options, at)
+        .await
+        .map_err(|e| match e {
+            tether_engine::pipeline::PreviewError::Failed(e) => ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "RenderFailed",
+                format!("rendering the app from Git failed: {e}"),
+            )
+            .about(key.clone()),
+            tether_engine::pipeline::PreviewError::Unknown(unknown) => {
+                unknown_resources(&unknown).about(key.clone())
+            }
+        })?;
     Ok(PreviewPlan {
         revision: preview.revision,
         summary: preview.plan.summary(),
         steps: preview.plan.steps,
     })
+}
+
+/// 400 for selected objects the app has not: neither rendered nor in its inventory.
+pub fn unknown_resources(unknown: &[ObjectRef]) -> ApiError {
+    ApiError::bad_request(format!(
+        "resources: {} {} neither rendered from Git nor in the app's inventory; GET …/resource-tree or …/managed-resources lists the app's objects (group \"\" for core kinds, namespace \"\" for cluster-scoped ones)",
+        tether_plan::select::names(unknown),
+        if unknown.len() == 1 { "is" } else { "are" }
+    ))
 }
 
 fn change_of(step: &Step) -> PlannedChange {
@@ -530,6 +672,7 @@ impl PreviewPlan {
             in_sync: changes.is_empty(),
             summary: self.summary.clone(),
             changes,
+            options: None,
         }
     }
 }
@@ -689,4 +832,93 @@ pub async fn logs(
         axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tether_audit::{EventKind, Record};
+
+    fn rec(id: i64, minute: i64, kind: EventKind, actor: &str, outcome: &str) -> Record {
+        Record {
+            id,
+            time: jiff::Timestamp::from_second(1_800_000_000 + minute * 60).unwrap(),
+            finished: None,
+            cluster: String::new(),
+            app: "web/web".into(),
+            kind,
+            actor: actor.into(),
+            revision: Some("abc".into()),
+            commit_author: None,
+            commit_message: None,
+            object: Some("apps/Deployment web/web".into()),
+            outcome: outcome.into(),
+            message: String::new(),
+            details: (kind == EventKind::Drift).then(|| {
+                serde_json::json!({"manager": actor, "fields": [{"path": "spec.replicas", "git": "1", "live": "3"}]})
+            }),
+        }
+    }
+
+    #[test]
+    fn a_drift_is_healed_by_the_next_successful_change_of_its_object() {
+        let records = [
+            rec(
+                1,
+                0,
+                EventKind::ObjectChange,
+                "auto",
+                tether_audit::SUCCEEDED,
+            ),
+            rec(
+                2,
+                1,
+                EventKind::Drift,
+                "kubectl-scale",
+                tether_audit::DETECTED,
+            ),
+            rec(
+                3,
+                2,
+                EventKind::ObjectChange,
+                "self-heal",
+                tether_audit::FAILED,
+            ),
+            rec(
+                4,
+                3,
+                EventKind::ObjectChange,
+                "self-heal",
+                tether_audit::SUCCEEDED,
+            ),
+            rec(
+                5,
+                4,
+                EventKind::ObjectChange,
+                "auto",
+                tether_audit::SUCCEEDED,
+            ),
+        ];
+        let stories = drift_stories(&records);
+        let s = &stories["apps/Deployment web/web"];
+        assert_eq!(s.healed_by.as_deref(), Some("self-heal"));
+        assert_eq!(s.healed_at, Some(records[3].time.to_string()));
+        let v = s.to_value();
+        assert_eq!(v["manager"], "kubectl-scale");
+        assert_eq!(v["fields"][0]["path"], "spec.replicas");
+        assert_eq!(v["healed"], true);
+        assert_eq!(v["detectedAt"], records[1].time.to_string());
+        // Drifted again since: not healed (yet).
+        let mut again = records.to_vec();
+        again.push(rec(
+            6,
+            5,
+            EventKind::Drift,
+            "kubectl-edit",
+            tether_audit::DETECTED,
+        ));
+        let s = &drift_stories(&again)["apps/Deployment web/web"];
+        assert_eq!(s.healed_at, None);
+        assert_eq!(s.to_value()["healed"], false);
+    }
 }

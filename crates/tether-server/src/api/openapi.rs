@@ -17,6 +17,7 @@ use super::{actions, apps, error, objects, query};
     paths(
         super::version,
         apps::list, apps::get, apps::history, apps::notifiers, apps::events, apps::audit,
+        apps::audit_log,
         actions::sync, actions::rollback, actions::delete,
         objects::resource_tree, objects::managed_resources, objects::logs,
     ),
@@ -91,6 +92,7 @@ mod tests {
             "/api/v1/applications/{ns}/{name}/events",
             "/api/v1/applications/{ns}/{name}/audit",
             "/api/v1/applications/{ns}/{name}/logs",
+            "/api/v1/audit",
             "/api/v1/version",
         ] {
             let item = paths.get(p).unwrap_or_else(|| panic!("{p} missing"));
@@ -108,5 +110,34 @@ mod tests {
             "bearer"
         );
         assert!(doc["components"]["schemas"]["AppSummary"]["properties"]["driftCount"].is_object());
+        // What the dashboard needs beyond Argo CD's shapes is documented too.
+        let schemas = &doc["components"]["schemas"];
+        for (schema, field) in [
+            ("SyncRequest", "resources"),
+            ("SyncRequest", "prune"),
+            ("SyncResource", "group"),
+            ("SyncAccepted", "options"),
+            ("DryRun", "options"),
+            ("AuditPage", "metadata"),
+            ("AuditPageMeta", "continue"),
+            ("TreeNode", "healedDrift"),
+        ] {
+            assert!(
+                schemas[schema]["properties"][field].is_object(),
+                "{schema}.{field} missing"
+            );
+        }
+        let audit = &paths["/api/v1/audit"]["get"]["parameters"];
+        let names: Vec<&str> = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for p in [
+            "app", "kind", "since", "until", "actor", "object", "limit", "continue",
+        ] {
+            assert!(names.contains(&p), "GET /api/v1/audit: no {p} in {names:?}");
+        }
     }
 }
