@@ -443,10 +443,11 @@ pub fn drift_stories(records: &[tether_audit::Record]) -> HashMap<String, DriftS
     out
 }
 
+/// One app's drift stories, by object label.
+type Stories = std::sync::Arc<HashMap<String, DriftStory>>;
+
 /// See [`ApiState::drift_stories`]: app key → (resourceVersion, stories).
-pub type DriftStoryCache = std::sync::Arc<
-    std::sync::Mutex<HashMap<String, (String, std::sync::Arc<HashMap<String, DriftStory>>)>>,
->;
+pub type DriftStoryCache = std::sync::Arc<std::sync::Mutex<HashMap<String, (String, Stories)>>>;
 
 /// The most apps whose stories are kept; past it the cache starts over.
 const DRIFT_STORY_CACHE_APPS: usize = 1000;
@@ -455,10 +456,7 @@ const DRIFT_STORY_CACHE_APPS: usize = 1000;
 /// it cannot be read: the tree is still served). A drift or a sync that puts
 /// one back always changes the Application's status, so its resourceVersion
 /// says when the stories may have changed.
-async fn drift_stories_of(
-    state: &ApiState,
-    app: &Application,
-) -> std::sync::Arc<HashMap<String, DriftStory>> {
+async fn drift_stories_of(state: &ApiState, app: &Application) -> Stories {
     let key = format!(
         "{}/{}",
         app.metadata.namespace.as_deref().unwrap_or(""),
