@@ -463,13 +463,12 @@ async fn drift_stories_of(state: &ApiState, app: &Application) -> Stories {
         app.metadata.name.as_deref().unwrap_or("")
     );
     let version = app.metadata.resource_version.clone().unwrap_or_default();
-    let cached =
-        |cache: &HashMap<String, (String, std::sync::Arc<HashMap<String, DriftStory>>)>| {
-            cache
-                .get(&key)
-                .filter(|(v, _)| !version.is_empty() && *v == version)
-                .map(|(_, s)| s.clone())
-        };
+    let cached = |cache: &HashMap<String, (String, Stories)>| {
+        cache
+            .get(&key)
+            .filter(|(v, _)| !version.is_empty() && *v == version)
+            .map(|(_, s)| s.clone())
+    };
     if let Some(stories) = cached(
         &state
             .drift_stories
