@@ -12,6 +12,7 @@
 //   and counts, so 10,000 apps cost the browser what 60 do.
 import {
   api,
+  Pages,
   Stream,
   el,
   fill,
@@ -64,10 +65,8 @@ const rows = new Map();
 const selected = new Set();
 /** A word under a tile after an action ("Sync requested"), kept across re-renders for a while. */
 const notes = new Map();
-/** Continue tokens of the pages before this one (null for the first page), and this page's. */
-let pages = [];
-let currentContinue = null;
-let nextContinue = null;
+/** Which page of the answer is shown (continue tokens). */
+const paging = new Pages();
 let counts = { total: 0, sync: {}, health: {} };
 let total = 0;
 let acting = false;
@@ -102,16 +101,15 @@ function listQuery() {
   for (const k of FILTER_KEYS) q[k] = state[k];
   q.sort = state.sort;
   q.limit = state.limit;
-  q.continue = currentContinue;
+  q.continue = paging.current;
   return q;
 }
 
 /** The filters changed: first page, new subscription, URL updated. */
 function applyFilters() {
   writeUrl();
-  pages = [];
-  currentContinue = null;
-  resubscribe();
+  paging.reset();
+    resubscribe();
   validate();
   syncControls();
 }
@@ -638,38 +636,12 @@ function selectAllBox() {
 }
 
 function renderPager() {
-  const first = pages.length * state.limit + (rows.size ? 1 : 0);
-  const last = pages.length * state.limit + rows.size;
+  const first = paging.index * state.limit + (rows.size ? 1 : 0);
+  const last = paging.index * state.limit + rows.size;
   fill(
     pager,
     el("span", { class: "muted", role: "status" }, rows.size ? `${first}–${last} of ${total}` : `0 of ${total}`),
-    el(
-      "button",
-      {
-        type: "button",
-        dataset: { page: "previous" },
-        disabled: pages.length === 0,
-        onclick: () => {
-          currentContinue = pages.pop() ?? null;
-          resubscribe();
-        },
-      },
-      "Previous page",
-    ),
-    el(
-      "button",
-      {
-        type: "button",
-        dataset: { page: "next" },
-        disabled: !nextContinue,
-        onclick: () => {
-          pages.push(currentContinue);
-          currentContinue = nextContinue;
-          resubscribe();
-        },
-      },
-      "Next page",
-    ),
+    paging.buttons(resubscribe, ["Previous page", "Next page"]),
   );
 }
 
@@ -835,7 +807,7 @@ function onSnapshot(data) {
   for (const row of data.items || []) rows.set(keyOf(row), { row, node: null });
   counts = data.counts || counts;
   total = data.metadata?.total ?? counts.total ?? rows.size;
-  nextContinue = data.metadata?.continue || null;
+  paging.next = data.metadata?.continue || null;
   renderCounts();
   renderAll();
   main.setAttribute("aria-busy", "false");
@@ -851,7 +823,7 @@ function onChanges(data) {
     if (entry) {
       entry.row = row;
       rerender(key);
-    } else if (!nextContinue && rows.size < state.limit) {
+    } else if (!paging.next && rows.size < state.limit) {
       // It entered the filter and this last page has room: show it.
       rows.set(key, { row, node: null });
       structural = true;
@@ -894,9 +866,8 @@ async function start() {
   document.addEventListener("keydown", onKey);
   window.addEventListener("popstate", () => {
     state = readState();
-    pages = [];
-    currentContinue = null;
-    syncControls();
+    paging.reset();
+        syncControls();
     resubscribe();
     validate();
   });

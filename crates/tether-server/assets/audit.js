@@ -9,6 +9,7 @@
 // day's heading (filters to that day).
 import {
   api,
+  Pages,
   el,
   fill,
   badge,
@@ -50,10 +51,8 @@ const recordsBox = document.getElementById("records");
 const pager = document.getElementById("pager");
 
 let state = readState();
-/** Continue tokens of the pages before this one (null: the first), this page's, the next's. */
-let pages = [];
-let currentContinue = null;
-let nextContinue = null;
+/** Which page of the answer is shown (continue tokens). */
+const paging = new Pages();
 let loading = 0;
 const controls = {};
 
@@ -75,9 +74,8 @@ function writeUrl() {
 
 function changed() {
   writeUrl();
-  pages = [];
-  currentContinue = null;
-  syncControls();
+  paging.reset();
+    syncControls();
   load();
 }
 
@@ -210,7 +208,7 @@ function query() {
   const q = {};
   for (const k of KEYS) q[k] = state[k];
   q.limit = state.limit;
-  q.continue = currentContinue;
+  q.continue = paging.current;
   return q;
 }
 
@@ -259,13 +257,13 @@ async function load() {
     const answer = await fetchPage();
     if (mine !== loading) return;
     clearError(errorBox);
-    nextContinue = answer.metadata?.continue || null;
+    paging.next = answer.metadata?.continue || null;
     render((answer.items || []).slice().sort(newestFirst));
   } catch (e) {
     if (mine !== loading) return;
     showError(errorBox, "Reading the audit log", e);
     fill(recordsBox);
-    nextContinue = null;
+    paging.next = null;
     renderPager(0);
   } finally {
     if (mine === loading) {
@@ -457,33 +455,7 @@ function renderPager(n) {
   fill(
     pager,
     el("span", { class: "muted", role: "status" }, n ? `${n} ${n === 1 ? "record" : "records"}, newest first` : ""),
-    el(
-      "button",
-      {
-        type: "button",
-        dataset: { page: "previous" },
-        disabled: pages.length === 0,
-        onclick: () => {
-          currentContinue = pages.pop() ?? null;
-          load();
-        },
-      },
-      "Newer records",
-    ),
-    el(
-      "button",
-      {
-        type: "button",
-        dataset: { page: "next" },
-        disabled: !nextContinue,
-        onclick: () => {
-          pages.push(currentContinue);
-          currentContinue = nextContinue;
-          load();
-        },
-      },
-      "Older records",
-    ),
+    paging.buttons(load, ["Newer records", "Older records"]),
   );
 }
 
@@ -493,9 +465,8 @@ buildFilters();
 syncControls();
 window.addEventListener("popstate", () => {
   state = readState();
-  pages = [];
-  currentContinue = null;
-  syncControls();
+  paging.reset();
+    syncControls();
   load();
 });
 document.addEventListener("keydown", (e) => {

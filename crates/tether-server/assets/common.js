@@ -286,6 +286,45 @@ export function shortRev(rev) {
   return rev ? String(rev).slice(0, 7) : "";
 }
 
+/**
+ * Paging by the API's continue tokens: the tokens of the pages before this
+ * one (so Previous needs no offsets), this page's (null: the first) and the
+ * next's. Tokens stay in memory, so a shared URL always opens the first page.
+ */
+export class Pages {
+  constructor() {
+    this.reset();
+  }
+
+  /** Back to the first page (the filters changed). */
+  reset() {
+    this.before = [];
+    this.current = null;
+    this.next = null;
+  }
+
+  /** How many pages come before this one. */
+  get index() {
+    return this.before.length;
+  }
+
+  /** The Previous and Next buttons (`data-page`); `turn()` loads `this.current`. */
+  buttons(turn, [previous, next] = ["Previous page", "Next page"]) {
+    const go = (to) => () => {
+      if (to === "previous") this.current = this.before.pop() ?? null;
+      else {
+        this.before.push(this.current);
+        this.current = this.next;
+      }
+      turn();
+    };
+    return [
+      el("button", { type: "button", dataset: { page: "previous" }, disabled: this.before.length === 0, onclick: go("previous") }, previous),
+      el("button", { type: "button", dataset: { page: "next" }, disabled: !this.next, onclick: go("next") }, next),
+    ];
+  }
+}
+
 /** Sets `data-ready` on <main> and marks the first render (tests and benchmarks read both). */
 export function markReady() {
   const main = document.getElementById("main");
