@@ -70,7 +70,12 @@ OBSERVE = """
     for (const r of records) {
       const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
       if (!el) continue;
-      const node = el.closest("[data-node]");
+      // A node the page replaced is a childList change of its list: it counts
+      // as that node's own change, not as one outside the tree.
+      let node = el.closest("[data-node]");
+      if (!node) {
+        node = [...r.addedNodes].find((a) => a.nodeType === 1 && a.matches("[data-node]")) || null;
+      }
       window.__muts.push({ t, type: r.type, el: id(el), node: node ? node.dataset.node : null,
         where: node ? null : describe(el), added: r.addedNodes.length, removed: r.removedNodes.length,
         attr: r.attributeName });
