@@ -74,3 +74,17 @@ def test_the_login_page_is_accessible(page):
     page.emulate_media(color_scheme="dark")
     screenshot(page, "login-dark")
     axe_check(page, "login-dark")
+
+
+def test_sign_in_returns_to_the_page_asked_for_and_never_to_another_site(page, admin_token):
+    # A page opened without a session goes to sign in, then back to itself.
+    page.goto("/audit?kind=drift")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    token_field(page).fill(admin_token)
+    page.get_by_role("button", name=re.compile(r"sign in", re.I)).click()
+    page.wait_for_url(re.compile(r"^http://[^/]+/audit\?kind=drift$"))
+    # A `next` that the browser would read as another site (a tab is dropped
+    # from URLs, making "/\t/evil.example" into "//evil.example") lands on `/`.
+    for evil in ("%2F%09%2Fevil.example", "%2F%2Fevil.example", "https%3A%2F%2Fevil.example%2F"):
+        page.goto(f"/login?next={evil}#token={admin_token}")
+        page.wait_for_url(HOME)
