@@ -15,10 +15,8 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-use support::Proc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether");
 
@@ -96,24 +94,7 @@ fn main() {
         .unwrap_or(10_000);
     let dir = tempfile::tempdir().expect("tmp");
     let (_sandbox, kc) = support::sandbox(BIN, dir.path(), &[]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let _agent = Proc(
-        Command::new(BIN)
-            .args(["agent", "--kubeconfig"])
-            .arg(&kc)
-            .arg("--state-dir")
-            .arg(dir.path().join("agent-state"))
-            .args(["--listen", &addr, "--watch-namespace", "tether"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("agent"),
-    );
+    let (_agent, addr) = support::api_agent(BIN, &kc, &dir.path().join("agent-state"), &[]);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async { support::create_fleet(&support::client(&kc).await, n).await });
     let made = Command::new(BIN)

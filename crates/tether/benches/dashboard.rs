@@ -17,14 +17,14 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use tether_model::Application;
 
-use support::{Proc, git};
+use support::git;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tether");
 /// Deployments, Services and ConfigMaps in the big app's repository (each Deployment adds a
@@ -98,24 +98,11 @@ fn main() {
 
     let dir = tempfile::tempdir().expect("tmp");
     let (_sandbox, kc) = support::sandbox(BIN, dir.path(), &["--rollout-delay-ms", "100"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let _agent = Proc(
-        Command::new(BIN)
-            .args(["agent", "--kubeconfig"])
-            .arg(&kc)
-            .arg("--state-dir")
-            .arg(dir.path().join("agent-state"))
-            .args(["--listen", &addr, "--watch-namespace", "tether"])
-            .args(["--allow-local-repos", "--poll-interval", "5"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("agent"),
+    let (_agent, addr) = support::api_agent(
+        BIN,
+        &kc,
+        &dir.path().join("agent-state"),
+        &["--allow-local-repos", "--poll-interval", "5"],
     );
     let repo = dir.path().join("big-repo");
     big_repo(&repo);

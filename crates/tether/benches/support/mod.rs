@@ -83,6 +83,29 @@ pub fn sandbox(bin: &str, dir: &Path, extra: &[&str]) -> (Proc, std::path::PathB
     (Proc(child), kc)
 }
 
+/// `tether agent` on `kc`, watching namespace `tether`, serving the API on a
+/// free port (with `extra` arguments); it and the API's address.
+pub fn api_agent(bin: &str, kc: &Path, state_dir: &Path, extra: &[&str]) -> (Proc, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let agent = Command::new(bin)
+        .args(["agent", "--kubeconfig"])
+        .arg(kc)
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(["--listen", &addr, "--watch-namespace", "tether"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agent");
+    (Proc(agent), addr)
+}
+
 /// A Kubernetes client from a kubeconfig file.
 pub async fn client(kc: &Path) -> kube::Client {
     let config = kube::Config::from_custom_kubeconfig(
